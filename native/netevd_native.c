@@ -1,0 +1,602 @@
+/*
+ * netevd_native: the small piece of netevd that JavaScript cannot do by itself.
+ *
+ *   - NETLINK_ROUTE sockets polled on the libuv loop (uv_poll_t), delivering every readable burst
+ *     of datagrams to JavaScript as ONE Buffer (datagrams concatenated; each is a sequence of
+ *     4-byte aligned nlmsghdr records, so the concatenation stays decodable);
+ *   - privilege helpers: clear the ambient capability set, read the effective set, sd_notify.
+ *
+ * N-API only (no V8/C++), C11. Handles are small positive integers that are never reused, so a
+ * stale close() can never hit a newer socket.
+ */
+#include <node_api.h>
+#include <uv.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <linux/netlink.h>
+
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+#ifndef NETLINK_ADD_MEMBERSHIP
+#define NETLINK_ADD_MEMBERSHIP 1
+#endif
+#ifndef NETLINK_NO_ENOBUFS
+#define NETLINK_NO_ENOBUFS 5
+#endif
+#ifndef NETLINK_CAP_ACK
+#define NETLINK_CAP_ACK 10
+#endif
+#ifndef NETLINK_EXT_ACK
+#define NETLINK_EXT_ACK 11
+#endif
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#endif
+#ifndef PR_CAP_AMBIENT_CLEAR_ALL
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
+#define MAX_SOCKS 64
+#define RECV_CHUNK (64 * 1024)              /* room guaranteed for each recv (kernel dumps use <= 32 KiB) */
+#define BATCH_MAX_DGRAMS 256                /* deliver at most this many datagrams per callback ... */
+#define BATCH_MAX_BYTES (4 * 1024 * 1024)   /* ... or about this many bytes; the rest comes next poll */
+
+typedef struct nl_sock {
+  int32_t id;
+  int fd;
+  int closing;
+  int env_gone; /* set by the env cleanup hook: on_closed must not touch N-API or the table */
+  struct addon_state *st;
+  napi_env env;
+  napi_ref cb;
+  napi_async_context actx;
+  uv_poll_t poll; /* poll.data points back here; the struct is freed in the uv close callback */
+  uint8_t *buf;
+  size_t cap;
+} nl_sock;
+
+typedef struct addon_state {
+  nl_sock *socks[MAX_SOCKS];
+  int32_t next_id;
+} addon_state;
+
+/* ---------- errors ---------- */
+
+static const char *errno_name(int err) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  const char *n = strerrorname_np(err);
+  if (n) return n;
+#endif
+  switch (err) {
+    case EPERM: return "EPERM";
+    case ENOENT: return "ENOENT";
+    case EBADF: return "EBADF";
+    case EAGAIN: return "EAGAIN";
+    case ENOMEM: return "ENOMEM";
+    case EACCES: return "EACCES";
+    case EEXIST: return "EEXIST";
+    case EINVAL: return "EINVAL";
+    case ENFILE: return "ENFILE";
+    case EMFILE: return "EMFILE";
+    case EMSGSIZE: return "EMSGSIZE";
+    case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
+    case EAFNOSUPPORT: return "EAFNOSUPPORT";
+    case ENOBUFS: return "ENOBUFS";
+    case ECONNREFUSED: return "ECONNREFUSED";
+    default: return "EUNKNOWN";
+  }
+}
+
+/* Throws Error(message) with .code = "EXXX", .errno = n, .syscall = syscall. Returns NULL. */
+static napi_value throw_errno(napi_env env, int err, const char *syscall) {
+  char msg[256];
+  napi_value code, message, error, num, sc;
+  snprintf(msg, sizeof msg, "%s failed: %s (%s)", syscall, strerror(err), errno_name(err));
+  if (napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code) != napi_ok ||
+      napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message) != napi_ok ||
+      napi_create_error(env, code, message, &error) != napi_ok) {
+    napi_throw_error(env, NULL, msg);
+    return NULL;
+  }
+  napi_create_int32(env, err, &num);
+  napi_set_named_property(env, error, "errno", num);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &sc);
+  napi_set_named_property(env, error, "syscall", sc);
+  napi_throw(env, error);
+  return NULL;
+}
+
+#define CHECK_NAPI(env, call)                                   \
+  do {                                                          \
+    if ((call) != napi_ok) {                                    \
+      bool pending_ = false;                                    \
+      napi_is_exception_pending((env), &pending_);              \
+      if (!pending_) napi_throw_error((env), NULL, "N-API call failed: " #call); \
+      return NULL;                                              \
+    }                                                           \
+  } while (0)
+
+static addon_state *get_state(napi_env env) {
+  void *data = NULL;
+  napi_get_instance_data(env, &data);
+  return (addon_state *)data;
+}
+
+static nl_sock *find_sock(napi_env env, napi_value v) {
+  addon_state *st = get_state(env);
+  int32_t id = 0;
+  if (!st || napi_get_value_int32(env, v, &id) != napi_ok || id <= 0) return NULL;
+  for (int i = 0; i < MAX_SOCKS; i++)
+    if (st->socks[i] && st->socks[i]->id == id && !st->socks[i]->closing) return st->socks[i];
+  return NULL;
+}
+
+/* ---------- socket helpers ---------- */
+
+static int set_rcvbuf(int fd, int64_t bytes) {
+  int v = bytes > INT_MAX / 2 ? INT_MAX / 2 : (int)bytes;
+  /* SO_RCVBUFFORCE ignores net.core.rmem_max but needs CAP_NET_ADMIN; SO_RCVBUF is capped. */
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof v) == 0) return 0;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v) == 0) return 0;
+  return errno;
+}
+
+/* ---------- delivery to JavaScript ---------- */
+
+/*
+ * Calls onData(buf|null, errno) through napi_make_callback, so the call gets an async context and
+ * process.nextTick / promise microtasks queued by the callback run when it returns (napi_call_function
+ * from a uv callback would leave them queued until some unrelated callback ran).
+ *
+ * Exceptions: an exception thrown by the callback must not abort the process from here. It comes
+ * back as napi_pending_exception; we take it with napi_get_and_clear_last_exception and hand it to
+ * napi_fatal_exception, which in Node 20 runs the normal uncaught-exception path: a
+ * process.on('uncaughtException') handler sees it and the process goes on; without a handler Node
+ * prints it and exits, exactly as for an exception thrown from any other event callback. The
+ * JavaScript wrappers (socket.ts) catch their own errors first, so this is the last line only.
+ */
+static void call_js(nl_sock *s, const uint8_t *data, size_t len, int err) {
+  napi_env env = s->env;
+  napi_handle_scope scope;
+  napi_value cb, recv, argv[2], result;
+  if (s->closing || !s->cb) return;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  if (napi_get_reference_value(env, s->cb, &cb) != napi_ok || cb == NULL) goto out;
+  napi_get_undefined(env, &recv);
+  if (data) {
+    void *copy;
+    if (napi_create_buffer_copy(env, len, data, &copy, &argv[0]) != napi_ok) goto out;
+  } else {
+    napi_get_null(env, &argv[0]);
+  }
+  napi_create_int32(env, err, &argv[1]);
+  napi_make_callback(env, s->actx, recv, cb, 2, argv, &result);
+out:;
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+    napi_value exc;
+    if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static int ensure_room(nl_sock *s, size_t used) {
+  if (s->cap - used >= RECV_CHUNK) return 0;
+  size_t ncap = s->cap ? s->cap * 2 : 2 * RECV_CHUNK;
+  while (ncap - used < RECV_CHUNK) ncap *= 2;
+  uint8_t *nb = realloc(s->buf, ncap);
+  if (!nb) return ENOMEM;
+  s->buf = nb;
+  s->cap = ncap;
+  return 0;
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  nl_sock *s = (nl_sock *)h->data;
+  if (s->closing) return;
+  if (status < 0) {
+    /* libuv reports a poll failure (e.g. EBADF): stop, or we would be called again and again. */
+    uv_poll_stop(h);
+    call_js(s, NULL, 0, -status);
+    return;
+  }
+  size_t total = 0;
+  int ndgrams = 0, err = 0, truncated = 0;
+  for (;;) {
+    if ((err = ensure_room(s, total)) != 0) break;
+    struct sockaddr_nl from;
+    socklen_t fromlen = sizeof from;
+    memset(&from, 0, sizeof from);
+    ssize_t n = recvfrom(s->fd, s->buf + total, RECV_CHUNK, MSG_DONTWAIT | MSG_TRUNC,
+                         (struct sockaddr *)&from, &fromlen);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
+      break;
+    }
+    if (n == 0) break;
+    if ((size_t)n > RECV_CHUNK) { truncated = 1; continue; } /* MSG_TRUNC: real size was larger */
+    if (from.nl_pid != 0) continue; /* not from the kernel: another process writing to our port */
+    size_t padded = ((size_t)n + 3) & ~(size_t)3;
+    if (padded != (size_t)n) memset(s->buf + total + n, 0, padded - (size_t)n);
+    total += padded;
+    if (++ndgrams >= BATCH_MAX_DGRAMS || total >= BATCH_MAX_BYTES) break; /* level-triggered: rest next time */
+  }
+  /* Data received before an error is valid and older than the loss: deliver it first. */
+  if (total > 0) call_js(s, s->buf, total, 0);
+  if (truncated && !s->closing) call_js(s, NULL, 0, EMSGSIZE);
+  /* ENOBUFS: the kernel dropped messages; the socket stays usable and the poll stays armed. */
+  if (err && !s->closing) call_js(s, NULL, 0, err);
+}
+
+/* ---------- closing ---------- */
+
+/*
+ * A closing socket stays in the table (find_sock skips it) until its uv close callback ran, so the
+ * env cleanup hook can still see it and tell on_closed that N-API is gone.
+ */
+static void on_closed(uv_handle_t *h) {
+  nl_sock *s = (nl_sock *)h->data;
+  if (s->fd >= 0) close(s->fd);
+  if (!s->env_gone) {
+    for (int i = 0; i < MAX_SOCKS; i++)
+      if (s->st->socks[i] == s) s->st->socks[i] = NULL;
+    if (s->cb) napi_delete_reference(s->env, s->cb);
+    if (s->actx) napi_async_destroy(s->env, s->actx);
+  } /* else: the env is being torn down and its references die with it */
+  free(s->buf);
+  free(s);
+}
+
+static void close_sock(nl_sock *s) {
+  if (s->closing) return;
+  s->closing = 1;
+  uv_poll_stop(&s->poll);
+  /* fd, references and memory go in on_closed: this may run inside our own onData callback. */
+  uv_close((uv_handle_t *)&s->poll, on_closed);
+}
+
+static void env_cleanup(void *arg) {
+  addon_state *st = (addon_state *)arg;
+  for (int i = 0; i < MAX_SOCKS; i++) {
+    nl_sock *s = st->socks[i];
+    if (!s) continue;
+    st->socks[i] = NULL;
+    s->env_gone = 1;
+    if (s->fd >= 0) close(s->fd);
+    s->fd = -1;
+    if (!s->closing) {
+      s->closing = 1;
+      uv_poll_stop(&s->poll);
+      uv_close((uv_handle_t *)&s->poll, on_closed);
+    }
+  }
+}
+
+static void state_finalize(napi_env env, void *data, void *hint) { free(data); }
+
+/* ---------- exports: netlink ---------- */
+
+/* open(groups: number[], rcvbufBytes: number, onData: (buf: Buffer | null, errno: number) => void): number */
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, NULL, "open(groups, rcvbufBytes, onData) needs 3 arguments");
+    return NULL;
+  }
+  bool isarr = false;
+  napi_valuetype t;
+  uint32_t ngroups = 0;
+  int64_t rcvbuf = 0;
+  napi_is_array(env, argv[0], &isarr);
+  if (!isarr) { napi_throw_type_error(env, NULL, "groups must be an array of numbers"); return NULL; }
+  CHECK_NAPI(env, napi_get_array_length(env, argv[0], &ngroups));
+  if (ngroups > 64) { napi_throw_range_error(env, NULL, "too many groups"); return NULL; }
+  uint32_t groups[64];
+  for (uint32_t i = 0; i < ngroups; i++) {
+    napi_value g;
+    CHECK_NAPI(env, napi_get_element(env, argv[0], i, &g));
+    if (napi_get_value_uint32(env, g, &groups[i]) != napi_ok || groups[i] == 0) {
+      napi_throw_type_error(env, NULL, "groups must be positive integers (RTNLGRP_*)");
+      return NULL;
+    }
+  }
+  if (napi_get_value_int64(env, argv[1], &rcvbuf) != napi_ok) {
+    napi_throw_type_error(env, NULL, "rcvbufBytes must be a number");
+    return NULL;
+  }
+  CHECK_NAPI(env, napi_typeof(env, argv[2], &t));
+  if (t != napi_function) { napi_throw_type_error(env, NULL, "onData must be a function"); return NULL; }
+
+  addon_state *st = get_state(env);
+  int slot = -1;
+  for (int i = 0; i < MAX_SOCKS; i++)
+    if (!st->socks[i]) { slot = i; break; }
+  if (slot < 0) return throw_errno(env, EMFILE, "netevd_native.open");
+
+  uv_loop_t *loop = NULL;
+  CHECK_NAPI(env, napi_get_uv_event_loop(env, &loop));
+
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+  if (fd < 0) return throw_errno(env, errno, "socket");
+  struct sockaddr_nl sa;
+  memset(&sa, 0, sizeof sa);
+  sa.nl_family = AF_NETLINK;
+  sa.nl_pid = 0; /* the kernel assigns a unique port id */
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, e, "bind");
+  }
+  for (uint32_t i = 0; i < ngroups; i++) {
+    if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &groups[i], sizeof groups[i]) < 0) {
+      int e = errno;
+      close(fd);
+      return throw_errno(env, e, "setsockopt(NETLINK_ADD_MEMBERSHIP)");
+    }
+  }
+  if (rcvbuf > 0) {
+    int e = set_rcvbuf(fd, rcvbuf);
+    if (e) { close(fd); return throw_errno(env, e, "setsockopt(SO_RCVBUF)"); }
+  }
+  int off = 0, one = 1;
+  /* We want ENOBUFS reported (it is off by default; make sure). */
+  setsockopt(fd, SOL_NETLINK, NETLINK_NO_ENOBUFS, &off, sizeof off);
+  /* Extended ACKs (error messages) and capped ACKs (no echo of our request); optional. */
+  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+
+  nl_sock *s = calloc(1, sizeof *s);
+  if (!s) { close(fd); return throw_errno(env, ENOMEM, "calloc"); }
+  s->fd = fd;
+  s->env = env;
+  s->st = st;
+  s->poll.data = s;
+  if (napi_create_reference(env, argv[2], 1, &s->cb) != napi_ok) goto fail;
+  napi_value resource, name;
+  if (napi_create_object(env, &resource) != napi_ok ||
+      napi_create_string_utf8(env, "netevd:netlink", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_async_init(env, resource, name, &s->actx) != napi_ok)
+    goto fail;
+  int r = uv_poll_init(loop, &s->poll, fd);
+  if (r < 0) {
+    napi_delete_reference(env, s->cb);
+    napi_async_destroy(env, s->actx);
+    free(s);
+    close(fd);
+    return throw_errno(env, -r, "uv_poll_init");
+  }
+  s->id = ++st->next_id;
+  st->socks[slot] = s;
+  r = uv_poll_start(&s->poll, UV_READABLE, on_poll);
+  if (r < 0) {
+    close_sock(s);
+    return throw_errno(env, -r, "uv_poll_start");
+  }
+  napi_value ret;
+  CHECK_NAPI(env, napi_create_int32(env, s->id, &ret));
+  return ret;
+fail:
+  if (s->cb) napi_delete_reference(env, s->cb);
+  free(s);
+  close(fd);
+  return NULL; /* an exception is pending */
+}
+
+/* send(handle, buf): number of bytes sent */
+static napi_value js_send(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  nl_sock *s = argc >= 1 ? find_sock(env, argv[0]) : NULL;
+  if (!s) return throw_errno(env, EBADF, "send");
+  void *data = NULL;
+  size_t len = 0;
+  bool isbuf = false;
+  if (argc >= 2) napi_is_buffer(env, argv[1], &isbuf);
+  if (!isbuf) { napi_throw_type_error(env, NULL, "send(handle, buf): buf must be a Buffer"); return NULL; }
+  CHECK_NAPI(env, napi_get_buffer_info(env, argv[1], &data, &len));
+  struct sockaddr_nl to;
+  memset(&to, 0, sizeof to);
+  to.nl_family = AF_NETLINK; /* nl_pid 0, nl_groups 0: the kernel */
+  ssize_t n;
+  do {
+    n = sendto(s->fd, data, len, 0, (struct sockaddr *)&to, sizeof to);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return throw_errno(env, errno, "sendto");
+  napi_value ret;
+  CHECK_NAPI(env, napi_create_int64(env, (int64_t)n, &ret));
+  return ret;
+}
+
+static napi_value js_port_id(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  nl_sock *s = argc >= 1 ? find_sock(env, argv[0]) : NULL;
+  if (!s) return throw_errno(env, EBADF, "getsockname");
+  struct sockaddr_nl sa;
+  socklen_t sl = sizeof sa;
+  memset(&sa, 0, sizeof sa);
+  if (getsockname(s->fd, (struct sockaddr *)&sa, &sl) < 0) return throw_errno(env, errno, "getsockname");
+  napi_value ret;
+  CHECK_NAPI(env, napi_create_uint32(env, sa.nl_pid, &ret));
+  return ret;
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  nl_sock *s = argc >= 1 ? find_sock(env, argv[0]) : NULL;
+  if (s) close_sock(s); /* unknown or already closed: nothing to do */
+  return NULL;
+}
+
+static napi_value js_set_rcvbuf(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int64_t bytes = 0;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  nl_sock *s = argc >= 1 ? find_sock(env, argv[0]) : NULL;
+  if (!s) return throw_errno(env, EBADF, "setsockopt(SO_RCVBUF)");
+  if (argc < 2 || napi_get_value_int64(env, argv[1], &bytes) != napi_ok || bytes <= 0) {
+    napi_throw_type_error(env, NULL, "setRcvbuf(handle, bytes): bytes must be a positive number");
+    return NULL;
+  }
+  int e = set_rcvbuf(s->fd, bytes);
+  if (e) return throw_errno(env, e, "setsockopt(SO_RCVBUF)");
+  return NULL;
+}
+
+static napi_value ref_unref(napi_env env, napi_callback_info info, int ref) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  nl_sock *s = argc >= 1 ? find_sock(env, argv[0]) : NULL;
+  if (!s) return throw_errno(env, EBADF, ref ? "ref" : "unref");
+  if (ref) uv_ref((uv_handle_t *)&s->poll);
+  else uv_unref((uv_handle_t *)&s->poll);
+  return NULL;
+}
+static napi_value js_ref(napi_env env, napi_callback_info info) { return ref_unref(env, info, 1); }
+static napi_value js_unref(napi_env env, napi_callback_info info) { return ref_unref(env, info, 0); }
+
+/* ---------- exports: privileges and systemd ---------- */
+
+static napi_value js_ambient_clear_all(napi_env env, napi_callback_info info) {
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+    return throw_errno(env, errno, "prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
+  return NULL;
+}
+
+/* capEffective(): the calling thread's effective capability set, 16 hex digits. */
+static napi_value js_cap_effective(napi_env env, napi_callback_info info) {
+  struct __user_cap_header_struct hdr;
+  struct __user_cap_data_struct data[2];
+  memset(&hdr, 0, sizeof hdr);
+  memset(data, 0, sizeof data);
+  hdr.version = _LINUX_CAPABILITY_VERSION_3;
+  hdr.pid = 0;
+  if (syscall(SYS_capget, &hdr, data) < 0) return throw_errno(env, errno, "capget");
+  uint64_t eff = ((uint64_t)data[1].effective << 32) | (uint64_t)data[0].effective;
+  char hex[17];
+  snprintf(hex, sizeof hex, "%016llx", (unsigned long long)eff);
+  napi_value ret;
+  CHECK_NAPI(env, napi_create_string_utf8(env, hex, 16, &ret));
+  return ret;
+}
+
+static char *get_string(napi_env env, napi_value v, size_t *len_out) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
+  char *s = malloc(len + 1);
+  if (!s) return NULL;
+  napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  if (len_out) *len_out = len;
+  return s;
+}
+
+/*
+ * sdNotify(message: string, socketPath?: string): boolean
+ * socketPath defaults to $NOTIFY_SOCKET as the C environment has it. Returns false when there is no
+ * socket (not started by systemd with Type=notify) or its address kind is unsupported (vsock:);
+ * throws on a send failure.
+ */
+static napi_value js_sd_notify(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], ret;
+  napi_valuetype t = napi_undefined;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_string) {
+    napi_throw_type_error(env, NULL, "sdNotify(message: string, socketPath?: string)");
+    return NULL;
+  }
+  char *path = NULL;
+  if (argc >= 2 && napi_typeof(env, argv[1], &t) == napi_ok && t == napi_string) {
+    path = get_string(env, argv[1], NULL);
+  } else {
+    const char *e = getenv("NOTIFY_SOCKET");
+    if (e) path = strdup(e);
+  }
+  if (!path || (path[0] != '/' && path[0] != '@')) {
+    free(path);
+    CHECK_NAPI(env, napi_get_boolean(env, false, &ret));
+    return ret;
+  }
+  struct sockaddr_un sun;
+  memset(&sun, 0, sizeof sun);
+  sun.sun_family = AF_UNIX;
+  size_t plen = strlen(path);
+  if (plen >= sizeof sun.sun_path) {
+    free(path);
+    return throw_errno(env, ENAMETOOLONG, "sd_notify");
+  }
+  memcpy(sun.sun_path, path, plen);
+  socklen_t slen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen);
+  if (path[0] == '@') sun.sun_path[0] = '\0'; /* abstract namespace: no trailing NUL */
+  else slen += 1;
+  free(path);
+  size_t mlen = 0;
+  char *msg = get_string(env, argv[0], &mlen);
+  if (!msg) return throw_errno(env, ENOMEM, "sd_notify");
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    int e = errno;
+    free(msg);
+    return throw_errno(env, e, "socket(AF_UNIX)");
+  }
+  ssize_t n;
+  do {
+    n = sendto(fd, msg, mlen, MSG_NOSIGNAL, (struct sockaddr *)&sun, slen);
+  } while (n < 0 && errno == EINTR);
+  int e = errno;
+  close(fd);
+  free(msg);
+  if (n < 0) return throw_errno(env, e, "sendto(NOTIFY_SOCKET)");
+  CHECK_NAPI(env, napi_get_boolean(env, true, &ret));
+  return ret;
+}
+
+/* ---------- module ---------- */
+
+static napi_value init(napi_env env, napi_value exports) {
+  addon_state *st = calloc(1, sizeof *st);
+  if (!st) {
+    napi_throw_error(env, NULL, "netevd_native: out of memory");
+    return NULL;
+  }
+  CHECK_NAPI(env, napi_set_instance_data(env, st, state_finalize, NULL));
+  CHECK_NAPI(env, napi_add_env_cleanup_hook(env, env_cleanup, st));
+  napi_property_descriptor props[] = {
+    {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"send", NULL, js_send, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"portId", NULL, js_port_id, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"setRcvbuf", NULL, js_set_rcvbuf, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"ref", NULL, js_ref, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"unref", NULL, js_unref, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"ambientClearAll", NULL, js_ambient_clear_all, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"capEffective", NULL, js_cap_effective, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"sdNotify", NULL, js_sd_notify, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  CHECK_NAPI(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

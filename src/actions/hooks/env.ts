@@ -1,0 +1,149 @@
+// Pure: the environment of a hook script, built from a HookJob. The environment is cleared, then
+// filled with the daemon's variables and the backend's extra variables; every value is validated
+// (src/events/validate.ts) and a bad one is dropped and reported, never passed on.
+import type { HookJob, NetevdEvent } from "../../events/types.js";
+import { checkValue, hasControlChars, MAX_JSON, validationKind, validIp } from "../../events/validate.js";
+
+export interface EnvProblem {
+  variable: string;
+  reason: string;
+}
+
+export const HOOK_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** Names the daemon itself sets: job.env cannot set or override them. */
+export const DAEMON_VARS: ReadonlySet<string> = new Set([
+  "PATH", "LANG", "TZ", "LINK", "LINKINDEX", "STATE", "BACKEND", "ADDRESSES", "EVENT", "JSON",
+  "NETEVD_EVENT", "NETEVD_REPLAY",
+]);
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Names that change how the dynamic loader or a shell behaves before the script's first line runs.
+ * No backend has a reason to set them; refused as defence in depth.
+ */
+function dangerousName(name: string): boolean {
+  return name.startsWith("LD_") || name === "BASH_ENV" || name === "ENV" || name === "SHELLOPTS" ||
+    name === "BASHOPTS" || name === "IFS" || name === "PS4";
+}
+
+/** Is this address link-local (169.254.0.0/16, fe80::/10)? `a` is a valid address without prefix. */
+function linkLocal(a: string, family: 4 | 6): boolean {
+  if (family === 4) return a.startsWith("169.254.");
+  const first = a.split(":", 1)[0] ?? "";
+  if (first === "") return false; // "::..." starts with zero bits
+  const n = parseInt(first, 16);
+  return (n & 0xffc0) === 0xfe80;
+}
+
+/**
+ * ADDRESSES: the event's addresses without prefix length, v4 then v6, link-local excluded.
+ * Returns undefined when an entry is not an address (the whole variable is then dropped).
+ */
+export function addressesValue(addresses: readonly string[]): string | undefined {
+  const v4: string[] = [];
+  const v6: string[] = [];
+  for (const entry of addresses) {
+    if (typeof entry !== "string") return undefined;
+    const slash = entry.indexOf("/");
+    const a = slash >= 0 ? entry.slice(0, slash) : entry;
+    if (slash >= 0 && !/^[0-9]{1,3}$/.test(entry.slice(slash + 1))) return undefined;
+    if (!validIp(a)) return undefined;
+    const family = a.includes(":") ? 6 : 4;
+    if (linkLocal(a, family)) continue;
+    (family === 4 ? v4 : v6).push(a);
+  }
+  return [...v4, ...v6].join(" ");
+}
+
+/**
+ * JSON.stringify, compact, with the control characters it leaves raw (DEL, C1) and U+2028/U+2029
+ * escaped as \uXXXX: the result contains no control character at all and parses back to the same value.
+ */
+export function safeJsonStringify(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** The contract JSON of an event, as scripts get it in NETEVD_EVENT (one line, no control characters). */
+export function contractJson(event: NetevdEvent): string {
+  return safeJsonStringify(event);
+}
+
+/**
+ * Build a script's environment. `daemonEnv` is the daemon's own environment (LANG and TZ are
+ * copied from it). Problems name the variable and the reason, never the value.
+ */
+export function buildHookEnv(job: HookJob, daemonEnv: NodeJS.ProcessEnv): { env: Record<string, string>; problems: EnvProblem[] } {
+  const env: Record<string, string> = Object.create(null) as Record<string, string>;
+  const problems: EnvProblem[] = [];
+  const ev = job.event;
+
+  const put = (name: string, value: string, kernelName = false): void => {
+    let reason = checkValue(validationKind(name), value, { kernelName });
+    if (reason === "contains control characters" && validationKind(name) === "json") {
+      // raw control characters in valid JSON can only be whitespace between tokens (a pretty-printed
+      // document): re-serialize it compactly instead of dropping it
+      const compact = recompactJson(value);
+      if (compact !== undefined) {
+        value = compact;
+        reason = undefined;
+      } else {
+        reason = "contains control characters and is not valid JSON";
+      }
+    }
+    if (reason === undefined) env[name] = value;
+    else problems.push({ variable: name, reason });
+  };
+
+  env.PATH = HOOK_PATH;
+  for (const name of ["LANG", "TZ"] as const) {
+    const v = daemonEnv[name];
+    if (v !== undefined) put(name, v);
+  }
+
+  if (ev.link !== null && ev.link !== undefined) put("LINK", ev.link, ev.backend === "kernel");
+  if (ev.index !== null && ev.index !== undefined) put("LINKINDEX", String(ev.index));
+  put("STATE", job.state);
+  put("BACKEND", ev.backend);
+  const addrs = addressesValue(Array.isArray(ev.addresses) ? ev.addresses : []);
+  if (addrs === undefined) problems.push({ variable: "ADDRESSES", reason: "an entry of event.addresses is not an IP address" });
+  else put("ADDRESSES", addrs);
+  put("EVENT", ev.event);
+  const contract = contractJson(ev);
+  put("NETEVD_EVENT", contract);
+  put("JSON", job.json !== undefined ? job.json : contract);
+  if (ev.replay === true) env.NETEVD_REPLAY = "1";
+
+  for (const [name, value] of Object.entries(job.env ?? {})) {
+    if (!NAME.test(name)) {
+      problems.push({ variable: printableName(name), reason: "not a valid environment variable name" });
+    } else if (DAEMON_VARS.has(name)) {
+      problems.push({ variable: name, reason: "reserved: set by the daemon, cannot be overridden" });
+    } else if (dangerousName(name)) {
+      problems.push({ variable: name, reason: "refused: changes loader/shell behaviour" });
+    } else if (typeof value !== "string") {
+      problems.push({ variable: name, reason: "not a string" });
+    } else {
+      put(name, value);
+    }
+  }
+  return { env: { ...env }, problems };
+}
+
+function recompactJson(s: string): string | undefined {
+  if (s.length > MAX_JSON) return undefined;
+  try {
+    const out = safeJsonStringify(JSON.parse(s));
+    return typeof out === "string" && !hasControlChars(out) && Buffer.byteLength(out) <= MAX_JSON ? out : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A variable name fit for a log line: control characters escaped, length capped. */
+function printableName(name: string): string {
+  const s = safeJsonStringify(name.length > 64 ? `${name.slice(0, 64)}…` : name);
+  return s.slice(1, -1);
+}

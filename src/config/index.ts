@@ -1,0 +1,3 @@
+export * from "./schema.js";
+export * from "./load.js";
+export { globMatch, compileGlob, hasGlobChars, interfaceSelected, type GlobMatcher } from "./glob.js";

@@ -1,0 +1,124 @@
+// A thin wrapper over dbus-next: connect to the system bus, call methods, receive signals by match
+// rule. Everything else in netevd talks D-Bus through this file, so the library can be replaced.
+import dbus from "dbus-next";
+
+export interface Signal {
+  sender: string;
+  path: string;
+  iface: string;
+  member: string;
+  body: unknown[];
+}
+
+export interface CallSpec {
+  destination: string;
+  path: string;
+  iface: string;
+  member: string;
+  signature?: string;
+  body?: unknown[];
+  timeoutMs?: number;
+}
+
+export class DbusError extends Error {
+  constructor(readonly name: string, message: string) {
+    super(message);
+  }
+}
+
+export class SystemBus {
+  private closedCbs: Array<(err?: Error) => void> = [];
+  private signalCbs: Array<(s: Signal) => void> = [];
+  private closed = false;
+
+  private constructor(private readonly bus: dbus.MessageBus) {
+    bus.on("message", (msg: dbus.Message) => {
+      if (msg.type !== dbus.MessageType.SIGNAL) return;
+      const s: Signal = { sender: msg.sender, path: msg.path, iface: msg.interface, member: msg.member, body: msg.body as unknown[] };
+      for (const cb of this.signalCbs) {
+        try { cb(s); } catch (err) { queueMicrotask(() => { throw err; }); }
+      }
+    });
+    bus.on("error", (err: Error) => this.markClosed(err));
+    // dbus-next reports a dropped connection only through its connection object and stream
+    const conn = (bus as unknown as { _connection?: NodeJS.EventEmitter & { stream?: NodeJS.EventEmitter } })._connection;
+    conn?.on("end", () => this.markClosed(new Error("system bus connection closed")));
+    conn?.stream?.on("close", () => this.markClosed(new Error("system bus connection closed")));
+  }
+
+  /** Connect and complete the Hello handshake, or reject (no bus, permission denied). */
+  static connect(timeoutMs = 3000): Promise<SystemBus> {
+    return new Promise((resolve, reject) => {
+      let bus: dbus.MessageBus;
+      try {
+        bus = dbus.systemBus();
+      } catch (err) {
+        reject(err as Error);
+        return;
+      }
+      const timer = setTimeout(() => { bus.disconnect(); reject(new Error(`system bus did not answer within ${timeoutMs} ms`)); }, timeoutMs);
+      bus.once("connect", () => { clearTimeout(timer); resolve(new SystemBus(bus)); });
+      bus.once("error", (err: Error) => { clearTimeout(timer); try { bus.disconnect(); } catch { /* already down */ } reject(err); });
+    });
+  }
+
+  get uniqueName(): string | null {
+    return this.bus.name;
+  }
+
+  async call(spec: CallSpec): Promise<unknown[]> {
+    const msg = new dbus.Message({
+      destination: spec.destination, path: spec.path, interface: spec.iface, member: spec.member,
+      signature: spec.signature ?? "", body: spec.body ?? [],
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, rej) => {
+      timer = setTimeout(() => rej(new DbusError("org.freedesktop.DBus.Error.Timeout", `${spec.iface}.${spec.member} timed out`)), spec.timeoutMs ?? 10_000);
+    });
+    try {
+      const reply = await Promise.race([this.bus.call(msg), timeout]);
+      return (reply?.body as unknown[]) ?? [];
+    } catch (err) {
+      const e = err as { type?: string; text?: string; message?: string };
+      if (e instanceof DbusError) throw e;
+      throw new DbusError(e.type ?? "org.freedesktop.DBus.Error.Failed", e.text ?? e.message ?? String(err));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Add a match rule on the bus daemon (signals are then delivered to onSignal callbacks). */
+  async addMatch(rule: string): Promise<void> {
+    await this.call({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", iface: "org.freedesktop.DBus", member: "AddMatch", signature: "s", body: [rule] });
+  }
+
+  async nameHasOwner(name: string): Promise<boolean> {
+    const [has] = await this.call({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", iface: "org.freedesktop.DBus", member: "NameHasOwner", signature: "s", body: [name] });
+    return has === true;
+  }
+
+  onSignal(cb: (s: Signal) => void): void {
+    this.signalCbs.push(cb);
+  }
+
+  onClosed(cb: (err?: Error) => void): void {
+    this.closedCbs.push(cb);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  disconnect(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try { this.bus.disconnect(); } catch { /* already down */ }
+  }
+
+  private markClosed(err?: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    try { this.bus.disconnect(); } catch { /* already down */ }
+    for (const cb of this.closedCbs) cb(err);
+  }
+}

@@ -1,0 +1,111 @@
+// Bounded in-memory history of events and hook results (events.history_size), for the API, the
+// CLI and SSE resume. A ring: memory stays flat however long the daemon runs.
+import type { NetevdEvent } from "./types.js";
+
+export interface HookResultRecord {
+  eventId: string;
+  event: string;
+  link: string | null;
+  script: string;
+  startedAt: string;
+  durationMs: number;
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  ok: boolean;
+  stderrTail: string[];
+  error?: string;
+}
+
+export class Ring<T> {
+  private buf: (T | undefined)[];
+  private start = 0;
+  private len = 0;
+
+  constructor(private cap: number) {
+    this.buf = new Array<T | undefined>(cap);
+  }
+
+  push(x: T): void {
+    if (this.len < this.cap) {
+      this.buf[(this.start + this.len++) % this.cap] = x;
+    } else {
+      this.buf[this.start] = x;
+      this.start = (this.start + 1) % this.cap;
+    }
+  }
+
+  /** Oldest first. */
+  toArray(): T[] {
+    const out: T[] = [];
+    for (let i = 0; i < this.len; i++) out.push(this.buf[(this.start + i) % this.cap] as T);
+    return out;
+  }
+
+  get size(): number {
+    return this.len;
+  }
+
+  resize(cap: number): void {
+    const items = this.toArray().slice(-cap);
+    this.cap = cap;
+    this.buf = new Array<T | undefined>(cap);
+    this.start = 0;
+    this.len = 0;
+    for (const x of items) this.push(x);
+  }
+}
+
+export interface EventQuery {
+  /** only events with a sequence number greater than this id's (or an RFC 3339 time) */
+  since?: string;
+  limit?: number;
+  link?: string;
+  event?: string;
+}
+
+export class History {
+  readonly events: Ring<NetevdEvent>;
+  readonly hooks: Ring<HookResultRecord>;
+  private listeners = new Set<(e: NetevdEvent) => void>();
+
+  constructor(size: number) {
+    this.events = new Ring(size);
+    this.hooks = new Ring(size);
+  }
+
+  addEvent(e: NetevdEvent): void {
+    this.events.push(e);
+    for (const l of this.listeners) l(e);
+  }
+
+  addHookResult(r: HookResultRecord): void {
+    this.hooks.push(r);
+  }
+
+  subscribe(fn: (e: NetevdEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  resize(size: number): void {
+    this.events.resize(size);
+    this.hooks.resize(size);
+  }
+
+  query(q: EventQuery, seqOf: (id: string) => number): NetevdEvent[] {
+    let items = this.events.toArray();
+    if (q.since !== undefined) {
+      const s = seqOf(q.since);
+      if (Number.isFinite(s)) items = items.filter((e) => seqOf(e.id) > s);
+      else {
+        const t = Date.parse(q.since);
+        if (Number.isFinite(t)) items = items.filter((e) => Date.parse(e.ts) > t);
+      }
+    }
+    if (q.link !== undefined) items = items.filter((e) => e.link === q.link);
+    if (q.event !== undefined) items = items.filter((e) => e.event === q.event);
+    if (q.limit !== undefined) items = items.slice(-q.limit);
+    return items;
+  }
+}

@@ -1,0 +1,66 @@
+// Structured logging: one record per line. JSON lines when stdout is not a TTY (journald, files,
+// tests), aligned text for people on a TTY. Every record carries its fields, not just a message.
+
+export type Level = "trace" | "debug" | "info" | "warn" | "error";
+const rank: Record<Level, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50 };
+
+export type Fields = Record<string, unknown>;
+
+export interface Logger {
+  trace(msg: string, fields?: Fields): void;
+  debug(msg: string, fields?: Fields): void;
+  info(msg: string, fields?: Fields): void;
+  warn(msg: string, fields?: Fields): void;
+  error(msg: string, fields?: Fields): void;
+  child(fields: Fields): Logger;
+  setLevel(level: Level): void;
+  enabled(level: Level): boolean;
+}
+
+export interface LogSink { write(line: string): void }
+
+export function createLogger(opts: { level: Level; format: "auto" | "text" | "json"; sink?: LogSink; isTTY?: boolean }): Logger {
+  const sink = opts.sink ?? { write: (s: string) => process.stdout.write(s) };
+  const json = opts.format === "json" || (opts.format === "auto" && !(opts.isTTY ?? process.stdout.isTTY));
+  const state = { min: rank[opts.level] };
+  const make = (bound: Fields): Logger => {
+    const emit = (level: Level, msg: string, fields?: Fields) => {
+      if (rank[level] < state.min) return;
+      const rec: Fields = { ts: new Date().toISOString(), level, msg, ...bound, ...fields };
+      sink.write(json ? safeJson(rec) + "\n" : textLine(rec));
+    };
+    return {
+      trace: (m, f) => emit("trace", m, f),
+      debug: (m, f) => emit("debug", m, f),
+      info: (m, f) => emit("info", m, f),
+      warn: (m, f) => emit("warn", m, f),
+      error: (m, f) => emit("error", m, f),
+      child: (f) => make({ ...bound, ...f }),
+      setLevel: (l) => { state.min = rank[l]; },
+      enabled: (l) => rank[l] >= state.min,
+    };
+  };
+  return make({});
+}
+
+function safeJson(rec: Fields): string {
+  return JSON.stringify(rec, (_k, v: unknown) => {
+    if (typeof v === "bigint") return v.toString();
+    if (v instanceof Error) return { name: v.name, message: v.message, code: (v as NodeJS.ErrnoException).code };
+    return v;
+  });
+}
+
+// Control characters from outside (a hook's output, a lease) must not forge log lines on a TTY.
+const ctl = /[\u0000-\u001f\u007f]/g;
+function textValue(v: unknown): string {
+  if (typeof v === "string") return /[\s"=]/.test(v) || v === "" ? JSON.stringify(v) : v.replace(ctl, "?");
+  if (v instanceof Error) return JSON.stringify(v.message);
+  return safeJson(v as Fields) ?? String(v);
+}
+
+function textLine(rec: Fields): string {
+  const { ts, level, msg, ...rest } = rec;
+  const kv = Object.entries(rest).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${textValue(v)}`).join(" ");
+  return `${String(ts).slice(11, 23)} ${String(level).toUpperCase().padEnd(5)} ${String(msg).replace(ctl, "?")}${kv ? "  " + kv : ""}\n`;
+}

@@ -1,0 +1,151 @@
+// The kernel source: one multicast rtnetlink socket feeding the network model. A full dump builds
+// the model ("synced"); notifications update it; on socket overflow (ENOBUFS) a re-dump is diffed
+// against the model so only real changes come out and no final state is lost.
+import { RtnlMonitor, RtnlRequester } from "../netlink/rtnl.js";
+import type { ObjectKind, RtMessage } from "../netlink/types.js";
+import type { Logger } from "../log.js";
+import { applyMessage, diffModels, emptyModel, modelFrom, type Fact, type NetworkModel } from "../state/model.js";
+
+export interface KernelSourceOptions {
+  log: Logger;
+  /** called with the facts of each batch, after the model was updated */
+  onFacts: (facts: Fact[], model: NetworkModel) => void;
+  rcvbufBytes?: number;
+}
+
+export interface KernelStats {
+  messages: number;
+  batches: number;
+  overflows: number;
+  resyncs: number;
+  decodeErrors: number;
+}
+
+// IPv4 routes vanish without a notification when their address goes or the link is set down:
+// after such a fact the routes are re-read (coalesced) so the model stays equal to the kernel.
+const ROUTE_RESYNC_DELAY_MS = 20;
+
+export class KernelSource {
+  model: NetworkModel = emptyModel();
+  synced = false;
+  readonly stats: KernelStats = { messages: 0, batches: 0, overflows: 0, resyncs: 0, decodeErrors: 0 };
+  private monitor?: RtnlMonitor;
+  private requester?: RtnlRequester;
+  private buffered: RtMessage[][] | null = null;
+  private resyncing: Promise<void> | null = null;
+  private pendingKinds = new Set<ObjectKind>();
+  private routeTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(private readonly opts: KernelSourceOptions) {}
+
+  /** Subscribe, then dump: nothing that happens in between is lost (it is buffered and applied after). */
+  async start(): Promise<void> {
+    this.buffered = [];
+    this.monitor = new RtnlMonitor({
+      rcvbufBytes: this.opts.rcvbufBytes,
+      onMessages: (msgs) => this.onMessages(msgs),
+      onOverflow: () => this.onOverflow(),
+      onError: (err) => this.opts.log.error("netlink receive error", { err }),
+    });
+    this.requester = RtnlRequester.open();
+    const dump = await this.requester.dumpAll();
+    this.model = modelFrom(dump);
+    this.synced = true;
+    this.flushBuffered();
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.routeTimer) clearTimeout(this.routeTimer);
+    this.monitor?.close();
+    this.requester?.close();
+  }
+
+  get requests(): RtnlRequester {
+    if (!this.requester) throw new Error("kernel source not started");
+    return this.requester;
+  }
+
+  private onMessages(msgs: RtMessage[]): void {
+    this.stats.batches++;
+    this.stats.messages += msgs.length;
+    if (this.buffered) {
+      this.buffered.push(msgs);
+      return;
+    }
+    this.apply(msgs);
+  }
+
+  private apply(msgs: RtMessage[]): void {
+    const facts: Fact[] = [];
+    for (const m of msgs) facts.push(...applyMessage(this.model, m));
+    if (facts.length === 0) return;
+    if (facts.some((f) => (f.fact === "address-removed" && f.addr.family === 4) || f.fact === "admin-down")) {
+      this.scheduleRouteResync();
+    }
+    this.opts.onFacts(facts, this.model);
+  }
+
+  private flushBuffered(): void {
+    const batches = this.buffered ?? [];
+    this.buffered = null;
+    for (const b of batches) this.apply(b);
+  }
+
+  private onOverflow(): void {
+    this.stats.overflows++;
+    this.opts.log.warn("netlink socket overflow (ENOBUFS): events were lost, re-reading the kernel state", {
+      overflows: this.stats.overflows,
+    });
+    void this.resync(["link", "addr", "route", "rule"]);
+  }
+
+  private scheduleRouteResync(): void {
+    if (this.routeTimer || this.closed) return;
+    this.routeTimer = setTimeout(() => {
+      this.routeTimer = null;
+      void this.resync(["route"]);
+    }, ROUTE_RESYNC_DELAY_MS);
+  }
+
+  /**
+   * Re-dump the given kinds and diff against the model. Notifications that arrive meanwhile are
+   * buffered and applied afterwards (they are newer than or equal to what the dump saw).
+   * Concurrent requests coalesce into one follow-up run.
+   */
+  resync(kinds: ObjectKind[]): Promise<void> {
+    for (const k of kinds) this.pendingKinds.add(k);
+    if (this.resyncing) return this.resyncing.then(() => (this.pendingKinds.size ? this.resync([]) : undefined));
+    this.resyncing = this.runResync().finally(() => { this.resyncing = null; });
+    return this.resyncing;
+  }
+
+  private async runResync(): Promise<void> {
+    while (this.pendingKinds.size && !this.closed) {
+      const kinds = [...this.pendingKinds];
+      this.pendingKinds.clear();
+      this.stats.resyncs++;
+      this.buffered ??= [];
+      try {
+        const req = this.requests;
+        const next = modelFrom({
+          links: kinds.includes("link") ? (await req.dump("link")).flatMap((m) => (m.kind === "link" ? [m.link] : [])) : [...this.model.links.values()],
+          addrs: kinds.includes("addr") ? (await req.dump("addr")).flatMap((m) => (m.kind === "addr" ? [m.addr] : [])) : [...this.model.addrs.values()],
+          routes: kinds.includes("route") ? (await req.dump("route")).flatMap((m) => (m.kind === "route" ? [m.route] : [])) : [...this.model.routes.values()],
+          rules: kinds.includes("rule") ? (await req.dump("rule")).flatMap((m) => (m.kind === "rule" ? [m.rule] : [])) : [...this.model.rules.values()],
+        });
+        const facts = diffModels(this.model, next);
+        this.model = next;
+        if (facts.length) this.opts.onFacts(facts, this.model);
+        this.opts.log.debug("kernel resync done", { kinds, changes: facts.length });
+      } catch (err) {
+        this.opts.log.error("kernel resync failed; retrying", { kinds, err });
+        for (const k of kinds) this.pendingKinds.add(k);
+        await new Promise((r) => setTimeout(r, 200));
+      } finally {
+        this.flushBuffered();
+      }
+    }
+  }
+}

@@ -1,0 +1,166 @@
+// Lab test plumbing. A lab test file calls labFile(import.meta.url, opts) at its top:
+// outside a lab it registers one test that re-runs the same file inside a fresh lab (harness.sh:
+// private pid/mount/net namespaces that die with the test, even on SIGKILL); inside the lab it
+// returns true and the file defines its real tests, which then see lab0, the lab bus, etc.
+import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { basename, dirname, resolve } from "node:path";
+import { promisify } from "node:util";
+import { createInterface } from "node:readline";
+
+export interface LabOptions {
+  backend?: "none" | "networkd" | "nm" | "dhclient";
+  resolved?: boolean;
+  polkit?: boolean;
+  /** seconds to wait for the backend to configure lab0 */
+  wait?: number;
+  /** whole-lab timeout, ms */
+  timeoutMs?: number;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** Repository root (this file compiles to dist/test/lab/lab.js). */
+export const repoRoot = resolve(here, "../../..");
+export const harness = resolve(repoRoot, "test/lab/harness.sh");
+export const RESOLVED_ROOT = "/var/lib/netevd-lab/resolved";
+
+export function labFile(metaUrl: string, opts: LabOptions = {}): boolean {
+  if (process.env.NETEVD_IN_LAB === "1") return true;
+  const file = fileURLToPath(metaUrl);
+  const name = `lab: ${basename(file, ".test.js")}`;
+  if (process.getuid?.() !== 0) {
+    test(name, { skip: "lab tests need root (network namespaces, mounts)" }, () => {});
+    return false;
+  }
+  test(name, { timeout: opts.timeoutMs ?? 300_000 }, async () => {
+    const args = ["-b", opts.backend ?? "none", "-w", String(opts.wait ?? 30)];
+    if (opts.resolved) args.push("-r");
+    if (opts.polkit) args.push("-p");
+    const env: NodeJS.ProcessEnv = { ...process.env, NETEVD_IN_LAB: "1" };
+    if (opts.resolved) env.NETEVD_LAB_RESOLVED_ROOT = RESOLVED_ROOT;
+    const child = spawn(
+      harness,
+      [...args, "--", process.execPath, "--test", "--test-reporter=spec", "--test-concurrency=1", file],
+      { env, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
+    child.stderr.on("data", (d: Buffer) => { out += d.toString(); });
+    const code = await new Promise<number | null>((res) => child.on("exit", (c) => res(c)));
+    // the inner run's per-test report, indented under this test
+    process.stdout.write(out.replace(/^/gm, "    "));
+    if (code !== 0) throw new Error(`lab run of ${basename(file)} failed (exit ${code}); see the report above`);
+  });
+  return false;
+}
+
+/** Names of the lab, valid inside it. */
+export const lab = {
+  get nsCli(): string { return must("NETEVD_LAB_NS_CLI"); },
+  get nsSrv(): string { return must("NETEVD_LAB_NS_SRV"); },
+  get dir(): string { return must("NETEVD_LAB_DIR"); },
+  ifname: "lab0",
+  peer: "p-lab0",
+};
+
+function must(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: not running inside a lab`);
+  return v;
+}
+
+const execFileP = promisify(execFile);
+
+/** Run a command (argv, no shell) and return stdout; throws with stderr on failure. */
+export async function sh(argv: string[], opts: { allowFail?: boolean } = {}): Promise<string> {
+  const [cmd, ...args] = argv;
+  try {
+    const { stdout } = await execFileP(cmd!, args, { maxBuffer: 64 * 1024 * 1024 });
+    return stdout;
+  } catch (e) {
+    if (opts.allowFail) return "";
+    const err = e as { stderr?: string; message: string };
+    throw new Error(`${argv.join(" ")}: ${err.stderr?.trim() || err.message}`);
+  }
+}
+
+/** `ip` in the client netns (where the test runs) or the server netns. */
+export const ip = (...args: string[]) => sh(["ip", ...args]);
+export const ipSrv = (...args: string[]) => sh(["ip", "-n", lab.nsSrv, ...args]);
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Poll until fn returns a truthy value or the deadline passes. */
+export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 5000, everyMs = 20): Promise<NonNullable<T>> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > end) throw new Error(`timeout after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+export type LogRecord = Record<string, unknown> & { msg: string; level: string };
+
+/**
+ * A `netevd run` child with its JSON log lines collected. Lines are what the daemon reports
+ * (facts, hook results); tests assert on their fields, never on free text.
+ */
+export class DaemonProcess {
+  readonly records: LogRecord[] = [];
+  readonly stderr: string[] = [];
+  private waiters: Array<() => void> = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly child: ChildProcess) {
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      try {
+        this.records.push(JSON.parse(line) as LogRecord);
+      } catch {
+        this.stderr.push(`(stdout, not JSON) ${line}`);
+      }
+      for (const w of this.waiters.splice(0)) w();
+    });
+    createInterface({ input: child.stderr! }).on("line", (line) => this.stderr.push(line));
+    this.exited = new Promise((res) => child.on("exit", (c) => { res(c); for (const w of this.waiters.splice(0)) w(); }));
+  }
+
+  static start(args: string[], env: NodeJS.ProcessEnv = {}): DaemonProcess {
+    const child = spawn(process.execPath, [resolve(repoRoot, "dist/src/cli/main.js"), ...args], {
+      env: { PATH: process.env.PATH, NETEVD_LOG_FORMAT: "json", DBUS_SYSTEM_BUS_ADDRESS: process.env.DBUS_SYSTEM_BUS_ADDRESS, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    return new DaemonProcess(child);
+  }
+
+  /** Wait for the first record (at or after index `from`) that matches. */
+  async waitRecord(pred: (r: LogRecord) => boolean, timeoutMs = 5000, from = 0): Promise<LogRecord> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.records.slice(from).find(pred);
+      if (found) return found;
+      const left = end - Date.now();
+      if (left <= 0 || this.child.exitCode !== null) {
+        throw new Error(`no matching log record within ${timeoutMs} ms; daemon exit=${this.child.exitCode}\n` +
+          `last records:\n${this.records.slice(-15).map((r) => JSON.stringify(r)).join("\n")}\nstderr:\n${this.stderr.slice(-15).join("\n")}`);
+      }
+      await new Promise<void>((res) => {
+        const t = setTimeout(res, Math.min(left, 200));
+        this.waiters.push(() => { clearTimeout(t); res(); });
+      });
+    }
+  }
+
+  facts(from = 0): LogRecord[] {
+    return this.records.slice(from).filter((r) => typeof r.fact === "string");
+  }
+
+  async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.exited;
+  }
+}
