@@ -7,6 +7,12 @@ import { BusNameWatch } from "./sources/presence.js";
 import { factFields } from "./state/describe.js";
 import { factLink, type Fact, type NetworkModel } from "./state/model.js";
 import { sdNotify } from "./netlink/native.js";
+import type { RouteRecord } from "./netlink/types.js";
+import { EventFactory, jobsFromFacts, replayJobs, type DeriveContext } from "./events/derive.js";
+import { History } from "./events/history.js";
+import type { HookJob } from "./events/types.js";
+import { Dispatcher } from "./actions/hooks/dispatcher.js";
+import { runHookDir } from "./actions/hooks/run.js";
 
 const BACKEND_BUS_NAMES: Record<string, string> = {
   "systemd-networkd": "org.freedesktop.network1",
@@ -24,11 +30,60 @@ export class Daemon {
   readonly kernel: KernelSource;
   backendWatch: BusNameWatch | null = null;
   readonly startedAt = Date.now();
+  readonly history: History;
+  readonly events = new EventFactory();
+  readonly dispatcher: Dispatcher;
+  private readonly derive: DeriveContext;
+  private readonly daemonUid = process.getuid?.() ?? 0;
   private stopping = false;
 
   constructor(private readonly o: DaemonOptions) {
     this.config = o.config;
     this.kernel = new KernelSource({ log: o.log.child({ source: "kernel" }), onFacts: (f, m) => this.onKernelFacts(f, m) });
+    this.history = new History(o.config.events.history_size);
+    this.dispatcher = new Dispatcher({
+      maxParallel: () => this.config.hooks.max_parallel,
+      debounceMs: (event) => (event === "routes" ? this.config.hooks.routes_debounce_ms : this.config.hooks.debounce_ms),
+      run: (job) => this.runJob(job),
+    });
+    this.derive = {
+      kernelCarrier: () => true,
+      ownRoute: (r) => this.isOwnRoute(r),
+      selected: (name) => interfaceSelected(this.config, name),
+    };
+  }
+
+  /** Routes netevd installs itself (policy routing) never trigger routes.d. */
+  private isOwnRoute(r: RouteRecord): boolean {
+    if (r.protocol === this.config.routing.protocol) return true;
+    for (const name of this.config.routing.policy_rules) {
+      for (const l of this.kernel.model.links.values()) {
+        if (l.name === name && r.table === this.config.routing.table_base + l.index) return true;
+      }
+    }
+    return false;
+  }
+
+  /** Record an event and hand it to the hook dispatcher. The one path for every source. */
+  emit(job: HookJob): void {
+    const e = job.event;
+    this.history.addEvent(e);
+    this.log.info("event", { event: e.event, link: e.link, index: e.index, id: e.id, backend: e.backend, replay: e.replay, changed: e.changed });
+    this.dispatcher.submit(job);
+  }
+
+  private async runJob(job: HookJob): Promise<void> {
+    try {
+      const results = await runHookDir(this.config.system.scripts_dir, job, {
+        timeoutSec: this.config.hooks.timeout_sec,
+        daemonUid: this.daemonUid,
+        log: this.log.child({ source: "hooks" }),
+        daemonEnv: process.env,
+      });
+      for (const r of results) this.history.addHookResult(r);
+    } catch (err) {
+      this.log.error("hook dispatch failed", { event: job.event.event, link: job.event.link, err });
+    }
   }
 
   get log(): Logger {
@@ -44,6 +99,9 @@ export class Daemon {
       ms: +(performance.now() - t0).toFixed(1),
     });
     this.startBackend();
+    if (this.config.hooks.replay_on_start) {
+      for (const job of replayJobs(this.kernel.model, this.derive, this.events)) this.emit(job);
+    }
     this.log.info("ready", { backend: this.config.system.backend, startupMs: Date.now() - this.startedAt, pid: process.pid });
     sdNotify("READY=1\nSTATUS=watching network events");
   }
@@ -56,13 +114,16 @@ export class Daemon {
     this.backendWatch.start();
   }
 
-  private onKernelFacts(facts: Fact[], _model: NetworkModel): void {
+  private onKernelFacts(facts: Fact[], model: NetworkModel): void {
     const monitored = this.config.monitoring.interfaces;
-    for (const f of facts) {
-      const link = factLink(f);
-      if (link !== undefined && monitored.length && !interfaceSelected(this.config, link)) continue;
-      this.log.info("fact", { source: "kernel", ...factFields(f) });
+    if (this.log.enabled("info")) {
+      for (const f of facts) {
+        const link = factLink(f);
+        if (link !== undefined && monitored.length && !interfaceSelected(this.config, link)) continue;
+        this.log.info("fact", { source: "kernel", ...factFields(f) });
+      }
     }
+    for (const job of jobsFromFacts(facts, model, this.derive, this.events)) this.emit(job);
   }
 
   /** Re-read the config; a bad file is rejected and the running config stays. */
@@ -71,6 +132,7 @@ export class Daemon {
       const { config, file } = loadConfig({ path: this.o.configFile });
       this.config = config;
       this.log.setLevel(config.system.log_level);
+      this.history.resize(config.events.history_size);
       this.log.info("config reloaded", { file });
       return { ok: true };
     } catch (err) {
@@ -87,5 +149,6 @@ export class Daemon {
     sdNotify("STOPPING=1");
     this.backendWatch?.stop();
     this.kernel.close();
+    await this.dispatcher.close();
   }
 }

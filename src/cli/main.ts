@@ -149,7 +149,7 @@ async function run(path: string | undefined): Promise<number> {
 }
 
 /** Run this command again as `user` through setpriv; this process only relays signals and the exit code. */
-function reexecAs(user: { name: string; uid: number; gid: number }, caps: string[]): Promise<number> {
+function reexecAs(user: { name: string; uid: number; gid: number }, caps: readonly string[]): Promise<number> {
   const argv = setprivArgv(user, caps, [process.execPath, ...process.execArgv, ...process.argv.slice(1)]);
   const child = spawn(argv[0]!, argv.slice(1), { stdio: "inherit", env: { ...process.env, [REEXEC_MARK]: "1" } });
   for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(sig, () => child.kill(sig));

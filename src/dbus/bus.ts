@@ -21,8 +21,11 @@ export interface CallSpec {
 }
 
 export class DbusError extends Error {
-  constructor(readonly name: string, message: string) {
-    super(message);
+  /** the D-Bus error name, e.g. org.freedesktop.resolve1.LinkBusy */
+  readonly dbusName: string;
+  constructor(dbusName: string, message: string) {
+    super(`${dbusName}: ${message}`);
+    this.dbusName = dbusName;
   }
 }
 
@@ -63,7 +66,7 @@ export class SystemBus {
   }
 
   get uniqueName(): string | null {
-    return this.bus.name;
+    return (this.bus as unknown as { name: string | null }).name;
   }
 
   async call(spec: CallSpec): Promise<unknown[]> {

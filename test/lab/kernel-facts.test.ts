@@ -1,18 +1,7 @@
 // The kernel source against the real kernel: `netevd run` in a lab reports what `ip` does, in order.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { tmpdir } from "node:os";
-import { DaemonProcess, ip, ipSrv, lab, labFile, type LogRecord } from "./lab.js";
-
-function configFile(yaml: string): string {
-  const dir = mkdtempSync(join(tmpdir(), "netevd-cfg-"));
-  chmodSync(dir, 0o755); // the daemon reads it again after dropping to the netevd user
-  const path = join(dir, "netevd.yaml");
-  writeFileSync(path, yaml);
-  return path;
-}
+import { DaemonProcess, ip, ipSrv, lab, labFile, writeConfig as configFile, type LogRecord } from "./lab.js";
 
 const factsOf = (d: DaemonProcess, link: string | string[], from = 0): LogRecord[] => {
   const names = Array.isArray(link) ? link : [link];
@@ -61,7 +50,7 @@ if (labFile(import.meta.url)) {
         .filter((r) => !(r.fact === "route-added" || r.fact === "route-removed") || r.dst === "198.51.100.0/24" || r.dst === "2001:db8:1::/64")
         .filter((r) => r.fact !== "operstate" && r.fact !== "admin-up" && r.fact !== "admin-down")
         .filter((r) => !(r.family === "inet6" && String(r.address ?? "").startsWith("fe80:")))
-        .map((r) => `${r.fact} ${r.link}${r.address ? " " + r.address : ""}${r.fact.startsWith("route") ? " " + r.dst + " table=" + r.table : ""}`);
+        .map((r) => `${r.fact} ${r.link}${r.address ? " " + r.address : ""}${String(r.fact).startsWith("route") ? " " + r.dst + " table=" + r.table : ""}`);
       assert.deepEqual(seq, [
         "link-added vt0",
         "carrier-up vt0",

@@ -5,7 +5,9 @@
 import { spawn, execFile, type ChildProcess } from "node:child_process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { basename, dirname, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { promisify } from "node:util";
 import { createInterface } from "node:readline";
 
@@ -163,4 +165,36 @@ export class DaemonProcess {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
     return this.exited;
   }
+}
+
+/** A world-readable temp dir (the daemon drops to the netevd user and must read what tests write). */
+export function tempDir(prefix = "netevd-test-"): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+export function writeConfig(yaml: string): string {
+  const path = join(tempDir("netevd-cfg-"), "netevd.yaml");
+  writeFileSync(path, yaml);
+  return path;
+}
+
+/**
+ * A scripts dir laid out like /etc/netevd: root-owned, 0755 dirs, 0755 scripts. Returns the base.
+ * `out` is a sticky world-writable dir the scripts can write their observations to.
+ */
+export function hookTree(scripts: Record<string, Record<string, string>>): { base: string; out: string } {
+  const base = tempDir("netevd-hooks-");
+  const out = join(base, "out");
+  mkdirSync(out, { mode: 0o1777 });
+  chmodSync(out, 0o1777);
+  for (const [dir, files] of Object.entries(scripts)) {
+    const d = join(base, dir);
+    mkdirSync(d, { mode: 0o755 });
+    for (const [name, body] of Object.entries(files)) {
+      writeFileSync(join(d, name), body.replaceAll("$OUT", out), { mode: 0o755 });
+    }
+  }
+  return { base, out };
 }

@@ -1,7 +1,9 @@
 // Hook scheduling: per (link, hook dir) at most one run in flight and one pending, the pending one
 // replaced by newer events (latest state wins), an optional debounce before a pending run starts,
+// (dirs that are states of one machine, like carrier.d/no-carrier.d, share one key: see coalesceGroup)
 // and at most `maxParallel` runs at once across links. Memory is bounded by links × dirs.
 import type { HookJob } from "../../events/types.js";
+import { coalesceGroup } from "../../events/dirs.js";
 
 export interface DispatcherOptions {
   maxParallel(): number;
@@ -35,7 +37,7 @@ export class Dispatcher {
   constructor(private readonly o: DispatcherOptions) {}
 
   static keyOf(job: HookJob): string {
-    return `${job.event.index ?? job.event.link ?? "-"}|${job.event.event}`;
+    return `${job.event.index ?? job.event.link ?? "-"}|${job.event.backend}|${coalesceGroup(job.event.event)}`;
   }
 
   submit(job: HookJob): void {

@@ -1,0 +1,108 @@
+// Loads the netevd_native addon (build/Release/netevd_native.node, built by `node-gyp rebuild`)
+// lazily, on first use, so modules that merely import the netlink client still load (and unit
+// tests run) on machines where the addon was not built.
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The raw addon exports. Handles are small positive integers, never reused. */
+export interface NativeAddon {
+  /**
+   * A bound NETLINK_ROUTE socket joined to `groups` (RTNLGRP_* numbers), polled on the event loop.
+   * onData gets every readable burst as one Buffer (datagrams concatenated), or (null, errno) on a
+   * receive error; ENOBUFS (messages lost) keeps the socket usable. Throws an Error with .code.
+   * rcvbufBytes <= 0 keeps the kernel default.
+   */
+  open(groups: number[], rcvbufBytes: number, onData: (buf: Buffer | null, errno: number) => void): number;
+  /** sendto the kernel; returns the bytes sent; throws Error with .code (e.g. EBADF after close) */
+  send(handle: number, buf: Buffer): number;
+  /** the kernel-assigned nl_pid */
+  portId(handle: number): number;
+  /** idempotent */
+  close(handle: number): void;
+  setRcvbuf(handle: number, bytes: number): void;
+  /** the open socket keeps the event loop alive (default) */
+  ref(handle: number): void;
+  /** the open socket does not keep the event loop alive */
+  unref(handle: number): void;
+  /** prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL) */
+  ambientClearAll(): void;
+  /** effective capability set of the calling thread as 16 hex digits, e.g. "0000000000001000" */
+  capEffective(): string;
+  /** send to socketPath (default: the C environment's NOTIFY_SOCKET); false when there is none */
+  sdNotify(message: string, socketPath?: string): boolean;
+}
+
+const ADDON_FILE = "netevd_native.node";
+let cached: NativeAddon | undefined;
+
+/** Where the addon is looked for: build/{Release,Debug} of the package that contains this file. */
+export function addonCandidates(): string[] {
+  const out: string[] = [];
+  // src/netlink/native.ts and dist/src/netlink/native.js: walk up to the package root (package.json).
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(path.join(dir, "package.json"))) {
+      out.push(path.join(dir, "build", "Release", ADDON_FILE), path.join(dir, "build", "Debug", ADDON_FILE));
+      break;
+    }
+    const up = path.dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return out;
+}
+
+/** The addon, loaded on first call. Throws an Error with code "ERR_NETEVD_NATIVE_MISSING" if not built. */
+export function loadNative(): NativeAddon {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  const candidates = addonCandidates();
+  for (const file of candidates) {
+    if (existsSync(file)) {
+      cached = require(file) as NativeAddon;
+      return cached;
+    }
+  }
+  const err = new Error(
+    `netevd native addon not found (looked in ${candidates.join(", ") || "no package root"}); build it with \`npx node-gyp rebuild\``,
+  ) as Error & { code: string };
+  err.code = "ERR_NETEVD_NATIVE_MISSING";
+  throw err;
+}
+
+/** Whether the addon can be loaded (for tests and diagnostics). */
+export function nativeAvailable(): boolean {
+  try {
+    loadNative();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Clear the ambient capability set (so hook scripts started later do not inherit capabilities). */
+export function ambientClearAll(): void {
+  loadNative().ambientClearAll();
+}
+
+/** The calling thread's effective capability set, 16 hex digits ("0000000000001000" = CAP_NET_ADMIN). */
+export function capEffective(): string {
+  return loadNative().capEffective();
+}
+
+/** Whether capability number `cap` (e.g. 12 = CAP_NET_ADMIN) is in the effective set. */
+export function hasCapability(cap: number): boolean {
+  return ((BigInt("0x" + capEffective()) >> BigInt(cap)) & 1n) === 1n;
+}
+
+/**
+ * sd_notify(3): send `message` (e.g. "READY=1\nSTATUS=...") to $NOTIFY_SOCKET as process.env has it
+ * (paths and "@abstract" names). Returns false when the variable is unset (not under systemd).
+ */
+export function sdNotify(message: string): boolean {
+  const sock = process.env.NOTIFY_SOCKET;
+  if (!sock) return false;
+  return loadNative().sdNotify(message, sock);
+}

@@ -1,0 +1,150 @@
+// The hook engine end to end: kernel event → event → dispatcher → runner, with the daemon started
+// as root and running as the netevd user.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DaemonProcess, hookTree, ip, ipSrv, lab, labFile, sleep, tempDir, waitFor, writeConfig } from "./lab.js";
+
+// A hook that records its argv and environment as one JSON line per run.
+const recorder = (name: string, exit = 0) => `#!/bin/sh
+{ printf '{"script":"%s","argv1":"%s","argv2":"%s","t":"%s"' "${name}" "$1" "$2" "$(date +%s%N)"
+  for v in LINK LINKINDEX STATE BACKEND ADDRESSES EVENT NETEVD_REPLAY; do
+    eval "val=\\\${$v-__unset__}"; printf ',"%s":"%s"' "$v" "$val"; done
+  printf ',"uid":"%s","caps":"%s"}\\n' "$(id -u)" "$(awk '/^CapEff/{print $2}' /proc/self/status)"
+} >> $OUT/runs.jsonl
+printf '%s\\n' "$NETEVD_EVENT" > $OUT/${name}.event.json
+exit ${exit}
+`;
+
+interface Run { script: string; argv1: string; argv2: string; t: string; [k: string]: string }
+const runs = (out: string): Run[] =>
+  existsSync(join(out, "runs.jsonl"))
+    ? readFileSync(join(out, "runs.jsonl"), "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Run)
+    : [];
+
+const startDaemon = (base: string, extra = "") =>
+  DaemonProcess.start(["run", "-c", writeConfig(`system:\n  backend: none\n  scripts_dir: ${base}\n${extra}`)]);
+
+if (labFile(import.meta.url)) {
+  test("carrier loss runs no-carrier.d in byte order with the full environment; a failing script doesn't stop the next", async () => {
+    const { base, out } = hookTree({
+      "no-carrier.d": { "10-c": recorder("10-c"), "02-b": recorder("02-b", 1), "01-a": recorder("01-a") },
+    });
+    await ip("addr", "add", "10.77.0.60/24", "dev", lab.ifname);
+    await ip("-6", "addr", "add", "2001:db8:77::60/64", "dev", lab.ifname, "nodad");
+    const d = startDaemon(base, "hooks:\n  replay_on_start: false\n");
+    try {
+      await d.waitRecord((r) => r.msg === "ready");
+      await ipSrv("link", "set", lab.peer, "down");
+      await waitFor("three no-carrier runs", () => runs(out).length >= 3, 5000);
+      const r = runs(out);
+      assert.deepEqual(r.map((x) => x.script), ["01-a", "02-b", "10-c"]);
+      const index = JSON.parse(await ip("-j", "link", "show", lab.ifname))[0].ifindex as number;
+      for (const x of r) {
+        assert.equal(x.argv1, lab.ifname);
+        assert.equal(x.argv2, "no-carrier");
+        assert.equal(x.LINK, lab.ifname);
+        assert.equal(x.LINKINDEX, String(index));
+        assert.equal(x.STATE, "no-carrier");
+        assert.equal(x.BACKEND, "kernel");
+        assert.equal(x.EVENT, "no-carrier");
+        assert.equal(x.ADDRESSES, "10.77.0.60 2001:db8:77::60");
+        assert.equal(x.NETEVD_REPLAY, "__unset__");
+      }
+      const ev = JSON.parse(readFileSync(join(out, "01-a.event.json"), "utf8"));
+      assert.equal(ev.schema, "netevd.event.v1");
+      assert.equal(ev.event, "no-carrier");
+      assert.equal(ev.link, lab.ifname);
+      assert.equal(ev.index, index);
+      assert.equal(ev.state.carrier, false);
+      assert.equal(ev.previous.carrier, true);
+      assert.ok(ev.changed.includes("carrier"));
+      assert.deepEqual(ev.addresses, ["10.77.0.60/24", "2001:db8:77::60/64"]);
+      const failed = await d.waitRecord((x) => x.script === "02-b" && x.exitCode === 1);
+      assert.equal(failed.level, "warn");
+    } finally {
+      await ipSrv("link", "set", lab.peer, "up");
+      await ip("addr", "flush", "dev", lab.ifname);
+      await d.stop();
+    }
+  });
+
+  test("startup replay runs carrier.d once for a link that was up before the daemon started", async () => {
+    const { base, out } = hookTree({ "carrier.d": { "50-rec": recorder("50-rec") } });
+    const d = startDaemon(base, `monitoring:\n  interfaces: [${lab.ifname}]\n`);
+    try {
+      await waitFor("replay run", () => runs(out).length >= 1, 5000);
+      await sleep(300);
+      const r = runs(out);
+      assert.equal(r.length, 1);
+      assert.equal(r[0]!.LINK, lab.ifname);
+      assert.equal(r[0]!.NETEVD_REPLAY, "1");
+      assert.equal(r[0]!.STATE, "carrier");
+      assert.equal(JSON.parse(readFileSync(join(out, "50-rec.event.json"), "utf8")).replay, true);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  test("hooks run without capabilities; the daemon keeps CAP_NET_ADMIN on every thread", async () => {
+    const { base, out } = hookTree({
+      "carrier.d": {
+        "10-try": `#!/bin/sh
+awk '/^CapEff/{print $2}' /proc/self/status > $OUT/capeff
+id -u > $OUT/uid
+if ip addr add 10.99.99.1/32 dev ${lab.ifname} 2> $OUT/ip.err; then echo 0 > $OUT/ip.rc; else echo $? > $OUT/ip.rc; fi
+`,
+      },
+    });
+    const d = startDaemon(base, `monitoring:\n  interfaces: [${lab.ifname}]\n`);
+    try {
+      const starting = await d.waitRecord((r) => r.msg === "privileges");
+      await waitFor("hook ran", () => existsSync(join(out, "ip.rc")), 5000);
+      assert.equal(readFileSync(join(out, "capeff"), "utf8").trim(), "0000000000000000");
+      const netevdUid = Number(readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith("netevd:"))!.split(":")[2]);
+      assert.equal(Number(readFileSync(join(out, "uid"), "utf8")), netevdUid);
+      assert.notEqual(readFileSync(join(out, "ip.rc"), "utf8").trim(), "0");
+      assert.match(readFileSync(join(out, "ip.err"), "utf8"), /Operation not permitted/);
+      assert.equal(await ip("-o", "addr", "show", "to", "10.99.99.1/32"), "", "the hook could not add the address");
+      // the daemon process (the re-executed one) has CAP_NET_ADMIN on all its threads
+      const pid = Number(starting.pid);
+      const tasks = readdirSync(`/proc/${pid}/task`);
+      assert.ok(tasks.length > 1, "node has worker threads");
+      for (const t of tasks) {
+        const status = readFileSync(`/proc/${pid}/task/${t}/status`, "utf8");
+        const eff = BigInt("0x" + /^CapEff:\s*([0-9a-f]+)/m.exec(status)![1]);
+        assert.equal(eff, 1n << 12n, `thread ${t} CapEff`);
+        assert.match(status, new RegExp(`^Uid:\\s+${netevdUid}\\b`, "m"));
+      }
+    } finally {
+      await d.stop();
+    }
+  });
+
+  test("1000 carrier flaps: bounded runs, no unbounded queue, the last run sees the final state", async () => {
+    const slow = (name: string) => recorder(name).replace("exit 0", "sleep 0.05\nexit 0");
+    const { base, out } = hookTree({ "carrier.d": { "10-rec": slow("carrier") }, "no-carrier.d": { "10-rec": slow("no-carrier") } });
+    const d = startDaemon(base, `monitoring:\n  interfaces: [${lab.ifname}]\nhooks:\n  replay_on_start: false\n`);
+    try {
+      await d.waitRecord((r) => r.msg === "ready");
+      const batch = join(tempDir(), "flaps");
+      writeFileSync(batch, `link set ${lab.peer} down\nlink set ${lab.peer} up\n`.repeat(500));
+      await ipSrv("-batch", batch);
+      const start = Date.now();
+      // settle: no new run for 1 s
+      let n = -1;
+      while (runs(out).length !== n) { n = runs(out).length; await sleep(1000); }
+      const r = runs(out);
+      const events = d.records.filter((x) => x.msg === "event" && x.link === lab.ifname).length;
+      assert.ok(events >= 100, `the daemon saw the flaps as events (${events})`);
+      assert.ok(r.length <= 60, `hook runs stay bounded: ${r.length} runs for ${events} events`);
+      assert.equal(r.at(-1)!.STATE, "carrier", "the last run sees the final state (carrier up)");
+      assert.ok(Date.now() - start < 15_000);
+      const carrier = JSON.parse(await ip("-j", "link", "show", lab.ifname))[0].flags as string[];
+      assert.ok(carrier.includes("LOWER_UP"));
+    } finally {
+      await d.stop();
+    }
+  });
+}

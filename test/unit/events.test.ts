@@ -1,0 +1,90 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { LinkRecord } from "../../src/netlink/types.js";
+import { applyMessage, emptyModel } from "../../src/state/model.js";
+import { EventFactory, jobsFromFacts, replayJobs, type DeriveContext } from "../../src/events/derive.js";
+import { History } from "../../src/events/history.js";
+import { hookDirName, HOOK_EVENTS } from "../../src/events/dirs.js";
+
+const link = (over: Partial<LinkRecord> = {}): LinkRecord => ({
+  index: 2, name: "eth0", flags: 0, carrier: true, up: true, mtu: 1500, operstate: "up", type: 1, ...over,
+});
+const ctx: DeriveContext = { kernelCarrier: () => true, ownRoute: (r) => r.protocol === 110, selected: (n) => n !== "ignored0" };
+const clock = () => new Date("2026-11-28T12:00:00.123Z");
+
+test("carrier loss → no-carrier event with previous and changed", () => {
+  const m = emptyModel();
+  const f = new EventFactory(clock);
+  applyMessage(m, { kind: "link", op: "new", link: link() });
+  applyMessage(m, { kind: "addr", op: "new", addr: { family: 4, index: 2, address: "192.0.2.10", prefixlen: 24, scope: 0, flags: 0, tentative: false } });
+  applyMessage(m, { kind: "addr", op: "new", addr: { family: 6, index: 2, address: "fe80::1", prefixlen: 64, scope: 253, flags: 0, tentative: false } });
+  replayJobs(m, ctx, f);
+  const facts = applyMessage(m, { kind: "link", op: "new", link: link({ carrier: false, operstate: "lowerlayerdown" }) });
+  const jobs = jobsFromFacts(facts, m, ctx, f);
+  assert.equal(jobs.length, 1);
+  const e = jobs[0]!.event;
+  assert.equal(e.schema, "netevd.event.v1");
+  assert.equal(e.event, "no-carrier");
+  assert.equal(e.link, "eth0");
+  assert.equal(e.index, 2);
+  assert.equal(e.ts, "2026-11-28T12:00:00.123Z");
+  assert.deepEqual(e.addresses, ["192.0.2.10/24"], "link-local excluded");
+  assert.deepEqual(e.changed.sort(), ["carrier", "operstate"]);
+  assert.equal(e.previous?.carrier, true);
+  assert.equal(e.state.carrier, false);
+  assert.equal(e.replay, false);
+  assert.equal(jobs[0]!.state, "no-carrier");
+});
+
+test("own routes never fire routes.d; route bursts give one job per link", () => {
+  const m = emptyModel();
+  const f = new EventFactory(clock);
+  applyMessage(m, { kind: "link", op: "new", link: link() });
+  const base = { family: 4 as const, table: 254, dstLen: 24, srcLen: 0, tos: 0, oif: 2, protocol: 4, scope: 0, type: 1, flags: 0 };
+  const facts = [
+    ...applyMessage(m, { kind: "route", op: "new", route: { ...base, dst: "198.51.100.0" } }),
+    ...applyMessage(m, { kind: "route", op: "new", route: { ...base, dst: "203.0.113.0" } }),
+    ...applyMessage(m, { kind: "route", op: "new", route: { ...base, dst: "10.0.0.0", table: 202, protocol: 110 } }),
+  ];
+  const jobs = jobsFromFacts(facts, m, ctx, f);
+  assert.deepEqual(jobs.map((j) => j.event.event), ["routes"]);
+  const own = applyMessage(m, { kind: "route", op: "new", route: { ...base, dst: "10.1.0.0", table: 202, protocol: 110 } });
+  assert.deepEqual(jobsFromFacts(own, m, ctx, f), []);
+});
+
+test("unselected links and replay", () => {
+  const m = emptyModel();
+  const f = new EventFactory(clock);
+  applyMessage(m, { kind: "link", op: "new", link: link() });
+  applyMessage(m, { kind: "link", op: "new", link: link({ index: 1, name: "lo", type: 772 }) });
+  applyMessage(m, { kind: "link", op: "new", link: link({ index: 3, name: "eth1", carrier: false }) });
+  const facts = applyMessage(m, { kind: "link", op: "new", link: link({ index: 4, name: "ignored0" }) });
+  assert.deepEqual(jobsFromFacts(facts, m, ctx, f), []);
+  const replay = replayJobs(m, ctx, f);
+  assert.deepEqual(replay.map((j) => `${j.event.link} ${j.event.event} ${j.event.replay}`), ["eth0 carrier true", "eth1 no-carrier true"]);
+  assert.ok(EventFactory.seqOf(replay[1]!.event.id) > EventFactory.seqOf(replay[0]!.event.id));
+});
+
+test("history is a bounded ring with filters", () => {
+  const h = new History(3);
+  const f = new EventFactory(clock);
+  const snap = { state: {}, addresses: [], gateway: null, dns: [] };
+  const ids: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const e = f.make({ event: i % 2 ? "carrier" : "no-carrier", link: "eth0", index: 2, backend: "kernel", snap });
+    ids.push(e.id);
+    h.addEvent(e);
+  }
+  assert.equal(h.events.size, 3);
+  assert.deepEqual(h.query({}, EventFactory.seqOf).map((e) => e.id), ids.slice(2));
+  assert.deepEqual(h.query({ since: ids[2] }, EventFactory.seqOf).map((e) => e.id), ids.slice(3));
+  assert.deepEqual(h.query({ event: "carrier" }, EventFactory.seqOf).map((e) => e.id), [ids[3]]);
+  assert.deepEqual(h.query({ limit: 1 }, EventFactory.seqOf).map((e) => e.id), [ids[4]]);
+});
+
+test("hook dirs come only from the allow-list", () => {
+  assert.equal(hookDirName("routable"), "routable.d");
+  assert.equal(hookDirName("../../etc"), undefined);
+  assert.equal(hookDirName("routable/../x"), undefined);
+  assert.ok(HOOK_EVENTS.includes("configured") && HOOK_EVENTS.includes("activated") && HOOK_EVENTS.includes("manager"));
+});
