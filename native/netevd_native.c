@@ -175,7 +175,7 @@ static void call_js(nl_sock *s, const uint8_t *data, size_t len, int err) {
   if (s->closing || !s->cb) return;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   if (napi_get_reference_value(env, s->cb, &cb) != napi_ok || cb == NULL) goto out;
-  napi_get_undefined(env, &recv);
+  napi_get_global(env, &recv); /* napi_make_callback needs an object receiver */
   if (data) {
     void *copy;
     if (napi_create_buffer_copy(env, len, data, &copy, &argv[0]) != napi_ok) goto out;

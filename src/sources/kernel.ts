@@ -4,7 +4,7 @@
 import { RtnlMonitor, RtnlRequester } from "../netlink/rtnl.js";
 import type { ObjectKind, RtMessage } from "../netlink/types.js";
 import type { Logger } from "../log.js";
-import { applyMessage, diffModels, emptyModel, modelFrom, type Fact, type NetworkModel } from "../state/model.js";
+import { applyMessage, diffModels, emptyModel, modelFrom, withBackendState, type Fact, type NetworkModel } from "../state/model.js";
 
 export interface KernelSourceOptions {
   log: Logger;
@@ -50,7 +50,7 @@ export class KernelSource {
     });
     this.requester = RtnlRequester.open();
     const dump = await this.requester.dumpAll();
-    this.model = modelFrom(dump);
+    this.model = withBackendState(modelFrom(dump), this.model);
     this.synced = true;
     this.flushBuffered();
   }
@@ -129,12 +129,12 @@ export class KernelSource {
       this.buffered ??= [];
       try {
         const req = this.requests;
-        const next = modelFrom({
+        const next = withBackendState(modelFrom({
           links: kinds.includes("link") ? (await req.dump("link")).flatMap((m) => (m.kind === "link" ? [m.link] : [])) : [...this.model.links.values()],
           addrs: kinds.includes("addr") ? (await req.dump("addr")).flatMap((m) => (m.kind === "addr" ? [m.addr] : [])) : [...this.model.addrs.values()],
           routes: kinds.includes("route") ? (await req.dump("route")).flatMap((m) => (m.kind === "route" ? [m.route] : [])) : [...this.model.routes.values()],
           rules: kinds.includes("rule") ? (await req.dump("rule")).flatMap((m) => (m.kind === "rule" ? [m.rule] : [])) : [...this.model.rules.values()],
-        });
+        }), this.model);
         const facts = diffModels(this.model, next);
         this.model = next;
         if (facts.length) this.opts.onFacts(facts, this.model);

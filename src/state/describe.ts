@@ -51,6 +51,10 @@ export function factFields(f: Fact): Record<string, unknown> {
       return { fact: f.fact, link: f.link, ...routeView(f.route) };
     case "rule-added": case "rule-removed":
       return { fact: f.fact, ...ruleView(f.rule) };
+    case "backend-state":
+      return { fact: f.fact, backend: f.backend, link: f.name, index: f.index, changes: f.changes };
+    case "manager-state":
+      return { fact: f.fact, backend: f.backend, changes: f.changes };
   }
 }
 

@@ -7,6 +7,16 @@ export interface NetworkModel {
   addrs: Map<string, AddressRecord>;
   routes: Map<string, RouteRecord>;
   rules: Map<string, RuleRecord>;
+  /** per link: what the backend (networkd, NM, a DHCP lease) says about it, as flat string fields */
+  backend: Map<number, BackendLinkState>;
+  /** the backend manager's own state (networkd Manager, NM) */
+  manager: Record<string, string>;
+}
+
+export interface BackendLinkState {
+  backend: string;
+  name?: string;
+  fields: Record<string, string>;
 }
 
 export type Fact =
@@ -20,10 +30,12 @@ export type Fact =
   | { fact: "address-added" | "address-removed"; addr: AddressRecord; link?: string }
   | { fact: "address-changed"; addr: AddressRecord; previous: AddressRecord; link?: string }
   | { fact: "route-added" | "route-removed"; route: RouteRecord; link?: string }
-  | { fact: "rule-added" | "rule-removed"; rule: RuleRecord };
+  | { fact: "rule-added" | "rule-removed"; rule: RuleRecord }
+  | { fact: "backend-state"; backend: string; index: number; name?: string; changes: Record<string, [string | undefined, string]>; fields: Record<string, string> }
+  | { fact: "manager-state"; backend: string; changes: Record<string, [string | undefined, string]>; fields: Record<string, string> };
 
 export function emptyModel(): NetworkModel {
-  return { links: new Map(), addrs: new Map(), routes: new Map(), rules: new Map() };
+  return { links: new Map(), addrs: new Map(), routes: new Map(), rules: new Map(), backend: new Map(), manager: {} };
 }
 
 // Keys are the kernel's identity of an object: a second RTM_NEWADDR for the same key is an update
@@ -41,6 +53,49 @@ export function modelFrom(dump: { links: LinkRecord[]; addrs: AddressRecord[]; r
   for (const r of dump.routes) m.routes.set(routeKey(r), r);
   for (const r of dump.rules) m.rules.set(ruleKey(r), r);
   return m;
+}
+
+/** Kernel objects from `next`, backend state kept from `prev` (a kernel re-dump knows nothing of backends). */
+export function withBackendState(next: NetworkModel, prev: NetworkModel): NetworkModel {
+  next.backend = prev.backend;
+  next.manager = prev.manager;
+  return next;
+}
+
+function changesOf(prev: Record<string, string> | undefined, update: Record<string, string>): Record<string, [string | undefined, string]> {
+  const out: Record<string, [string | undefined, string]> = {};
+  for (const [k, v] of Object.entries(update)) if (prev?.[k] !== v) out[k] = [prev?.[k], v];
+  return out;
+}
+
+/**
+ * A backend reported properties of a link (networkd OperationalState, NM device state, a lease's
+ * fields...). Only real changes are facts, so a backend restart that re-reports the same states
+ * fires nothing.
+ */
+export function applyBackendState(m: NetworkModel, backend: string, index: number, update: Record<string, string>, name?: string): Fact[] {
+  const prev = m.backend.get(index);
+  const same = prev?.backend === backend;
+  const changes = changesOf(same ? prev.fields : undefined, update);
+  const fields = { ...(same ? prev.fields : {}), ...update };
+  m.backend.set(index, { backend, name: name ?? prev?.name, fields });
+  if (Object.keys(changes).length === 0) return [];
+  return [{ fact: "backend-state", backend, index, name: name ?? prev?.name, changes, fields }];
+}
+
+/** Remove a field set entirely (a lease released, a device removed). No fact: the caller decides. */
+export function dropBackendState(m: NetworkModel, index: number, keys?: string[]): void {
+  const prev = m.backend.get(index);
+  if (!prev) return;
+  if (!keys) { m.backend.delete(index); return; }
+  for (const k of keys) delete prev.fields[k];
+}
+
+export function applyManagerState(m: NetworkModel, backend: string, update: Record<string, string>): Fact[] {
+  const changes = changesOf(m.manager, update);
+  m.manager = { ...m.manager, ...update };
+  if (Object.keys(changes).length === 0) return [];
+  return [{ fact: "manager-state", backend, changes, fields: m.manager }];
 }
 
 function linkFacts(prev: LinkRecord | undefined, next: LinkRecord | undefined): Fact[] {
@@ -166,8 +221,10 @@ export function factLink(f: Fact): string | undefined {
     case "route-added": case "route-removed":
     case "address-added": case "address-removed": case "address-changed":
       return f.link;
-    case "rule-added": case "rule-removed":
+    case "rule-added": case "rule-removed": case "manager-state":
       return undefined;
+    case "backend-state":
+      return f.name;
     default:
       return f.link.name;
   }

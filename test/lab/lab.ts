@@ -40,6 +40,8 @@ export function labFile(metaUrl: string, opts: LabOptions = {}): boolean {
     if (opts.resolved) args.push("-r");
     if (opts.polkit) args.push("-p");
     const env: NodeJS.ProcessEnv = { ...process.env, NETEVD_IN_LAB: "1" };
+    // set by an outer `node --test`: the inner runner would take itself for a nested run and skip the file
+    delete env.NODE_TEST_CONTEXT;
     if (opts.resolved) env.NETEVD_LAB_RESOLVED_ROOT = RESOLVED_ROOT;
     const child = spawn(
       harness,

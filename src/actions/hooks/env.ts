@@ -74,6 +74,12 @@ export function contractJson(event: NetevdEvent): string {
 /**
  * Build a script's environment. `daemonEnv` is the daemon's own environment (LANG and TZ are
  * copied from it). Problems name the variable and the reason, never the value.
+ * - LINK/LINKINDEX are absent for manager-level events (link/index null); LINK may contain `@`/`:`
+ *   only for kernel-backend events (the kernel reported the name).
+ * - JSON is job.json when set (a pretty-printed document is compacted; an invalid one is dropped,
+ *   not replaced), else the contract JSON; NETEVD_EVENT is always the contract JSON.
+ * - job.env cannot set the daemon's names (DAEMON_VARS), LD_*, BASH_ENV, ENV, SHELLOPTS, BASHOPTS,
+ *   IFS, PS4; other names must match ^[A-Za-z_][A-Za-z0-9_]*$ and values their VALIDATION_KIND.
  */
 export function buildHookEnv(job: HookJob, daemonEnv: NodeJS.ProcessEnv): { env: Record<string, string>; problems: EnvProblem[] } {
   const env: Record<string, string> = Object.create(null) as Record<string, string>;
