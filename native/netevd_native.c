@@ -58,7 +58,6 @@ typedef struct nl_sock {
   int32_t id;
   int fd;
   int closing;
-  int env_gone; /* set by the env cleanup hook: on_closed must not touch N-API or the table */
   struct addon_state *st;
   napi_env env;
   napi_ref cb;
@@ -71,6 +70,9 @@ typedef struct nl_sock {
 typedef struct addon_state {
   nl_sock *socks[MAX_SOCKS];
   int32_t next_id;
+  int pending_closes;  /* uv_close() issued, close callback not run yet */
+  int tearing_down;    /* the environment is exiting (worker terminate, process teardown) */
+  napi_async_cleanup_hook_handle cleanup; /* removed once every handle is closed */
 } addon_state;
 
 /* ---------- errors ---------- */
@@ -172,7 +174,7 @@ static void call_js(nl_sock *s, const uint8_t *data, size_t len, int err) {
   napi_env env = s->env;
   napi_handle_scope scope;
   napi_value cb, recv, argv[2], result;
-  if (s->closing || !s->cb) return;
+  if (s->closing || !s->cb || s->st->tearing_down) return;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   if (napi_get_reference_value(env, s->cb, &cb) != napi_ok || cb == NULL) goto out;
   napi_get_global(env, &recv); /* napi_make_callback needs an object receiver */
@@ -208,10 +210,25 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   nl_sock *s = (nl_sock *)h->data;
   if (s->closing) return;
   if (status < 0) {
-    /* libuv reports a poll failure (e.g. EBADF): stop, or we would be called again and again. */
-    uv_poll_stop(h);
-    call_js(s, NULL, 0, -status);
-    return;
+    /*
+     * libuv turns POLLERR into status UV_EBADF and stops the watcher. On a netlink socket POLLERR
+     * normally means a pending socket error, i.e. ENOBUFS after the kernel dropped messages: fetch
+     * (and clear) it with SO_ERROR, report it, re-arm the poll and read on. Only when the fd
+     * itself is bad do we stop for good.
+     */
+    int soerr = 0;
+    socklen_t sl = sizeof soerr;
+    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0) {
+      call_js(s, NULL, 0, errno);
+      return;
+    }
+    int r = uv_poll_start(&s->poll, UV_READABLE, on_poll);
+    if (soerr) call_js(s, NULL, 0, soerr);
+    if (s->closing) return;
+    if (r < 0) {
+      call_js(s, NULL, 0, -r);
+      return;
+    }
   }
   size_t total = 0;
   int ndgrams = 0, err = 0, truncated = 0;
@@ -245,44 +262,47 @@ static void on_poll(uv_poll_t *h, int status, int events) {
 /* ---------- closing ---------- */
 
 /*
- * A closing socket stays in the table (find_sock skips it) until its uv close callback ran, so the
- * env cleanup hook can still see it and tell on_closed that N-API is gone.
+ * Teardown. A uv close callback runs on a later loop iteration; when the environment ends (worker
+ * terminate) Node unloads this library afterwards, so a close callback still pending then would
+ * jump into unmapped code. Hence an *async* cleanup hook: it closes every socket and is removed only
+ * when the last close callback has run, and Node keeps the environment (and this library) until
+ * then. The instance data (addon_state) lives as long as the napi_env, which the hook keeps alive.
  */
 static void on_closed(uv_handle_t *h) {
   nl_sock *s = (nl_sock *)h->data;
+  addon_state *st = s->st;
   if (s->fd >= 0) close(s->fd);
-  if (!s->env_gone) {
-    for (int i = 0; i < MAX_SOCKS; i++)
-      if (s->st->socks[i] == s) s->st->socks[i] = NULL;
-    if (s->cb) napi_delete_reference(s->env, s->cb);
-    if (s->actx) napi_async_destroy(s->env, s->actx);
-  } /* else: the env is being torn down and its references die with it */
+  for (int i = 0; i < MAX_SOCKS; i++)
+    if (st->socks[i] == s) st->socks[i] = NULL;
+  if (s->cb) napi_delete_reference(s->env, s->cb);
+  if (s->actx && !st->tearing_down) napi_async_destroy(s->env, s->actx);
   free(s->buf);
   free(s);
+  if (--st->pending_closes == 0 && st->tearing_down && st->cleanup) {
+    napi_async_cleanup_hook_handle hh = st->cleanup;
+    st->cleanup = NULL;
+    napi_remove_async_cleanup_hook(hh);
+  }
 }
 
+/* A closing socket stays in the table (find_sock skips it) until on_closed. */
 static void close_sock(nl_sock *s) {
   if (s->closing) return;
   s->closing = 1;
   uv_poll_stop(&s->poll);
+  s->st->pending_closes++;
   /* fd, references and memory go in on_closed: this may run inside our own onData callback. */
   uv_close((uv_handle_t *)&s->poll, on_closed);
 }
 
-static void env_cleanup(void *arg) {
+static void async_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
   addon_state *st = (addon_state *)arg;
-  for (int i = 0; i < MAX_SOCKS; i++) {
-    nl_sock *s = st->socks[i];
-    if (!s) continue;
-    st->socks[i] = NULL;
-    s->env_gone = 1;
-    if (s->fd >= 0) close(s->fd);
-    s->fd = -1;
-    if (!s->closing) {
-      s->closing = 1;
-      uv_poll_stop(&s->poll);
-      uv_close((uv_handle_t *)&s->poll, on_closed);
-    }
+  st->tearing_down = 1;
+  for (int i = 0; i < MAX_SOCKS; i++)
+    if (st->socks[i]) close_sock(st->socks[i]);
+  if (st->pending_closes == 0 && st->cleanup) {
+    st->cleanup = NULL;
+    napi_remove_async_cleanup_hook(handle);
   }
 }
 
@@ -582,7 +602,7 @@ static napi_value init(napi_env env, napi_value exports) {
     return NULL;
   }
   CHECK_NAPI(env, napi_set_instance_data(env, st, state_finalize, NULL));
-  CHECK_NAPI(env, napi_add_env_cleanup_hook(env, env_cleanup, st));
+  CHECK_NAPI(env, napi_add_async_cleanup_hook(env, async_cleanup, st, &st->cleanup));
   napi_property_descriptor props[] = {
     {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
     {"send", NULL, js_send, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -4,11 +4,12 @@ import { interfaceSelected, loadConfig, ConfigError } from "./config/index.js";
 import type { Logger } from "./log.js";
 import { KernelSource } from "./sources/kernel.js";
 import { BusNameWatch } from "./sources/presence.js";
+import { NetworkdSource } from "./sources/networkd.js";
 import { factFields } from "./state/describe.js";
-import { factLink, type Fact, type NetworkModel } from "./state/model.js";
+import { applyBackendState, applyManagerState, factLink, type Fact, type NetworkModel } from "./state/model.js";
 import { sdNotify } from "./netlink/native.js";
 import type { RouteRecord } from "./netlink/types.js";
-import { EventFactory, jobsFromFacts, replayJobs, type DeriveContext } from "./events/derive.js";
+import { EventFactory, jobsFromFacts, networkdReplayJobs, replayJobs, type DeriveContext } from "./events/derive.js";
 import { History } from "./events/history.js";
 import type { HookJob } from "./events/types.js";
 import { Dispatcher } from "./actions/hooks/dispatcher.js";
@@ -29,6 +30,11 @@ export class Daemon {
   config: Config;
   readonly kernel: KernelSource;
   backendWatch: BusNameWatch | null = null;
+  networkd: NetworkdSource | null = null;
+  /** the backend's first state is known: before that, backend changes only fill the model */
+  private backendSettled = false;
+  private settle: () => void = () => {};
+  private readonly jsonChains = new Map<number, Promise<void>>();
   readonly startedAt = Date.now();
   readonly history: History;
   readonly events = new EventFactory();
@@ -47,9 +53,11 @@ export class Daemon {
       run: (job) => this.runJob(job),
     });
     this.derive = {
-      kernelCarrier: () => true,
+      // with the networkd backend, networkd's CarrierState fires carrier.d for the links it knows
+      kernelCarrier: (index) => !(this.networkd?.attachedNow && this.networkd.links.has(index)),
       ownRoute: (r) => this.isOwnRoute(r),
       selected: (name) => interfaceSelected(this.config, name),
+      extraState: (index) => this.kernel.model.backend.get(index)?.fields,
     };
   }
 
@@ -98,9 +106,15 @@ export class Daemon {
       links: m.links.size, addresses: m.addrs.size, routes: m.routes.size, rules: m.rules.size,
       ms: +(performance.now() - t0).toFixed(1),
     });
+    const settled = new Promise<void>((r) => { this.settle = r; });
     this.startBackend();
+    // replay once the backend's state is known (or after a bound), so a link's carrier is replayed
+    // by exactly one source
+    await Promise.race([settled, new Promise((r) => setTimeout(r, 2000).unref())]);
+    this.backendSettled = true;
     if (this.config.hooks.replay_on_start) {
       for (const job of replayJobs(this.kernel.model, this.derive, this.events)) this.emit(job);
+      for (const job of networkdReplayJobs(this.kernel.model, this.derive, this.events)) this.emitBackend(job);
     }
     this.log.info("ready", { backend: this.config.system.backend, startupMs: Date.now() - this.startedAt, pid: process.pid });
     sdNotify("READY=1\nSTATUS=watching network events");
@@ -108,10 +122,53 @@ export class Daemon {
 
   private startBackend(): void {
     const backend = this.config.system.backend;
+    if (backend === "systemd-networkd") {
+      const log = this.log.child({ source: backend });
+      this.networkd = new NetworkdSource(log, {
+        linkState: (index, name, states) => this.onBackendFacts(applyBackendState(this.kernel.model, backend, index, states, name)),
+        managerState: (states) => this.onBackendFacts(applyManagerState(this.kernel.model, backend, states)),
+        attached: (on) => { if (on) this.settle(); },
+        unavailable: () => this.settle(),
+      });
+      this.backendWatch = this.networkd.watch;
+      this.networkd.start();
+      return;
+    }
     const name = BACKEND_BUS_NAMES[backend];
-    if (!name) return; // dhclient watches files, "none" is kernel only
-    this.backendWatch = new BusNameWatch({ name, label: backend, log: this.log.child({ source: backend }) });
+    if (!name) { this.settle(); return; } // dhclient watches files, "none" is kernel only
+    this.backendWatch = new BusNameWatch({ name, label: backend, log: this.log.child({ source: backend }), onUnavailable: () => this.settle(), onPresent: () => this.settle() });
     this.backendWatch.start();
+  }
+
+  /** Backend facts: logged, and (once the backend's initial state is known) turned into events. */
+  private onBackendFacts(facts: Fact[]): void {
+    if (!this.backendSettled) return; // initial state: fills the model; the replay covers it
+    for (const f of facts) this.log.info("fact", factFields(f));
+    for (const job of jobsFromFacts(facts, this.kernel.model, this.derive, this.events)) this.emitBackend(job);
+  }
+
+  /**
+   * networkd events carry networkd's own JSON (Link.Describe) when emit_json is on; fetching it is
+   * a D-Bus round trip, chained per link so that events of one link stay in order.
+   */
+  private emitBackend(job: HookJob): void {
+    const index = job.event.index;
+    if (!this.networkd || job.event.backend !== "systemd-networkd" || index === null || !this.config.backends.systemd_networkd.emit_json) {
+      this.emit(job);
+      return;
+    }
+    const prev = this.jsonChains.get(index) ?? Promise.resolve();
+    const next = prev.then(async () => {
+      try {
+        const json = await this.networkd!.describe(index);
+        if (json !== undefined) { job.json = json; job.env.json = json; }
+      } catch (err) {
+        this.log.warn("networkd Describe failed; $JSON falls back to the event contract", { link: job.event.link, err: (err as Error).message });
+      }
+      this.emit(job);
+    });
+    this.jsonChains.set(index, next);
+    void next.finally(() => { if (this.jsonChains.get(index) === next) this.jsonChains.delete(index); });
   }
 
   private onKernelFacts(facts: Fact[], model: NetworkModel): void {

@@ -4,6 +4,7 @@ import type { LinkRecord, RouteRecord } from "../netlink/types.js";
 import type { Fact, NetworkModel } from "../state/model.js";
 import { routeView } from "../state/describe.js";
 import type { Backend, HookJob, NetevdEvent } from "./types.js";
+import { NETWORKD_ADMIN_DIRS, NETWORKD_OPER_DIRS } from "./dirs.js";
 
 /** What an event says about a link: its state fields plus addresses, gateway and DNS. */
 export interface LinkSnapshot {
@@ -116,6 +117,7 @@ export class EventFactory {
 }
 
 export interface DeriveContext {
+  // (kernel facts and backend facts both come through jobsFromFacts: one path for all sources)
   /** whether kernel carrier facts fire carrier.d / no-carrier.d for this link (not when networkd reports carrier) */
   kernelCarrier(index: number): boolean;
   /** routes that never trigger routes.d: netevd's own tables and protocol */
@@ -162,6 +164,14 @@ export function jobsFromFacts(facts: Fact[], m: NetworkModel, ctx: DeriveContext
       case "route-added": case "route-removed":
         if (fact.route.oif !== undefined && !ctx.ownRoute(fact.route)) routeLinks.set(fact.route.oif, fact.route);
         break;
+      case "backend-state":
+        if (fact.backend === "systemd-networkd") out.push(...networkdJobs(fact, m, ctx, f));
+        break;
+      case "manager-state":
+        if (fact.backend === "systemd-networkd" && fact.changes.OperationalState) {
+          out.push(managerJob(fact.backend, fact.fields.OperationalState!, fact.fields, Object.keys(fact.changes), f));
+        }
+        break;
       default: break;
     }
   }
@@ -180,6 +190,66 @@ export function replayJobs(m: NetworkModel, ctx: DeriveContext, f: EventFactory)
     if (l.type === 772 || !ctx.selected(l.name) || !ctx.kernelCarrier(l.index)) continue;
     const snap = snapshotOf(m, l, ctx.extraState?.(l.index));
     out.push(job(f.make({ event: l.carrier ? "carrier" : "no-carrier", link: l.name, index: l.index, backend: "kernel", snap, replay: true })));
+  }
+  return out;
+}
+
+const OPER_DIRS = new Set<string>(NETWORKD_OPER_DIRS.filter((d) => d !== "carrier" && d !== "no-carrier"));
+const ADMIN_DIRS = new Set<string>(NETWORKD_ADMIN_DIRS);
+
+/** networkd-dispatcher compatible variables, so its users can move their scripts over. */
+export function networkdEnv(snap: LinkSnapshot, name: string, fields: Record<string, string>): Record<string, string> {
+  const bare = (fam: 4 | 6) => snap.addresses.map((a) => a.slice(0, a.lastIndexOf("/"))).filter((a) => (fam === 4) === !a.includes(":"));
+  const env: Record<string, string> = { IFACE: name, IP_ADDRS: bare(4).join(" "), IP6_ADDRS: bare(6).join(" ") };
+  if (fields.OperationalState) env.OperationalState = fields.OperationalState;
+  if (fields.AdministrativeState) env.AdministrativeState = fields.AdministrativeState;
+  return env;
+}
+
+function linkFor(m: NetworkModel, index: number, name: string | undefined): LinkRecord | undefined {
+  const l = m.links.get(index);
+  if (l) return l;
+  return name ? { index, name, flags: 0, carrier: false, up: false, mtu: 0, operstate: "unknown", type: 0 } : undefined;
+}
+
+/** networkd property changes → carrier.d/no-carrier.d (CarrierState), operational dirs, administrative dirs. */
+export function networkdJobs(
+  fact: { index: number; name?: string; changes: Record<string, [string | undefined, string]>; fields: Record<string, string> },
+  m: NetworkModel, ctx: DeriveContext, f: EventFactory, replay = false,
+): HookJob[] {
+  const l = linkFor(m, fact.index, fact.name);
+  if (!l || !ctx.selected(l.name)) return [];
+  const dirs: string[] = [];
+  const carrier = fact.changes.CarrierState?.[1];
+  if (carrier === "carrier" || carrier === "no-carrier") dirs.push(carrier);
+  const oper = fact.changes.OperationalState?.[1];
+  if (oper && OPER_DIRS.has(oper)) dirs.push(oper);
+  const admin = fact.changes.AdministrativeState?.[1];
+  if (admin && ADMIN_DIRS.has(admin)) dirs.push(admin);
+  const changed = Object.keys(fact.changes);
+  return dirs.map((event) => {
+    const snap = snapshotOf(m, l, ctx.extraState?.(l.index));
+    const e = f.make({ event, link: l.name, index: l.index, backend: "systemd-networkd", snap, changed, replay });
+    return { event: e, state: event, env: networkdEnv(snap, l.name, fact.fields) };
+  });
+}
+
+export function managerJob(backend: Backend, state: string, fields: Record<string, string>, changed: string[], f: EventFactory, replay = false): HookJob {
+  const snap: LinkSnapshot = { state: { ...fields }, addresses: [], gateway: null, dns: [] };
+  const e = f.make({ event: "manager", link: null, index: null, backend, snap, changed, replay });
+  return { event: e, state, env: {} };
+}
+
+/** Startup replay for networkd links: the current carrier, operational and administrative dirs, once. */
+export function networkdReplayJobs(m: NetworkModel, ctx: DeriveContext, f: EventFactory): HookJob[] {
+  const out: HookJob[] = [];
+  for (const [index, st] of [...m.backend].sort((a, b) => a[0] - b[0])) {
+    if (st.backend !== "systemd-networkd") continue;
+    const l = m.links.get(index);
+    if (l?.type === 772) continue;
+    const changes: Record<string, [string | undefined, string]> = {};
+    for (const k of ["CarrierState", "OperationalState", "AdministrativeState"]) if (st.fields[k]) changes[k] = [undefined, st.fields[k]!];
+    out.push(...networkdJobs({ index, name: st.name, changes, fields: st.fields }, m, ctx, f, true));
   }
   return out;
 }

@@ -51,46 +51,46 @@ export function decodeMessages(input: Uint8Array): DecodedNl[] {
       break;
     }
     const len = dv.getUint32(off, LE);
-    const h: NlHeader = {
-      nlType: dv.getUint16(off + 4, LE),
-      flags: dv.getUint16(off + 6, LE),
-      seq: dv.getUint32(off + 8, LE),
-      pid: dv.getUint32(off + 12, LE),
-    };
+    const nlType = dv.getUint16(off + 4, LE);
+    const flags = dv.getUint16(off + 6, LE);
+    const seq = dv.getUint32(off + 8, LE);
+    const pid = dv.getUint32(off + 12, LE);
     if (len < C.NLMSG_HDRLEN || len > end - off) {
-      out.push({ ...h, type: "invalid", invalid: true, reason: `bad nlmsg_len ${len} at offset ${off} (${end - off} bytes left)` });
+      const reason = `bad nlmsg_len ${len} at offset ${off} (${end - off} bytes left)`;
+      out.push({ nlType, flags, seq, pid, type: "invalid", invalid: true, reason });
       break;
     }
     try {
-      out.push(decodeOne(h, dv, u8, off + C.NLMSG_HDRLEN, off + len));
+      out.push(decodeOne(nlType, flags, seq, pid, dv, u8, off + C.NLMSG_HDRLEN, off + len));
     } catch (err) {
       // The decoders bound-check everything; this is only a safety net (never throw past a message).
-      out.push({ ...h, type: "invalid", invalid: true, reason: `decode failed: ${(err as Error).message}` });
+      out.push({ nlType, flags, seq, pid, type: "invalid", invalid: true, reason: `decode failed: ${(err as Error).message}` });
     }
     off += align4(len);
   }
   return out;
 }
 
-function decodeOne(h: NlHeader, dv: DataView, u8: Uint8Array, s: number, e: number): DecodedNl {
-  switch (h.nlType) {
+// Object literals with a fixed field order (no spreads): this runs once per message.
+function decodeOne(nlType: number, flags: number, seq: number, pid: number, dv: DataView, u8: Uint8Array, s: number, e: number): DecodedNl {
+  switch (nlType) {
     case C.NLMSG_DONE: {
       const errno = e - s >= 4 ? Math.abs(dv.getInt32(s, LE)) : 0;
-      const d: DecodedNl = { ...h, type: "done", done: true, dumpErrno: errno };
-      if (h.flags & C.NLM_F_ACK_TLVS && e - s > 4) {
+      const d: DecodedNl = { nlType, flags, seq, pid, type: "done", done: true, dumpErrno: errno };
+      if (flags & C.NLM_F_ACK_TLVS && e - s > 4) {
         const msg = extAck(dv, u8, s + 4, e).msg;
         if (msg !== undefined) d.extAckMsg = msg;
       }
       return d;
     }
     case C.NLMSG_ERROR: {
-      if (e - s < 4) return { ...h, type: "invalid", invalid: true, reason: "NLMSG_ERROR shorter than its errno" };
-      const d: DecodedNl = { ...h, type: "error", error: Math.abs(dv.getInt32(s, LE)) };
+      if (e - s < 4) return { nlType, flags, seq, pid, type: "invalid", invalid: true, reason: "NLMSG_ERROR shorter than its errno" };
+      const d: DecodedNl = { nlType, flags, seq, pid, type: "error", error: Math.abs(dv.getInt32(s, LE)) };
       if (e - s >= 4 + C.NLMSG_HDRLEN) {
         d.requestType = dv.getUint16(s + 8, LE);
-        if (h.flags & C.NLM_F_ACK_TLVS) {
+        if (flags & C.NLM_F_ACK_TLVS) {
           const origLen = dv.getUint32(s + 4, LE);
-          const tlvStart = h.flags & C.NLM_F_CAPPED ? s + 4 + C.NLMSG_HDRLEN : s + 4 + align4(Math.max(origLen, C.NLMSG_HDRLEN));
+          const tlvStart = flags & C.NLM_F_CAPPED ? s + 4 + C.NLMSG_HDRLEN : s + 4 + align4(Math.max(origLen, C.NLMSG_HDRLEN));
           if (tlvStart < e) {
             const ack = extAck(dv, u8, tlvStart, e);
             if (ack.msg !== undefined) d.extAckMsg = ack.msg;
@@ -101,9 +101,9 @@ function decodeOne(h: NlHeader, dv: DataView, u8: Uint8Array, s: number, e: numb
       return d;
     }
     default: {
-      const msg = decodeRtMessageAt(h.nlType, dv, u8, s, e);
-      if (msg) return { ...h, type: "msg", msg };
-      return { ...h, type: "ignored", ignored: true };
+      const msg = decodeRtMessageAt(nlType, dv, u8, s, e);
+      if (msg) return { nlType, flags, seq, pid, type: "msg", msg };
+      return { nlType, flags, seq, pid, type: "ignored", ignored: true };
     }
   }
 }
@@ -377,6 +377,8 @@ function decodeRule(dv: DataView, u8: Uint8Array, s: number, e: number): RuleRec
   const alen4 = family === 4 ? 4 : 16;
   const rule: RuleRecord = {
     family,
+    // The kernel leaves FRA_PRIORITY out for preference 0 (the local-table rule): report 0 then.
+    priority: 0,
     table: u8[s + 4] as number,
     srcLen: u8[s + 2] as number,
     dstLen: u8[s + 1] as number,

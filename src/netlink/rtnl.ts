@@ -93,7 +93,17 @@ const DUMP_NAMES: Record<DumpKind, string> = { link: "links", addr: "addresses",
  * by its sequence number, which increases by one per request sent. The socket holds the event loop
  * only while a request is pending, so a CLI exits naturally when it is done.
  */
+export interface RtnlRequesterStats {
+  /** requests sent to the kernel, dump retries included */
+  sent: number;
+  /** dumps re-run because the kernel flagged them NLM_F_DUMP_INTR */
+  dumpRetries: number;
+  /** requests that ended with an error (kernel errno, timeout, socket error) */
+  failed: number;
+}
+
 export class RtnlRequester {
+  readonly stats: RtnlRequesterStats = { sent: 0, dumpRetries: 0, failed: 0 };
   private readonly sock: NetlinkSocket;
   private readonly timeoutMs: number;
   private seq = 0;
@@ -235,6 +245,7 @@ export class RtnlRequester {
     job.items = [];
     job.interrupted = false;
     job.attempts++;
+    this.stats.sent++;
     // nlmsg_seq, host byte order
     new DataView(job.req.buffer, job.req.byteOffset, job.req.byteLength).setUint32(8, job.seq, HOST_LE);
     try {
@@ -254,8 +265,10 @@ export class RtnlRequester {
     if (job.timer) clearTimeout(job.timer);
     job.timer = undefined;
     if (this.current === job) this.current = null;
-    if (result instanceof Error) job.reject(result);
-    else job.resolve(result);
+    if (result instanceof Error) {
+      this.stats.failed++;
+      job.reject(result);
+    } else job.resolve(result);
     this.pump();
   }
 
@@ -284,6 +297,7 @@ export class RtnlRequester {
             if (job.attempts > DUMP_INTR_RETRIES) {
               this.finish(job, new NetlinkError(E.EINTR, `${job.desc} (interrupted ${job.attempts} times by concurrent changes)`));
             } else {
+              this.stats.dumpRetries++;
               this.send(job); // retry with a new seq: the rest of this buffer is stale now
             }
           } else {

@@ -31,9 +31,14 @@ export class NetlinkSocket {
   private readonly native: NativeAddon;
   private portIdCache: number | undefined;
 
-  private constructor(native: NativeAddon, handle: number) {
+  private constructor(native: NativeAddon, opts: NetlinkSocketOptions) {
     this.native = native;
-    this.handle = handle;
+    const { onData, onError } = opts;
+    this.handle = native.open([...(opts.groups ?? [])], opts.rcvbufBytes ?? 0, (buf, errno) => {
+      if (this.handle === 0) return; // closed meanwhile
+      if (buf) onData(buf);
+      else onError(errno);
+    });
   }
 
   /**
@@ -42,16 +47,7 @@ export class NetlinkSocket {
    * failure, or code ERR_NETEVD_NATIVE_MISSING when the addon was not built.
    */
   static open(opts: NetlinkSocketOptions): NetlinkSocket {
-    const native = loadNative();
-    let sock: NetlinkSocket | undefined;
-    const { onData, onError } = opts;
-    const handle = native.open([...(opts.groups ?? [])], opts.rcvbufBytes ?? 0, (buf, errno) => {
-      if (!sock || sock.handle === 0) return; // closed meanwhile
-      if (buf) onData(buf);
-      else onError(errno);
-    });
-    sock = new NetlinkSocket(native, handle);
-    return sock;
+    return new NetlinkSocket(loadNative(), opts);
   }
 
   get closed(): boolean {

@@ -15,6 +15,8 @@ export interface PresenceOptions {
   onPresent?: (bus: SystemBus) => void;
   onAbsent?: () => void;
   onBus?: (bus: SystemBus) => void;
+  /** the name is known to be unreachable for now (absent, or no bus) */
+  onUnavailable?: () => void;
 }
 
 const BACKOFF_MS = [250, 500, 1000, 2000, 5000, 10_000, 30_000];
@@ -51,6 +53,7 @@ export class BusNameWatch {
         });
       }
       this.state = "no-bus";
+      this.o.onUnavailable?.();
       this.retry();
       return;
     }
@@ -98,6 +101,7 @@ export class BusNameWatch {
         { backend: this.o.label, name: this.o.name, presence: "absent" },
       );
       this.o.onAbsent?.();
+      this.o.onUnavailable?.();
     }
   }
 

@@ -1,0 +1,170 @@
+// systemd-networkd over the system bus: link and manager properties become backend state in the
+// model (applyBackendState), from which events are derived like every other source's.
+// Attaches when org.freedesktop.network1 appears, re-reads everything when it (re)appears, and
+// reports only real changes, so a networkd restart fires nothing for unchanged links.
+import type { SystemBus, Signal } from "../dbus/bus.js";
+import type { Logger } from "../log.js";
+import { BusNameWatch } from "./presence.js";
+
+export const NETWORKD_NAME = "org.freedesktop.network1";
+const MANAGER_PATH = "/org/freedesktop/network1";
+const LINK_IFACE = "org.freedesktop.network1.Link";
+const MANAGER_IFACE = "org.freedesktop.network1.Manager";
+const PROPS_IFACE = "org.freedesktop.DBus.Properties";
+
+/** The link properties netevd follows (spec section 1). */
+export const LINK_PROPS = [
+  "OperationalState", "AdministrativeState", "CarrierState", "AddressState", "IPv4AddressState", "IPv6AddressState", "OnlineState",
+] as const;
+const MANAGER_PROPS = ["OperationalState", "CarrierState", "AddressState", "IPv4AddressState", "IPv6AddressState", "OnlineState"] as const;
+
+// networkd state values are short lowercase words; anything else is not a state we act on
+const STATE_VALUE = /^[a-z][a-z0-9-]{0,31}$/;
+
+/** `/org/freedesktop/network1/link/_32` → 2 (sd-bus label escaping: `_XX` is a hex byte). */
+export function linkIndexFromPath(path: string): number | undefined {
+  const prefix = `${MANAGER_PATH}/link/`;
+  if (!path.startsWith(prefix)) return undefined;
+  const label = path.slice(prefix.length);
+  if (!/^(?:_[0-9a-f]{2}|[A-Za-z0-9])+$/.test(label)) return undefined;
+  const decoded = label.replace(/_([0-9a-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
+  if (!/^[1-9][0-9]{0,9}$/.test(decoded)) return undefined;
+  return Number(decoded);
+}
+
+/** 2 → `/org/freedesktop/network1/link/_32` */
+export function linkPath(index: number): string {
+  const s = String(index);
+  return `${MANAGER_PATH}/link/_3${s[0]}${s.slice(1)}`;
+}
+
+function unwrap(v: unknown): unknown {
+  return v !== null && typeof v === "object" && "value" in (v as object) && "signature" in (v as object) ? (v as { value: unknown }).value : v;
+}
+
+function pickStates(props: Record<string, unknown>, names: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const n of names) {
+    const v = unwrap(props[n]);
+    if (typeof v === "string" && STATE_VALUE.test(v)) out[n] = v;
+  }
+  return out;
+}
+
+export interface NetworkdSink {
+  linkState(index: number, name: string | undefined, states: Record<string, string>): void;
+  managerState(states: Record<string, string>): void;
+  /** attached (true) or lost (false); the kernel takes over carrier.d meanwhile */
+  attached(on: boolean): void;
+  /** networkd or the bus is not there (for now) */
+  unavailable(): void;
+}
+
+export class NetworkdSource {
+  readonly watch: BusNameWatch;
+  private bus: SystemBus | null = null;
+  private owner: string | null = null;
+  private generation = 0;
+  attachedNow = false;
+  readonly links = new Set<number>();
+  stats = { signals: 0, calls: 0, errors: 0, resyncs: 0 };
+
+  constructor(private readonly log: Logger, private readonly sink: NetworkdSink) {
+    this.watch = new BusNameWatch({
+      name: NETWORKD_NAME, label: "systemd-networkd", log,
+      onBus: (bus) => this.onBus(bus),
+      onPresent: (bus) => void this.attach(bus),
+      onAbsent: () => this.detach(),
+      onUnavailable: () => this.sink.unavailable(),
+    });
+  }
+
+  start(): void {
+    this.watch.start();
+  }
+
+  stop(): void {
+    this.watch.stop();
+  }
+
+  private onBus(bus: SystemBus): void {
+    bus.onSignal((s) => this.onSignal(s));
+    void bus.addMatch(`type='signal',sender='${NETWORKD_NAME}',interface='${PROPS_IFACE}',member='PropertiesChanged',path_namespace='${MANAGER_PATH}'`)
+      .catch((err: Error) => this.log.error("cannot subscribe to networkd signals", { err: err.message }));
+  }
+
+  private async call<T = unknown[]>(member: string, path: string, iface: string, signature = "", body: unknown[] = []): Promise<T> {
+    this.stats.calls++;
+    try {
+      return (await this.bus!.call({ destination: NETWORKD_NAME, path, iface, member, signature, body })) as T;
+    } catch (err) {
+      this.stats.errors++;
+      throw err;
+    }
+  }
+
+  /** networkd is there: read every link and the manager, then follow signals. */
+  private async attach(bus: SystemBus): Promise<void> {
+    const gen = ++this.generation;
+    this.bus = bus;
+    try {
+      const [owner] = await bus.call({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", iface: "org.freedesktop.DBus", member: "GetNameOwner", signature: "s", body: [NETWORKD_NAME] });
+      this.owner = String(owner);
+      const [links] = await this.call<[Array<[number, string, string]>]>("ListLinks", MANAGER_PATH, MANAGER_IFACE);
+      const seen = new Set<number>();
+      for (const [index, name, path] of links) {
+        if (gen !== this.generation) return;
+        if (!Number.isInteger(index) || index <= 0) continue;
+        seen.add(index);
+        this.links.add(index);
+        const [props] = await this.call<[Record<string, unknown>]>("GetAll", String(path), PROPS_IFACE, "s", [LINK_IFACE]);
+        this.sink.linkState(index, typeof name === "string" ? name : undefined, pickStates(props, LINK_PROPS));
+      }
+      for (const i of [...this.links]) if (!seen.has(i)) this.links.delete(i);
+      const [mprops] = await this.call<[Record<string, unknown>]>("GetAll", MANAGER_PATH, PROPS_IFACE, "s", [MANAGER_IFACE]);
+      this.sink.managerState(pickStates(mprops, MANAGER_PROPS));
+      this.stats.resyncs++;
+      this.attachedNow = true;
+      this.sink.attached(true);
+      this.log.info("systemd-networkd attached", { links: seen.size, owner: this.owner });
+    } catch (err) {
+      this.log.error("reading systemd-networkd state failed; retrying when it reappears", { err: (err as Error).message });
+    }
+  }
+
+  private detach(): void {
+    this.generation++;
+    this.owner = null;
+    if (this.attachedNow) {
+      this.attachedNow = false;
+      this.sink.attached(false);
+    }
+  }
+
+  private onSignal(s: Signal): void {
+    if (s.member !== "PropertiesChanged" || s.iface !== PROPS_IFACE || !this.owner || s.sender !== this.owner) return;
+    const [iface, changed] = s.body as [string, Record<string, unknown>];
+    if (!changed || typeof changed !== "object") return;
+    this.stats.signals++;
+    if (iface === LINK_IFACE) {
+      const index = linkIndexFromPath(s.path);
+      if (index === undefined) {
+        this.log.warn("networkd signal for an unexpected object path ignored", { path: s.path.slice(0, 120) });
+        return;
+      }
+      this.links.add(index);
+      const states = pickStates(changed, LINK_PROPS);
+      if (Object.keys(states).length) this.sink.linkState(index, undefined, states);
+    } else if (iface === MANAGER_IFACE && s.path === MANAGER_PATH) {
+      const states = pickStates(changed, MANAGER_PROPS);
+      if (Object.keys(states).length) this.sink.managerState(states);
+    }
+  }
+
+  /** `Link.Describe()`: networkd's own JSON for the link, verbatim. */
+  async describe(index: number): Promise<string | undefined> {
+    if (!this.bus || !this.attachedNow) return undefined;
+    const [json] = await this.call<[string]>("Describe", linkPath(index), LINK_IFACE);
+    return typeof json === "string" ? json : undefined;
+  }
+}
