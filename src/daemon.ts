@@ -106,12 +106,14 @@ export class Daemon {
       links: m.links.size, addresses: m.addrs.size, routes: m.routes.size, rules: m.rules.size,
       ms: +(performance.now() - t0).toFixed(1),
     });
+    this.events.seed(m);
     const settled = new Promise<void>((r) => { this.settle = r; });
     this.startBackend();
     // replay once the backend's state is known (or after a bound), so a link's carrier is replayed
     // by exactly one source
     await Promise.race([settled, new Promise((r) => setTimeout(r, 2000).unref())]);
     this.backendSettled = true;
+    this.events.seed(this.kernel.model, this.derive.extraState);
     if (this.config.hooks.replay_on_start) {
       for (const job of replayJobs(this.kernel.model, this.derive, this.events)) this.emit(job);
       for (const job of networkdReplayJobs(this.kernel.model, this.derive, this.events)) this.emitBackend(job);

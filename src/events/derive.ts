@@ -90,7 +90,7 @@ export class EventFactory {
     replay?: boolean; changed?: string[]; stateExtra?: Record<string, unknown>;
   }): NetevdEvent {
     const prev = p.index === null ? undefined : this.last.get(p.index);
-    if (p.index !== null) this.last.set(p.index, p.snap);
+    if (p.index !== null) { this.last.set(p.index, p.snap); this.seeded.delete(p.index); }
     const changed = [...new Set([...changedKeys(prev, p.snap), ...(p.changed ?? [])])];
     return {
       schema: "netevd.event.v1",
@@ -113,6 +113,22 @@ export class EventFactory {
   /** A link is gone: forget what it last looked like (its index may be reused). */
   forget(index: number): void {
     this.last.delete(index);
+    this.seeded.delete(index);
+  }
+
+  private readonly seeded = new Set<number>();
+
+  /**
+   * What each link looks like before any event (after the initial sync, and again once the backend's
+   * state is known), so the first event of a link has a `previous` too. Links that already had an
+   * event keep their last snapshot.
+   */
+  seed(m: NetworkModel, extra?: (index: number) => Record<string, unknown> | undefined): void {
+    for (const l of m.links.values()) {
+      if (this.last.has(l.index) && !this.seeded.has(l.index)) continue;
+      this.last.set(l.index, snapshotOf(m, l, extra?.(l.index)));
+      this.seeded.add(l.index);
+    }
   }
 }
 

@@ -26,7 +26,16 @@ const runs = (out: string): Run[] =>
 const startDaemon = (base: string, extra = "") =>
   DaemonProcess.start(["run", "-c", writeConfig(`system:\n  backend: none\n  scripts_dir: ${base}\n${extra}`)]);
 
+/** lab0 up with carrier (with no backend in the lab, nobody else sets it up). */
+async function lab0Up(): Promise<void> {
+  await ip("link", "set", lab.ifname, "up");
+  await ipSrv("link", "set", lab.peer, "up");
+  await waitFor("lab0 carrier", async () => (await ip("-o", "link", "show", lab.ifname)).includes("LOWER_UP"), 5000);
+}
+
 if (labFile(import.meta.url)) {
+  test.beforeEach(lab0Up);
+
   test("carrier loss runs no-carrier.d in byte order with the full environment; a failing script doesn't stop the next", async () => {
     const { base, out } = hookTree({
       "no-carrier.d": { "10-c": recorder("10-c"), "02-b": recorder("02-b", 1), "01-a": recorder("01-a") },
@@ -99,7 +108,7 @@ if ip addr add 10.99.99.1/32 dev ${lab.ifname} 2> $OUT/ip.err; then echo 0 > $OU
     });
     const d = startDaemon(base, `monitoring:\n  interfaces: [${lab.ifname}]\n`);
     try {
-      const starting = await d.waitRecord((r) => r.msg === "privileges");
+      const starting = await d.waitRecord((r) => r.msg === "starting");
       await waitFor("hook ran", () => existsSync(join(out, "ip.rc")), 5000);
       assert.equal(readFileSync(join(out, "capeff"), "utf8").trim(), "0000000000000000");
       const netevdUid = Number(readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith("netevd:"))!.split(":")[2]);

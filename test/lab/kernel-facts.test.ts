@@ -65,6 +65,7 @@ if (labFile(import.meta.url)) {
         "route-removed vt0 2001:db8:1::/64 table=1234",
         "address-removed vt0 192.0.2.10/24",
         "address-removed vt0 2001:db8::10/64",
+        "carrier-down vt0", // set down: the kernel clears IFF_LOWER_UP too
         "link-renamed vt1",
         "link-removed vt1",
       ]);
