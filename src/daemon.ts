@@ -1,24 +1,25 @@
-// `netevd run`: wires sources → model → events → actions. The only place that knows all parts.
+// `netevd run`: wires sources → model → events → actions/api. The only place that knows all parts.
 import type { Config } from "./config/index.js";
 import { interfaceSelected, loadConfig, ConfigError } from "./config/index.js";
 import type { Logger } from "./log.js";
 import { KernelSource } from "./sources/kernel.js";
-import { BusNameWatch } from "./sources/presence.js";
 import { NetworkdSource } from "./sources/networkd.js";
+import { NetworkManagerSource } from "./sources/networkmanager.js";
+import { DhclientSource } from "./sources/dhclient.js";
+import type { BackendSink, BackendSource, SourceHealth } from "./sources/backend.js";
 import { factFields } from "./state/describe.js";
-import { applyBackendState, applyManagerState, factLink, type Fact, type NetworkModel } from "./state/model.js";
+import { applyBackendState, applyManagerState, dropBackendState, factLink, type Fact, type NetworkModel } from "./state/model.js";
 import { sdNotify } from "./netlink/native.js";
 import type { RouteRecord } from "./netlink/types.js";
-import { EventFactory, jobsFromFacts, networkdReplayJobs, replayJobs, type DeriveContext } from "./events/derive.js";
+import { backendReplayJobs, EventFactory, jobsFromFacts, replayJobs, snapshotOf, type DeriveContext } from "./events/derive.js";
+import { hookDirName } from "./events/dirs.js";
 import { History } from "./events/history.js";
 import type { HookJob } from "./events/types.js";
 import { Dispatcher } from "./actions/hooks/dispatcher.js";
 import { runHookDir } from "./actions/hooks/run.js";
-
-const BACKEND_BUS_NAMES: Record<string, string> = {
-  "systemd-networkd": "org.freedesktop.network1",
-  NetworkManager: "org.freedesktop.NetworkManager",
-};
+import { RoutingReconciler } from "./actions/routing/index.js";
+import { DnsActions } from "./actions/dns.js";
+import { metrics } from "./metrics.js";
 
 export interface DaemonOptions {
   config: Config;
@@ -29,18 +30,20 @@ export interface DaemonOptions {
 export class Daemon {
   config: Config;
   readonly kernel: KernelSource;
-  backendWatch: BusNameWatch | null = null;
-  networkd: NetworkdSource | null = null;
-  /** the backend's first state is known: before that, backend changes only fill the model */
-  private backendSettled = false;
-  private settle: () => void = () => {};
-  private readonly jsonChains = new Map<number, Promise<void>>();
+  backend: BackendSource | null = null;
+  readonly routing: RoutingReconciler;
+  readonly dns: DnsActions;
   readonly startedAt = Date.now();
+  readyAt: number | null = null;
   readonly history: History;
   readonly events = new EventFactory();
   readonly dispatcher: Dispatcher;
-  private readonly derive: DeriveContext;
+  readonly derive: DeriveContext;
   private readonly daemonUid = process.getuid?.() ?? 0;
+  /** the backend's first state is known: before that, backend facts only fill the model */
+  private backendSettled = false;
+  private settle: () => void = () => {};
+  private readonly jsonChains = new Map<number, Promise<void>>();
   private stopping = false;
 
   constructor(private readonly o: DaemonOptions) {
@@ -53,12 +56,114 @@ export class Daemon {
       run: (job) => this.runJob(job),
     });
     this.derive = {
-      // with the networkd backend, networkd's CarrierState fires carrier.d for the links it knows
-      kernelCarrier: (index) => !(this.networkd?.attachedNow && this.networkd.links.has(index)),
+      // a backend that reports carrier itself (networkd's CarrierState) fires carrier.d for its links
+      kernelCarrier: (index) => !this.backend?.ownsCarrier(index),
       ownRoute: (r) => this.isOwnRoute(r),
       selected: (name) => interfaceSelected(this.config, name),
       extraState: (index) => this.kernel.model.backend.get(index)?.fields,
     };
+    this.routing = new RoutingReconciler({
+      log: o.log.child({ source: "routing" }),
+      config: () => this.config,
+      model: () => this.kernel.model,
+      requester: () => this.kernel.requests,
+      record: (job) => this.emit(job, false),
+      events: this.events,
+    });
+    this.dns = new DnsActions({ log: o.log.child({ source: "dns" }), config: () => this.config, model: () => this.kernel.model });
+  }
+
+  get log(): Logger {
+    return this.o.log;
+  }
+
+  get model(): NetworkModel {
+    return this.kernel.model;
+  }
+
+  async start(): Promise<void> {
+    const t0 = performance.now();
+    metrics.buildInfo.set({ version: process.env.npm_package_version ?? "", node: process.version }, 1);
+    await this.kernel.start();
+    const m = this.kernel.model;
+    this.updateGauges();
+    this.log.info("kernel synced", {
+      links: m.links.size, addresses: m.addrs.size, routes: m.routes.size, rules: m.rules.size,
+      ms: +(performance.now() - t0).toFixed(1),
+    });
+    this.events.seed(m);
+    const settled = new Promise<void>((r) => { this.settle = r; });
+    this.startBackend();
+    // replay once the backend's state is known (or after a bound), so a link's carrier is replayed
+    // by exactly one source
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([settled, new Promise((r) => { bound = setTimeout(r, 2000); })]);
+    clearTimeout(bound);
+    this.backendSettled = true;
+    this.events.seed(m, this.derive.extraState);
+    if (this.config.hooks.replay_on_start) {
+      for (const job of replayJobs(m, this.derive, this.events)) this.emit(job);
+      if (this.backend) for (const job of backendReplayJobs(this.backend.backend, m, this.derive, this.events)) this.emitBackend(job);
+    }
+    this.routing.schedule("startup");
+    this.readyAt = Date.now();
+    this.log.info("ready", { backend: this.config.system.backend, startupMs: this.readyAt - this.startedAt, pid: process.pid });
+    sdNotify("READY=1\nSTATUS=watching network events");
+  }
+
+  private startBackend(): void {
+    const backend = this.config.system.backend;
+    const log = this.log.child({ source: backend });
+    const sink: BackendSink = {
+      linkState: (index, name, fields) => this.onBackendFacts(applyBackendState(this.kernel.model, backend, index, fields, name)),
+      linkGone: (index, keys) => dropBackendState(this.kernel.model, index, keys),
+      managerState: (fields) => this.onBackendFacts(applyManagerState(this.kernel.model, backend, fields)),
+      attached: (on) => { if (on) this.settle(); },
+      unavailable: () => this.settle(),
+    };
+    switch (backend) {
+      case "systemd-networkd": this.backend = new NetworkdSource(log, sink); break;
+      case "NetworkManager": this.backend = new NetworkManagerSource(log, sink); break;
+      case "dhclient": this.backend = new DhclientSource(log, sink, () => this.config); break;
+      default: this.settle(); return; // "none": kernel only
+    }
+    this.backend.start();
+  }
+
+  /** Backend facts: logged, and (once the backend's initial state is known) turned into events. */
+  private onBackendFacts(facts: Fact[]): void {
+    if (facts.length === 0) return;
+    this.dns.onFacts(facts);
+    this.routing.schedule("backend");
+    if (!this.backendSettled) return; // initial state: fills the model; the replay covers it
+    for (const f of facts) this.log.info("fact", factFields(f));
+    for (const job of jobsFromFacts(facts, this.kernel.model, this.derive, this.events)) this.emitBackend(job);
+  }
+
+  /**
+   * A backend with its own $JSON (networkd: Link.Describe(), when emit_json is on) costs a D-Bus
+   * round trip per event, chained per link so that a link's events stay in order.
+   */
+  private emitBackend(job: HookJob): void {
+    const index = job.event.index;
+    const describe = this.backend?.describe?.bind(this.backend);
+    const wantJson = job.event.backend !== "systemd-networkd" || this.config.backends.systemd_networkd.emit_json;
+    if (!describe || index === null || job.event.backend === "kernel" || !wantJson) {
+      this.emit(job);
+      return;
+    }
+    const prev = this.jsonChains.get(index) ?? Promise.resolve();
+    const next = prev.then(async () => {
+      try {
+        const json = await describe(index);
+        if (json !== undefined) { job.json = json; job.env.json = json; }
+      } catch (err) {
+        this.log.warn("backend Describe failed; $JSON falls back to the event contract", { link: job.event.link, err: (err as Error).message });
+      }
+      this.emit(job);
+    });
+    this.jsonChains.set(index, next);
+    void next.finally(() => { if (this.jsonChains.get(index) === next) this.jsonChains.delete(index); });
   }
 
   /** Routes netevd installs itself (policy routing) never trigger routes.d. */
@@ -72,12 +177,13 @@ export class Daemon {
     return false;
   }
 
-  /** Record an event and hand it to the hook dispatcher. The one path for every source. */
-  emit(job: HookJob): void {
+  /** Record an event and (unless it is a record only) hand it to the hook dispatcher. The one path for every source. */
+  emit(job: HookJob, runHooks = true): void {
     const e = job.event;
     this.history.addEvent(e);
+    metrics.events.inc({ source: e.backend, event: e.event });
     this.log.info("event", { event: e.event, link: e.link, index: e.index, id: e.id, backend: e.backend, replay: e.replay, changed: e.changed });
-    this.dispatcher.submit(job);
+    if (runHooks) this.dispatcher.submit(job);
   }
 
   private async runJob(job: HookJob): Promise<void> {
@@ -88,89 +194,15 @@ export class Daemon {
         log: this.log.child({ source: "hooks" }),
         daemonEnv: process.env,
       });
-      for (const r of results) this.history.addHookResult(r);
+      for (const r of results) {
+        this.history.addHookResult(r);
+        const dir = `${job.event.event}.d`;
+        metrics.hookRuns.inc({ dir, result: r.ok ? "ok" : r.timedOut ? "timeout" : r.error ? "error" : "failed" });
+        metrics.hookDuration.observe({ dir }, r.durationMs / 1000);
+      }
     } catch (err) {
       this.log.error("hook dispatch failed", { event: job.event.event, link: job.event.link, err });
     }
-  }
-
-  get log(): Logger {
-    return this.o.log;
-  }
-
-  async start(): Promise<void> {
-    const t0 = performance.now();
-    await this.kernel.start();
-    const m = this.kernel.model;
-    this.log.info("kernel synced", {
-      links: m.links.size, addresses: m.addrs.size, routes: m.routes.size, rules: m.rules.size,
-      ms: +(performance.now() - t0).toFixed(1),
-    });
-    this.events.seed(m);
-    const settled = new Promise<void>((r) => { this.settle = r; });
-    this.startBackend();
-    // replay once the backend's state is known (or after a bound), so a link's carrier is replayed
-    // by exactly one source
-    await Promise.race([settled, new Promise((r) => setTimeout(r, 2000).unref())]);
-    this.backendSettled = true;
-    this.events.seed(this.kernel.model, this.derive.extraState);
-    if (this.config.hooks.replay_on_start) {
-      for (const job of replayJobs(this.kernel.model, this.derive, this.events)) this.emit(job);
-      for (const job of networkdReplayJobs(this.kernel.model, this.derive, this.events)) this.emitBackend(job);
-    }
-    this.log.info("ready", { backend: this.config.system.backend, startupMs: Date.now() - this.startedAt, pid: process.pid });
-    sdNotify("READY=1\nSTATUS=watching network events");
-  }
-
-  private startBackend(): void {
-    const backend = this.config.system.backend;
-    if (backend === "systemd-networkd") {
-      const log = this.log.child({ source: backend });
-      this.networkd = new NetworkdSource(log, {
-        linkState: (index, name, states) => this.onBackendFacts(applyBackendState(this.kernel.model, backend, index, states, name)),
-        managerState: (states) => this.onBackendFacts(applyManagerState(this.kernel.model, backend, states)),
-        attached: (on) => { if (on) this.settle(); },
-        unavailable: () => this.settle(),
-      });
-      this.backendWatch = this.networkd.watch;
-      this.networkd.start();
-      return;
-    }
-    const name = BACKEND_BUS_NAMES[backend];
-    if (!name) { this.settle(); return; } // dhclient watches files, "none" is kernel only
-    this.backendWatch = new BusNameWatch({ name, label: backend, log: this.log.child({ source: backend }), onUnavailable: () => this.settle(), onPresent: () => this.settle() });
-    this.backendWatch.start();
-  }
-
-  /** Backend facts: logged, and (once the backend's initial state is known) turned into events. */
-  private onBackendFacts(facts: Fact[]): void {
-    if (!this.backendSettled) return; // initial state: fills the model; the replay covers it
-    for (const f of facts) this.log.info("fact", factFields(f));
-    for (const job of jobsFromFacts(facts, this.kernel.model, this.derive, this.events)) this.emitBackend(job);
-  }
-
-  /**
-   * networkd events carry networkd's own JSON (Link.Describe) when emit_json is on; fetching it is
-   * a D-Bus round trip, chained per link so that events of one link stay in order.
-   */
-  private emitBackend(job: HookJob): void {
-    const index = job.event.index;
-    if (!this.networkd || job.event.backend !== "systemd-networkd" || index === null || !this.config.backends.systemd_networkd.emit_json) {
-      this.emit(job);
-      return;
-    }
-    const prev = this.jsonChains.get(index) ?? Promise.resolve();
-    const next = prev.then(async () => {
-      try {
-        const json = await this.networkd!.describe(index);
-        if (json !== undefined) { job.json = json; job.env.json = json; }
-      } catch (err) {
-        this.log.warn("networkd Describe failed; $JSON falls back to the event contract", { link: job.event.link, err: (err as Error).message });
-      }
-      this.emit(job);
-    });
-    this.jsonChains.set(index, next);
-    void next.finally(() => { if (this.jsonChains.get(index) === next) this.jsonChains.delete(index); });
   }
 
   private onKernelFacts(facts: Fact[], model: NetworkModel): void {
@@ -182,7 +214,39 @@ export class Daemon {
         this.log.info("fact", { source: "kernel", ...factFields(f) });
       }
     }
+    this.updateGauges();
     for (const job of jobsFromFacts(facts, model, this.derive, this.events)) this.emit(job);
+    this.routing.onFacts(facts);
+  }
+
+  private updateGauges(): void {
+    const m = this.kernel.model;
+    metrics.interfaces.set(m.links.size);
+    metrics.routes.set(m.routes.size);
+    metrics.rules.set(m.rules.size);
+  }
+
+  /** Each source's real state, for /health and `netevd status`. */
+  health(): { ok: boolean; sources: Record<string, SourceHealth> } {
+    const sources: Record<string, SourceHealth> = {
+      kernel: this.kernel.synced ? { state: "synced", ok: true } : { state: "syncing", ok: false, detail: "initial dump not finished" },
+    };
+    if (this.backend) sources[this.backend.backend] = this.backend.health();
+    return { ok: Object.values(sources).every((s) => s.ok), sources };
+  }
+
+  /**
+   * Fire a hook dir by hand (API/CLI trigger): the event a real one would be, flagged in `changed`.
+   * The event name must be on the allow-list and the link must exist.
+   */
+  trigger(linkName: string, event: string): { ok: true; eventId: string } | { ok: false; status: number; error: string } {
+    if (!hookDirName(event)) return { ok: false, status: 400, error: `unknown event "${event}"` };
+    const l = [...this.kernel.model.links.values()].find((x) => x.name === linkName);
+    if (!l) return { ok: false, status: 404, error: `no such interface "${linkName}"` };
+    const snap = snapshotOf(this.kernel.model, l, this.derive.extraState?.(l.index));
+    const e = this.events.make({ event, link: l.name, index: l.index, backend: this.backend?.backend ?? "kernel", snap, changed: ["trigger"] });
+    this.emit({ event: e, state: event, env: {} });
+    return { ok: true, eventId: e.id };
   }
 
   /** Re-read the config; a bad file is rejected and the running config stays. */
@@ -193,6 +257,7 @@ export class Daemon {
       this.log.setLevel(config.system.log_level);
       this.history.resize(config.events.history_size);
       this.log.info("config reloaded", { file });
+      this.routing.schedule("reload");
       return { ok: true };
     } catch (err) {
       const msg = err instanceof ConfigError ? err.message : (err as Error).message;
@@ -206,7 +271,9 @@ export class Daemon {
     this.stopping = true;
     this.log.info("stopping", { reason });
     sdNotify("STOPPING=1");
-    this.backendWatch?.stop();
+    this.backend?.stop();
+    this.dns.stop();
+    await this.routing.stop();
     this.kernel.close();
     await this.dispatcher.close();
   }

@@ -1,6 +1,7 @@
 // A thin wrapper over dbus-next: connect to the system bus, call methods, receive signals by match
 // rule. Everything else in netevd talks D-Bus through this file, so the library can be replaced.
 import dbus from "dbus-next";
+import { metrics } from "../metrics.js";
 
 export interface Signal {
   sender: string;
@@ -74,6 +75,7 @@ export class SystemBus {
       destination: spec.destination, path: spec.path, interface: spec.iface, member: spec.member,
       signature: spec.signature ?? "", body: spec.body ?? [],
     });
+    metrics.dbusCalls.inc({ service: spec.destination });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, rej) => {
       timer = setTimeout(() => rej(new DbusError("org.freedesktop.DBus.Error.Timeout", `${spec.iface}.${spec.member} timed out`)), spec.timeoutMs ?? 10_000);
@@ -82,6 +84,7 @@ export class SystemBus {
       const reply = await Promise.race([this.bus.call(msg), timeout]);
       return (reply?.body as unknown[]) ?? [];
     } catch (err) {
+      metrics.dbusErrors.inc({ service: spec.destination });
       const e = err as { type?: string; text?: string; message?: string };
       if (e instanceof DbusError) throw e;
       throw new DbusError(e.type ?? "org.freedesktop.DBus.Error.Failed", e.text ?? e.message ?? String(err));

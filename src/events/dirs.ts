@@ -35,17 +35,11 @@ export function hookDirName(event: string): string | undefined {
   return allowed.has(event) ? `${event}.d` : undefined;
 }
 
-const groups = new Map<string, string>();
-for (const e of ["carrier", "no-carrier"]) groups.set(e, "carrier");
-for (const e of NETWORKD_OPER_DIRS) if (e !== "carrier" && e !== "no-carrier") groups.set(e, "operational");
-for (const e of NETWORKD_ADMIN_DIRS) groups.set(e, "administrative");
-for (const e of Object.values(NM_DEVICE_STATES)) if (!groups.has(e)) groups.set(e, "nm-device");
-
 /**
- * Events that are states of one state machine coalesce together: a link's carrier.d and
- * no-carrier.d never run at the same time, and after a burst only the latest state runs.
- * Other events (address-added, mtu, routes, ...) coalesce per dir.
+ * Coalescing is per (link, hook dir), except carrier.d and no-carrier.d, which are the two states
+ * of one thing: they share a key, so they never run at the same time for a link and after a flap
+ * storm only the latest state runs.
  */
 export function coalesceGroup(event: string): string {
-  return groups.get(event) ?? event;
+  return event === "no-carrier" ? "carrier" : event;
 }

@@ -4,6 +4,7 @@
 import { RtnlMonitor, RtnlRequester } from "../netlink/rtnl.js";
 import type { ObjectKind, RtMessage } from "../netlink/types.js";
 import type { Logger } from "../log.js";
+import { metrics } from "../metrics.js";
 import { applyMessage, diffModels, emptyModel, modelFrom, withBackendState, type Fact, type NetworkModel } from "../state/model.js";
 
 export interface KernelSourceOptions {
@@ -46,7 +47,7 @@ export class KernelSource {
       rcvbufBytes: this.opts.rcvbufBytes,
       onMessages: (msgs) => this.onMessages(msgs),
       onOverflow: () => this.onOverflow(),
-      onError: (err) => this.opts.log.error("netlink receive error", { err }),
+      onError: (err) => { metrics.netlinkErrors.inc(); this.opts.log.error("netlink receive error", { err }); },
     });
     this.requester = RtnlRequester.open();
     const dump = await this.requester.dumpAll();
@@ -70,6 +71,7 @@ export class KernelSource {
   private onMessages(msgs: RtMessage[]): void {
     this.stats.batches++;
     this.stats.messages += msgs.length;
+    metrics.netlinkMessages.inc(msgs.length);
     if (this.buffered) {
       this.buffered.push(msgs);
       return;
@@ -95,6 +97,7 @@ export class KernelSource {
 
   private onOverflow(): void {
     this.stats.overflows++;
+    metrics.netlinkOverflows.inc();
     this.opts.log.warn("netlink socket overflow (ENOBUFS): events were lost, re-reading the kernel state", {
       overflows: this.stats.overflows,
     });
@@ -126,6 +129,7 @@ export class KernelSource {
       const kinds = [...this.pendingKinds];
       this.pendingKinds.clear();
       this.stats.resyncs++;
+      metrics.netlinkResyncs.inc();
       this.buffered ??= [];
       try {
         const req = this.requests;

@@ -5,6 +5,7 @@
 import type { SystemBus, Signal } from "../dbus/bus.js";
 import type { Logger } from "../log.js";
 import { BusNameWatch } from "./presence.js";
+import type { BackendSink, BackendSource, SourceHealth } from "./backend.js";
 
 export const NETWORKD_NAME = "org.freedesktop.network1";
 const MANAGER_PATH = "/org/freedesktop/network1";
@@ -51,16 +52,8 @@ function pickStates(props: Record<string, unknown>, names: readonly string[]): R
   return out;
 }
 
-export interface NetworkdSink {
-  linkState(index: number, name: string | undefined, states: Record<string, string>): void;
-  managerState(states: Record<string, string>): void;
-  /** attached (true) or lost (false); the kernel takes over carrier.d meanwhile */
-  attached(on: boolean): void;
-  /** networkd or the bus is not there (for now) */
-  unavailable(): void;
-}
-
-export class NetworkdSource {
+export class NetworkdSource implements BackendSource {
+  readonly backend = "systemd-networkd" as const;
   readonly watch: BusNameWatch;
   private bus: SystemBus | null = null;
   private owner: string | null = null;
@@ -69,7 +62,7 @@ export class NetworkdSource {
   readonly links = new Set<number>();
   stats = { signals: 0, calls: 0, errors: 0, resyncs: 0 };
 
-  constructor(private readonly log: Logger, private readonly sink: NetworkdSink) {
+  constructor(private readonly log: Logger, private readonly sink: BackendSink) {
     this.watch = new BusNameWatch({
       name: NETWORKD_NAME, label: "systemd-networkd", log,
       onBus: (bus) => this.onBus(bus),
@@ -85,6 +78,20 @@ export class NetworkdSource {
 
   stop(): void {
     this.watch.stop();
+  }
+
+  ownsCarrier(index: number): boolean {
+    return this.attachedNow && this.links.has(index);
+  }
+
+  health(): SourceHealth {
+    if (this.attachedNow) return { state: "attached", ok: true };
+    const w = this.watch.state;
+    return {
+      state: w, ok: false,
+      detail: w === "no-bus" ? "no system bus: no systemd-networkd events will fire"
+        : "systemd-networkd is not running: no networkd events will fire",
+    };
   }
 
   private onBus(bus: SystemBus): void {

@@ -4,6 +4,7 @@
 // and at most `maxParallel` runs at once across links. Memory is bounded by links × dirs.
 import type { HookJob } from "../../events/types.js";
 import { coalesceGroup } from "../../events/dirs.js";
+import { metrics } from "../../metrics.js";
 
 export interface DispatcherOptions {
   maxParallel(): number;
@@ -49,7 +50,7 @@ export class Dispatcher {
       slot = { running: false, pending: null, timer: null, queued: false };
       this.slots.set(key, slot);
     }
-    if (slot.pending) this.stats.coalesced++;
+    if (slot.pending) { this.stats.coalesced++; metrics.hooksCoalesced.inc(); }
     slot.pending = job;
     // already going to run (waiting for debounce, a parallel slot, or the current run to end)
     if (slot.running || slot.queued || slot.timer) return;

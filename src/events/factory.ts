@@ -1,0 +1,144 @@
+// Contract events from model state: link snapshots, ids, timestamps, `previous` and `changed`.
+// Pure apart from the clock and the id counter, which the EventFactory owns; no I/O.
+import type { LinkRecord, RouteRecord } from "../netlink/types.js";
+import type { NetworkModel } from "../state/model.js";
+import type { Backend, NetevdEvent } from "./types.js";
+
+/** What an event says about a link: its state fields plus addresses, gateway and DNS. */
+export interface LinkSnapshot {
+  state: Record<string, unknown>;
+  addresses: string[];
+  gateway: string | null;
+  dns: string[];
+}
+
+export function linkState(l: LinkRecord): Record<string, unknown> {
+  const s: Record<string, unknown> = { carrier: l.carrier, operstate: l.operstate, up: l.up, mtu: l.mtu };
+  if (l.mac !== undefined) s.mac = l.mac;
+  if (l.kind !== undefined) s.kind = l.kind;
+  return s;
+}
+
+const isLinkLocal = (family: 4 | 6, address: string): boolean =>
+  family === 4 ? address.startsWith("169.254.") : /^fe[89ab][0-9a-f]:/i.test(address);
+
+/** The link's addresses with prefix, v4 then v6, link-local excluded, in a stable order. */
+export function linkAddresses(m: NetworkModel, index: number): string[] {
+  const v4: string[] = [];
+  const v6: string[] = [];
+  for (const a of m.addrs.values()) {
+    if (a.index !== index || isLinkLocal(a.family, a.address)) continue;
+    (a.family === 4 ? v4 : v6).push(`${a.address}/${a.prefixlen}`);
+  }
+  return [...v4.sort(), ...v6.sort()];
+}
+
+/** The gateway of the link's default route in the main table (v4 preferred), if any. */
+export function linkGateway(m: NetworkModel, index: number): string | null {
+  let v6: string | null = null;
+  for (const r of m.routes.values()) {
+    if (r.oif !== index || r.dst !== undefined || r.dstLen !== 0 || r.table !== 254 || !r.gateway) continue;
+    if (r.family === 4) return r.gateway;
+    v6 ??= r.gateway;
+  }
+  return v6;
+}
+
+export function snapshotOf(m: NetworkModel, link: LinkRecord, extra?: Record<string, unknown>, dns: string[] = []): LinkSnapshot {
+  return {
+    state: { ...linkState(link), ...extra },
+    addresses: linkAddresses(m, link.index),
+    gateway: linkGateway(m, link.index),
+    dns,
+  };
+}
+
+function changedKeys(prev: LinkSnapshot | undefined, next: LinkSnapshot): string[] {
+  if (!prev) return [];
+  const out: string[] = [];
+  const keys = new Set([...Object.keys(prev.state), ...Object.keys(next.state)]);
+  for (const k of keys) if (JSON.stringify(prev.state[k]) !== JSON.stringify(next.state[k])) out.push(k);
+  if (prev.addresses.join() !== next.addresses.join()) out.push("addresses");
+  if (prev.gateway !== next.gateway) out.push("gateway");
+  if (prev.dns.join() !== next.dns.join()) out.push("dns");
+  return out;
+}
+
+/**
+ * Makes contract events: ids (monotonic within a run), timestamps, and `previous`/`changed`
+ * against the last event this link produced, so a script knows what changed without keeping state.
+ */
+export class EventFactory {
+  private seq = 0;
+  private readonly last = new Map<number, LinkSnapshot>();
+  private readonly runId: string;
+
+  constructor(private readonly now: () => Date = () => new Date()) {
+    this.runId = Date.now().toString(36);
+  }
+
+  /** The sequence number in an id made by this factory, or NaN. */
+  static seqOf(id: string): number {
+    const i = id.lastIndexOf("-");
+    return i < 0 ? NaN : Number(id.slice(i + 1));
+  }
+
+  make(p: {
+    event: string; link: string | null; index: number | null; backend: Backend; snap: LinkSnapshot;
+    replay?: boolean; changed?: string[]; stateExtra?: Record<string, unknown>;
+  }): NetevdEvent {
+    const prev = p.index === null ? undefined : this.last.get(p.index);
+    if (p.index !== null) { this.last.set(p.index, p.snap); this.seeded.delete(p.index); }
+    const changed = [...new Set([...changedKeys(prev, p.snap), ...(p.changed ?? [])])];
+    return {
+      schema: "netevd.event.v1",
+      id: `${this.runId}-${++this.seq}`,
+      ts: this.now().toISOString(),
+      event: p.event,
+      link: p.link,
+      index: p.index,
+      backend: p.backend,
+      state: { ...p.snap.state, ...p.stateExtra },
+      previous: prev ? { ...prev.state, addresses: prev.addresses, gateway: prev.gateway, dns: prev.dns } : null,
+      changed,
+      addresses: p.snap.addresses,
+      gateway: p.snap.gateway,
+      dns: p.snap.dns,
+      replay: p.replay ?? false,
+    };
+  }
+
+  /** A link is gone: forget what it last looked like (its index may be reused). */
+  forget(index: number): void {
+    this.last.delete(index);
+    this.seeded.delete(index);
+  }
+
+  private readonly seeded = new Set<number>();
+
+  /**
+   * What each link looks like before any event (after the initial sync, and again once the backend's
+   * state is known), so the first event of a link has a `previous` too. Links that already had an
+   * event keep their last snapshot.
+   */
+  seed(m: NetworkModel, extra?: (index: number) => Record<string, unknown> | undefined): void {
+    for (const l of m.links.values()) {
+      if (this.last.has(l.index) && !this.seeded.has(l.index)) continue;
+      this.last.set(l.index, snapshotOf(m, l, extra?.(l.index)));
+      this.seeded.add(l.index);
+    }
+  }
+}
+
+export interface DeriveContext {
+  // (kernel facts and backend facts both come through jobsFromFacts: one path for all sources)
+  /** whether kernel carrier facts fire carrier.d / no-carrier.d for this link (not when networkd reports carrier) */
+  kernelCarrier(index: number): boolean;
+  /** routes that never trigger routes.d: netevd's own tables and protocol */
+  ownRoute(r: RouteRecord): boolean;
+  /** monitoring.interfaces */
+  selected(name: string): boolean;
+  /** backend state to merge into the link's snapshot (e.g. networkd's states) */
+  extraState?(index: number): Record<string, unknown> | undefined;
+}
+

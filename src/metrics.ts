@@ -1,0 +1,33 @@
+// Every metric of netevd, defined once and incremented where the thing happens. Served by the API
+// (/metrics) in the Prometheus text format; prom-client's default process metrics are included.
+import client from "prom-client";
+
+export const registry = new client.Registry();
+client.collectDefaultMetrics({ register: registry, prefix: "netevd_" });
+
+const counter = (name: string, help: string, labelNames: string[] = []) =>
+  new client.Counter({ name, help, labelNames, registers: [registry] });
+const gauge = (name: string, help: string, labelNames: string[] = []) =>
+  new client.Gauge({ name, help, labelNames, registers: [registry] });
+
+export const metrics = {
+  events: counter("netevd_events_total", "Events emitted, by source and event (hook dir name)", ["source", "event"]),
+  hookRuns: counter("netevd_hook_runs_total", "Hook script runs, by hook dir and result (ok, failed, timeout, error)", ["dir", "result"]),
+  hookDuration: new client.Histogram({
+    name: "netevd_hook_duration_seconds", help: "Hook script run time, by hook dir", labelNames: ["dir"],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry],
+  }),
+  hooksCoalesced: counter("netevd_hook_events_coalesced_total", "Events whose pending hook run was replaced by a newer event"),
+  netlinkMessages: counter("netevd_netlink_messages_total", "rtnetlink notifications received"),
+  netlinkErrors: counter("netevd_netlink_errors_total", "rtnetlink receive or decode errors"),
+  netlinkOverflows: counter("netevd_netlink_overflows_total", "rtnetlink socket overflows (ENOBUFS), each followed by a resync"),
+  netlinkResyncs: counter("netevd_netlink_resyncs_total", "Kernel state re-dumps"),
+  dbusCalls: counter("netevd_dbus_calls_total", "D-Bus method calls made, by destination service", ["service"]),
+  dbusErrors: counter("netevd_dbus_errors_total", "D-Bus method calls that failed, by destination service", ["service"]),
+  routingActions: counter("netevd_routing_reconcile_actions_total", "Policy routing changes applied, by object and action", ["object", "action"]),
+  dnsPushes: counter("netevd_dns_pushes_total", "DNS/hostname pushes to resolved/hostnamed/networkd, by kind and result", ["kind", "result"]),
+  interfaces: gauge("netevd_interfaces", "Interfaces known to the kernel model"),
+  routes: gauge("netevd_routes", "Routes in the kernel model (all tables)"),
+  rules: gauge("netevd_rules", "Routing policy rules in the kernel model"),
+  buildInfo: gauge("netevd_build_info", "Build information (value 1)", ["version", "node"]),
+};

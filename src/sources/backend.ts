@@ -1,0 +1,35 @@
+// What every backend source (systemd-networkd, NetworkManager, dhclient) gives the daemon, and what
+// it gets: it only reports facts about links into the model through the sink; events are derived
+// from the model's changes like the kernel's (src/events/backends.ts).
+import type { Backend } from "../events/types.js";
+
+export interface BackendSink {
+  /** properties of a link as the backend sees them (flat strings); only changes become facts */
+  linkState(index: number, name: string | undefined, fields: Record<string, string>): void;
+  /** the backend's fields of a link are gone (device removed, lease released); removes them, no event */
+  linkGone(index: number, keys?: string[]): void;
+  /** the backend manager's own state */
+  managerState(fields: Record<string, string>): void;
+  /** attached and the initial state was read (true), or lost (false) */
+  attached(on: boolean): void;
+  /** the backend is not there for now (name absent, no bus, no lease dir); startup need not wait */
+  unavailable(): void;
+}
+
+export interface SourceHealth {
+  /** e.g. "attached", "absent", "no-bus", "watching" */
+  state: string;
+  ok: boolean;
+  detail?: string;
+}
+
+export interface BackendSource {
+  readonly backend: Backend;
+  start(): void;
+  stop(): void;
+  /** true when this backend reports the link's carrier (then kernel carrier facts do not fire carrier.d) */
+  ownsCarrier(index: number): boolean;
+  health(): SourceHealth;
+  /** $JSON for a link's events when the backend has its own (networkd: Link.Describe()) */
+  describe?(index: number): Promise<string | undefined>;
+}
