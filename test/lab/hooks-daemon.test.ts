@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DaemonProcess, hookTree, ip, ipSrv, lab, labFile, sleep, tempDir, waitFor, writeConfig } from "./lab.js";
+import { DaemonProcess, readJsonLines, hookTree, ip, ipSrv, lab, labFile, sleep, tempDir, waitFor, writeConfig } from "./lab.js";
 
 // A hook that records its argv and environment as one JSON line per run.
 const recorder = (name: string, exit = 0) => `#!/bin/sh
@@ -18,10 +18,7 @@ exit ${exit}
 `;
 
 interface Run { script: string; argv1: string; argv2: string; t: string; [k: string]: string }
-const runs = (out: string): Run[] =>
-  existsSync(join(out, "runs.jsonl"))
-    ? readFileSync(join(out, "runs.jsonl"), "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Run)
-    : [];
+const runs = (out: string): Run[] => readJsonLines<Run>(join(out, "runs.jsonl"));
 
 const startDaemon = (base: string, extra = "") =>
   DaemonProcess.start(["run", "-c", writeConfig(`system:\n  backend: none\n  scripts_dir: ${base}\n${extra}`)]);

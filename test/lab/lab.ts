@@ -6,7 +6,7 @@ import { spawn, execFile, type ChildProcess } from "node:child_process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { basename, dirname, join, resolve } from "node:path";
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { promisify } from "node:util";
 import { createInterface } from "node:readline";
@@ -199,4 +199,12 @@ export function hookTree(scripts: Record<string, Record<string, string>>): { bas
     }
   }
   return { base, out };
+}
+
+/** JSON lines a hook appended to `path`; a line still being written (no newline yet) is left for later. */
+export function readJsonLines<T>(path: string): T[] {
+  if (!existsSync(path)) return [];
+  const text = readFileSync(path, "utf8");
+  const complete = text.slice(0, text.lastIndexOf("\n") + 1);
+  return complete.split("\n").filter(Boolean).map((l) => JSON.parse(l) as T);
 }

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { DaemonProcess, hookTree, ip, ipSrv, lab, labFile, sh, sleep, waitFor, writeConfig } from "./lab.js";
+import { DaemonProcess, readJsonLines, hookTree, ip, ipSrv, lab, labFile, sh, sleep, waitFor, writeConfig } from "./lab.js";
 
 const DIRS = ["carrier.d", "no-carrier.d", "routable.d", "configured.d", "configuring.d", "degraded.d", "off.d", "manager.d"];
 
@@ -19,10 +19,7 @@ printf '%s\\n' "$JSON" > $OUT/${dir}.json
 `;
 
 interface Run { dir: string; argv1: string; argv2: string; [k: string]: string }
-const runs = (out: string): Run[] =>
-  existsSync(join(out, "runs.jsonl"))
-    ? readFileSync(join(out, "runs.jsonl"), "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Run)
-    : [];
+const runs = (out: string): Run[] => readJsonLines<Run>(join(out, "runs.jsonl"));
 const dirsOf = (rs: Run[]) => rs.filter((r) => r.dir !== "manager.d").map((r) => r.dir.replace(".d", ""));
 
 function tree() {
