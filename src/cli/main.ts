@@ -9,6 +9,7 @@ import { Daemon } from "../daemon.js";
 import { spawn } from "node:child_process";
 import { CAP_NET_ADMIN_BIT, effectiveCaps, lookupUser, REEXEC_MARK, setprivArgv } from "./privileges.js";
 import { ambientClearAll } from "../netlink/native.js";
+import { testHook, TestUsageError } from "./test-hook.js";
 
 const EXIT = { ok: 0, failure: 1, usage: 2, unreachable: 3 } as const;
 
@@ -17,6 +18,9 @@ const USAGE = `usage: netevd [COMMAND] [OPTIONS]
 commands:
   run                     run the daemon (the default)
   validate [-c PATH]      check a config file; exit 1 with the reasons when it is bad
+  test SCRIPT --link L --event E [--ip A]
+                          run SCRIPT with the environment a real event E on link L would give it,
+                          and print its output, exit code and duration
   version                 print the version
 
 options:
@@ -41,6 +45,9 @@ async function main(argv: string[]): Promise<number> {
         config: { type: "string", short: "c" },
         help: { type: "boolean", short: "h" },
         json: { type: "boolean" },
+        link: { type: "string" },
+        event: { type: "string" },
+        ip: { type: "string" },
       },
     });
   } catch (err) {
@@ -59,6 +66,30 @@ async function main(argv: string[]): Promise<number> {
     case "validate":
       if (rest.length) throw new UsageError(`validate takes no positional arguments; use -c PATH`);
       return validate(values.config);
+    case "test": {
+      const [script, ...extra] = rest;
+      if (!script || extra.length) throw new UsageError("test takes one SCRIPT: netevd test SCRIPT --link L --event E [--ip A]");
+      if (!values.link || !values.event) throw new UsageError("test needs --link L and --event E");
+      let config;
+      try {
+        config = loadConfig({ path: values.config }).config;
+      } catch (err) {
+        if (err instanceof ConfigError) { process.stderr.write(`${err.message}\n`); return EXIT.failure; }
+        throw err;
+      }
+      if (process.getuid?.() === 0 && !process.env[REEXEC_MARK]) {
+        // run the script as the daemon runs hooks: as system.user, with only hooks.capabilities
+        const user = lookupUser(config.system.user);
+        if (!user) { process.stderr.write(`netevd: user "${config.system.user}" (system.user) does not exist\n`); return EXIT.failure; }
+        return reexecAs(user, config.hooks.capabilities, false);
+      }
+      try {
+        return await testHook({ script, link: values.link, event: values.event, ip: values.ip }, config);
+      } catch (err) {
+        if (err instanceof TestUsageError) throw new UsageError(err.message);
+        throw err;
+      }
+    }
     case "version":
       process.stdout.write(values.json ? JSON.stringify({ version: packageVersion(), node: process.version }) + "\n" : `netevd ${packageVersion()} (node ${process.version})\n`);
       return EXIT.ok;
@@ -149,8 +180,8 @@ async function run(path: string | undefined): Promise<number> {
 }
 
 /** Run this command again as `user` through setpriv; this process only relays signals and the exit code. */
-function reexecAs(user: { name: string; uid: number; gid: number }, caps: readonly string[]): Promise<number> {
-  const argv = setprivArgv(user, caps, [process.execPath, ...process.execArgv, ...process.argv.slice(1)]);
+function reexecAs(user: { name: string; uid: number; gid: number }, caps: readonly string[], daemon = true): Promise<number> {
+  const argv = setprivArgv(user, caps, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], daemon);
   const child = spawn(argv[0]!, argv.slice(1), { stdio: "inherit", env: { ...process.env, [REEXEC_MARK]: "1" } });
   for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(sig, () => child.kill(sig));
   return new Promise((res) => {

@@ -25,10 +25,13 @@ export function lookupUser(name: string, passwd = "/etc/passwd"): PasswdEntry | 
 
 const CAP_NAMES: Record<string, string> = { CAP_NET_ADMIN: "net_admin", CAP_NET_RAW: "net_raw", CAP_NET_BIND_SERVICE: "net_bind_service" };
 
-/** argv for setpriv that runs `command` as `user` keeping exactly `caps` (allow-listed names). */
-export function setprivArgv(user: PasswdEntry, caps: readonly string[], command: string[]): string[] {
-  const set = ["net_admin", ...caps.map((c) => CAP_NAMES[c]).filter((c): c is string => !!c && c !== "net_admin")];
-  const list = `-all,${set.map((c) => `+${c}`).join(",")}`;
+/**
+ * argv for setpriv that runs `command` as `user` keeping exactly CAP_NET_ADMIN (the daemon, when
+ * `daemon` is true) plus `caps` (allow-listed names from hooks.capabilities).
+ */
+export function setprivArgv(user: PasswdEntry, caps: readonly string[], command: string[], daemon = true): string[] {
+  const set = [...new Set([...(daemon ? ["net_admin"] : []), ...caps.map((c) => CAP_NAMES[c]).filter((c): c is string => !!c)])];
+  const list = ["-all", ...set.map((c) => `+${c}`)].join(",");
   return [
     "setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--init-groups",
     `--inh-caps=${list}`, `--ambient-caps=${list}`, `--bounding-set=${list}`, "--", ...command,

@@ -1,15 +1,114 @@
-// NetworkManager device/manager states → hook events. (Being written: issue 5.)
+// NetworkManager device and manager states → hook events. Each device StateChanged(new, old, reason)
+// is one backend-state fact (src/sources/networkmanager.ts) and becomes one event in the dir named
+// after the new state; the manager's state becomes manager.d.
 import type { NetworkModel } from "../state/model.js";
 import type { HookJob } from "./types.js";
-import type { DeriveContext, EventFactory } from "./factory.js";
+import { hookDirName, NM_DEVICE_STATES } from "./dirs.js";
+import { snapshotOf, type DeriveContext, type EventFactory } from "./factory.js";
 import type { BackendFact, ManagerFact } from "./backends.js";
+import { linkFor, managerJob } from "./networkd.js";
 
-export function nmJobs(_fact: BackendFact, _m: NetworkModel, _ctx: DeriveContext, _f: EventFactory): HookJob[] {
-  return [];
+/** NM_STATE_* (the manager's State) by number. */
+export const NM_MANAGER_STATES: Readonly<Record<number, string>> = {
+  0: "unknown", 10: "asleep", 20: "disconnected", 30: "disconnecting", 40: "connecting",
+  50: "connected_local", 60: "connected_site", 70: "connected_global",
+};
+
+/** NM_DEVICE_STATE_REASON_* by number, named after the constant (NM_DEVICE_STATE_REASON_USER_REQUESTED → user-requested). */
+export const NM_DEVICE_STATE_REASONS: Readonly<Record<number, string>> = {
+  0: "none", 1: "unknown", 2: "now-managed", 3: "now-unmanaged", 4: "config-failed", 5: "ip-config-unavailable",
+  6: "ip-config-expired", 7: "no-secrets", 8: "supplicant-disconnect", 9: "supplicant-config-failed",
+  10: "supplicant-failed", 11: "supplicant-timeout", 12: "ppp-start-failed", 13: "ppp-disconnect", 14: "ppp-failed",
+  15: "dhcp-start-failed", 16: "dhcp-error", 17: "dhcp-failed", 18: "shared-start-failed", 19: "shared-failed",
+  20: "autoip-start-failed", 21: "autoip-error", 22: "autoip-failed", 23: "modem-busy", 24: "modem-no-dial-tone",
+  25: "modem-no-carrier", 26: "modem-dial-timeout", 27: "modem-dial-failed", 28: "modem-init-failed",
+  29: "gsm-apn-failed", 30: "gsm-registration-not-searching", 31: "gsm-registration-denied",
+  32: "gsm-registration-timeout", 33: "gsm-registration-failed", 34: "gsm-pin-check-failed", 35: "firmware-missing",
+  36: "removed", 37: "sleeping", 38: "connection-removed", 39: "user-requested", 40: "carrier",
+  41: "connection-assumed", 42: "supplicant-available", 43: "modem-not-found", 44: "bt-failed",
+  45: "gsm-sim-not-inserted", 46: "gsm-sim-pin-required", 47: "gsm-sim-puk-required", 48: "gsm-sim-wrong",
+  49: "infiniband-mode", 50: "dependency-failed", 51: "br2684-failed", 52: "modem-manager-unavailable",
+  53: "ssid-not-found", 54: "secondary-connection-failed", 55: "dcb-fcoe-failed", 56: "teamd-control-failed",
+  57: "modem-failed", 58: "modem-available", 59: "sim-pin-incorrect", 60: "new-activation", 61: "parent-changed",
+  62: "parent-managed-changed", 63: "ovsdb-failed", 64: "ip-address-duplicate", 65: "ip-method-unsupported",
+  66: "sriov-configuration-failed", 67: "peer-not-found", 68: "device-handler-failed",
+};
+
+const name = (table: Readonly<Record<number, string>>, n: number): string => table[n] ?? "unknown";
+export const deviceStateName = (n: number): string => name(NM_DEVICE_STATES, n);
+export const managerStateName = (n: number): string => name(NM_MANAGER_STATES, n);
+export const reasonName = (n: number): string => name(NM_DEVICE_STATE_REASONS, n);
+
+/** A D-Bus `u` as NM sends it; anything else is not a state/reason we act on. */
+export function nmNumber(v: unknown): number | undefined {
+  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffffffff ? v : undefined;
 }
-export function nmManagerJobs(_fact: ManagerFact, _f: EventFactory): HookJob[] {
-  return [];
+
+/** The backend fields of one device transition: the signal's own arguments, numbers and names. */
+export function transitionFields(state: number, old: number | undefined, reason: number | undefined): Record<string, string> {
+  const f: Record<string, string> = { NMDeviceState: String(state), NMDeviceStateName: deviceStateName(state) };
+  if (old !== undefined) { f.NMOldState = String(old); f.NMOldStateName = deviceStateName(old); }
+  if (reason !== undefined) { f.NMReason = String(reason); f.NMReasonName = reasonName(reason); }
+  return f;
 }
-export function nmReplayJobs(_m: NetworkModel, _ctx: DeriveContext, _f: EventFactory): HookJob[] {
-  return [];
+
+/** The hook dir a device state enters, or undefined (unknown state numbers fire nothing). */
+export function deviceStateDir(state: number): string | undefined {
+  const dir = NM_DEVICE_STATES[state];
+  return dir && dir !== "unknown" && hookDirName(dir) ? dir : undefined;
+}
+
+/** NetworkManager's variables for a device event: numbers in NM_*, names in NM_*_NAME. */
+export function nmDeviceEnv(iface: string, fields: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = { DEVICE_IFACE: iface };
+  const put = (k: string, v: string | undefined) => { if (v !== undefined) env[k] = v; };
+  put("NM_STATE", fields.NMDeviceState);
+  put("NM_STATE_NAME", fields.NMDeviceStateName);
+  put("NM_OLD_STATE", fields.NMOldState);
+  put("NM_OLD_STATE_NAME", fields.NMOldStateName);
+  put("NM_REASON", fields.NMReason);
+  put("NM_REASON_NAME", fields.NMReasonName);
+  return env;
+}
+
+const list = (s: string | undefined): string[] => (s ? s.split(" ").filter(Boolean) : []);
+
+/** A device state transition (NMDeviceState, or NMOldState for the same state entered again) → its dir. */
+export function nmJobs(fact: BackendFact, m: NetworkModel, ctx: DeriveContext, f: EventFactory, replay = false): HookJob[] {
+  if (!fact.changes.NMDeviceState && !fact.changes.NMOldState) return [];
+  const state = nmNumber(Number(fact.fields.NMDeviceState));
+  const dir = state === undefined ? undefined : deviceStateDir(state);
+  const l = linkFor(m, fact.index, fact.name);
+  if (!dir || !l || !ctx.selected(l.name)) return [];
+  // addresses as the kernel has them; gateway and DNS as NetworkManager configured them
+  const snap = snapshotOf(m, l, ctx.extraState?.(l.index), list(fact.fields.NMDns));
+  const gateway = list(fact.fields.NMGateway)[0];
+  if (gateway) snap.gateway = gateway;
+  const event = f.make({ event: dir, link: l.name, index: l.index, backend: "NetworkManager", snap, changed: Object.keys(fact.changes), replay });
+  return [{ event, state: dir, env: nmDeviceEnv(fact.name ?? l.name, fact.fields) }];
+}
+
+/** The manager's State changed → manager.d with STATE = its name. */
+export function nmManagerJobs(fact: ManagerFact, f: EventFactory): HookJob[] {
+  const change = fact.changes.NMState;
+  const state = change ? nmNumber(Number(change[1])) : undefined;
+  if (!change || state === undefined) return [];
+  const job = managerJob("NetworkManager", managerStateName(state), fact.fields, Object.keys(fact.changes), f);
+  job.env = { NM_STATE: String(state), NM_STATE_NAME: managerStateName(state) };
+  const old = change[0] === undefined ? undefined : nmNumber(Number(change[0]));
+  if (old !== undefined) { job.env.NM_OLD_STATE = String(old); job.env.NM_OLD_STATE_NAME = managerStateName(old); }
+  return [job];
+}
+
+/** Startup replay: each device's current state dir once; loopback and unmanaged (< unavailable) devices are skipped. */
+export function nmReplayJobs(m: NetworkModel, ctx: DeriveContext, f: EventFactory): HookJob[] {
+  const out: HookJob[] = [];
+  for (const [index, st] of [...m.backend].sort((a, b) => a[0] - b[0])) {
+    if (st.backend !== "NetworkManager" || m.links.get(index)?.type === 772) continue;
+    const state = nmNumber(Number(st.fields.NMDeviceState));
+    if (state === undefined || state < 20) continue;
+    const changes: Record<string, [string | undefined, string]> = { NMDeviceState: [undefined, String(state)] };
+    out.push(...nmJobs({ backend: st.backend, index, name: st.name, changes, fields: st.fields }, m, ctx, f, true));
+  }
+  return out;
 }

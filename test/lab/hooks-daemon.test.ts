@@ -153,4 +153,27 @@ if ip addr add 10.99.99.1/32 dev ${lab.ifname} 2> $OUT/ip.err; then echo 0 > $OU
       await d.stop();
     }
   });
+
+  test("netevd test SCRIPT really runs it with a real event's environment and reports exit code and output", async () => {
+    const { base, out } = hookTree({ "routable.d": { "10-rec": recorder("10-rec", 7).replace("exit 7", "echo to-stdout; echo to-stderr >&2; exit 7") } });
+    const index = JSON.parse(await ip("-j", "link", "show", lab.ifname))[0].ifindex as number;
+    const t = DaemonProcess.start(["test", join(base, "routable.d", "10-rec"), "--link", lab.ifname, "--event", "routable", "--ip", "10.1.2.3"]);
+    const code = await t.exited;
+    assert.equal(code, 1, "non-zero script exit → exit 1");
+    const printed = t.stderr.concat(t.records.map((r) => JSON.stringify(r))).join("\n");
+    const [run] = runs(out);
+    assert.ok(run, `the script ran: ${printed}`);
+    assert.equal(run.LINK, lab.ifname);
+    assert.equal(run.LINKINDEX, String(index));
+    assert.equal(run.STATE, "routable");
+    assert.equal(run.EVENT, "routable");
+    assert.match(run.ADDRESSES!, /^10\.1\.2\.3( |$)/);
+    assert.equal(run.caps, "0000000000000000", "like a real hook: no capabilities");
+    assert.equal(run.uid, readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith("netevd:"))!.split(":")[2], "as the netevd user");
+    assert.match(printed, /stdout: to-stdout/);
+    assert.match(printed, /stderr: to-stderr/);
+    assert.match(printed, /exit code 7, [\d.]+ ms/);
+    const bad = DaemonProcess.start(["test", join(base, "routable.d", "10-rec"), "--link", lab.ifname, "--event", "../../bin"]);
+    assert.equal(await bad.exited, 2, "an event off the allow-list is a usage error");
+  });
 }
