@@ -52,6 +52,7 @@ function safeJson(rec: Fields): string {
 }
 
 // Control characters from outside (a hook's output, a lease) must not forge log lines on a TTY.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const ctl = /[\u0000-\u001f\u007f]/g;
 function textValue(v: unknown): string {
   if (typeof v === "string") return /[\s"=]/.test(v) || v === "" ? JSON.stringify(v) : v.replace(ctl, "?");

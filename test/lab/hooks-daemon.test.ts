@@ -176,4 +176,42 @@ if ip addr add 10.99.99.1/32 dev ${lab.ifname} 2> $OUT/ip.err; then echo 0 > $OU
     const bad = DaemonProcess.start(["test", join(base, "routable.d", "10-rec"), "--link", lab.ifname, "--event", "../../bin"]);
     assert.equal(await bad.exited, 2, "an event off the allow-list is a usage error");
   });
+
+  test("a hook that ignores SIGTERM and leaves a child holding stdout is killed with it at the timeout; other hooks run on time", async () => {
+    const { base, out } = hookTree({
+      "no-carrier.d": {
+        "10-stuck": `#!/bin/sh
+trap '' TERM
+sleep 1000 &
+echo $! > $OUT/child.pid
+echo $$ > $OUT/stuck.pid
+while :; do sleep 0.1; done
+`,
+      },
+      "address-added.d": { "10-rec": recorder("address-added") },
+      "carrier.d": { "10-rec": recorder("carrier") },
+    });
+    const d = startDaemon(base, `monitoring:\n  interfaces: [${lab.ifname}]\nhooks:\n  replay_on_start: false\n  timeout_sec: 1\n`);
+    try {
+      await d.waitRecord((r) => r.msg === "ready");
+      await ipSrv("link", "set", lab.peer, "down");
+      await waitFor("stuck hook started", () => existsSync(join(out, "child.pid")), 5000);
+      const t0 = Date.now();
+      await ip("addr", "add", "10.77.0.61/24", "dev", lab.ifname);
+      await waitFor("address-added.d ran while the other hook hangs", () => runs(out).some((r) => r.script === "address-added"), 2000);
+      assert.ok(Date.now() - t0 < 1000, "an unrelated hook is not held up by the stuck one");
+      await ipSrv("link", "set", lab.peer, "up"); // carrier.d shares the carrier key: it runs after the kill
+      const killed = await d.waitRecord((r) => r.script === "10-stuck" && r.msg === "hook timed out", 6000);
+      assert.equal(killed.level, "warn");
+      await waitFor("carrier.d after the kill", () => runs(out).some((r) => r.script === "carrier"), 3000);
+      assert.ok(Date.now() - t0 < 4500, `timeout 1 s + 2 s grace, then the next hook (${Date.now() - t0} ms)`);
+      for (const f of ["child.pid", "stuck.pid"]) {
+        const pid = Number(readFileSync(join(out, f), "utf8"));
+        assert.equal(existsSync(`/proc/${pid}`), false, `${f} ${pid} is gone`);
+      }
+    } finally {
+      await ip("addr", "del", "10.77.0.61/24", "dev", lab.ifname).catch(() => {});
+      await d.stop();
+    }
+  });
 }
