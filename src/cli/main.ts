@@ -1,5 +1,5 @@
 // The `netevd` command.
-import { readFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -135,6 +135,7 @@ async function run(path: string | undefined): Promise<number> {
         `Refusing to run the daemon as root.\n`);
       return EXIT.failure;
     }
+    prepareSocketDir(config.api.enabled ? config.api.socket : "", user);
     return reexecAs(user, config.hooks.capabilities);
   }
   const log = createLogger({
@@ -177,6 +178,22 @@ async function run(path: string | undefined): Promise<number> {
   }
   await done;
   return exitCode;
+}
+
+/**
+ * The unix socket's directory (default /run/netevd) must be writable by the unprivileged daemon;
+ * as root we can make it so before dropping (under systemd, RuntimeDirectory= does this).
+ */
+function prepareSocketDir(socketPath: string, user: { uid: number; gid: number }): void {
+  if (!socketPath) return;
+  const dir = dirname(socketPath);
+  if (existsSync(dir)) return;
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o750 });
+    chownSync(dir, user.uid, user.gid);
+  } catch (err) {
+    process.stderr.write(`netevd: cannot create ${dir} for the API socket: ${(err as Error).message}\n`);
+  }
 }
 
 /** Run this command again as `user` through setpriv; this process only relays signals and the exit code. */
