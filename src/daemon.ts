@@ -124,7 +124,11 @@ export class Daemon {
     switch (backend) {
       case "systemd-networkd": this.backend = new NetworkdSource(log, sink); break;
       case "NetworkManager": this.backend = new NetworkManagerSource(log, sink); break;
-      case "dhclient": this.backend = new DhclientSource(log, sink, () => this.config); break;
+      case "dhclient": {
+        const indexOf = (name: string) => [...this.kernel.model.links.values()].find((l) => l.name === name)?.index;
+        this.backend = new DhclientSource(log, sink, () => this.config, indexOf);
+        break;
+      }
       default: this.settle(); return; // "none": kernel only
     }
     this.backend.start();

@@ -43,6 +43,7 @@ export function labFile(metaUrl: string, opts: LabOptions = {}): boolean {
     // set by an outer `node --test`: the inner runner would take itself for a nested run and skip the file
     delete env.NODE_TEST_CONTEXT;
     if (opts.resolved) env.NETEVD_LAB_RESOLVED_ROOT = RESOLVED_ROOT;
+    if (opts.polkit) env.NETEVD_LAB_POLKIT_RULES_DIR = resolve(repoRoot, "config");
     const child = spawn(
       harness,
       [...args, "--", process.execPath, "--test", "--test-reporter=spec", "--test-concurrency=1", file],
