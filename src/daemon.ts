@@ -17,6 +17,7 @@ import { History } from "./events/history.js";
 import type { HookJob } from "./events/types.js";
 import { Dispatcher } from "./actions/hooks/dispatcher.js";
 import { runHookDir } from "./actions/hooks/run.js";
+import { discoverHooks } from "./actions/hooks/discover.js";
 import { RoutingReconciler } from "./actions/routing/index.js";
 import { DnsActions } from "./actions/dns.js";
 import { metrics } from "./metrics.js";
@@ -152,7 +153,9 @@ export class Daemon {
     const index = job.event.index;
     const describe = this.backend?.describe?.bind(this.backend);
     const wantJson = job.event.backend !== "systemd-networkd" || this.config.backends.systemd_networkd.emit_json;
-    if (!describe || index === null || job.event.backend === "kernel" || !wantJson) {
+    // no script to read $JSON: skip the round trip (it costs milliseconds while networkd is busy)
+    if (!describe || index === null || job.event.backend === "kernel" || !wantJson ||
+        discoverHooks(this.config.system.scripts_dir, job.event.event, this.daemonUid).scripts.length === 0) {
       this.emit(job);
       return;
     }

@@ -1,9 +1,37 @@
 // Every metric of netevd, defined once and incremented where the thing happens. Served by the API
-// (/metrics) in the Prometheus text format; prom-client's default process metrics are included.
+// (/metrics) in the Prometheus text format.
+import { readdirSync, readFileSync } from "node:fs";
 import client from "prom-client";
 
 export const registry = new client.Registry();
-client.collectDefaultMetrics({ register: registry, prefix: "netevd_" });
+
+// Process metrics computed when scraped. Not prom-client's collectDefaultMetrics(): it runs an
+// event-loop-delay monitor that wakes the process 100 times a second, and an idle daemon must not.
+const startTime = Date.now() / 1000 - process.uptime();
+new client.Counter({
+  name: "netevd_process_cpu_seconds_total", help: "User and system CPU time spent, in seconds", registers: [registry],
+  collect() { const u = process.cpuUsage(); this.reset(); this.inc((u.user + u.system) / 1e6); },
+});
+new client.Gauge({
+  name: "netevd_process_resident_memory_bytes", help: "Resident memory size in bytes", registers: [registry],
+  collect() { this.set(process.memoryUsage.rss()); },
+});
+new client.Gauge({
+  name: "netevd_process_heap_used_bytes", help: "V8 heap in use, in bytes", registers: [registry],
+  collect() { this.set(process.memoryUsage().heapUsed); },
+});
+new client.Gauge({
+  name: "netevd_process_start_time_seconds", help: "Start time of the process since the Unix epoch, in seconds", registers: [registry],
+  collect() { this.set(startTime); },
+});
+new client.Gauge({
+  name: "netevd_process_open_fds", help: "Open file descriptors", registers: [registry],
+  collect() { try { this.set(readdirSync("/proc/self/fd").length); } catch { /* not Linux procfs */ } },
+});
+new client.Gauge({
+  name: "netevd_process_threads", help: "OS threads of the process", registers: [registry],
+  collect() { try { this.set(Number(/^Threads:\s+(\d+)/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? 0)); } catch { /* not Linux procfs */ } },
+});
 
 const counter = (name: string, help: string, labelNames: string[] = []) =>
   new client.Counter({ name, help, labelNames, registers: [registry] });

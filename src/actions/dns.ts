@@ -7,7 +7,8 @@
 import { isIP } from "node:net";
 import type { Config } from "../config/index.js";
 import { interfaceSelected } from "../config/index.js";
-import { DbusError, SystemBus } from "../dbus/bus.js";
+// dbus-next is loaded only when a push is first needed: hosts that never push don't pay its memory
+import type { SystemBus } from "../dbus/bus.js";
 import { validHostname, validIp } from "../events/validate.js";
 import type { Logger } from "../log.js";
 import { metrics } from "../metrics.js";
@@ -153,7 +154,7 @@ export class DnsActions {
   private async connection(): Promise<SystemBus> {
     if (this.bus && !this.bus.isClosed) return this.bus;
     this.bus = null;
-    this.connecting ??= SystemBus.connect().finally(() => { this.connecting = null; });
+    this.connecting ??= import("../dbus/bus.js").then((m) => m.SystemBus.connect()).finally(() => { this.connecting = null; });
     this.bus = await this.connecting;
     return this.bus;
   }
@@ -174,7 +175,7 @@ export class DnsActions {
           await bus.call({ ...RESOLVE, ...call });
         } catch (err) {
           // a link systemd-networkd manages: resolved defers to networkd, which takes the same call
-          if (!(err instanceof DbusError) || err.dbusName !== LINK_BUSY) throw err;
+          if (dbusName(err) !== LINK_BUSY) throw err;
           via = NETWORKD.destination;
           await bus.call({ ...NETWORKD, ...call });
         }
@@ -187,9 +188,15 @@ export class DnsActions {
       const e = err as Error;
       this.o.log.warn("push failed", {
         kind: p.kind, link: p.link, index: p.index, via,
-        error: err instanceof DbusError ? err.dbusName : (e as NodeJS.ErrnoException).code ?? e.name, err: e.message,
+        error: dbusName(err) ?? (e as NodeJS.ErrnoException).code ?? e.name, err: e.message,
       });
       return false;
     }
   }
+}
+
+/** The D-Bus error name of a failed call (DbusError.dbusName), if it is one. */
+function dbusName(err: unknown): string | undefined {
+  const n = (err as { dbusName?: unknown } | null)?.dbusName;
+  return typeof n === "string" ? n : undefined;
 }

@@ -5,11 +5,9 @@ import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from "../config/index.js";
 import { createLogger } from "../log.js";
-import { Daemon } from "../daemon.js";
 import { spawn } from "node:child_process";
 import { CAP_NET_ADMIN_BIT, effectiveCaps, lookupUser, REEXEC_MARK, setprivArgv } from "./privileges.js";
 import { ambientClearAll } from "../netlink/native.js";
-import { testHook, TestUsageError } from "./test-hook.js";
 
 const EXIT = { ok: 0, failure: 1, usage: 2, unreachable: 3 } as const;
 
@@ -83,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
         if (!user) { process.stderr.write(`netevd: user "${config.system.user}" (system.user) does not exist\n`); return EXIT.failure; }
         return reexecAs(user, config.hooks.capabilities, false);
       }
+      const { testHook, TestUsageError } = await import("./test-hook.js");
       try {
         return await testHook({ script, link: values.link, event: values.event, ip: values.ip }, config);
       } catch (err) {
@@ -154,6 +153,8 @@ async function run(path: string | undefined): Promise<number> {
     log.warn("running without CAP_NET_ADMIN: events and hooks work, policy routing cannot change the kernel");
   }
 
+  // loaded only here: the root parent that just re-executes itself need not load the daemon
+  const { Daemon } = await import("../daemon.js");
   const daemon = new Daemon({ config, configFile: file, log });
   let exitCode: number = EXIT.ok;
   const done = new Promise<void>((resolveDone) => {

@@ -25,6 +25,7 @@ export interface KernelStats {
 // IPv4 routes vanish without a notification when their address goes or the link is set down:
 // after such a fact the routes are re-read (coalesced) so the model stays equal to the kernel.
 const ROUTE_RESYNC_DELAY_MS = 20;
+const ROUTE_RESYNC_MAX_DELAY_MS = 250;
 
 export class KernelSource {
   model: NetworkModel = emptyModel();
@@ -36,6 +37,7 @@ export class KernelSource {
   private resyncing: Promise<void> | null = null;
   private pendingKinds = new Set<ObjectKind>();
   private routeTimer: NodeJS.Timeout | null = null;
+  private routeFirst = 0;
   private closed = false;
 
   constructor(private readonly opts: KernelSourceOptions) {}
@@ -104,12 +106,21 @@ export class KernelSource {
     void this.resync(["link", "addr", "route", "rule"]);
   }
 
+  /** Re-armed while triggers keep coming (a flood of removals), but never later than the cap. */
   private scheduleRouteResync(): void {
-    if (this.routeTimer || this.closed) return;
+    if (this.closed) return;
+    const now = Date.now();
+    if (this.routeTimer) {
+      if (now - this.routeFirst >= ROUTE_RESYNC_MAX_DELAY_MS) return;
+      clearTimeout(this.routeTimer);
+    } else {
+      this.routeFirst = now;
+    }
+    const delay = Math.min(ROUTE_RESYNC_DELAY_MS, this.routeFirst + ROUTE_RESYNC_MAX_DELAY_MS - now);
     this.routeTimer = setTimeout(() => {
       this.routeTimer = null;
       void this.resync(["route"]);
-    }, ROUTE_RESYNC_DELAY_MS);
+    }, delay);
   }
 
   /**
@@ -133,12 +144,16 @@ export class KernelSource {
       this.buffered ??= [];
       try {
         const req = this.requests;
-        const next = withBackendState(modelFrom({
-          links: kinds.includes("link") ? (await req.dump("link")).flatMap((m) => (m.kind === "link" ? [m.link] : [])) : [...this.model.links.values()],
-          addrs: kinds.includes("addr") ? (await req.dump("addr")).flatMap((m) => (m.kind === "addr" ? [m.addr] : [])) : [...this.model.addrs.values()],
-          routes: kinds.includes("route") ? (await req.dump("route")).flatMap((m) => (m.kind === "route" ? [m.route] : [])) : [...this.model.routes.values()],
-          rules: kinds.includes("rule") ? (await req.dump("rule")).flatMap((m) => (m.kind === "rule" ? [m.rule] : [])) : [...this.model.rules.values()],
-        }), this.model);
+        // only the kinds re-read get new maps; diffModels skips the maps that are the same object
+        const fresh = emptyModel();
+        for (const kind of kinds) for (const m of await req.dump(kind)) applyMessage(fresh, m);
+        const next: NetworkModel = {
+          ...this.model,
+          links: kinds.includes("link") ? fresh.links : this.model.links,
+          addrs: kinds.includes("addr") ? fresh.addrs : this.model.addrs,
+          routes: kinds.includes("route") ? fresh.routes : this.model.routes,
+          rules: kinds.includes("rule") ? fresh.rules : this.model.rules,
+        };
         const facts = diffModels(this.model, next);
         this.model = next;
         if (facts.length) this.opts.onFacts(facts, this.model);

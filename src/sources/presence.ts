@@ -1,7 +1,8 @@
 // Follows whether a backend's well-known name is on the system bus. It says plainly when the bus or
 // the backend is missing, reconnects with backoff when the bus goes away, and reports the moment
 // the name appears (NameOwnerChanged) so a backend source can attach then.
-import { SystemBus } from "../dbus/bus.js";
+// dbus-next is loaded on first use: a kernel-only or dhclient-only daemon never pays its memory
+import type { SystemBus } from "../dbus/bus.js";
 import type { Logger } from "../log.js";
 
 export type PresenceState = "connecting" | "no-bus" | "absent" | "present" | "stopped";
@@ -45,6 +46,7 @@ export class BusNameWatch {
     if (this.stopped) return;
     let bus: SystemBus;
     try {
+      const { SystemBus } = await import("../dbus/bus.js");
       bus = await SystemBus.connect();
     } catch (err) {
       if (this.state !== "no-bus") {

@@ -199,19 +199,27 @@ function removeLink(m: NetworkModel, link: LinkRecord): Fact[] {
  */
 export function diffModels(a: NetworkModel, b: NetworkModel): Fact[] {
   const out: Fact[] = [];
-  for (const [i, l] of b.links) out.push(...linkFacts(a.links.get(i), l));
+  // a map shared by both models (a partial re-dump) has no differences: skip it
+  const links = a.links !== b.links;
+  if (links) for (const [i, l] of b.links) out.push(...linkFacts(a.links.get(i), l));
   const nameIn = (index: number | undefined) => linkName(b, index) ?? linkName(a, index);
-  for (const [k, x] of a.addrs) if (!b.addrs.has(k)) out.push({ fact: "address-removed", addr: x, link: nameIn(x.index) });
-  for (const [k, x] of b.addrs) {
-    const p = a.addrs.get(k);
-    if (!p) out.push({ fact: "address-added", addr: x, link: nameIn(x.index) });
-    else if (!sameAddr(p, x)) out.push({ fact: "address-changed", addr: x, previous: p, link: nameIn(x.index) });
+  if (a.addrs !== b.addrs) {
+    for (const [k, x] of a.addrs) if (!b.addrs.has(k)) out.push({ fact: "address-removed", addr: x, link: nameIn(x.index) });
+    for (const [k, x] of b.addrs) {
+      const p = a.addrs.get(k);
+      if (!p) out.push({ fact: "address-added", addr: x, link: nameIn(x.index) });
+      else if (!sameAddr(p, x)) out.push({ fact: "address-changed", addr: x, previous: p, link: nameIn(x.index) });
+    }
   }
-  for (const [k, x] of a.routes) if (!b.routes.has(k)) out.push({ fact: "route-removed", route: x, link: nameIn(x.oif) });
-  for (const [k, x] of b.routes) if (!a.routes.has(k)) out.push({ fact: "route-added", route: x, link: nameIn(x.oif) });
-  for (const [k, x] of a.rules) if (!b.rules.has(k)) out.push({ fact: "rule-removed", rule: x });
-  for (const [k, x] of b.rules) if (!a.rules.has(k)) out.push({ fact: "rule-added", rule: x });
-  for (const [i, l] of a.links) if (!b.links.has(i)) out.push({ fact: "link-removed", link: l });
+  if (a.routes !== b.routes) {
+    for (const [k, x] of a.routes) if (!b.routes.has(k)) out.push({ fact: "route-removed", route: x, link: nameIn(x.oif) });
+    for (const [k, x] of b.routes) if (!a.routes.has(k)) out.push({ fact: "route-added", route: x, link: nameIn(x.oif) });
+  }
+  if (a.rules !== b.rules) {
+    for (const [k, x] of a.rules) if (!b.rules.has(k)) out.push({ fact: "rule-removed", rule: x });
+    for (const [k, x] of b.rules) if (!a.rules.has(k)) out.push({ fact: "rule-added", rule: x });
+  }
+  if (links) for (const [i, l] of a.links) if (!b.links.has(i)) out.push({ fact: "link-removed", link: l });
   return out;
 }
 

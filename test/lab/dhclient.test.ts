@@ -171,7 +171,7 @@ if (labFile(import.meta.url, { backend: "dhclient", resolved: true, polkit: true
       await waitFor("host name labclient", async () => (await hostname()) === "labclient", 5000, 100);
       assert.equal(await staticHostname(), "labclient");
       // the pushes above came from the daemon running as netevd (the root launcher only waits)
-      assert.notEqual((await sh(["pgrep", "-u", "netevd", "-f", "dist/src/cli/main.js run"], { allowFail: true })).trim(), "", "the daemon runs unprivileged");
+      assert.notEqual((await sh(["pgrep", "-u", "netevd", "-f", "bin/netevd run"], { allowFail: true })).trim(), "", "the daemon runs unprivileged");
     } finally {
       await d.stop();
     }

@@ -135,7 +135,7 @@ export class DaemonProcess {
   }
 
   static start(args: string[], env: NodeJS.ProcessEnv = {}): DaemonProcess {
-    const child = spawn(process.execPath, [resolve(repoRoot, "dist/src/cli/main.js"), ...args], {
+    const child = spawn(resolve(repoRoot, "bin/netevd"), args, {
       env: { PATH: process.env.PATH, NETEVD_LOG_FORMAT: "json", DBUS_SYSTEM_BUS_ADDRESS: process.env.DBUS_SYSTEM_BUS_ADDRESS, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
