@@ -1,16 +1,435 @@
-// NetworkManager over the system bus. (Being written: issue 5; until then only presence is followed.)
+// NetworkManager over the system bus: each device's StateChanged(new, old, reason) becomes backend
+// state in the model (one fact per transition, with the signal's own arguments), the manager's
+// StateChanged becomes manager state. Interface and ifindex come from the Device object, never from
+// a name lookup. Attaches when org.freedesktop.NetworkManager appears and re-reads every device
+// when it (re)appears; devices whose state did not change produce no facts (the model diffs).
+//
+// Ordering: a device's work (a transition, a snapshot from GetAll) runs on one queue per device in
+// the order its D-Bus message was received, so a slow property read for one transition never lets
+// a later transition overtake it, and a snapshot never rewinds state that a signal already moved.
+import { readFile } from "node:fs/promises";
+import { endianness } from "node:os";
+import type { SystemBus, Signal } from "../dbus/bus.js";
 import type { Logger } from "../log.js";
+import { formatAddress } from "../netlink/codec.js";
+import { validIfname, validIp } from "../events/validate.js";
+import { deviceStateName, managerStateName, nmNumber, transitionFields } from "../events/networkmanager.js";
 import { BusNameWatch } from "./presence.js";
 import type { BackendSink, BackendSource, SourceHealth } from "./backend.js";
+
+export const NM_NAME = "org.freedesktop.NetworkManager";
+const NM_PATH = "/org/freedesktop/NetworkManager";
+const NM_IFACE = "org.freedesktop.NetworkManager";
+const DEVICE_IFACE = "org.freedesktop.NetworkManager.Device";
+const IP4_IFACE = "org.freedesktop.NetworkManager.IP4Config";
+const IP6_IFACE = "org.freedesktop.NetworkManager.IP6Config";
+const PROPS_IFACE = "org.freedesktop.DBus.Properties";
+
+/** Device states in which the device has (or is getting) IP configuration worth reading. */
+const IP_STATES = new Set([70, 80, 90, 100]);
+/** Re-reads after NetworkManager took its name but could not answer yet. */
+const RETRY_MS = [100, 250, 500, 1000, 2000, 5000];
+/** The IP fields of a device without IP configuration. */
+const NO_IP: Readonly<Record<string, string>> = { NMAddresses: "", NMGateway: "", NMDns: "" };
+
+const DEVICE_PATH = /^\/org\/freedesktop\/NetworkManager\/Devices\/[0-9]{1,10}$/;
+const CONFIG_PATH = /^\/org\/freedesktop\/NetworkManager\/IP[46]Config\/[0-9]{1,10}$/;
+
+/** `/org/freedesktop/NetworkManager/Devices/3` is a device object path; anything else is not followed. */
+export function isDevicePath(p: unknown): p is string {
+  return typeof p === "string" && DEVICE_PATH.test(p);
+}
+
+/** A Device's `Ip4Config`/`Ip6Config` value: the config object path, or undefined for "/" (none) and junk. */
+export function configPath(p: unknown): string | undefined {
+  return typeof p === "string" && CONFIG_PATH.test(p) ? p : undefined;
+}
+
+export function unwrap(v: unknown): unknown {
+  return v !== null && typeof v === "object" && "value" in (v as object) && "signature" in (v as object) ? (v as { value: unknown }).value : v;
+}
+
+/**
+ * What a Device object says about its interface: `Interface` (a valid name) and `HwAddress`.
+ * NetworkManager's D-Bus API has no ifindex (1.42 exports none), so the index comes from the kernel
+ * for that name, checked against the MAC (see kernelIndex).
+ */
+export function deviceIdentity(props: Record<string, unknown>): { iface: string; hwaddr?: string } | undefined {
+  const iface = unwrap(props.Interface);
+  if (typeof iface !== "string" || !validIfname(iface)) return undefined;
+  const hw = unwrap(props.HwAddress);
+  return typeof hw === "string" && MAC.test(hw) ? { iface, hwaddr: hw.toLowerCase() } : { iface };
+}
+
+const MAC = /^[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5,19}$/;
+
+/**
+ * The ifindex in /sys/class/net/<iface>/ifindex when it is one, and when the link's MAC there is the
+ * one NetworkManager reports (so a name that now belongs to another link is not taken for it).
+ */
+export function indexFromSysfs(ifindexText: string, addressText: string | undefined, hwaddr: string | undefined): number | undefined {
+  const m = /^([1-9][0-9]{0,9})\n?$/.exec(ifindexText);
+  const index = m ? Number(m[1]) : NaN;
+  if (!Number.isInteger(index) || index > 0x7fffffff) return undefined;
+  const kernelMac = addressText?.trim().toLowerCase();
+  if (hwaddr && kernelMac && MAC.test(kernelMac) && kernelMac !== hwaddr) return undefined;
+  return index;
+}
+
+async function kernelIndex(iface: string, hwaddr: string | undefined): Promise<number | undefined> {
+  if (!validIfname(iface)) return undefined; // the name becomes a path component: only a valid one
+  const dir = `/sys/class/net/${iface}`;
+  try {
+    const [ifindex, address] = await Promise.all([readFile(`${dir}/ifindex`, "utf8"), readFile(`${dir}/address`, "utf8").catch(() => undefined)]);
+    return indexFromSysfs(ifindex, address, hwaddr);
+  } catch {
+    return undefined; // no such link (any more)
+  }
+}
+
+/** `AddressData` (aa{sv}: address, prefix) → "address/prefix" entries; invalid entries are dropped. */
+export function addressData(v: unknown, family: 4 | 6): string[] {
+  const out: string[] = [];
+  const arr = unwrap(v);
+  if (!Array.isArray(arr)) return out;
+  for (const entry of arr as unknown[]) {
+    if (!entry || typeof entry !== "object") continue;
+    const a = unwrap((entry as Record<string, unknown>).address);
+    const p = unwrap((entry as Record<string, unknown>).prefix);
+    if (typeof a !== "string" || !validIp(a) || a.includes(":") !== (family === 6)) continue;
+    if (typeof p !== "number" || !Number.isInteger(p) || p < 0 || p > (family === 4 ? 32 : 128)) continue;
+    out.push(`${a}/${p}`);
+  }
+  return out;
+}
+
+/** IPv4 nameservers: `NameserverData` (aa{sv}: address) in NM ≥ 1.14, else `Nameservers` (au, network byte order in host-order words). */
+export function ip4Nameservers(props: Record<string, unknown>, littleEndian = endianness() === "LE"): string[] {
+  const data = unwrap(props.NameserverData);
+  if (Array.isArray(data)) {
+    const out: string[] = [];
+    for (const entry of data as unknown[]) {
+      const a = entry && typeof entry === "object" ? unwrap((entry as Record<string, unknown>).address) : undefined;
+      if (typeof a === "string" && validIp(a) && !a.includes(":")) out.push(a);
+    }
+    return out;
+  }
+  const words = unwrap(props.Nameservers);
+  if (!Array.isArray(words)) return [];
+  const out: string[] = [];
+  for (const w of words as unknown[]) {
+    if (typeof w !== "number" || !Number.isInteger(w) || w < 0 || w > 0xffffffff) continue;
+    const b = Buffer.alloc(4);
+    if (littleEndian) b.writeUInt32LE(w); else b.writeUInt32BE(w);
+    out.push(formatAddress(b));
+  }
+  return out;
+}
+
+/** IPv6 nameservers: `Nameservers` (aay, 16 bytes each). */
+export function ip6Nameservers(props: Record<string, unknown>): string[] {
+  const list = unwrap(props.Nameservers);
+  if (!Array.isArray(list)) return [];
+  const out: string[] = [];
+  for (const raw of list as unknown[]) {
+    const bytes = Buffer.isBuffer(raw) ? raw : Array.isArray(raw) && raw.every((x) => Number.isInteger(x) && x >= 0 && x <= 255) ? Buffer.from(raw as number[]) : undefined;
+    if (bytes?.length === 16) out.push(formatAddress(bytes));
+  }
+  return out;
+}
+
+/** A config's `Gateway` (s, "" = none), when it is an address of the config's family. */
+export function gatewayOf(props: Record<string, unknown>, family: 4 | 6): string | undefined {
+  const g = unwrap(props.Gateway);
+  return typeof g === "string" && validIp(g) && g.includes(":") === (family === 6) ? g : undefined;
+}
+
+/** The model fields for a device's IP4Config/IP6Config properties (either may be missing). */
+export function ipFields(ip4: Record<string, unknown> | undefined, ip6: Record<string, unknown> | undefined): Record<string, string> {
+  const addresses = [...(ip4 ? addressData(ip4.AddressData, 4) : []), ...(ip6 ? addressData(ip6.AddressData, 6) : [])];
+  const gateway = (ip4 && gatewayOf(ip4, 4)) ?? (ip6 && gatewayOf(ip6, 6)) ?? "";
+  const dns = [...new Set([...(ip4 ? ip4Nameservers(ip4) : []), ...(ip6 ? ip6Nameservers(ip6) : [])])];
+  return { NMAddresses: addresses.join(" "), NMGateway: gateway, NMDns: dns.join(" ") };
+}
+
+interface Device {
+  path: string;
+  index?: number;
+  iface?: string;
+  /** this device's work, in the order its messages arrived */
+  queue: Promise<void>;
+  /** StateChanged signals received for it */
+  signals: number;
+}
+
+type Props = Record<string, unknown>;
 
 export class NetworkManagerSource implements BackendSource {
   readonly backend = "NetworkManager" as const;
   readonly watch: BusNameWatch;
-  constructor(log: Logger, sink: BackendSink) {
-    this.watch = new BusNameWatch({ name: "org.freedesktop.NetworkManager", label: "NetworkManager", log, onPresent: () => sink.attached(true), onUnavailable: () => sink.unavailable() });
+  private bus: SystemBus | null = null;
+  private owner: string | null = null;
+  private generation = 0;
+  private devices = new Map<string, Device>();
+  /** the device state last reported per ifindex (kept across NM restarts, so a resync reports only changes) */
+  private readonly lastState = new Map<number, number>();
+  private stopped = false;
+  private managerSignals = 0;
+  private attachFailures = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  attachedNow = false;
+  stats = { signals: 0, calls: 0, errors: 0, resyncs: 0 };
+
+  constructor(private readonly log: Logger, private readonly sink: BackendSink) {
+    this.watch = new BusNameWatch({
+      name: NM_NAME, label: "NetworkManager", log,
+      onBus: (bus) => this.onBus(bus),
+      onPresent: (bus) => void this.attach(bus),
+      onAbsent: () => this.detach(),
+      onUnavailable: () => this.sink.unavailable(),
+    });
   }
-  start(): void { this.watch.start(); }
-  stop(): void { this.watch.stop(); }
-  ownsCarrier(): boolean { return false; }
-  health(): SourceHealth { return { state: this.watch.state, ok: this.watch.state === "present" }; }
+
+  start(): void {
+    this.watch.start();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.clearRetry();
+    this.generation++;
+    this.watch.stop();
+  }
+
+  /** carrier.d / no-carrier.d stay with the kernel source. */
+  ownsCarrier(): boolean {
+    return false;
+  }
+
+  health(): SourceHealth {
+    if (this.attachedNow) return { state: "attached", ok: true };
+    const w = this.watch.state;
+    if (w === "present") return { state: "attaching", ok: false, detail: "NetworkManager is on the bus but its devices could not be read yet" };
+    return {
+      state: w, ok: false,
+      detail: w === "no-bus" ? "no system bus: no NetworkManager events will fire"
+        : "NetworkManager is not running: no NetworkManager events will fire",
+    };
+  }
+
+  private onBus(bus: SystemBus): void {
+    bus.onSignal((s) => this.onSignal(s));
+    const rules = [
+      `type='signal',sender='${NM_NAME}',interface='${DEVICE_IFACE}',member='StateChanged'`,
+      ...["StateChanged", "DeviceAdded", "DeviceRemoved"].map((m) => `type='signal',sender='${NM_NAME}',path='${NM_PATH}',interface='${NM_IFACE}',member='${m}'`),
+    ];
+    void Promise.all(rules.map((r) => bus.addMatch(r)))
+      .catch((err: Error) => this.log.error("cannot subscribe to NetworkManager signals", { err: err.message }));
+  }
+
+  private async call<T = unknown[]>(member: string, path: string, iface: string, signature = "", body: unknown[] = []): Promise<T> {
+    if (this.stopped || !this.bus) throw new Error("NetworkManager source stopped");
+    this.stats.calls++;
+    try {
+      return (await this.bus!.call({ destination: NM_NAME, path, iface, member, signature, body })) as T;
+    } catch (err) {
+      this.stats.errors++;
+      throw err;
+    }
+  }
+
+  private async getAll(path: string, iface: string): Promise<Props> {
+    const [props] = await this.call<[Props]>("GetAll", path, PROPS_IFACE, "s", [iface]);
+    return props && typeof props === "object" ? props : {};
+  }
+
+  /** NetworkManager is there: read the manager and every device, then follow signals. */
+  private async attach(bus: SystemBus, retryOf?: number): Promise<void> {
+    this.clearRetry();
+    const gen = retryOf ?? ++this.generation;
+    this.bus = bus;
+    // a new NetworkManager instance: object paths of the old one mean nothing now (a retry keeps
+    // what the new one's signals have told us already)
+    if (retryOf === undefined) this.devices = new Map();
+    try {
+      const [owner] = await bus.call({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", iface: "org.freedesktop.DBus", member: "GetNameOwner", signature: "s", body: [NM_NAME] });
+      if (gen !== this.generation) return;
+      this.owner = String(owner);
+      const [paths] = await this.call<[unknown[]]>("GetDevices", NM_PATH, NM_IFACE);
+      const seen = this.managerSignals;
+      const [mstate] = await this.call<[unknown]>("Get", NM_PATH, PROPS_IFACE, "ss", [NM_IFACE, "State"]);
+      if (gen !== this.generation) return;
+      // as for devices: a StateChanged during the read is at least as new as the reply
+      if (this.managerSignals === seen) this.reportManager(unwrap(mstate));
+      const devicePaths = (Array.isArray(paths) ? paths : []).filter(isDevicePath);
+      await Promise.all(devicePaths.map((p) => this.readDevice(p, gen)));
+      if (gen !== this.generation) return;
+      // devices the previous NetworkManager had and this one does not
+      const present = new Set([...this.devices.values()].map((d) => d.index).filter((i) => i !== undefined));
+      for (const index of [...this.lastState.keys()]) if (!present.has(index)) this.gone(index);
+      this.stats.resyncs++;
+      this.attachFailures = 0;
+      this.attachedNow = true;
+      this.sink.attached(true);
+      this.log.info("NetworkManager attached", { devices: present.size, owner: this.owner });
+    } catch (err) {
+      if (gen !== this.generation) return;
+      // NetworkManager takes its bus name before it exports its objects: read again shortly
+      const delay = RETRY_MS[Math.min(this.attachFailures++, RETRY_MS.length - 1)]!;
+      const log = this.attachFailures === 1 ? this.log.warn.bind(this.log) : this.log.debug.bind(this.log);
+      log("reading NetworkManager state failed; retrying", { err: (err as Error).message, retryMs: delay });
+      this.retryTimer = setTimeout(() => { this.retryTimer = null; if (gen === this.generation) void this.attach(bus, gen); }, delay);
+    }
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+  }
+
+  private detach(): void {
+    this.clearRetry();
+    this.generation++;
+    this.owner = null;
+    this.devices = new Map();
+    if (this.attachedNow) {
+      this.attachedNow = false;
+      this.sink.attached(false);
+    }
+  }
+
+  private device(path: string): Device {
+    let d = this.devices.get(path);
+    if (!d) {
+      d = { path, queue: Promise.resolve(), signals: 0 };
+      this.devices.set(path, d);
+    }
+    return d;
+  }
+
+  /** Run `work` on the device's queue, after everything that arrived before it. */
+  private enqueue(d: Device, gen: number, what: string, work: () => Promise<void>): Promise<void> {
+    d.queue = d.queue.then(async () => {
+      if (gen !== this.generation) return;
+      try {
+        await work();
+      } catch (err) {
+        this.log.warn("NetworkManager device update failed", { what, path: d.path, err: (err as Error).message });
+      }
+    });
+    return d.queue;
+  }
+
+  /** Read a device's properties now and report them in the order the reply arrived. */
+  private async readDevice(path: string, gen: number): Promise<void> {
+    const d = this.device(path);
+    const seen = d.signals;
+    let props: Props;
+    try {
+      props = await this.getAll(path, DEVICE_IFACE);
+    } catch (err) {
+      this.log.warn("cannot read a NetworkManager device", { path, err: (err as Error).message });
+      return;
+    }
+    if (gen !== this.generation) return;
+    // A StateChanged received while the read was out may be older or newer than the reply (it can be
+    // handled before the reply's continuation runs): then the signals tell the story and the
+    // snapshot's state is not used (wait for them, so an attach knows the device when it is done).
+    // Without one, the reply is the newest state.
+    if (d.signals !== seen) { await d.queue; return; }
+    await this.enqueue(d, gen, "snapshot", async () => {
+      if (!(await this.identify(d, props))) return;
+      const state = nmNumber(unwrap(props.State));
+      if (state === undefined) return;
+      const last = this.lastState.get(d.index!);
+      const fields: Record<string, string> = { NMDeviceState: String(state), NMDeviceStateName: deviceStateName(state) };
+      if (last !== state) {
+        // a state we did not see a signal for: a transition from the last one we knew
+        const sr = unwrap(props.StateReason);
+        const reason = Array.isArray(sr) ? nmNumber(unwrap(sr[1])) : undefined;
+        Object.assign(fields, transitionFields(state, last, reason));
+      }
+      Object.assign(fields, IP_STATES.has(state) ? await this.readIp(props) : NO_IP);
+      if (gen === this.generation) this.report(d, state, fields);
+    });
+  }
+
+  /** The device's interface and ifindex from its properties; false when it has no usable identity. */
+  private async identify(d: Device, props: Props): Promise<boolean> {
+    const id = deviceIdentity(props);
+    const index = id ? await kernelIndex(id.iface, id.hwaddr) : undefined;
+    if (!id || index === undefined) {
+      if (d.index === undefined) this.log.debug("NetworkManager device without a kernel link ignored", { path: d.path, iface: id?.iface });
+      return d.index !== undefined;
+    }
+    if (d.index !== undefined && d.index !== index) this.gone(d.index); // re-created with a new ifindex
+    d.index = index;
+    d.iface = id.iface;
+    return true;
+  }
+
+  private async readIp(device: Props): Promise<Record<string, string>> {
+    const p4 = configPath(unwrap(device.Ip4Config));
+    const p6 = configPath(unwrap(device.Ip6Config));
+    const read = (p: string | undefined, iface: string) => p ? this.getAll(p, iface).catch(() => undefined) : Promise.resolve(undefined);
+    const [ip4, ip6] = await Promise.all([read(p4, IP4_IFACE), read(p6, IP6_IFACE)]);
+    return ipFields(ip4, ip6);
+  }
+
+  private report(d: Device, state: number, fields: Record<string, string>): void {
+    this.lastState.set(d.index!, state);
+    this.sink.linkState(d.index!, d.iface, fields);
+  }
+
+  private gone(index: number): void {
+    this.lastState.delete(index);
+    this.sink.linkGone(index);
+  }
+
+  private reportManager(v: unknown): void {
+    const state = nmNumber(v);
+    if (state !== undefined) this.sink.managerState({ NMState: String(state), NMStateName: managerStateName(state) });
+  }
+
+  private onSignal(s: Signal): void {
+    if (s.sender === "org.freedesktop.DBus" && s.member === "NameOwnerChanged" && s.body[0] === NM_NAME) {
+      // the new owner's signals may come before attach() has asked for it
+      this.owner = typeof s.body[2] === "string" && s.body[2] !== "" ? s.body[2] : null;
+      return;
+    }
+    if (!this.owner || s.sender !== this.owner) return;
+    const gen = this.generation;
+    if (s.iface === DEVICE_IFACE && s.member === "StateChanged") {
+      if (!isDevicePath(s.path)) return;
+      const [n, o, r] = s.body.map((x) => nmNumber(unwrap(x)));
+      if (n === undefined) return;
+      this.stats.signals++;
+      const d = this.device(s.path);
+      d.signals++;
+      void this.enqueue(d, gen, "StateChanged", async () => {
+        // the signal carries the transition; the device's properties are read only for an unknown
+        // device (its Interface/Ifindex) and for states with IP configuration
+        const props = d.index === undefined || IP_STATES.has(n) ? await this.getAll(d.path, DEVICE_IFACE) : undefined;
+        if (props && !(await this.identify(d, props))) return;
+        if (d.index === undefined) return;
+        const fields = { ...transitionFields(n, o, r), ...(props && IP_STATES.has(n) ? await this.readIp(props) : NO_IP) };
+        if (gen === this.generation) this.report(d, n, fields);
+      });
+    } else if (s.iface === NM_IFACE && s.path === NM_PATH) {
+      this.stats.signals++;
+      if (s.member === "StateChanged") {
+        this.managerSignals++;
+        this.reportManager(unwrap(s.body[0]));
+      } else if (s.member === "DeviceAdded" && isDevicePath(s.body[0])) {
+        void this.readDevice(s.body[0], gen);
+      } else if (s.member === "DeviceRemoved" && isDevicePath(s.body[0])) {
+        const d = this.devices.get(s.body[0]);
+        if (!d) return;
+        void this.enqueue(d, gen, "DeviceRemoved", async () => {
+          this.devices.delete(d.path);
+          if (d.index !== undefined) this.gone(d.index);
+        });
+      }
+    }
+  }
 }
