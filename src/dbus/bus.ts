@@ -34,6 +34,8 @@ export class SystemBus {
   private closedCbs: Array<(err?: Error) => void> = [];
   private signalCbs: Array<(s: Signal) => void> = [];
   private closed = false;
+  /** rejecters of calls in flight: a closed connection fails them at once, not at their timeout */
+  private readonly pending = new Set<() => void>();
 
   private constructor(private readonly bus: dbus.MessageBus) {
     bus.on("message", (msg: dbus.Message) => {
@@ -76,10 +78,14 @@ export class SystemBus {
       signature: spec.signature ?? "", body: spec.body ?? [],
     });
     metrics.dbusCalls.inc({ service: spec.destination });
+    if (this.closed) throw new DbusError("org.freedesktop.DBus.Error.Disconnected", "system bus connection closed");
     let timer: NodeJS.Timeout | undefined;
+    let abort: (() => void) | undefined;
     const timeout = new Promise<never>((_, rej) => {
       timer = setTimeout(() => rej(new DbusError("org.freedesktop.DBus.Error.Timeout", `${spec.iface}.${spec.member} timed out`)), spec.timeoutMs ?? 10_000);
+      abort = () => rej(new DbusError("org.freedesktop.DBus.Error.Disconnected", "system bus connection closed"));
     });
+    this.pending.add(abort!);
     try {
       const reply = await Promise.race([this.bus.call(msg), timeout]);
       return (reply?.body as unknown[]) ?? [];
@@ -90,6 +96,7 @@ export class SystemBus {
       throw new DbusError(e.type ?? "org.freedesktop.DBus.Error.Failed", e.text ?? e.message ?? String(err));
     } finally {
       clearTimeout(timer);
+      this.pending.delete(abort!);
     }
   }
 
@@ -119,12 +126,19 @@ export class SystemBus {
     if (this.closed) return;
     this.closed = true;
     try { this.bus.disconnect(); } catch { /* already down */ }
+    this.failPending();
+  }
+
+  private failPending(): void {
+    for (const abort of [...this.pending]) abort();
+    this.pending.clear();
   }
 
   private markClosed(err?: Error): void {
     if (this.closed) return;
     this.closed = true;
     try { this.bus.disconnect(); } catch { /* already down */ }
+    this.failPending();
     for (const cb of this.closedCbs) cb(err);
   }
 }

@@ -125,9 +125,9 @@ export const VALIDATION_KIND: Record<string, ValidationKind> = {
   IP6_ADDRS: "iplist",
   json: "json",
   DEVICE_IFACE: "ifname",
-  NM_STATE: "text",
-  NM_OLD_STATE: "text",
-  NM_REASON: "text",
+  NM_STATE: "int",
+  NM_OLD_STATE: "int",
+  NM_REASON: "int",
 };
 
 export function validationKind(name: string): ValidationKind {

@@ -90,7 +90,7 @@ export class Dispatcher {
         if (slot.pending && !this.closed) this.arm(key, slot);
         else if (!slot.timer && !slot.queued) this.slots.delete(key);
         this.pump();
-        if (this.active === 0 && this.ready.length === 0) for (const w of this.idleWaiters.splice(0)) w();
+        if (this.active === 0 && (this.closed || this.ready.length === 0)) for (const w of this.idleWaiters.splice(0)) w();
       });
     }
   }
@@ -109,6 +109,7 @@ export class Dispatcher {
   /** Stop accepting work; resolves when running hooks have finished. */
   close(): Promise<void> {
     this.closed = true;
+    this.ready.length = 0; // queued runs never start now
     for (const s of this.slots.values()) if (s.timer) clearTimeout(s.timer);
     if (this.active === 0) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
