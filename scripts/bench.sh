@@ -25,7 +25,7 @@ command -v cc >/dev/null || { echo "bench: needs a C compiler (cc) for the hook 
 
 OUT=${NETEVD_BENCH_OUT:-/tmp/netevd-bench-$(date +%Y%m%d-%H%M%S).jsonl}
 : > "$OUT"
-ALL=(ingest idle dispatch carrier-hook networkd-hook)
+ALL=(ingest idle dispatch carrier-hook networkd-hook api-rss)
 (( $# )) && SEL=("$@") || SEL=("${ALL[@]}")
 
 # Latency benchmarks take their reference timestamps (kernel/bus event arrival) in the bench
@@ -50,6 +50,7 @@ for b in "${SEL[@]}"; do
         dispatch)      run "$b" -- node dist/bench/dispatch.js ;;
         carrier-hook)  run "$b" -- "${RT[@]}" node dist/bench/carrier-hook.js ;;
         networkd-hook) run "$b" -b networkd -- "${RT[@]}" node dist/bench/networkd-hook.js ;;
+        api-rss)       run "$b" -- node dist/bench/api-rss.js ;;
         *) echo "bench: unknown benchmark $b (one of: ${ALL[*]})" >&2; exit 2 ;;
     esac
 done
@@ -82,6 +83,10 @@ for (const r of lines) {
     case "networkd-hook":
       out(`networkd signal -> hook: netevd p50 ${r.netevdEmitJson.sigToHook.p50} ms (emit_json on), ${r.netevdNoJson.sigToHook.p50} ms (off) (target 4); ` +
         `networkd-dispatcher p50 ${r.networkdDispatcher.sigToHook.p50} ms; ratio ${r.ratioP50.emitJson}x / ${r.ratioP50.noJson}x ${load}`);
+      break;
+    case "api-rss":
+      out(`api: RSS idle ${r.idle.rssMb} MB, after ${r.requests} requests ${r.afterRequests.rssMb} MB (${r.reqPerSec} req/s, ${r.serverErrors} 5xx), ` +
+        `after ${r.events} events ${r.afterEvents.rssMb} MB, settled ${r.settled.rssMb} MB (target idle <= 45) ${load}`);
       break;
   }
 }

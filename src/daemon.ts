@@ -21,6 +21,8 @@ import { discoverHooks } from "./actions/hooks/discover.js";
 import { RoutingReconciler } from "./actions/routing/index.js";
 import { DnsActions } from "./actions/dns.js";
 import { metrics } from "./metrics.js";
+import { checkApiConfig, startApi, type ApiServer } from "./api/server.js";
+import { packageVersion } from "./api/version.js";
 
 export interface DaemonOptions {
   config: Config;
@@ -46,6 +48,7 @@ export class Daemon {
   private settle: () => void = () => {};
   private readonly jsonChains = new Map<number, Promise<void>>();
   private stopping = false;
+  private api: ApiServer | null = null;
 
   constructor(private readonly o: DaemonOptions) {
     this.config = o.config;
@@ -84,7 +87,7 @@ export class Daemon {
 
   async start(): Promise<void> {
     const t0 = performance.now();
-    metrics.buildInfo.set({ version: process.env.npm_package_version ?? "", node: process.version }, 1);
+    metrics.buildInfo.set({ version: packageVersion(), node: process.version }, 1);
     await this.kernel.start();
     const m = this.kernel.model;
     this.updateGauges();
@@ -107,6 +110,8 @@ export class Daemon {
       if (this.backend) for (const job of backendReplayJobs(this.backend.backend, m, this.derive, this.events)) this.emitBackend(job);
     }
     this.routing.schedule("startup");
+    // before "ready": ready means the API answers
+    this.api = await startApi(this);
     this.readyAt = Date.now();
     this.log.info("ready", { backend: this.config.system.backend, startupMs: this.readyAt - this.startedAt, pid: process.pid });
     sdNotify("READY=1\nSTATUS=watching network events");
@@ -260,6 +265,8 @@ export class Daemon {
   reload(): { ok: boolean; problems?: string } {
     try {
       const { config, file } = loadConfig({ path: this.o.configFile });
+      const apiProblem = checkApiConfig(config);
+      if (apiProblem) throw new Error(apiProblem);
       this.config = config;
       this.log.setLevel(config.system.log_level);
       this.history.resize(config.events.history_size);
@@ -278,6 +285,7 @@ export class Daemon {
     this.stopping = true;
     this.log.info("stopping", { reason });
     sdNotify("STOPPING=1");
+    await this.api?.close();
     this.backend?.stop();
     this.dns.stop();
     await this.routing.stop();

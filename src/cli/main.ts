@@ -8,6 +8,8 @@ import { createLogger } from "../log.js";
 import { spawn } from "node:child_process";
 import { CAP_NET_ADMIN_BIT, effectiveCaps, lookupUser, REEXEC_MARK, setprivArgv } from "./privileges.js";
 import { ambientClearAll } from "../netlink/native.js";
+import { CLIENT_USAGE, clientCommandOf, runClientCommand } from "./client.js";
+import { checkApiConfig } from "../api/server.js";
 
 const EXIT = { ok: 0, failure: 1, usage: 2, unreachable: 3 } as const;
 
@@ -24,7 +26,8 @@ commands:
 options:
   -c, --config PATH       config file (default ${DEFAULT_CONFIG_PATH}, or $NETEVD_CONFIG)
   -h, --help              this text
-`;
+
+${CLIENT_USAGE}`;
 
 function packageVersion(): string {
   const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -34,6 +37,8 @@ function packageVersion(): string {
 class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<number> {
+  // client commands (status, list, events, ...) parse their own options
+  if (clientCommandOf(argv)) return runClientCommand(argv);
   let parsed;
   try {
     parsed = parseArgs({
@@ -124,6 +129,11 @@ async function run(path: string | undefined): Promise<number> {
     throw err;
   }
   const { config, file, notes } = loaded;
+  const apiProblem = checkApiConfig(config);
+  if (apiProblem) {
+    process.stderr.write(`netevd: ${apiProblem}; not starting\n`);
+    return EXIT.failure;
+  }
 
   if (process.getuid?.() === 0 && !process.env[REEXEC_MARK]) {
     // root: continue as system.user with only the capabilities we need

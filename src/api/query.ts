@@ -1,0 +1,240 @@
+// The API's pure parts: request parameters and bodies → validated values, event selection from the
+// history, the listen-address policy, the rate limiter. No I/O, so all of it is unit-tested.
+import { isIPv4, isIPv6 } from "node:net";
+import { parseListen, type Config } from "../config/schema.js";
+import { hookDirName } from "../events/dirs.js";
+import type { HookResultRecord } from "../events/history.js";
+import type { NetevdEvent } from "../events/types.js";
+import { validIfname } from "../events/validate.js";
+
+/** A request the API refuses, with its HTTP status and a stable error code. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export const badParam = (message: string): HttpError => new HttpError(400, "invalid_parameter", message);
+
+/** Query parameters, each at most once, only the names a route accepts. */
+export function queryParams(search: URLSearchParams, allowed: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [k, v] of search) {
+    if (!allowed.includes(k)) {
+      throw badParam(allowed.length ? `unknown parameter "${k}" (accepted: ${allowed.join(", ")})` : `unknown parameter "${k}" (this endpoint takes none)`);
+    }
+    if (out.has(k)) throw badParam(`parameter "${k}" given more than once`);
+    out.set(k, v);
+  }
+  return out;
+}
+
+export const MAX_LIMIT = 1_000_000;
+
+export interface EventSelection {
+  /** an event id of this run, or an RFC 3339 time */
+  since?: string;
+  limit?: number;
+  link?: string;
+  event?: string;
+  includeHooks: boolean;
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+const EVENT_ID = /^[0-9a-z]{1,16}-\d{1,15}$/;
+
+export function parseLimit(v: string): number {
+  if (!/^\d{1,7}$/.test(v) || Number(v) < 1 || Number(v) > MAX_LIMIT) throw badParam(`limit must be an integer 1..${MAX_LIMIT}, got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+/** `since`, `limit`, `link`, `event` (and for /events, `include=hooks`) from a query string. */
+export function parseEventSelection(search: URLSearchParams, opts: { include: boolean }): EventSelection {
+  const q = queryParams(search, opts.include ? ["since", "limit", "link", "event", "include"] : ["since", "limit", "link", "event"]);
+  const sel: EventSelection = { includeHooks: false };
+  const since = q.get("since");
+  if (since !== undefined) {
+    if (!EVENT_ID.test(since) && !(RFC3339.test(since) && Number.isFinite(Date.parse(since)))) {
+      throw badParam(`since must be an event id (e.g. "${"lq3x9k2a"}-42") or an RFC 3339 time, got ${JSON.stringify(since)}`);
+    }
+    sel.since = since;
+  }
+  const limit = q.get("limit");
+  if (limit !== undefined) sel.limit = parseLimit(limit);
+  const link = q.get("link");
+  if (link !== undefined) {
+    if (!validIfname(link, true)) throw badParam(`link must be an interface name, got ${JSON.stringify(link)}`);
+    sel.link = link;
+  }
+  const event = q.get("event");
+  if (event !== undefined) {
+    if (!hookDirName(event)) throw badParam(`unknown event ${JSON.stringify(event)}`);
+    sel.event = event;
+  }
+  const include = q.get("include");
+  if (include !== undefined) {
+    if (include !== "hooks") throw badParam(`include accepts only "hooks", got ${JSON.stringify(include)}`);
+    sel.includeHooks = true;
+  }
+  return sel;
+}
+
+/** "<run prefix>-<counter>" → [prefix, counter], or undefined. */
+export function splitEventId(id: string): [string, number] | undefined {
+  const i = id.lastIndexOf("-");
+  if (i <= 0) return undefined;
+  const n = Number(id.slice(i + 1));
+  return Number.isSafeInteger(n) ? [id.slice(0, i), n] : undefined;
+}
+
+/**
+ * The events after `afterId` (oldest first). An id of another run (the daemon restarted since the
+ * client saw it) or of nothing we know selects the whole history: nothing still kept is missed.
+ */
+export function eventsAfter(events: readonly NetevdEvent[], afterId: string): NetevdEvent[] {
+  const after = splitEventId(afterId);
+  const first = events[0] && splitEventId(events[0].id);
+  if (!after || !first || after[0] !== first[0]) return [...events];
+  return events.filter((e) => (splitEventId(e.id)?.[1] ?? 0) > after[1]);
+}
+
+/** Apply a selection to the history (oldest first); the newest `limit` events are kept. */
+export function selectEvents(events: readonly NetevdEvent[], sel: Omit<EventSelection, "includeHooks">): NetevdEvent[] {
+  let items: NetevdEvent[];
+  if (sel.since === undefined) items = [...events];
+  else if (EVENT_ID.test(sel.since)) items = eventsAfter(events, sel.since);
+  else {
+    const t = Date.parse(sel.since);
+    items = events.filter((e) => Date.parse(e.ts) > t);
+  }
+  if (sel.link !== undefined) items = items.filter((e) => e.link === sel.link);
+  if (sel.event !== undefined) items = items.filter((e) => e.event === sel.event);
+  if (sel.limit !== undefined && items.length > sel.limit) items = items.slice(-sel.limit);
+  return items;
+}
+
+/** Whether an event passes a stream's link/event filter. */
+export const matchesFilter = (e: NetevdEvent, f: { link?: string; event?: string }): boolean =>
+  (f.link === undefined || e.link === f.link) && (f.event === undefined || e.event === f.event);
+
+/** Events with the hook runs they caused (results still in the hook ring). */
+export function withHooks(events: NetevdEvent[], hooks: readonly HookResultRecord[]): Array<NetevdEvent & { hooks: HookResultRecord[] }> {
+  const byEvent = new Map<string, HookResultRecord[]>();
+  const wanted = new Set(events.map((e) => e.id));
+  for (const h of hooks) {
+    if (!wanted.has(h.eventId)) continue;
+    let list = byEvent.get(h.eventId);
+    if (!list) byEvent.set(h.eventId, (list = []));
+    list.push(h);
+  }
+  return events.map((e) => ({ ...e, hooks: byEvent.get(e.id) ?? [] }));
+}
+
+export interface TriggerRequest { link: string; event: string }
+
+/** The body of POST /api/v1/trigger: exactly {"link": IFNAME, "event": EVENT}. */
+export function parseTriggerBody(body: unknown): TriggerRequest {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new HttpError(400, "invalid_body", 'body must be a JSON object {"link": "<interface>", "event": "<event>"}');
+  }
+  const o = body as Record<string, unknown>;
+  const extra = Object.keys(o).filter((k) => k !== "link" && k !== "event");
+  if (extra.length) throw new HttpError(400, "invalid_body", `unknown field(s) ${extra.map((k) => JSON.stringify(k)).join(", ")}; expected "link" and "event"`);
+  if (typeof o.link !== "string" || !validIfname(o.link, true)) throw new HttpError(400, "invalid_body", `"link" must be an interface name`);
+  if (typeof o.event !== "string" || !hookDirName(o.event)) throw new HttpError(400, "invalid_body", `"event" must be a known event (a hook directory name without ".d")`);
+  return { link: o.link, event: o.event };
+}
+
+/** Parse a JSON request body; an empty body is `undefined`. */
+export function parseJsonBody(raw: Buffer): unknown {
+  if (raw.length === 0) return undefined;
+  try {
+    return JSON.parse(raw.toString("utf8")) as unknown;
+  } catch (err) {
+    throw new HttpError(400, "invalid_json", `malformed JSON body: ${(err as Error).message}`);
+  }
+}
+
+/** Whether a Content-Type header names JSON. */
+export function isJsonContentType(ct: string | undefined): boolean {
+  if (ct === undefined) return false;
+  const type = ct.split(";")[0]!.trim().toLowerCase();
+  return type === "application/json" || (type.startsWith("application/") && type.endsWith("+json"));
+}
+
+/** Whether a listen host only accepts local connections. */
+export function isLoopbackHost(host: string): boolean {
+  if (host === "localhost") return true;
+  if (isIPv4(host)) return host.startsWith("127.");
+  if (isIPv6(host)) {
+    const h = host.toLowerCase();
+    if (h === "::1" || h === "0:0:0:0:0:0:0:1") return true;
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
+    return mapped !== null && mapped[1]!.startsWith("127.");
+  }
+  return false; // any other host name may resolve to anything
+}
+
+/**
+ * Why the API must not start with this config, or undefined. The daemon exits 1 with this message:
+ * a non-loopback TCP listener without a token would let anyone on the network call the API.
+ */
+export function checkApiConfig(config: Config): string | undefined {
+  const api = config.api;
+  if (!api.enabled || api.listen === "") return undefined;
+  let listen;
+  try {
+    listen = parseListen(api.listen);
+  } catch (err) {
+    return `api.listen: ${(err as Error).message}`;
+  }
+  if (listen && !isLoopbackHost(listen.host) && !api.token) {
+    return `api.listen is ${JSON.stringify(api.listen)}, which is not a loopback address, and api.token is not set: ` +
+      `refusing to serve the API to the network without a token. Set api.token, or listen on 127.0.0.1 / [::1], ` +
+      `or set api.listen to "" and use the unix socket`;
+  }
+  return undefined;
+}
+
+/**
+ * Token buckets per client address: `rate` requests per second, bursts up to `rate`. Refilled on
+ * use (no timers); idle full buckets are dropped when the table grows, so it stays small.
+ */
+export class RateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
+  /** Take one token for `client`; returns 0 when allowed, else the seconds until the next token. */
+  take(client: string, rate: number): number {
+    const t = this.now();
+    let b = this.buckets.get(client);
+    if (!b) {
+      if (this.buckets.size >= 1024) this.prune(t, rate);
+      b = { tokens: rate, at: t };
+      this.buckets.set(client, b);
+    }
+    b.tokens = Math.min(rate, b.tokens + ((t - b.at) / 1000) * rate);
+    b.at = t;
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil((1 - b.tokens) / rate));
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  private prune(t: number, rate: number): void {
+    for (const [k, b] of this.buckets) if (b.tokens + ((t - b.at) / 1000) * rate >= rate) this.buckets.delete(k);
+    if (this.buckets.size >= 4096) this.buckets.clear();
+  }
+}

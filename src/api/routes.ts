@@ -1,0 +1,303 @@
+// The API's endpoints (spec section 6) and the checks every request passes first: rate limit, route
+// and method, authorization for mutating endpoints, body size, content type and JSON.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { Config } from "../config/schema.js";
+import { interfaceSelected } from "../config/glob.js";
+import type { History } from "../events/history.js";
+import type { Logger } from "../log.js";
+import type { NetworkModel } from "../state/model.js";
+import type { SourceHealth } from "../sources/backend.js";
+import type { KernelStats } from "../sources/kernel.js";
+import type { DispatcherStats } from "../actions/hooks/dispatcher.js";
+import { registry } from "../metrics.js";
+import {
+  HttpError, RateLimiter, isJsonContentType, parseEventSelection, parseJsonBody, parseTriggerBody,
+  queryParams, selectEvents, eventsAfter, withHooks, matchesFilter,
+} from "./query.js";
+import { findLink, interfaceView, interfacesView, routesView, rulesView } from "./views.js";
+import { scriptsView } from "./scripts.js";
+import type { EventStreams } from "./sse.js";
+import { validIfname } from "../events/validate.js";
+
+/** What the API needs of the daemon; `Daemon` (src/daemon.ts) satisfies it structurally. */
+export interface ApiContext {
+  readonly config: Config;
+  readonly model: NetworkModel;
+  readonly history: History;
+  readonly startedAt: number;
+  readonly readyAt: number | null;
+  readonly log: Logger;
+  readonly kernel: { readonly stats: KernelStats; readonly synced: boolean };
+  readonly backend: { readonly backend: string } | null;
+  readonly dispatcher: { readonly stats: DispatcherStats };
+  health(): { ok: boolean; sources: Record<string, SourceHealth> };
+  trigger(link: string, event: string): { ok: true; eventId: string } | { ok: false; status: number; error: string };
+  reload(): { ok: boolean; problems?: string };
+}
+
+/** How a request arrived: the unix socket is authorized by its file mode, TCP by the token. */
+export type Via = "unix" | "tcp";
+
+export interface RequestInfo {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  via: Via;
+  /** the path segment of /api/v1/interfaces/{name} */
+  param?: string;
+}
+
+export interface RouterDeps {
+  ctx: ApiContext;
+  streams: EventStreams;
+  limiter: RateLimiter;
+  version: string;
+  daemonUid: number;
+  /** what is actually bound (a reload does not move the listeners) */
+  listening: { tcp: string | null; socket: string | null };
+}
+
+type Handler = (r: RequestInfo, body: unknown) => Promise<void> | void;
+
+interface RouteDef {
+  path: string | RegExp;
+  get?: Handler;
+  post?: Handler;
+}
+
+const JSON_HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body) + "\n";
+  res.writeHead(status, { ...JSON_HEADERS, "content-length": Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, err: HttpError): void {
+  if (res.headersSent) { res.destroy(); return; }
+  const error: Record<string, unknown> = { code: err.code, message: err.message };
+  if (err.details !== undefined) error.details = err.details;
+  sendJson(res, err.status, { error }, err.headers);
+}
+
+/** Constant-time check of an `Authorization: Bearer <token>` header (hashes make the lengths equal). */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  if (header === undefined || !/^Bearer /i.test(header)) return false;
+  const given = createHash("sha256").update(header.slice(7).trim()).digest();
+  const want = createHash("sha256").update(token).digest();
+  return timingSafeEqual(given, want);
+}
+
+/**
+ * The request body, at most `max` bytes, else 413. An oversized body of moderate size is read and
+ * discarded first, so that the client (still sending) gets the answer instead of a broken pipe;
+ * beyond `drainLimit` the answer goes out at once and node closes the connection.
+ */
+export function readBody(req: IncomingMessage, max: number, drainLimit = Math.max(4 << 20, 16 * max)): Promise<Buffer> {
+  const declared = req.headers["content-length"];
+  const tooLarge = (size: string) => new HttpError(413, "body_too_large", `request body of ${size} bytes exceeds api.max_body_bytes (${max})`);
+  if (declared !== undefined && Number(declared) > drainLimit) return Promise.reject(tooLarge(declared));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size <= max) chunks.push(c);
+      else if (size > drainLimit) {
+        req.removeAllListeners("data");
+        req.removeAllListeners("end");
+        req.resume();
+        reject(tooLarge(`more than ${drainLimit}`));
+      }
+    });
+    req.once("end", () => (size > max ? reject(tooLarge(String(size))) : resolve(Buffer.concat(chunks))));
+    req.once("error", reject);
+  });
+}
+
+export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerResponse, via: Via) => void {
+  const { ctx } = d;
+  const routes: RouteDef[] = [
+    { path: "/health", get: (r) => health(r) },
+    { path: "/metrics", get: (r) => metricsText(r) },
+    { path: "/api/v1/status", get: (r) => { queryParams(r.url.searchParams, []); sendJson(r.res, 200, status()); } },
+    {
+      path: "/api/v1/interfaces",
+      get: (r) => {
+        queryParams(r.url.searchParams, []);
+        sendJson(r.res, 200, { interfaces: interfacesView(ctx.model, (n) => interfaceSelected(ctx.config, n)) });
+      },
+    },
+    {
+      path: /^\/api\/v1\/interfaces\/([^/]+)$/,
+      get: (r) => {
+        queryParams(r.url.searchParams, []);
+        let name: string;
+        try { name = decodeURIComponent(r.param ?? ""); } catch { throw new HttpError(400, "invalid_parameter", "malformed interface name in the path"); }
+        if (!validIfname(name, true)) throw new HttpError(400, "invalid_parameter", `not an interface name: ${JSON.stringify(name)}`);
+        const l = findLink(ctx.model, name);
+        if (!l) throw new HttpError(404, "not_found", `no such interface "${name}"`);
+        sendJson(r.res, 200, interfaceView(ctx.model, l, interfaceSelected(ctx.config, l.name)));
+      },
+    },
+    { path: "/api/v1/routes", get: (r) => { queryParams(r.url.searchParams, []); sendJson(r.res, 200, { routes: routesView(ctx.model, ctx.config.routing.protocol) }); } },
+    { path: "/api/v1/rules", get: (r) => { queryParams(r.url.searchParams, []); sendJson(r.res, 200, { rules: rulesView(ctx.model, ctx.config.routing.protocol) }); } },
+    {
+      path: "/api/v1/events",
+      get: (r) => {
+        const sel = parseEventSelection(r.url.searchParams, { include: true });
+        const events = selectEvents(ctx.history.events.toArray(), sel);
+        sendJson(r.res, 200, { events: sel.includeHooks ? withHooks(events, ctx.history.hooks.toArray()) : events });
+      },
+    },
+    { path: "/api/v1/events/stream", get: (r) => stream(r) },
+    {
+      path: "/api/v1/scripts",
+      get: (r) => { queryParams(r.url.searchParams, []); sendJson(r.res, 200, scriptsView(ctx.config.system.scripts_dir, d.daemonUid)); },
+    },
+    {
+      path: "/api/v1/reload",
+      post: (r) => {
+        queryParams(r.url.searchParams, []);
+        const result = ctx.reload();
+        if (!result.ok) {
+          const problems = (result.problems ?? "").split("\n").filter(Boolean);
+          throw new HttpError(422, "config_rejected", `the new configuration was rejected; the running configuration stays in force:\n${result.problems ?? ""}`, {}, { problems });
+        }
+        ctx.log.info("config reloaded through the API", { via: r.via });
+        sendJson(r.res, 200, { ok: true });
+      },
+    },
+    {
+      path: "/api/v1/trigger",
+      post: (r, body) => {
+        queryParams(r.url.searchParams, []);
+        if (body === undefined) throw new HttpError(400, "invalid_body", 'a JSON body {"link": "<interface>", "event": "<event>"} is required');
+        const t = parseTriggerBody(body);
+        const result = ctx.trigger(t.link, t.event);
+        if (!result.ok) throw new HttpError(result.status, result.status === 404 ? "not_found" : "invalid_body", result.error);
+        ctx.log.info("event triggered through the API", { link: t.link, event: t.event, eventId: result.eventId, via: r.via });
+        sendJson(r.res, 202, { ok: true, eventId: result.eventId });
+      },
+    },
+  ];
+
+  function health(r: RequestInfo): void {
+    queryParams(r.url.searchParams, []);
+    const h = ctx.health();
+    const ok = h.ok && ctx.readyAt !== null;
+    sendJson(r.res, ok ? 200 : 503, { status: ok ? "ok" : "degraded", ready: ctx.readyAt !== null, sources: h.sources });
+  }
+
+  async function metricsText(r: RequestInfo): Promise<void> {
+    queryParams(r.url.searchParams, []);
+    if (!ctx.config.metrics.enabled) throw new HttpError(404, "not_found", "metrics are disabled (metrics.enabled: false)");
+    const text = await registry.metrics();
+    r.res.writeHead(200, { "content-type": registry.contentType, "cache-control": "no-store", "content-length": Buffer.byteLength(text) });
+    r.res.end(text);
+  }
+
+  function status(): Record<string, unknown> {
+    const m = ctx.model;
+    const events = ctx.history.events;
+    const last = events.size ? events.toArray()[events.size - 1] : undefined;
+    const h = ctx.health();
+    return {
+      version: d.version,
+      pid: process.pid,
+      startedAt: new Date(ctx.startedAt).toISOString(),
+      readyAt: ctx.readyAt === null ? null : new Date(ctx.readyAt).toISOString(),
+      uptimeSec: Math.round((Date.now() - ctx.startedAt) / 1000),
+      backend: ctx.config.system.backend,
+      health: { status: h.ok ? "ok" : "degraded", sources: h.sources },
+      counts: { interfaces: m.links.size, addresses: m.addrs.size, routes: m.routes.size, rules: m.rules.size },
+      events: { inHistory: events.size, historySize: ctx.config.events.history_size, lastId: last?.id ?? null, lastAt: last?.ts ?? null },
+      hooks: { ...ctx.dispatcher.stats, scriptsDir: ctx.config.system.scripts_dir },
+      kernel: { synced: ctx.kernel.synced, ...ctx.kernel.stats },
+      api: { listen: d.listening.tcp, socket: d.listening.socket, streams: d.streams.size },
+      rssBytes: process.memoryUsage.rss(),
+    };
+  }
+
+  function stream(r: RequestInfo): void {
+    queryParams(r.url.searchParams, ["link", "event", "limit"]);
+    const sel = parseEventSelection(r.url.searchParams, { include: false });
+    if (r.req.method === "HEAD") {
+      r.res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store" });
+      r.res.end();
+      return;
+    }
+    const filter: { link?: string; event?: string } = {};
+    if (sel.link !== undefined) filter.link = sel.link;
+    if (sel.event !== undefined) filter.event = sel.event;
+    const lastId = r.req.headers["last-event-id"];
+    const all = ctx.history.events.toArray();
+    // a resuming client gets everything after its last event; a new one live events only, or first
+    // the newest `limit` from the history
+    const replay = typeof lastId === "string" && lastId !== ""
+      ? eventsAfter(all, lastId).filter((e) => matchesFilter(e, filter))
+      : sel.limit === undefined ? [] : selectEvents(all, { ...filter, limit: sel.limit });
+    d.streams.open(r.res, filter, replay);
+  }
+
+  function match(pathname: string): { def: RouteDef; param?: string } | undefined {
+    for (const def of routes) {
+      if (typeof def.path === "string") {
+        if (def.path === pathname) return { def };
+      } else {
+        const m = def.path.exec(pathname);
+        if (m) return { def, param: m[1] };
+      }
+    }
+    return undefined;
+  }
+
+  async function dispatch(req: IncomingMessage, res: ServerResponse, via: Via): Promise<void> {
+    if (via === "tcp") {
+      const wait = d.limiter.take(req.socket.remoteAddress ?? "?", ctx.config.api.rate_limit_per_sec);
+      if (wait > 0) throw new HttpError(429, "rate_limited", `more than api.rate_limit_per_sec (${ctx.config.api.rate_limit_per_sec}) requests per second`, { "retry-after": String(wait) });
+    }
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://netevd.invalid");
+    } catch {
+      throw new HttpError(400, "bad_request", "malformed request target");
+    }
+    const found = match(url.pathname);
+    if (!found) throw new HttpError(404, "not_found", `no such endpoint: ${url.pathname.slice(0, 200)}`);
+    const { def } = found;
+    const allow = [...(def.get ? ["GET", "HEAD"] : []), ...(def.post ? ["POST"] : [])].join(", ");
+    const method = req.method ?? "";
+    const handler = method === "GET" || method === "HEAD" ? def.get : method === "POST" ? def.post : undefined;
+    if (!handler) throw new HttpError(405, "method_not_allowed", `${method} is not allowed on ${url.pathname}; allowed: ${allow}`, { allow });
+    const info: RequestInfo = { req, res, url, via };
+    if (found.param !== undefined) info.param = found.param;
+
+    let body: unknown;
+    if (method === "POST") {
+      if (via === "tcp") {
+        const token = ctx.config.api.token;
+        if (!token) throw new HttpError(401, "unauthorized", "mutating endpoints over TCP need api.token (none is configured); use the unix socket", { "www-authenticate": "Bearer" });
+        if (!bearerMatches(req.headers.authorization, token)) throw new HttpError(401, "unauthorized", "missing or wrong bearer token", { "www-authenticate": "Bearer" });
+      }
+      const raw = await readBody(req, ctx.config.api.max_body_bytes);
+      if (raw.length > 0 && !isJsonContentType(req.headers["content-type"])) {
+        throw new HttpError(415, "unsupported_media_type", "request bodies must be application/json");
+      }
+      body = parseJsonBody(raw);
+    }
+    await handler(info, body);
+  }
+
+  return (req, res, via) => {
+    dispatch(req, res, via).catch((err: unknown) => {
+      if (err instanceof HttpError) {
+        sendError(res, err);
+        return;
+      }
+      ctx.log.error("API request failed", { method: req.method, path: (req.url ?? "").slice(0, 200), err, stack: (err as Error).stack });
+      sendError(res, new HttpError(500, "internal", "internal error; see the daemon log"));
+    });
+  };
+}

@@ -1,0 +1,154 @@
+// The API server: node:http (no framework: every MB of RSS counts, see platform notes) on
+// api.listen and on the unix socket api.socket (mode 0660; its file mode is the authorization for
+// mutating endpoints). No timers at idle: node's connection-checking interval is off; idle sockets
+// time out by themselves.
+import { createServer, type RequestListener, type Server } from "node:http";
+import { connect } from "node:net";
+import { chmodSync, lstatSync, mkdirSync, unlinkSync } from "node:fs";
+import { dirname } from "node:path";
+import { parseListen } from "../config/schema.js";
+import type { Logger } from "../log.js";
+import { checkApiConfig, RateLimiter } from "./query.js";
+import { createRouter, type ApiContext, type Via } from "./routes.js";
+import { EventStreams } from "./sse.js";
+import { packageVersion } from "./version.js";
+
+export type { ApiContext } from "./routes.js";
+export { checkApiConfig } from "./query.js";
+
+export interface ApiServer {
+  /** what is bound: "host:port" / the socket path, or null */
+  readonly tcp: string | null;
+  readonly socket: string | null;
+  close(): Promise<void>;
+}
+
+/** idle keep-alive and stalled requests are dropped after this (per-socket timer, none at idle) */
+const SOCKET_IDLE_MS = 30_000;
+
+function newServer(handle: RequestListener): Server {
+  // headersTimeout/requestTimeout 0: node would otherwise run a 30 s interval for them even at idle
+  const s = createServer({ requestTimeout: 0, headersTimeout: 0, keepAliveTimeout: 5000, maxHeaderSize: 16384, noDelay: true }, handle);
+  s.setTimeout(SOCKET_IDLE_MS);
+  return s;
+}
+
+function listenOn(server: Server, where: { host: string; port: number } | { path: string }): Promise<void> {
+  return new Promise((res, rej) => {
+    const onError = (err: Error) => rej(err);
+    server.once("error", onError);
+    server.listen(where, () => { server.off("error", onError); res(); });
+  });
+}
+
+/** Whether something accepts connections on a unix socket path. */
+function socketAlive(path: string): Promise<boolean> {
+  return new Promise((res) => {
+    const c = connect({ path });
+    c.once("connect", () => { c.destroy(); res(true); });
+    c.once("error", () => res(false));
+  });
+}
+
+/**
+ * Create the socket's directory if missing (mode 0750) and bind the socket with mode 0660.
+ * A stale socket left by a crashed daemon is replaced; a live one or a non-socket file is not.
+ */
+async function listenUnix(server: Server, path: string): Promise<{ ino: number }> {
+  const dir = dirname(path);
+  try {
+    mkdirSync(dir, { mode: 0o750 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (st) {
+    if (!st.isSocket()) throw new Error(`${path} exists and is not a socket; not replacing it`);
+    if (await socketAlive(path)) throw new Error(`another process is serving ${path} (is netevd already running?)`);
+    unlinkSync(path);
+  }
+  // connecting needs write permission: with this umask the socket is never more open than 0660
+  const old = process.umask(0o117);
+  let bound: Promise<void>;
+  try {
+    bound = listenOn(server, { path });
+  } finally {
+    process.umask(old);
+  }
+  await bound;
+  chmodSync(path, 0o660);
+  return { ino: lstatSync(path).ino };
+}
+
+function explainSocketError(err: NodeJS.ErrnoException, path: string): string {
+  if (err.code === "EACCES" || err.code === "EPERM") {
+    return `${err.code}: the daemon (uid ${process.getuid?.()}) may not create ${path}; give it ${dirname(path)} ` +
+      `(systemd: RuntimeDirectory=netevd; by hand: install -d -o netevd -g netevd -m 0750 ${dirname(path)})`;
+  }
+  return err.message;
+}
+
+/**
+ * Start the API of spec section 6. Throws when it must not or cannot serve TCP (off-loopback without
+ * a token, address in use): the daemon then exits 1. A unix socket that cannot be created is
+ * logged, and the daemon keeps running without it.
+ */
+export async function startApi(ctx: ApiContext): Promise<ApiServer> {
+  const api = ctx.config.api;
+  const problem = checkApiConfig(ctx.config);
+  if (problem) throw new Error(problem);
+  if (!api.enabled) return { tcp: null, socket: null, close: async () => {} };
+  const log: Logger = ctx.log.child({ source: "api" });
+  const streams = new EventStreams(ctx.history);
+  const listening: { tcp: string | null; socket: string | null } = { tcp: null, socket: null };
+  const route = createRouter({
+    ctx, streams, limiter: new RateLimiter(), version: packageVersion(), daemonUid: process.getuid?.() ?? 0, listening,
+  });
+  const servers: Server[] = [];
+  const serve = (via: Via) => newServer((req, res) => route(req, res, via));
+  let socketIno: number | undefined;
+
+  const close = async (): Promise<void> => {
+    streams.close();
+    await Promise.all(servers.map((s) => new Promise<void>((res) => {
+      s.close(() => res());
+      s.closeAllConnections();
+    })));
+    if (listening.socket && socketIno !== undefined) {
+      // remove the socket only if it is still ours (not a newer daemon's)
+      try { if (lstatSync(listening.socket, { throwIfNoEntry: false })?.ino === socketIno) unlinkSync(listening.socket); } catch { /* gone */ }
+    }
+  };
+
+  const tcp = parseListen(api.listen);
+  if (tcp) {
+    const s = serve("tcp");
+    try {
+      await listenOn(s, tcp);
+    } catch (err) {
+      await close();
+      throw new Error(`cannot listen on api.listen ${api.listen}: ${(err as Error).message}`);
+    }
+    servers.push(s);
+    listening.tcp = api.listen;
+  }
+  if (api.socket) {
+    const s = serve("unix");
+    try {
+      socketIno = (await listenUnix(s, api.socket)).ino;
+      servers.push(s);
+      listening.socket = api.socket;
+    } catch (err) {
+      log.error("cannot create the API unix socket; running without it (CLI commands need --endpoint)", {
+        socket: api.socket, err: explainSocketError(err as NodeJS.ErrnoException, api.socket),
+      });
+    }
+  }
+  log.info("API listening", { listen: listening.tcp, socket: listening.socket, token: api.token ? "set" : "none" });
+  return {
+    get tcp() { return listening.tcp; },
+    get socket() { return listening.socket; },
+    close,
+  };
+}
+
