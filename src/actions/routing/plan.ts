@@ -26,9 +26,9 @@ const IFA_F_DADFAILED = 0x08;
 
 /**
  * Backend fields (model.backend[N].fields) that may carry the link's gateway(s), space-separated,
- * in order of preference. Backends report what they learned under one of these names.
+ * in order of preference: a dhclient lease's router, NetworkManager's IP4/IP6Config gateway.
  */
-export const GATEWAY_FIELDS = ["DHCP_GATEWAY", "NMGateway", "NM_GATEWAY", "IP4_GATEWAY", "IP6_GATEWAY", "Gateway"] as const;
+export const GATEWAY_FIELDS = ["DHCP_GATEWAY", "NMGateway"] as const;
 
 /** A rule netevd wants (the shape of RuleSpec, plus the link it is for). */
 export interface PlannedRule {
