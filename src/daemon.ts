@@ -147,7 +147,13 @@ export class Daemon {
     this.routing.schedule("backend");
     if (!this.backendSettled) return; // initial state: fills the model; the replay covers it
     for (const f of facts) this.log.info("fact", factFields(f));
-    for (const job of jobsFromFacts(facts, this.kernel.model, this.derive, this.events)) this.emitBackend(job);
+    // The kernel's notifications for what the backend just did (networkd adding the DHCP address,
+    // then saying "routable") are already in our netlink socket, but which of the two sockets the
+    // event loop reads first is arbitrary: derive the events after this poll phase, so the
+    // snapshot (ADDRESSES, gateway) includes them.
+    setImmediate(() => {
+      for (const job of jobsFromFacts(facts, this.kernel.model, this.derive, this.events)) this.emitBackend(job);
+    });
   }
 
   /**

@@ -149,4 +149,35 @@ if (labFile(import.meta.url, { backend: "networkd" })) {
       await d.stop();
     }
   });
+
+  test("the system bus goes away and comes back: netevd reconnects by itself and networkd events fire again", async () => {
+    const { base, out } = tree();
+    const d = start(base, "hooks:\n  replay_on_start: false\n");
+    try {
+      await d.waitRecord((r) => r.msg === "systemd-networkd attached");
+      const from = d.records.length;
+      // the lab's bus daemon dies; networkd loses it too and is restarted once a bus is back
+      await sh(["pkill", "-KILL", "-x", "dbus-daemon"]);
+      await sh(["pkill", "-TERM", "-x", "systemd-network"], { allowFail: true });
+      await d.waitRecord((r) => r.msg === "system bus connection lost; reconnecting", 10_000, from);
+      await d.waitRecord((r) => r.presence === "no-bus", 10_000, from);
+      const bus = spawn("dbus-daemon", ["--config-file=/run/netevd-lab/bus.conf", "--nofork", "--nopidfile"], { stdio: "ignore", detached: true });
+      bus.unref();
+      await waitFor("bus back", async () => (await sh(["busctl", "--system", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetId"], { allowFail: true })) !== "", 10_000, 100);
+      const nd = spawn("/lib/systemd/systemd-networkd", [], { stdio: "ignore", detached: true });
+      nd.unref();
+      await d.waitRecord((r) => r.msg === "systemd-networkd attached", 30_000, from);
+      await waitFor("networkd configured lab0 again", async () => (await ip("-4", "-o", "addr", "show", "dev", lab.ifname)).includes("10.77.0.50"), 15_000);
+      await settle(out, 1000);
+      const beforeFlap = runs(out).length;
+      await ipSrv("link", "set", lab.peer, "down");
+      await waitFor("no-carrier after the bus came back", () => runs(out).slice(beforeFlap).some((r) => r.dir === "no-carrier.d"), 10_000);
+      const after = dirsOf((await settle(out, 1000)).slice(beforeFlap));
+      assert.equal(after.filter((x) => x === "no-carrier").length, 1, `${after}`);
+      assert.equal(d.child.exitCode, null, "the daemon stayed up");
+      await ipSrv("link", "set", lab.peer, "up");
+    } finally {
+      await d.stop();
+    }
+  });
 }
