@@ -221,7 +221,11 @@ if (labFile(import.meta.url, { backend: "nm" })) {
       // gone: NM reports it unmanaged (it is being removed), then removes the device
       let from = runs(out).length;
       await ip("link", "del", name);
-      await waitFor("unmanaged.d as the device goes", () => runs(out).slice(from).some((x) => x.LINK === name && x.dir === "unmanaged.d"), 10_000);
+      await waitFor("unmanaged.d as the device goes", () => runs(out).slice(from).some((x) => x.LINK === name && x.dir === "unmanaged.d"), 10_000)
+        .catch((err: Error) => {
+          const seen = d.records.filter((r) => r.link === name || r.index === first).map((r) => `${r.msg} ${r.fact ?? r.event ?? ""} ${JSON.stringify(r.changes ?? r.changed ?? "")}`);
+          throw new Error(`${err.message}\nhooks run: ${runs(out).slice(from).map((x) => x.dir)}\ndaemon records:\n${seen.slice(-20).join("\n")}\nNM:\n${nmLog()}`);
+        });
       // the same name again is another link: its events carry the new ifindex
       await sleep(300);
       from = runs(out).length;
