@@ -171,6 +171,11 @@ export class NetworkManagerSource implements BackendSource {
   private owner: string | null = null;
   private generation = 0;
   private devices = new Map<string, Device>();
+  /**
+   * Devices removed lately, by object path: NM may send a device's last StateChanged (→ unmanaged)
+   * after its DeviceRemoved, when the object can no longer be read. Bounded.
+   */
+  private readonly removed = new Map<string, { index: number; iface: string }>();
   /** the device state last reported per ifindex (kept across NM restarts, so a resync reports only changes) */
   private readonly lastState = new Map<number, number>();
   private stopped = false;
@@ -404,6 +409,13 @@ export class NetworkManagerSource implements BackendSource {
       const [n, o, r] = s.body.map((x) => nmNumber(unwrap(x)));
       if (n === undefined) return;
       this.stats.signals++;
+      const late = this.devices.has(s.path) ? undefined : this.removed.get(s.path);
+      if (late) {
+        // the transition of a device already removed: report it under its last identity, then forget it
+        this.sink.linkState(late.index, late.iface, { ...transitionFields(n, o, r), ...NO_IP });
+        this.sink.linkGone(late.index);
+        return;
+      }
       const d = this.device(s.path);
       d.signals++;
       void this.enqueue(d, gen, "StateChanged", async () => {
@@ -427,7 +439,12 @@ export class NetworkManagerSource implements BackendSource {
         if (!d) return;
         void this.enqueue(d, gen, "DeviceRemoved", async () => {
           this.devices.delete(d.path);
-          if (d.index !== undefined) this.gone(d.index);
+          if (d.index === undefined) return;
+          this.gone(d.index);
+          if (d.iface !== undefined) {
+            this.removed.set(d.path, { index: d.index, iface: d.iface });
+            if (this.removed.size > 32) this.removed.delete(this.removed.keys().next().value!);
+          }
         });
       }
     }
