@@ -468,6 +468,32 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * Read and discard everything queued on the socket. After an overflow the queue still holds
+ * messages older than the loss, whose successors may be the ones dropped: applying them after a
+ * fresh dump would bring back state that is gone. Returns the number of datagrams discarded.
+ */
+static napi_value js_drain(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  nl_sock *s = argc >= 1 ? find_sock(env, argv[0]) : NULL;
+  if (!s) return throw_errno(env, EBADF, "drain");
+  uint32_t n = 0;
+  for (;;) {
+    uint8_t scratch[256];
+    ssize_t r = recv(s->fd, scratch, sizeof scratch, MSG_DONTWAIT | MSG_TRUNC);
+    if (r < 0) {
+      if (errno == EINTR || errno == ENOBUFS) continue; /* a further overflow: keep emptying */
+      break;                                            /* EAGAIN: empty */
+    }
+    n++;
+  }
+  napi_value ret;
+  CHECK_NAPI(env, napi_create_uint32(env, n, &ret));
+  return ret;
+}
+
 static napi_value js_set_rcvbuf(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -609,6 +635,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"portId", NULL, js_port_id, NULL, NULL, NULL, napi_enumerable, NULL},
     {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
     {"setRcvbuf", NULL, js_set_rcvbuf, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"drain", NULL, js_drain, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ref", NULL, js_ref, NULL, NULL, NULL, napi_enumerable, NULL},
     {"unref", NULL, js_unref, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ambientClearAll", NULL, js_ambient_clear_all, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -22,6 +22,8 @@ export interface NativeAddon {
   /** idempotent */
   close(handle: number): void;
   setRcvbuf(handle: number, bytes: number): void;
+  /** read and discard everything queued; returns the number of datagrams discarded */
+  drain(handle: number): number;
   /** the open socket keeps the event loop alive (default) */
   ref(handle: number): void;
   /** the open socket does not keep the event loop alive */

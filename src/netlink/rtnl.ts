@@ -348,6 +348,8 @@ export interface RtnlMonitorStats {
   decodeErrors: number;
   /** ENOBUFS events */
   overflows: number;
+  /** datagrams discarded after an overflow (older than the loss; the resync covers them) */
+  discarded: number;
   /** well-formed messages that are not RtMessages (e.g. AF_BRIDGE link messages), skipped */
   ignored: number;
 }
@@ -356,7 +358,7 @@ export const DEFAULT_MONITOR_RCVBUF = 4 * 1024 * 1024;
 
 /** The multicast socket. It keeps the event loop alive until close() (or unref()). */
 export class RtnlMonitor {
-  readonly stats: RtnlMonitorStats = { messages: 0, batches: 0, decodeErrors: 0, overflows: 0, ignored: 0 };
+  readonly stats: RtnlMonitorStats = { messages: 0, batches: 0, decodeErrors: 0, overflows: 0, ignored: 0, discarded: 0 };
   private readonly sock: NetlinkSocket;
   private readonly opts: RtnlMonitorOptions;
 
@@ -411,6 +413,10 @@ export class RtnlMonitor {
   private onSocketError(errno: number): void {
     if (errno === E.ENOBUFS) {
       this.stats.overflows++;
+      // What is still queued is older than the loss (its successors may be the dropped ones):
+      // discard it, so that everything received from now on is newer than the loss. The caller
+      // re-reads the state, which covers what was discarded.
+      this.stats.discarded += this.sock.drain();
       this.guard(() => this.opts.onOverflow());
     } else {
       const err = new NetlinkError(errno, "receive rtnetlink notifications");

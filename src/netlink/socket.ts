@@ -69,6 +69,11 @@ export class NetlinkSocket {
     this.native.setRcvbuf(this.handle, bytes);
   }
 
+  /** Discard everything queued on the socket; returns the number of datagrams dropped. */
+  drain(): number {
+    return this.native.drain(this.handle);
+  }
+
   ref(): void {
     if (this.handle) this.native.ref(this.handle);
   }

@@ -48,7 +48,44 @@ async function settled(src: KernelSource): Promise<void> {
   await src.resync([]); // waits for a resync still in flight
 }
 
+/**
+ * The same 1,000 addresses added and deleted five times over, then 100 added back: after an
+ * overflow, a queued RTM_NEWADDR whose RTM_DELADDR was the dropped message must not come back.
+ */
+function churn(dev: string): string[] {
+  const addr = (i: number) => `10.210.${i >> 8}.${i & 255}/32 dev ${dev}`;
+  const out: string[] = [];
+  for (let round = 0; round < 5; round++) {
+    for (let i = 0; i < 1000; i++) out.push(`addr add ${addr(i)}`);
+    for (let i = 0; i < 1000; i++) out.push(`addr del ${addr(i)}`);
+  }
+  for (let i = 0; i < 100; i++) out.push(`addr add ${addr(i)}`);
+  return out;
+}
+
 if (labFile(import.meta.url)) {
+  test("the same addresses added and deleted over and over, forced overflow: nothing deleted comes back", async () => {
+    const facts: Fact[] = [];
+    const src = new KernelSource({ log: quiet, rcvbufBytes: 64 * 1024, onFacts: (f) => facts.push(...f) });
+    await src.start();
+    const dev = "fl2";
+    try {
+      await ip("link", "add", dev, "type", "veth", "peer", "name", `${dev}p`);
+      await ip("link", "set", dev, "up");
+      await flood(churn(dev));
+      await settled(src);
+      assert.ok(src.stats.overflows >= 1, `the socket overflowed (${JSON.stringify(src.stats)})`);
+      const req = RtnlRequester.open();
+      const fresh = modelFrom(await req.dumpAll());
+      req.close();
+      assert.deepEqual(diffModels(src.model, fresh).map((f) => `${f.fact}`), [], "model equals a fresh dump");
+      assert.equal([...src.model.addrs.values()].filter((a) => a.address.startsWith("10.210.")).length, 100);
+    } finally {
+      await ip("link", "del", dev).catch(() => {});
+      src.close();
+    }
+  });
+
   for (const [name, rcvbuf] of [["small receive buffer (forced overflow)", 64 * 1024], ["default receive buffer", undefined]] as const) {
     test(`10,000 address add/deletes, ${name}: the model ends equal to a fresh dump`, async () => {
       const facts: Fact[] = [];
