@@ -531,6 +531,21 @@ static napi_value js_ambient_clear_all(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ambientRaise(cap): add one capability (already permitted and inheritable) to the ambient set. */
+static napi_value js_ambient_raise(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t cap = -1;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &cap) != napi_ok || cap < 0 || cap > 63) {
+    napi_throw_type_error(env, NULL, "ambientRaise(cap): cap must be a capability number");
+    return NULL;
+  }
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, (unsigned long)cap, 0, 0) < 0)
+    return throw_errno(env, errno, "prctl(PR_CAP_AMBIENT_RAISE)");
+  return NULL;
+}
+
 /* capEffective(): the calling thread's effective capability set, 16 hex digits. */
 static napi_value js_cap_effective(napi_env env, napi_callback_info info) {
   struct __user_cap_header_struct hdr;
@@ -639,6 +654,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"ref", NULL, js_ref, NULL, NULL, NULL, napi_enumerable, NULL},
     {"unref", NULL, js_unref, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ambientClearAll", NULL, js_ambient_clear_all, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"ambientRaise", NULL, js_ambient_raise, NULL, NULL, NULL, napi_enumerable, NULL},
     {"capEffective", NULL, js_cap_effective, NULL, NULL, NULL, napi_enumerable, NULL},
     {"sdNotify", NULL, js_sd_notify, NULL, NULL, NULL, napi_enumerable, NULL},
   };

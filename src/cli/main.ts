@@ -6,8 +6,8 @@ import { parseArgs } from "node:util";
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from "../config/index.js";
 import { createLogger } from "../log.js";
 import { spawn } from "node:child_process";
-import { CAP_NET_ADMIN_BIT, effectiveCaps, lookupUser, REEXEC_MARK, setprivArgv } from "./privileges.js";
-import { ambientClearAll } from "../netlink/native.js";
+import { CAP_NET_ADMIN_BIT, CAP_NUMBERS, effectiveCaps, lookupUser, REEXEC_MARK, setprivArgv } from "./privileges.js";
+import { ambientClearAll, ambientRaise } from "../netlink/native.js";
 import { CLIENT_USAGE, clientCommandOf, runClientCommand } from "./client.js";
 import { checkApiConfig } from "../api/server.js";
 
@@ -153,9 +153,14 @@ async function run(path: string | undefined): Promise<number> {
   });
   for (const n of notes) log.info(n);
   log.info("starting", { version: packageVersion(), config: file, backend: config.system.backend, pid: process.pid });
-  // hooks inherit no capabilities unless hooks.capabilities opts in
-  if (config.hooks.capabilities.length === 0) {
-    try { ambientClearAll(); } catch (err) { log.warn("could not clear the ambient capability set", { err }); }
+  // hooks inherit exactly hooks.capabilities (default none): clear the ambient set, then raise
+  // only those. If that fails, hooks could inherit more than configured: do not start.
+  try {
+    ambientClearAll();
+    for (const cap of config.hooks.capabilities) ambientRaise(CAP_NUMBERS[cap]!);
+  } catch (err) {
+    log.error("cannot set the capabilities hooks inherit; not starting", { err, capabilities: config.hooks.capabilities });
+    return EXIT.failure;
   }
   const capEff = effectiveCaps();
   log.info("privileges", { uid: process.getuid?.(), gid: process.getgid?.(), capEff: capEff.toString(16).padStart(16, "0") });

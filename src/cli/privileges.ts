@@ -45,3 +45,6 @@ export function effectiveCaps(status = "/proc/self/status"): bigint {
 }
 
 export const CAP_NET_ADMIN_BIT = 1n << 12n;
+
+/** Capability numbers (linux/capability.h) of the allow-listed names. */
+export const CAP_NUMBERS: Readonly<Record<string, number>> = { CAP_NET_BIND_SERVICE: 10, CAP_NET_ADMIN: 12, CAP_NET_RAW: 13 };

@@ -15,7 +15,8 @@ const job = (event: NetevdEvent): HookJob => ({ event, state: event.event, env: 
 export function jobsFromFacts(facts: Fact[], m: NetworkModel, ctx: DeriveContext, f: EventFactory): HookJob[] {
   const out: HookJob[] = [];
   const routeLinks = new Map<number, RouteRecord>();
-  const linkNow = (l: LinkRecord): LinkRecord => m.links.get(l.index) ?? l;
+  // a link fact's own record is the link as that message left it: one kernel batch can hold a
+  // carrier loss and its return, and each event must show its own state, not the batch's end
   const emit = (event: string, l: LinkRecord, stateExtra?: Record<string, unknown>, changed?: string[]) => {
     if (!ctx.selected(l.name)) return;
     const snap = snapshotOf(m, l, ctx.extraState?.(l.index));
@@ -23,7 +24,7 @@ export function jobsFromFacts(facts: Fact[], m: NetworkModel, ctx: DeriveContext
   };
   for (const fact of facts) {
     switch (fact.fact) {
-      case "link-added": emit("link-added", linkNow(fact.link)); break;
+      case "link-added": emit("link-added", fact.link); break;
       case "link-removed": {
         const l = fact.link;
         if (ctx.selected(l.name)) {
@@ -34,9 +35,9 @@ export function jobsFromFacts(facts: Fact[], m: NetworkModel, ctx: DeriveContext
         break;
       }
       case "carrier-up": case "carrier-down":
-        if (ctx.kernelCarrier(fact.link.index)) emit(fact.fact === "carrier-up" ? "carrier" : "no-carrier", linkNow(fact.link));
+        if (ctx.kernelCarrier(fact.link.index)) emit(fact.fact === "carrier-up" ? "carrier" : "no-carrier", fact.link);
         break;
-      case "mtu": emit("mtu", linkNow(fact.link)); break;
+      case "mtu": emit("mtu", fact.link); break;
       case "address-added": case "address-removed": {
         const l = m.links.get(fact.addr.index);
         if (l) emit(fact.fact, l, { address: `${fact.addr.address}/${fact.addr.prefixlen}`, family: fact.addr.family === 4 ? "inet" : "inet6" }, ["addresses"]);

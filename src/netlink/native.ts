@@ -30,6 +30,8 @@ export interface NativeAddon {
   unref(handle: number): void;
   /** prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL) */
   ambientClearAll(): void;
+  /** prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap) */
+  ambientRaise(cap: number): void;
   /** effective capability set of the calling thread as 16 hex digits, e.g. "0000000000001000" */
   capEffective(): string;
   /** send to socketPath (default: the C environment's NOTIFY_SOCKET); false when there is none */
@@ -85,6 +87,10 @@ export function nativeAvailable(): boolean {
 }
 
 /** Clear the ambient capability set (so hook scripts started later do not inherit capabilities). */
+export function ambientRaise(cap: number): void {
+  loadNative().ambientRaise(cap);
+}
+
 export function ambientClearAll(): void {
   loadNative().ambientClearAll();
 }

@@ -214,4 +214,17 @@ while :; do sleep 0.1; done
       await d.stop();
     }
   });
+
+  test("hooks.capabilities: [CAP_NET_RAW] gives hooks exactly that, not the daemon's CAP_NET_ADMIN", async () => {
+    const { base, out } = hookTree({
+      "carrier.d": { "10-caps": "#!/bin/sh\nawk '/^CapEff/{print $2}' /proc/self/status > $OUT/capeff\n" },
+    });
+    const d = startDaemon(base, `monitoring:\n  interfaces: [${lab.ifname}]\nhooks:\n  capabilities: [CAP_NET_RAW]\n`);
+    try {
+      const capeff = await waitFor("replayed carrier.d ran", () => existsSync(join(out, "capeff")) && readFileSync(join(out, "capeff"), "utf8").trim(), 5000);
+      assert.equal(capeff, (1n << 13n).toString(16).padStart(16, "0"));
+    } finally {
+      await d.stop();
+    }
+  });
 }

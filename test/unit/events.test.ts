@@ -88,3 +88,19 @@ test("hook dirs come only from the allow-list", () => {
   assert.equal(hookDirName("routable/../x"), undefined);
   assert.ok(HOOK_EVENTS.includes("configured") && HOOK_EVENTS.includes("activated") && HOOK_EVENTS.includes("manager"));
 });
+
+test("a carrier loss and its return in one kernel batch: each event shows its own state", () => {
+  const m = emptyModel();
+  const f = new EventFactory(clock);
+  applyMessage(m, { kind: "link", op: "new", link: link() });
+  f.seed(m);
+  const facts = [
+    ...applyMessage(m, { kind: "link", op: "new", link: link({ carrier: false, operstate: "lowerlayerdown" }) }),
+    ...applyMessage(m, { kind: "link", op: "new", link: link() }),
+  ];
+  const jobs = jobsFromFacts(facts, m, ctx, f);
+  assert.deepEqual(jobs.map((j) => [j.event.event, j.event.state.carrier, j.event.previous?.carrier, j.event.changed.includes("carrier")]), [
+    ["no-carrier", false, true, true],
+    ["carrier", true, false, true],
+  ]);
+});
