@@ -458,6 +458,13 @@ function checkToken(s: string): string | null {
   return null;
 }
 
+/** RTPROT_* ids other software uses (linux/rtnetlink.h). */
+const WELL_KNOWN_PROTOCOLS: Readonly<Record<number, string>> = {
+  8: "gated", 9: "ra (router advertisements)", 10: "mrt", 11: "zebra", 12: "bird", 13: "dnrouted", 14: "xorp",
+  15: "ntk", 16: "dhcp", 17: "mrouted", 18: "keepalived", 42: "babel", 99: "openr", 186: "bgp", 187: "isis",
+  188: "ospf", 189: "rip", 192: "eigrp",
+};
+
 /** rt protocol id: a number or a "0x.." / decimal string; 0-4 are reserved by the kernel. */
 const protocolLeaf = new Leaf<number>((v) => {
   let n: number;
@@ -470,6 +477,8 @@ const protocolLeaf = new Leaf<number>((v) => {
   }
   if (!Number.isInteger(n)) return fail(`expected an integer, got ${describeValue(v)}`);
   if (n < 5 || n > 255) return fail(`must be between 5 and 255 (0-4 are reserved by the kernel), got ${n}`);
+  const owner = WELL_KNOWN_PROTOCOLS[n];
+  if (owner) return fail(`${n} is the protocol id of ${owner} (rtnetlink.h): netevd would treat its routes and rules as its own`);
   return ok(n);
 });
 

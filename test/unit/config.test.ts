@@ -608,3 +608,8 @@ describe("glob", () => {
     assert.equal(interfaceSelected(mutable, "eth0"), false);
   });
 });
+
+it("routing.protocol: another routing daemon's id (16 = dhcp) is refused", () => {
+  assert.throws(() => parseConfig("routing:\n  protocol: 16\n", "t.yaml"), (err: unknown) =>
+    err instanceof ConfigError && err.problems.some((p) => p.path === "routing.protocol" && /dhcp/.test(p.message)));
+});

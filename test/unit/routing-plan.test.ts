@@ -147,7 +147,7 @@ test("diff: add what is missing, delete stale tagged objects, never touch other 
   const c = cfg();
   const m = model({ addrs: [addr()], routes: [route()] });
   const plan = planRouting(m, c);
-  const first = diffPlan(plan, taggedObjects(m, c.protocol));
+  const first = diffPlan(plan, taggedObjects(m, c));
   assert.equal(first.addRules.length, 2);
   assert.equal(first.addRoutes.length, 2);
   assert.equal(first.addRoutes[0]!.gateway, undefined, "connected prefix before the default route");
@@ -159,7 +159,7 @@ test("diff: add what is missing, delete stale tagged objects, never touch other 
   const admin: RuleRecord = { ...back.rules[0]!, src: "10.88.0.78", protocol: 4 };
   const staleRoute: RouteRecord = { ...back.routes[1]!, gateway: "10.88.0.254" };
   const m2 = model({ addrs: [addr()], routes: [route(), ...back.routes, staleRoute], rules: [...back.rules, stale, admin] });
-  const second = diffPlan(planRouting(m2, c), taggedObjects(m2, c.protocol));
+  const second = diffPlan(planRouting(m2, c), taggedObjects(m2, c));
   assert.deepEqual(second.addRules, []);
   assert.deepEqual(second.addRoutes, []);
   assert.deepEqual(second.delRules.map(ruleId), [ruleId(stale)]);
@@ -167,11 +167,11 @@ test("diff: add what is missing, delete stale tagged objects, never touch other 
 
   // address gone: its rules and routes go; link gone: everything of it goes
   const m3 = model({ routes: back.routes, rules: back.rules });
-  const third = diffPlan(planRouting(m3, c), taggedObjects(m3, c.protocol));
+  const third = diffPlan(planRouting(m3, c), taggedObjects(m3, c));
   assert.equal(third.delRules.length, 2);
   assert.equal(third.delRoutes.length, 2);
   const m4 = model({ links: [], rules: back.rules });
-  assert.equal(diffPlan(planRouting(m4, c), taggedObjects(m4, c.protocol)).delRules.length, 2);
+  assert.equal(diffPlan(planRouting(m4, c), taggedObjects(m4, c)).delRules.length, 2);
 });
 
 test("addresses are canonical like the kernel's (so a backend's gateway text compares equal)", () => {
@@ -194,4 +194,15 @@ test("networkd's ManageForeignRoutingPolicyRules: default yes, last assignment i
   assert.equal(networkdManagesForeignRules(["[Network]\nManageForeignRoutingPolicyRules=no\n"]), false);
   assert.equal(networkdManagesForeignRules(["[Network]\nManageForeignRoutingPolicyRules = false\n", "[Network]\nManageForeignRoutingPolicyRules=yes\n"]), true);
   assert.equal(networkdManagesForeignRules(["[DHCPv4]\nManageForeignRoutingPolicyRules=no\n"]), true);
+});
+
+test("only our place is ours: our protocol id elsewhere (main table, other priorities) is never touched", () => {
+  const c = cfg();
+  const plan = planRouting(model({ addrs: [addr()], routes: [route()] }), c);
+  const back = applied(plan.rules, plan.routes);
+  const elsewhereRule: RuleRecord = { ...back.rules[0]!, priority: 100, src: "10.88.0.99" };
+  const mainRoute: RouteRecord = { ...back.routes[0]!, table: 254, dst: "192.0.2.0", dstLen: 24 };
+  const m = model({ addrs: [addr()], routes: [route(), ...back.routes, mainRoute], rules: [...back.rules, elsewhereRule] });
+  const d = diffPlan(planRouting(m, c), taggedObjects(m, c));
+  assert.deepEqual([d.delRules, d.delRoutes], [[], []]);
 });

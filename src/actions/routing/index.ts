@@ -96,7 +96,7 @@ export class RoutingReconciler {
     await this.running;
     const cfg = this.o.config().routing;
     if (!cfg.cleanup_on_exit || !this.started) return;
-    const tagged = taggedObjects(this.o.model(), cfg.protocol);
+    const tagged = taggedObjects(this.o.model(), cfg);
     const changes = changesOf({ addRules: [], addRoutes: [], delRules: tagged.rules, delRoutes: tagged.routes }, cfg.table_base);
     let removed = 0;
     for (const c of changes) if (await this.perform(c, "cleanup_on_exit")) removed++;
@@ -123,7 +123,7 @@ export class RoutingReconciler {
   private async reconcile(reason: string): Promise<void> {
     const cfg = this.o.config().routing;
     const m = this.o.model();
-    const diff = diffPlan(planRouting(m, cfg), taggedObjects(m, cfg.protocol));
+    const diff = diffPlan(planRouting(m, cfg), taggedObjects(m, cfg));
     const now = Date.now();
     for (const [id, times] of this.adds) if (now - times[times.length - 1]! >= REASSERT_WINDOW_MS) this.adds.delete(id);
     for (const c of changesOf(diff, cfg.table_base)) {

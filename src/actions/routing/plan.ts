@@ -86,10 +86,23 @@ export function routeId(r: PlannedRoute | RouteRecord): string {
 }
 
 /** Objects in the model tagged with our protocol: the "actual" side of the diff. */
-export function taggedObjects(m: NetworkModel, protocol: number): { rules: RuleRecord[]; routes: RouteRecord[] } {
-  const rules = [...m.rules.values()].filter((r) => r.protocol === protocol);
-  const routes = [...m.routes.values()].filter((r) => r.protocol === protocol);
+/**
+ * The objects that are netevd's: our protocol id AND our place (a rule at one of our two
+ * priorities, a route in one of our tables). Someone else using the same protocol id elsewhere is
+ * never touched.
+ */
+export function taggedObjects(m: NetworkModel, cfg: Pick<RoutingConfig, "protocol" | "priority_from" | "priority_to" | "table_base">): { rules: RuleRecord[]; routes: RouteRecord[] } {
+  const rules = [...m.rules.values()].filter((r) => r.protocol === cfg.protocol && (r.priority === cfg.priority_from || r.priority === cfg.priority_to));
+  const routes = [...m.routes.values()].filter((r) => r.protocol === cfg.protocol && isOurTable(cfg.table_base, r.table));
   return { rules, routes };
+}
+
+/** The kernel's own tables: unspec, default, main, local. */
+const KERNEL_TABLES = new Set([0, 253, 254, 255]);
+
+/** Tables netevd may use: table_base + ifindex, never one of the kernel's. */
+export function isOurTable(tableBase: number, table: number): boolean {
+  return table > tableBase && !KERNEL_TABLES.has(table);
 }
 
 export function planRouting(m: NetworkModel, cfg: RoutingConfig): RoutingPlan {
@@ -100,6 +113,7 @@ export function planRouting(m: NetworkModel, cfg: RoutingConfig): RoutingPlan {
     if (!wanted.has(link.name)) continue;
     const index = link.index;
     const table = tableFor(cfg, index);
+    if (!isOurTable(cfg.table_base, table)) continue; // table_base + ifindex would be a kernel table
     const base = { table, protocol: cfg.protocol, link: link.name, index };
     const addrs = [...m.addrs.values()]
       .filter((a) => a.index === index && !isLinkLocal(a.family, a.address))
