@@ -291,11 +291,13 @@ export class Daemon {
     this.stopping = true;
     this.log.info("stopping", { reason });
     sdNotify("STOPPING=1");
+    // no hook starts from now on; running ones finish (or time out) before we exit
+    const hooksDone = this.dispatcher.close();
     await this.api?.close();
     this.backend?.stop();
     this.dns.stop();
     await this.routing.stop();
     this.kernel.close();
-    await this.dispatcher.close();
+    await hooksDone;
   }
 }

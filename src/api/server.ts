@@ -23,6 +23,9 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
+/** connections per listener beyond this are refused (each SSE client holds one) */
+const MAX_CONNECTIONS = 256;
+
 /** idle keep-alive and stalled requests are dropped after this (per-socket timer, none at idle) */
 const SOCKET_IDLE_MS = 30_000;
 
@@ -105,7 +108,13 @@ export async function startApi(ctx: ApiContext): Promise<ApiServer> {
     ctx, streams, limiter: new RateLimiter(), version: packageVersion(), daemonUid: process.getuid?.() ?? 0, listening,
   });
   const servers: Server[] = [];
-  const serve = (via: Via) => newServer((req, res) => route(req, res, via));
+  const serve = (via: Via) => {
+    const s = newServer((req, res) => route(req, res, via));
+    // after listen, an accept error (EMFILE...) must not become an uncaught exception
+    s.on("error", (err: NodeJS.ErrnoException) => log.error("API server error", { via, err: err.message, code: err.code }));
+    s.maxConnections = MAX_CONNECTIONS;
+    return s;
+  };
   let socketIno: number | undefined;
 
   const close = async (): Promise<void> => {

@@ -55,7 +55,8 @@ export class KernelSource {
     const dump = await this.requester.dumpAll();
     this.model = withBackendState(modelFrom(dump), this.model);
     this.synced = true;
-    this.flushBuffered();
+    // an overflow during the initial dump started a resync: it applies the buffer when it is done
+    if (!this.resyncing) this.flushBuffered();
   }
 
   close(): void {

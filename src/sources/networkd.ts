@@ -129,6 +129,7 @@ export class NetworkdSource implements BackendSource {
       }
       for (const i of [...this.links]) if (!seen.has(i)) this.links.delete(i);
       const [mprops] = await this.call<[Record<string, unknown>]>("GetAll", MANAGER_PATH, PROPS_IFACE, "s", [MANAGER_IFACE]);
+      if (gen !== this.generation) return; // networkd left again while we were reading
       this.sink.managerState(pickStates(mprops, MANAGER_PROPS));
       this.stats.resyncs++;
       this.attachedNow = true;

@@ -188,13 +188,13 @@ export async function runScript(script: HookScript, job: HookJob, env: Record<st
   }
 
   // ---- spawn the checked fd
-  const link = ev.link ?? "";
   let child: ChildProcess;
   const startedAt = new Date().toISOString();
   const t1 = process.hrtime.bigint();
   opts.onSpawn?.(script, t1);
   try {
-    child = spawn("/proc/self/fd/3", [link, job.state], {
+    // argv carries the same validated values as the environment: a value dropped there is "" here
+    child = spawn("/proc/self/fd/3", [env.LINK ?? "", env.STATE ?? ""], {
       argv0: script.target ?? script.path,
       cwd: "/",
       env,
