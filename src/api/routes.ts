@@ -12,13 +12,14 @@ import type { KernelStats } from "../sources/kernel.js";
 import type { DispatcherStats } from "../actions/hooks/dispatcher.js";
 import { registry } from "../metrics.js";
 import {
-  HttpError, RateLimiter, isJsonContentType, parseEventSelection, parseJsonBody, parseTriggerBody,
+  HttpError, RateLimiter, isJsonContentType, isLoopbackHost, parseEventSelection, parseJsonBody, parseTriggerBody,
   queryParams, selectEvents, eventsAfter, withHooks, matchesFilter,
 } from "./query.js";
 import { findLink, interfaceView, interfacesView, routesView, rulesView } from "./views.js";
 import { scriptsView } from "./scripts.js";
 import type { EventStreams } from "./sse.js";
 import { validIfname } from "../events/validate.js";
+import { parseListen } from "../config/schema.js";
 
 /** What the API needs of the daemon; `Daemon` (src/daemon.ts) satisfies it structurally. */
 export interface ApiContext {
@@ -271,6 +272,15 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
     const method = req.method ?? "";
     const handler = method === "GET" || method === "HEAD" ? def.get : method === "POST" ? def.post : undefined;
     if (!handler) throw new HttpError(405, "method_not_allowed", `${method} is not allowed on ${url.pathname}; allowed: ${allow}`, { allow });
+    // Listening beyond loopback, reads carry DHCP data, hook output and the host's routing: they
+    // need the token too. /health stays open for load balancers and probes.
+    if (via === "tcp" && url.pathname !== "/health") {
+      const listen = parseListen(ctx.config.api.listen);
+      const token = ctx.config.api.token;
+      if (listen && !isLoopbackHost(listen.host) && (!token || !bearerMatches(req.headers.authorization, token))) {
+        throw new HttpError(401, "unauthorized", "the API listens beyond loopback: every request needs the bearer token", { "www-authenticate": "Bearer" });
+      }
+    }
     const info: RequestInfo = { req, res, url, via };
     if (found.param !== undefined) info.param = found.param;
 

@@ -572,6 +572,10 @@ if (labFile(import.meta.url)) {
     const { d: d2 } = await startDaemon(baseYaml(base, `api:\n  listen: "0.0.0.0:9091"\n  token: ${TOKEN}\n`));
     try {
       assert.equal((await http("/health", { host: "10.77.0.61", port: 9091 })).status, 200);
+      // off loopback, reads need the token too (they carry DHCP data, hook output, routing)
+      assert.equal((await http("/api/v1/interfaces", { host: "10.77.0.61", port: 9091 })).status, 401);
+      assert.equal((await http("/metrics", { host: "10.77.0.61", port: 9091 })).status, 401);
+      assert.equal((await http("/api/v1/interfaces", { host: "10.77.0.61", port: 9091, headers: { authorization: `Bearer ${TOKEN}` } })).status, 200);
       assert.equal((await post("/api/v1/reload", {}, { host: "10.77.0.61", port: 9091 })).status, 401);
       assert.equal((await post("/api/v1/reload", {}, { host: "10.77.0.61", port: 9091, headers: { authorization: `Bearer ${TOKEN}` } })).status, 200);
     } finally {
