@@ -2,6 +2,7 @@
 // Pure apart from the clock and the id counter, which the EventFactory owns; no I/O.
 import type { LinkRecord, RouteRecord } from "../netlink/types.js";
 import type { NetworkModel } from "../state/model.js";
+import { isLinkLocal } from "../state/address.js";
 import type { Backend, NetevdEvent } from "./types.js";
 
 /** What an event says about a link: its state fields plus addresses, gateway and DNS. */
@@ -19,8 +20,6 @@ export function linkState(l: LinkRecord): Record<string, unknown> {
   return s;
 }
 
-const isLinkLocal = (family: 4 | 6, address: string): boolean =>
-  family === 4 ? address.startsWith("169.254.") : /^fe[89ab][0-9a-f]:/i.test(address);
 
 /** The link's addresses with prefix, v4 then v6, link-local excluded, in a stable order. */
 export function linkAddresses(m: NetworkModel, index: number): string[] {
@@ -75,12 +74,6 @@ export class EventFactory {
 
   constructor(private readonly now: () => Date = () => new Date()) {
     this.runId = Date.now().toString(36);
-  }
-
-  /** The sequence number in an id made by this factory, or NaN. */
-  static seqOf(id: string): number {
-    const i = id.lastIndexOf("-");
-    return i < 0 ? NaN : Number(id.slice(i + 1));
   }
 
   make(p: {

@@ -56,13 +56,6 @@ export class Ring<T> {
   }
 }
 
-export interface EventQuery {
-  /** only events with a sequence number greater than this id's (or an RFC 3339 time) */
-  since?: string;
-  limit?: number;
-  link?: string;
-  event?: string;
-}
 
 export class History {
   readonly events: Ring<NetevdEvent>;
@@ -91,21 +84,5 @@ export class History {
   resize(size: number): void {
     this.events.resize(size);
     this.hooks.resize(size);
-  }
-
-  query(q: EventQuery, seqOf: (id: string) => number): NetevdEvent[] {
-    let items = this.events.toArray();
-    if (q.since !== undefined) {
-      const s = seqOf(q.since);
-      if (Number.isFinite(s)) items = items.filter((e) => seqOf(e.id) > s);
-      else {
-        const t = Date.parse(q.since);
-        if (Number.isFinite(t)) items = items.filter((e) => Date.parse(e.ts) > t);
-      }
-    }
-    if (q.link !== undefined) items = items.filter((e) => e.link === q.link);
-    if (q.event !== undefined) items = items.filter((e) => e.event === q.event);
-    if (q.limit !== undefined) items = items.slice(-q.limit);
-    return items;
   }
 }

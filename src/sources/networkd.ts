@@ -33,10 +33,9 @@ export function linkIndexFromPath(path: string): number | undefined {
   return Number(decoded);
 }
 
-/** 2 → `/org/freedesktop/network1/link/_32` */
+/** 2 → `/org/freedesktop/network1/link/_32` (only the leading digit needs escaping: `_3` + "2") */
 export function linkPath(index: number): string {
-  const s = String(index);
-  return `${MANAGER_PATH}/link/_3${s[0]}${s.slice(1)}`;
+  return `${MANAGER_PATH}/link/_3${index}`;
 }
 
 function unwrap(v: unknown): unknown {

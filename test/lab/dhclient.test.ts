@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { DaemonProcess, hookTree, ip, lab, labFile, readJsonLines, repoRoot, sh, sleep, waitFor, writeConfig } from "./lab.js";
+import { DaemonProcess, dhcpTime, hookTree, ip, lab, labFile, readJsonLines, repoRoot, sh, sleep, waitFor, writeConfig } from "./lab.js";
 
 const LEASES = process.env.NETEVD_LAB_DHCLIENT_LEASES ?? "/var/lib/dhcp/dhclient.lab0.leases";
 const HARNESS_PID = "/run/dhclient.lab0.pid";
@@ -49,7 +49,7 @@ async function settle(out: string, quietMs = 1200): Promise<Run[]> {
 }
 
 let ifindex = 0;
-const linkPath = () => `/org/freedesktop/resolve1/link/_3${String(ifindex)[0]}${String(ifindex).slice(1)}`;
+const linkPath = () => `/org/freedesktop/resolve1/link/_3${ifindex}`;
 
 /** resolved's per-link DNS servers, as dotted quads. */
 async function resolvedDns(): Promise<string[]> {
@@ -93,12 +93,6 @@ async function stopDhclient(): Promise<void> {
   const gone = new Promise((r) => p.once("exit", r));
   p.kill("SIGTERM");
   await gone;
-}
-
-const two = (n: number) => String(n).padStart(2, "0");
-/** dhclient's time format: `<weekday> YYYY/MM/DD HH:MM:SS` in UTC. */
-function dhcpTime(d: Date): string {
-  return `${d.getUTCDay()} ${d.getUTCFullYear()}/${two(d.getUTCMonth() + 1)}/${two(d.getUTCDate())} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`;
 }
 
 /** A lease block like dhclient writes, valid for an hour from now. */

@@ -5,17 +5,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DaemonProcess, ip, lab, labFile, sh, tempDir, waitFor, writeConfig } from "./lab.js";
-
-function dhcpTime(d: Date): string {
-  const two = (n: number) => String(n).padStart(2, "0");
-  return `${d.getUTCDay()} ${d.getUTCFullYear()}/${two(d.getUTCMonth() + 1)}/${two(d.getUTCDate())} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`;
-}
+import { DaemonProcess, dhcpTime, ip, lab, labFile, sh, tempDir, waitFor, writeConfig } from "./lab.js";
+import { linkPath as networkdLinkPath } from "../../src/sources/networkd.js";
 
 if (labFile(import.meta.url, { backend: "networkd", resolved: true, polkit: true })) {
   test("a lease for a networkd-managed link: resolved says LinkBusy, the DNS data goes through networkd", async () => {
     const index = JSON.parse(await ip("-j", "link", "show", lab.ifname))[0].ifindex as number;
-    const linkPath = `/org/freedesktop/resolve1/link/_3${String(index)[0]}${String(index).slice(1)}`;
+    const linkPath = `/org/freedesktop/resolve1/link/_3${index}`;
     const resolvedDns = async () => {
       const j = JSON.parse(await sh(["busctl", "--json=short", "get-property", "org.freedesktop.resolve1", linkPath, "org.freedesktop.resolve1.Link", "DNS"]));
       return (j.data as Array<[number, number[]]>).map(([, b]) => b.join("."));
@@ -45,7 +41,7 @@ if (labFile(import.meta.url, { backend: "networkd", resolved: true, polkit: true
       await waitFor("resolved has the lease's domain (set through networkd)", async () => (await resolvedDomains()).includes("corp.test"), 10_000, 100);
       // networkd holds the setting as its own link DNS: its Describe shows it
       const describe = JSON.parse(JSON.parse(await sh(["busctl", "--json=short", "call", "org.freedesktop.network1",
-        `/org/freedesktop/network1/link/_3${String(index)[0]}${String(index).slice(1)}`, "org.freedesktop.network1.Link", "Describe"])).data[0]);
+        networkdLinkPath(index), "org.freedesktop.network1.Link", "Describe"])).data[0]);
       assert.match(JSON.stringify(describe.DNS ?? describe.DNSSettings ?? describe), /10,77,0,53|10\.77\.0\.53/);
       assert.equal(d.child.exitCode, null);
     } finally {

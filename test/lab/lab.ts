@@ -202,6 +202,12 @@ export function hookTree(scripts: Record<string, Record<string, string>>): { bas
   return { base, out };
 }
 
+const two = (n: number) => String(n).padStart(2, "0");
+/** dhclient's lease time format: `<weekday> YYYY/MM/DD HH:MM:SS` in UTC. */
+export function dhcpTime(d: Date): string {
+  return `${d.getUTCDay()} ${d.getUTCFullYear()}/${two(d.getUTCMonth() + 1)}/${two(d.getUTCDate())} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`;
+}
+
 /** JSON lines a hook appended to `path`; a line still being written (no newline yet) is left for later. */
 export function readJsonLines<T>(path: string): T[] {
   if (!existsSync(path)) return [];

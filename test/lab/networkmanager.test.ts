@@ -4,7 +4,10 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { EventFactory } from "../../src/events/factory.js";
+import { splitEventId } from "../../src/api/query.js";
+
+/** an event's sequence number within the daemon run */
+const seq = (id: string): number => splitEventId(id)?.[1] ?? NaN;
 import type { NetevdEvent } from "../../src/events/types.js";
 import { DaemonProcess, readJsonLines, hookTree, ip, ipSrv, lab, labFile, sh, sleep, waitFor, writeConfig } from "./lab.js";
 
@@ -25,7 +28,7 @@ printf '%s,"ev":%s}\\n' "$line" "$NETEVD_EVENT" >> $OUT/runs.jsonl
 interface Run { dir: string; argv1: string; argv2: string; t: string; ev: NetevdEvent; [k: string]: string | NetevdEvent }
 /** Runs in the order the daemon emitted their events. */
 const runs = (out: string): Run[] =>
-  readJsonLines<Run>(join(out, "runs.jsonl")).sort((a, b) => EventFactory.seqOf(a.ev.id) - EventFactory.seqOf(b.ev.id));
+  readJsonLines<Run>(join(out, "runs.jsonl")).sort((a, b) => seq(a.ev.id) - seq(b.ev.id));
 const nmDirs = (rs: Run[]) => rs.filter((r) => r.ev.backend === "NetworkManager" && r.dir !== "manager.d").map((r) => r.dir.replace(".d", ""));
 const ms = (r: Run) => Number(BigInt(r.t) / 1_000_000n);
 
@@ -131,7 +134,7 @@ if (labFile(import.meta.url, { backend: "nm" })) {
       await nmcli("device", "connect", lab.ifname);
       await waitFor("activated.d", () => runs(out).slice(before).some((r) => r.dir === "activated.d"), 15_000);
       const all = await settle(out);
-      const up = all.filter((x) => EventFactory.seqOf(x.ev.id) > EventFactory.seqOf(disc.ev.id));
+      const up = all.filter((x) => seq(x.ev.id) > seq(disc.ev.id));
       assert.deepEqual(nmDirs(up), ["prepare", "config", "ip-config", "ip-check", "secondaries", "activated"]);
       const a = up.find((x) => x.dir === "activated.d")!;
       assert.equal(a.NM_STATE, "100");

@@ -4,6 +4,7 @@ import type { LinkRecord } from "../../src/netlink/types.js";
 import { applyMessage, emptyModel } from "../../src/state/model.js";
 import { EventFactory, jobsFromFacts, replayJobs, type DeriveContext } from "../../src/events/derive.js";
 import { History } from "../../src/events/history.js";
+import { selectEvents, splitEventId } from "../../src/api/query.js";
 import { hookDirName, HOOK_EVENTS } from "../../src/events/dirs.js";
 
 const link = (over: Partial<LinkRecord> = {}): LinkRecord => ({
@@ -62,7 +63,7 @@ test("unselected links and replay", () => {
   assert.deepEqual(jobsFromFacts(facts, m, ctx, f), []);
   const replay = replayJobs(m, ctx, f);
   assert.deepEqual(replay.map((j) => `${j.event.link} ${j.event.event} ${j.event.replay}`), ["eth0 carrier true", "eth1 no-carrier true"]);
-  assert.ok(EventFactory.seqOf(replay[1]!.event.id) > EventFactory.seqOf(replay[0]!.event.id));
+  assert.ok(splitEventId(replay[1]!.event.id)![1] > splitEventId(replay[0]!.event.id)![1]);
 });
 
 test("history is a bounded ring with filters", () => {
@@ -76,10 +77,10 @@ test("history is a bounded ring with filters", () => {
     h.addEvent(e);
   }
   assert.equal(h.events.size, 3);
-  assert.deepEqual(h.query({}, EventFactory.seqOf).map((e) => e.id), ids.slice(2));
-  assert.deepEqual(h.query({ since: ids[2] }, EventFactory.seqOf).map((e) => e.id), ids.slice(3));
-  assert.deepEqual(h.query({ event: "carrier" }, EventFactory.seqOf).map((e) => e.id), [ids[3]]);
-  assert.deepEqual(h.query({ limit: 1 }, EventFactory.seqOf).map((e) => e.id), [ids[4]]);
+  assert.deepEqual(selectEvents(h.events.toArray(), {}).map((e) => e.id), ids.slice(2));
+  assert.deepEqual(selectEvents(h.events.toArray(), { since: ids[2] }).map((e) => e.id), ids.slice(3));
+  assert.deepEqual(selectEvents(h.events.toArray(), { event: "carrier" }).map((e) => e.id), [ids[3]]);
+  assert.deepEqual(selectEvents(h.events.toArray(), { limit: 1 }).map((e) => e.id), [ids[4]]);
 });
 
 test("hook dirs come only from the allow-list", () => {

@@ -206,3 +206,9 @@ test("only our place is ours: our protocol id elsewhere (main table, other prior
   const d = diffPlan(planRouting(m, c), taggedObjects(m, c));
   assert.deepEqual([d.delRules, d.delRoutes], [[], []]);
 });
+
+test("a link whose table_base + ifindex lands on a kernel table (main) gets no plan", () => {
+  const plan = planRouting(model({ addrs: [addr()], routes: [route()] }), cfg({ table_base: 251 }));
+  assert.deepEqual([plan.rules, plan.routes], [[], []]);
+  assert.equal(planRouting(model({ addrs: [addr()], routes: [route()] }), cfg({ table_base: 256 })).rules.length, 2);
+});

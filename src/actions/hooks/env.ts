@@ -3,6 +3,7 @@
 // (src/events/validate.ts) and a bad one is dropped and reported, never passed on.
 import type { HookJob, NetevdEvent } from "../../events/types.js";
 import { checkValue, hasControlChars, MAX_JSON, validationKind, validIp } from "../../events/validate.js";
+import { isLinkLocal } from "../../state/address.js";
 
 export interface EnvProblem {
   variable: string;
@@ -28,14 +29,6 @@ function dangerousName(name: string): boolean {
     name === "BASHOPTS" || name === "IFS" || name === "PS4";
 }
 
-/** Is this address link-local (169.254.0.0/16, fe80::/10)? `a` is a valid address without prefix. */
-function linkLocal(a: string, family: 4 | 6): boolean {
-  if (family === 4) return a.startsWith("169.254.");
-  const first = a.split(":", 1)[0] ?? "";
-  if (first === "") return false; // "::..." starts with zero bits
-  const n = parseInt(first, 16);
-  return (n & 0xffc0) === 0xfe80;
-}
 
 /**
  * ADDRESSES: the event's addresses without prefix length, v4 then v6, link-local excluded.
@@ -51,7 +44,7 @@ export function addressesValue(addresses: readonly string[]): string | undefined
     if (slash >= 0 && !/^[0-9]{1,3}$/.test(entry.slice(slash + 1))) return undefined;
     if (!validIp(a)) return undefined;
     const family = a.includes(":") ? 6 : 4;
-    if (linkLocal(a, family)) continue;
+    if (isLinkLocal(family, a)) continue;
     (family === 4 ? v4 : v6).push(a);
   }
   return [...v4, ...v6].join(" ");

@@ -13,6 +13,8 @@ import { isIP } from "node:net";
 import type { Config } from "../../config/index.js";
 import type { AddressRecord, Family, RouteRecord, RuleRecord } from "../../netlink/types.js";
 import type { NetworkModel } from "../../state/model.js";
+import type { RouteSpec, RuleSpec } from "../../netlink/codec.js";
+import { isLinkLocal } from "../../state/address.js";
 
 export type RoutingConfig = Config["routing"];
 
@@ -30,31 +32,15 @@ const IFA_F_DADFAILED = 0x08;
  */
 export const GATEWAY_FIELDS = ["DHCP_GATEWAY", "NMGateway"] as const;
 
-/** A rule netevd wants (the shape of RuleSpec, plus the link it is for). */
-export interface PlannedRule {
-  family: Family;
-  priority: number;
-  table: number;
-  src?: string;
-  srcLen: number;
-  dst?: string;
-  dstLen: number;
-  protocol: number;
+/** A rule netevd wants: what the applier sends (RuleSpec), plus the link it is for. */
+export interface PlannedRule extends Pick<RuleSpec, "family" | "priority" | "table" | "src" | "srcLen" | "dst" | "dstLen" | "protocol"> {
   link: string;
   index: number;
 }
 
-/** A route netevd wants (the shape of RouteSpec, plus the link it is for). */
-export interface PlannedRoute {
-  family: Family;
-  table: number;
-  dst?: string;
-  dstLen: number;
-  gateway?: string;
+/** A route netevd wants: what the applier sends (RouteSpec), plus the link it is for. */
+export interface PlannedRoute extends Pick<RouteSpec, "family" | "table" | "dst" | "dstLen" | "gateway" | "prefsrc" | "scope" | "protocol"> {
   oif: number;
-  prefsrc?: string;
-  scope?: number;
-  protocol: number;
   link: string;
   index: number;
 }
@@ -66,9 +52,6 @@ export interface RoutingPlan {
 
 export const tableFor = (cfg: RoutingConfig, index: number): number => cfg.table_base + index;
 
-export function isLinkLocal(family: Family, address: string): boolean {
-  return family === 4 ? address.startsWith("169.254.") : /^fe[89ab][0-9a-f]:/i.test(address);
-}
 
 /**
  * Identity of a rule: what makes two rules the same object for the diff. A kernel rule with
