@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 version=$(node -p 'require("./package.json").version')
 arch=$(dpkg --print-architecture)
-out=$root/release
+out=${NETEVD_RELEASE_DIR:-$root/release}
 [[ -f build/Release/netevd_native.node ]] || { echo "package.sh: build/Release/netevd_native.node is missing: run npm ci first" >&2; exit 1; }
 npx --no-install tsc -p tsconfig.json
 
@@ -76,5 +76,5 @@ sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" packagi
 echo /etc/netevd/netevd.yaml > "$stage/DEBIAN/conffiles"
 for s in postinst prerm postrm; do install -m 0755 "packaging/debian/$s" "$stage/DEBIAN/$s"; done
 dpkg-deb --root-owner-group -Zxz --build "$stage" "$out/netevd_${version}_${arch}.deb" >/dev/null
-echo "release/netevd_${version}_${arch}.deb"
-echo "release/$tarname.tar.gz"
+echo "$out/netevd_${version}_${arch}.deb"
+echo "$out/$tarname.tar.gz"
