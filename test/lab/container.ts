@@ -48,10 +48,11 @@ const comm = (pid: number): string => { try { return readFileSync(`/proc/${pid}/
 
 export class Container {
   private leader = 0;
-  private constructor(readonly child: ChildProcess, readonly log: string[], readonly binds: string) {}
+  private constructor(readonly child: ChildProcess, readonly log: string[], readonly binds: string, private readonly keepBinds: boolean) {}
 
   /** Boot the root with `binds` (a host directory) mounted read-only at /mnt/host; waits for systemd. */
-  static async boot(rootfs: string, binds: string, timeoutMs = 180_000): Promise<Container> {
+  static async boot(rootfs: string, binds: string, opts: { keepBinds?: boolean; timeoutMs?: number } = {}): Promise<Container> {
+    const timeoutMs = opts.timeoutMs ?? 180_000;
     const name = `netevd-lab-${process.pid}`;
     const child = spawn("setpriv", [
       "--pdeathsig", "KILL", "--",
@@ -67,7 +68,7 @@ export class Container {
     const log: string[] = [];
     child.stdout!.on("data", (d: Buffer) => log.push(d.toString()));
     child.stderr!.on("data", (d: Buffer) => log.push(d.toString()));
-    const c = new Container(child, log, binds);
+    const c = new Container(child, log, binds, opts.keepBinds ?? false);
     try {
       await c.waitBooted(timeoutMs);
     } catch (err) {
@@ -127,7 +128,7 @@ export class Container {
     const exited = new Promise<void>((res) => { if (this.child.exitCode !== null) res(); else this.child.once("exit", () => res()); });
     if (this.child.exitCode === null) this.child.kill("SIGKILL"); // --kill-child takes the container with it
     await Promise.race([exited, sleep(10_000)]);
-    rmSync(this.binds, { recursive: true, force: true });
+    if (!this.keepBinds) rmSync(this.binds, { recursive: true, force: true });
   }
 }
 

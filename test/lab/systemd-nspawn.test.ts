@@ -2,6 +2,7 @@
 // `dpkg -i` the .deb that `npm run package` builds, and the unit as administrators run it: enable
 // --now, the API for the netevd group, a hook on a carrier change, reload (a rejected config fails
 // and the old one stays), journald priorities and fields, a clean stop, the hardening score, purge.
+// Then system.backend: auto following a manager that appears, and a taken API port.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { basename } from "node:path";
@@ -12,13 +13,16 @@ const HOOK = `#!/bin/sh
 echo "$LINK $STATE $EVENT" >> /var/lib/netevd/carrier.log
 `;
 
+let built: ReturnType<typeof buildPackage> | undefined;
+const pkgOnce = () => (built ??= buildPackage());
+
 if (process.getuid?.() !== 0) {
   test("systemd-nspawn: the package under systemd", { skip: "needs root" }, () => {});
 } else {
   test("systemd-nspawn: the .deb under a real systemd", { timeout: 25 * 60_000 }, async (t) => {
     assert.ok(haveNspawn(), "systemd-nspawn and debootstrap are missing: run scripts/setup-lab.sh");
-    const [rootfs, pkg] = await Promise.all([labRootfs(), buildPackage()]);
-    const c = await Container.boot(rootfs, pkg.dir);
+    const [rootfs, pkg] = await Promise.all([labRootfs(), pkgOnce()]);
+    const c = await Container.boot(rootfs, pkg.dir, { keepBinds: true });
     try {
       const deb = `/mnt/host/${basename(pkg.deb)}`;
       await c.ok(["dpkg", "-i", deb], 180_000);
@@ -91,6 +95,69 @@ if (process.getuid?.() !== 0) {
       assert.equal((await c.ct(["systemctl", "is-active", "netevd"])).stdout.trim() === "active", false, "removal stopped it");
       assert.notEqual((await c.ct(["test", "-e", "/etc/netevd"])).code, 0, "purge removed /etc/netevd");
       assert.notEqual((await c.ct(["test", "-e", "/var/lib/netevd"])).code, 0, "purge removed /var/lib/netevd");
+    } catch (err) {
+      const j = await c.ct(["journalctl", "-u", "netevd", "-o", "cat", "--no-pager"]).catch(() => ({ stdout: "" }));
+      t.diagnostic(`netevd journal:\n${j.stdout.slice(-4000)}`);
+      throw err;
+    } finally {
+      await c.stop();
+    }
+  });
+
+  test("systemd-nspawn: backend auto follows the manager that appears; a taken API port is not fatal", { timeout: 25 * 60_000 }, async (t) => {
+    assert.ok(haveNspawn(), "systemd-nspawn and debootstrap are missing: run scripts/setup-lab.sh");
+    const [rootfs, pkg] = await Promise.all([labRootfs(), pkgOnce()]);
+    const c = await Container.boot(rootfs, pkg.dir);
+    try {
+      await c.ok(["dpkg", "-i", `/mnt/host/${basename(pkg.deb)}`], 180_000);
+      // something else holds the API port (Prometheus: 9090)
+      await c.ok(["systemd-run", "--unit=occupier", "node", "-e", "require('net').createServer().listen(9090, '127.0.0.1')"]);
+      await eventually("the occupier listening", async () => (await c.ct(["ss", "-Hltn", "sport = :9090"])).stdout.includes("9090"));
+      // fault injection: NetworkManager "installed" (an executable at its path), not running, so
+      // that auto picks it and then has to follow systemd-networkd when that one appears
+      await c.ok(["sh", "-c", "printf '#!/bin/sh\\nexit 1\\n' > /usr/sbin/NetworkManager && chmod 0755 /usr/sbin/NetworkManager"]);
+      await c.ok(["sh", "-c", `cat > /etc/netevd/carrier.d/50-log <<'EOF'\n${HOOK}EOF\nchmod 0755 /etc/netevd/carrier.d/50-log`]);
+      await c.ok(["sh", "-c", "printf '#!/bin/sh\\necho \"$LINK $BACKEND\" >> /var/lib/netevd/routable.log\\n' > /etc/netevd/routable.d/50-log && chmod 0755 /etc/netevd/routable.d/50-log"]);
+
+      await c.ok(["systemctl", "enable", "--now", "netevd"], 120_000);
+      assert.equal((await c.ct(["systemctl", "is-active", "netevd"])).stdout.trim(), "active", "a taken port does not stop the daemon");
+      const chosen = JSON.parse((await c.ok(["journalctl", "-u", "netevd", "NETEVD_REASON=NetworkManager is installed but not running", "-o", "json", "--no-pager"])).split("\n")[0]!) as Record<string, string>;
+      assert.equal(chosen.NETEVD_BACKEND, "NetworkManager", "auto says which backend and why");
+
+      type Status = { backend: string; health: { sources: Record<string, { state: string; ok: boolean; detail?: string }> }; api: { listen: string | null; tcpError: string | null } };
+      const status = async () => JSON.parse(await c.ok(["netevd", "status", "--json"])) as Status;
+      const s1 = await status();
+      assert.equal(s1.health.sources.api?.state, "tcp-failed", "status over the unix socket says the TCP listener failed");
+      assert.match(s1.health.sources.api?.detail ?? "", /EADDRINUSE/);
+      assert.equal(s1.api.listen, null);
+      const health = await c.ok(["node", "-e", "require('http').get({ socketPath: '/run/netevd/netevd.sock', path: '/health' }, (r) => { let b = ''; r.on('data', (d) => b += d); r.on('end', () => console.log(r.statusCode, b)); })"]);
+      assert.match(health, /^503 .*tcp-failed/, "/health says so too");
+      assert.match(await c.ok(["systemctl", "show", "netevd", "-p", "StatusText", "--value"]), /api tcp-failed/);
+
+      // hooks fire meanwhile
+      await c.ok(["ip", "link", "add", "v0", "type", "veth", "peer", "name", "v1"]);
+      await c.ok(["ip", "link", "set", "v1", "up"]);
+      await c.ok(["ip", "link", "set", "v0", "up"]);
+      await eventually("the carrier.d hook while the port is taken", async () => (await c.ct(["cat", "/var/lib/netevd/carrier.log"])).stdout.includes("v0 carrier"));
+
+      // systemd-networkd appears: auto follows it, and its events run hooks
+      await c.ok(["sh", "-c", "mkdir -p /etc/systemd/network && printf '[Match]\\nName=v0\\n[Network]\\nAddress=192.0.2.1/24\\n' > /etc/systemd/network/50-v0.network"]);
+      await c.ok(["systemctl", "start", "systemd-networkd"], 120_000);
+      await eventually("the switch to systemd-networkd", async () => {
+        const s = await status();
+        return s.backend === "systemd-networkd" && s.health.sources["systemd-networkd"]?.ok;
+      });
+      await eventually("routable.d from systemd-networkd", async () => (await c.ct(["cat", "/var/lib/netevd/routable.log"])).stdout.includes("v0 systemd-networkd"));
+
+      // the port is freed: the retry binds it
+      await c.ok(["systemctl", "stop", "occupier"]);
+      await eventually("the API on 127.0.0.1:9090", async () => (await c.ct(["node", "-e", "fetch('http://127.0.0.1:9090/health').then((r) => console.log(r.status))"])).stdout.trim().match(/^(200|503)$/), 120_000);
+      const s2 = await status();
+      assert.equal(s2.api.listen, "127.0.0.1:9090");
+      assert.equal(s2.api.tcpError, null);
+      assert.equal(s2.health.sources.api, undefined);
+      await c.ok(["systemctl", "stop", "netevd"], 120_000);
+      assert.match(await c.ok(["systemctl", "show", "netevd", "-p", "Result"]), /Result=success/);
     } catch (err) {
       const j = await c.ct(["journalctl", "-u", "netevd", "-o", "cat", "--no-pager"]).catch(() => ({ stdout: "" }));
       t.diagnostic(`netevd journal:\n${j.stdout.slice(-4000)}`);
