@@ -7,7 +7,7 @@ import { EventFactory, snapshotOf } from "../events/factory.js";
 import { hookDirName } from "../events/dirs.js";
 import { validIfname, validIp } from "../events/validate.js";
 import { buildHookEnv } from "../actions/hooks/env.js";
-import { runScript, type HookLogger } from "../actions/hooks/run.js";
+import { runContext, runScript, type HookLogger } from "../actions/hooks/run.js";
 import type { Config } from "../config/index.js";
 
 export interface TestHookArgs {
@@ -53,7 +53,7 @@ export async function testHook(a: TestHookArgs, config: Config, out: NodeJS.Writ
     debug: () => {},
   };
   const path = resolve(a.script);
-  const r = await runScript({ name: basename(path), path }, job, env, {
+  const r = await runScript({ name: basename(path), path }, runContext(job), env, {
     timeoutSec: config.hooks.timeout_sec,
     daemonUid: process.getuid?.() ?? 0,
     log: print,
