@@ -16,7 +16,7 @@ import { hookDirName } from "./events/dirs.js";
 import { History } from "./events/history.js";
 import type { HookJob } from "./events/types.js";
 import { Dispatcher } from "./actions/hooks/dispatcher.js";
-import { runHookDir } from "./actions/hooks/run.js";
+import { runHookDir, type RemoteRunner } from "./actions/hooks/run.js";
 import { discoverHooks } from "./actions/hooks/discover.js";
 import { RoutingReconciler } from "./actions/routing/index.js";
 import { DnsActions } from "./actions/dns.js";
@@ -28,6 +28,8 @@ export interface DaemonOptions {
   config: Config;
   configFile: string;
   log: Logger;
+  /** the privileged runner that runs hooks as root (hooks.user: root) */
+  hookRunner?: RemoteRunner;
 }
 
 export class Daemon {
@@ -43,6 +45,10 @@ export class Daemon {
   readonly dispatcher: Dispatcher;
   readonly derive: DeriveContext;
   private readonly daemonUid = process.getuid?.() ?? 0;
+  /** owners a hook script may have besides root: none for root hooks, else the daemon's user */
+  private get hookOwnerUid(): number {
+    return this.o.hookRunner ? 0 : this.daemonUid;
+  }
   /** the backend's first state is known: before that, backend facts only fill the model */
   private backendSettled = false;
   private settle: () => void = () => {};
@@ -166,7 +172,7 @@ export class Daemon {
     const wantJson = job.event.backend !== "systemd-networkd" || this.config.backends.systemd_networkd.emit_json;
     // no script to read $JSON: skip the round trip (it costs milliseconds while networkd is busy)
     if (!describe || index === null || job.event.backend === "kernel" || !wantJson ||
-        discoverHooks(this.config.system.scripts_dir, job.event.event, this.daemonUid).scripts.length === 0) {
+        discoverHooks(this.config.system.scripts_dir, job.event.event, this.hookOwnerUid).scripts.length === 0) {
       this.emit(job);
       return;
     }
@@ -208,9 +214,10 @@ export class Daemon {
     try {
       const results = await runHookDir(this.config.system.scripts_dir, job, {
         timeoutSec: this.config.hooks.timeout_sec,
-        daemonUid: this.daemonUid,
+        daemonUid: this.hookOwnerUid,
         log: this.log.child({ source: "hooks" }),
         daemonEnv: process.env,
+        ...(this.o.hookRunner ? { runner: this.o.hookRunner } : {}),
       });
       for (const r of results) {
         this.history.addHookResult(r);
@@ -273,6 +280,9 @@ export class Daemon {
       const { config, file } = loadConfig({ path: this.o.configFile });
       const apiProblem = checkApiConfig(config);
       if (apiProblem) throw new Error(apiProblem);
+      if (config.hooks.user !== this.config.hooks.user || (config.hooks.user === "root" && config.system.scripts_dir !== this.config.system.scripts_dir)) {
+        throw new Error("hooks.user (and, for root hooks, system.scripts_dir) take effect only at a restart");
+      }
       this.config = config;
       this.log.setLevel(config.system.log_level);
       this.history.resize(config.events.history_size);

@@ -73,7 +73,7 @@ const EXPECTED_DEFAULTS: Config = {
       lease_files: ["/var/lib/dhcp/*.leases", "/var/lib/dhcp/*.lease", "/var/lib/dhclient/*.leases", "/var/lib/dhclient/*.lease"],
     },
   },
-  hooks: { timeout_sec: 30, debounce_ms: 0, routes_debounce_ms: 250, max_parallel: 4, replay_on_start: true, capabilities: [] },
+  hooks: { timeout_sec: 30, debounce_ms: 0, routes_debounce_ms: 250, max_parallel: 4, replay_on_start: true, capabilities: [], user: null },
   events: { history_size: 1000 },
   api: {
     enabled: true,

@@ -210,3 +210,27 @@ export function fitExecLimits(env: Record<string, string>, argv: readonly string
   }
   return { env: out, problems };
 }
+
+/** At most this many variables in a hook environment (the daemon sets about 20). */
+export const MAX_ENV_VARS = 256;
+
+/**
+ * Re-validate an environment that crossed a process boundary (the privileged runner checks what
+ * the daemon sends): every name and value must be what buildHookEnv could have produced.
+ * Returns the first problem, or undefined.
+ */
+export function checkHookEnv(env: unknown): string | undefined {
+  if (typeof env !== "object" || env === null || Array.isArray(env)) return "env is not an object";
+  const entries = Object.entries(env as Record<string, unknown>);
+  if (entries.length > MAX_ENV_VARS) return `more than ${MAX_ENV_VARS} variables`;
+  for (const [name, value] of entries) {
+    if (!NAME.test(name) || name.length > 128) return "a variable name is not valid";
+    if (dangerousName(name)) return `${name}: refused (changes loader/shell behaviour)`;
+    if (typeof value !== "string") return `${name}: not a string`;
+    if (name === "PATH" && value !== HOOK_PATH) return "PATH is not the hook PATH";
+    if (name === "NETEVD_REPLAY" && value !== "1") return "NETEVD_REPLAY is not 1";
+    const reason = checkValue(validationKind(name), value, { kernelName: name === "LINK" });
+    if (reason !== undefined) return `${name}: ${reason}`;
+  }
+  return undefined;
+}

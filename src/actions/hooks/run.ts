@@ -67,6 +67,8 @@ export interface RunOptions {
   noNewPrivs?: boolean;
   /** called right before spawn (the benchmark measures event → exec start with it) */
   onSpawn?: (script: HookScript, hrtimeNs: bigint) => void;
+  /** ends the run as a timeout does (SIGTERM to everything, SIGKILL after the grace period) */
+  signal?: AbortSignal;
 }
 
 /** Runs one script somewhere else (the privileged runner for hooks.user: root). */
@@ -141,13 +143,16 @@ function lineReader(stream: Readable, budgetLeft: OutputBudget, wantLines: boole
       skipping = true;
     }
   };
+  let partial = false; // counting: the last chunk ended inside a line
   const count = (chunk: Buffer): void => {
     budgetLeft.droppedBytes += chunk.length;
+    partial = chunk.length > 0 && chunk[chunk.length - 1] !== 10;
     for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) budgetLeft.droppedLines++;
   };
   const flush = (): void => {
     if (done) return;
     done = true;
+    if (partial) budgetLeft.droppedLines++;
     feed(dec.end());
     if (buf !== "" && !skipping) emit(buf);
     buf = "";
@@ -299,19 +304,26 @@ export async function runScript(script: HookScript, ctx: RunContext, env: Record
       if (child.pid === undefined) void finish(null, null, `cannot exec: ${errCode(e)}`);
     });
 
+    const end = (): void => {
+      if (settled || pid === undefined || killTimer) return;
+      // the launcher signals every descendant: SIGTERM now, SIGKILL after KILL_GRACE_MS
+      try { process.kill(pid, "SIGTERM"); } catch { /* already gone */ }
+      // backstop, should the launcher itself not end
+      killTimer = setTimeout(() => {
+        if (!settled) try { process.kill(-pid, "SIGKILL"); } catch { /* gone */ }
+      }, KILL_GRACE_MS + 3000);
+    };
     if (pid !== undefined && opts.timeoutSec > 0 && Number.isFinite(opts.timeoutSec)) {
       termTimer = setTimeout(() => {
         termTimer = undefined;
         if (settled) return;
         timedOut = true;
-        // the launcher signals every descendant: SIGTERM now, SIGKILL after KILL_GRACE_MS
-        try { process.kill(pid, "SIGTERM"); } catch { /* already gone */ }
-        // backstop, should the launcher itself not end
-        killTimer = setTimeout(() => {
-          killTimer = undefined;
-          if (!settled) try { process.kill(-pid, "SIGKILL"); } catch { /* gone */ }
-        }, KILL_GRACE_MS + 3000);
+        end();
       }, Math.max(1, Math.round(opts.timeoutSec * 1000)));
+    }
+    if (opts.signal) {
+      if (opts.signal.aborted) end();
+      else opts.signal.addEventListener("abort", end, { once: true });
     }
   });
 }
