@@ -54,6 +54,8 @@ export class Daemon {
   private settle: () => void = () => {};
   private readonly jsonChains = new Map<number, Promise<void>>();
   private stopping = false;
+  /** aborted at stop: running hooks get SIGTERM, and SIGKILL after the grace period, with all they started */
+  private readonly hookAbort = new AbortController();
   private api: ApiServer | null = null;
 
   constructor(private readonly o: DaemonOptions) {
@@ -217,6 +219,7 @@ export class Daemon {
         daemonUid: this.hookOwnerUid,
         log: this.log.child({ source: "hooks" }),
         daemonEnv: process.env,
+        signal: this.hookAbort.signal,
         ...(this.o.hookRunner ? { runner: this.o.hookRunner } : {}),
       });
       for (const r of results) {
@@ -301,8 +304,11 @@ export class Daemon {
     this.stopping = true;
     this.log.info("stopping", { reason });
     sdNotify("STOPPING=1");
-    // no hook starts from now on; running ones finish (or time out) before we exit
+    // no hook starts from now on; running ones are ended (SIGTERM, SIGKILL 2 s later, descendants
+    // included) before we exit; root hooks end when the runner sees us close the connection
     const hooksDone = this.dispatcher.close();
+    this.hookAbort.abort();
+    this.o.hookRunner?.close();
     await this.api?.close();
     this.backend?.stop();
     this.dns.stop();

@@ -353,6 +353,8 @@ function execAs(user: PasswdEntry, caps: readonly string[], daemon: boolean, ext
   const argv = setprivArgv(user, caps, [process.execPath, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], daemon);
   const env = Object.entries({ ...process.env, ...extraEnv }).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
   try {
+    // Node marks its stdio close-on-exec: the daemon must keep them (the terminal, journald's stream)
+    for (const fd of [0, 1, 2]) { try { loadNative().setCloexec(fd, false); } catch { /* closed */ } }
     loadNative().execve(setpriv, argv, env);
   } catch (err) {
     process.stderr.write(`netevd: cannot exec ${setpriv}: ${(err as Error).message}\n`);

@@ -74,6 +74,8 @@ export interface RunOptions {
 /** Runs one script somewhere else (the privileged runner for hooks.user: root). */
 export interface RemoteRunner {
   run(script: HookScript, ctx: RunContext, env: Record<string, string>, timeoutSec: number, log: HookLogger): Promise<HookRunResult>;
+  /** end the connection: the runner ends every run of it */
+  close(): void;
 }
 
 /** Grace period between SIGTERM and SIGKILL on timeout. */
@@ -389,6 +391,7 @@ export async function runHookDir(scriptsDir: string, job: HookJob,
   const results: HookRunResult[] = [];
   const rc = runContext(job);
   for (const script of d.scripts) {
+    if (opts.signal?.aborted) break; // stopping: the rest of the directory does not start
     results.push(await (opts.runner ? opts.runner.run(script, rc, env, opts.timeoutSec, opts.log) : runScript(script, rc, env, opts)));
   }
   return results;
