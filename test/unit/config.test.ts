@@ -115,7 +115,7 @@ describe("defaults", () => {
 
   it("configKeyPaths lists every leaf key", () => {
     const paths = configKeyPaths();
-    assert.equal(paths.length, 37);
+    assert.equal(paths.length, 38);
     assert.ok(paths.includes("backends.dhclient.lease_files"));
     assert.ok(paths.includes("api.token"));
   });
@@ -192,6 +192,7 @@ hooks:
   max_parallel: 256
   replay_on_start: false
   capabilities: [CAP_NET_ADMIN, CAP_NET_BIND_SERVICE]
+  user: root
 events:
   history_size: 10
 api:
@@ -215,7 +216,7 @@ metrics:
         networkmanager: { use_dns: true, use_domain: false, use_hostname: true },
         dhclient: { use_dns: true, use_domain: true, use_hostname: false, lease_files: ["/var/lib/NetworkManager/*.lease", "/tmp/x.leases"] },
       },
-      hooks: { timeout_sec: 2.5, debounce_ms: 100, routes_debounce_ms: 0, max_parallel: 256, replay_on_start: false, capabilities: ["CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE"] },
+      hooks: { timeout_sec: 2.5, debounce_ms: 100, routes_debounce_ms: 0, max_parallel: 256, replay_on_start: false, capabilities: ["CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE"], user: "root" },
       events: { history_size: 10 },
       api: { enabled: false, listen: "[::1]:8080", socket: "", token: "s3cret-token_!", max_body_bytes: 256, rate_limit_per_sec: 100000 },
       metrics: { enabled: false },
