@@ -156,6 +156,47 @@ touch $OUT/done
     }
   });
 
+  test("under systemd (socket activation): the runner serves only the daemon's user; the daemon started as netevd runs root hooks through it", async () => {
+    const { base, out } = hookTree({ "carrier.d": { "10-root": "#!/bin/sh\nid -u > $OUT/uid.tmp && mv $OUT/uid.tmp $OUT/uid\n" } });
+    const cfg = writeConfig(`system:\n  backend: none\n  scripts_dir: ${base}\napi:\n  enabled: false\nmonitoring:\n  interfaces: [${lab.ifname}]\nhooks:\n  user: root\n`);
+    const sock = "/run/netevd-hook-runner.sock";
+    const env = { PATH: process.env.PATH, NETEVD_LOG_FORMAT: "json" };
+    // what netevd-hook-runner.socket + .service do: root runner on a socket only netevd may use
+    const runner = new DaemonProcess(spawn("systemd-socket-activate", ["-l", sock, "--", join(repoRoot, "bin/netevd"), "hook-runner", "-c", cfg],
+      { env, stdio: ["ignore", "pipe", "pipe"] }));
+    let daemon: DaemonProcess | undefined;
+    try {
+      await waitFor("runner socket", () => existsSync(sock), 5000);
+      const { chownSync } = await import("node:fs");
+      chownSync(sock, netevdUid(), netevdUid());
+      chmodSync(sock, 0o600);
+      // what netevd.service does: start directly as netevd with CAP_NET_ADMIN only
+      daemon = new DaemonProcess(spawn("setpriv", [`--reuid=${netevdUid()}`, `--regid=${netevdUid()}`, "--init-groups",
+        "--inh-caps=-all,+net_admin", "--ambient-caps=-all,+net_admin", "--bounding-set=-all,+net_admin", "--no-new-privs", "--",
+        join(repoRoot, "bin/netevd"), "run", "-c", cfg], { env, stdio: ["ignore", "pipe", "pipe"] }));
+      await waitFor("root hook ran", () => existsSync(join(out, "uid")), 10000);
+      assert.equal(readFileSync(join(out, "uid"), "utf8").trim(), "0");
+      await runner.waitRecord((r) => r.msg === "hook runner ready" && r.mode === "socket");
+      // anyone else is refused on SO_PEERCRED, even when the socket's mode lets them connect
+      chmodSync(sock, 0o666);
+      const { rmSync } = await import("node:fs");
+      rmSync(join(out, "uid"));
+      const envOk = JSON.stringify({ PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LINK: lab.ifname, STATE: "carrier", EVENT: "carrier" });
+      const req = `{"id":1,"event":"carrier","script":"10-root","eventId":"x-1","link":"${lab.ifname}","env":${envOk},"timeoutSec":5}\n`;
+      const stranger = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--", process.execPath, "-e",
+        `const s=require("net").connect(${JSON.stringify(sock)});s.on("connect",()=>s.write(${JSON.stringify(req)}));s.on("close",()=>process.exit(0));s.on("error",(e)=>{if(e.code==="ECONNRESET"||e.code==="EPIPE")process.exit(0);console.error(e.code);process.exit(3)});setTimeout(()=>process.exit(2),3000)`],
+      { encoding: "utf8" });
+      assert.equal(stranger.status, 0, `the runner closes the stranger's connection (${stranger.stderr})`);
+      const refused = await runner.waitRecord((r) => r.msg === "hook runner: connection refused");
+      assert.equal(refused.peerUid, 65534);
+      await sleep(300);
+      assert.equal(existsSync(join(out, "uid")), false, "nothing ran for the stranger");
+    } finally {
+      await daemon?.stop();
+      await runner.stop();
+    }
+  });
+
   test("system.user: root exits 1 pointing to hooks.user", async () => {
     const cfg = writeConfig("system:\n  user: root\n  backend: none\n");
     const r = spawnSync(join(repoRoot, "bin/netevd"), ["run", "-c", cfg], { encoding: "utf8" });
