@@ -176,7 +176,7 @@ export class DaemonProcess {
  * (/tmp is world-writable: a script below it is refused). Outside a lab, the OS temp dir.
  */
 function tempBase(): string {
-  if (process.env.NETEVD_IN_LAB !== "1") return tmpdir();
+  if (!process.env.NETEVD_LAB_DIR) return tmpdir(); // not inside a lab (harness.sh sets it)
   const base = "/run/netevd-lab/tmp";
   mkdirSync(base, { recursive: true, mode: 0o755 });
   chmodSync(base, 0o755);

@@ -1,6 +1,7 @@
 // Lists and checks the candidate scripts of one hook directory. Cheap on purpose (it runs for every
-// event before the first spawn): one stat of the directory, one readdir, one stat per entry (plus a
-// realpath and a stat of the target's directory for the rare symlink).
+// event before the first spawn): one stat and one realpath of the directory, an lstat per directory
+// of its chain up to `/`, one readdir, one stat per entry (plus a realpath and the target's chain for
+// the rare symlink).
 import * as fs from "node:fs";
 import { dirname, join } from "node:path";
 import { hookDirName } from "../../events/dirs.js";
