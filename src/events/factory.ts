@@ -68,6 +68,8 @@ function changedKeys(prev: LinkSnapshot | undefined, next: LinkSnapshot): string
  * against the last event this link produced, so a script knows what changed without keeping state.
  */
 export class EventFactory {
+  /** the running backend: every event's `backend` (BACKEND), whatever produced it */
+  backend: Backend = "kernel";
   private seq = 0;
   private readonly last = new Map<number, LinkSnapshot>();
   private readonly runId: string;
@@ -77,7 +79,7 @@ export class EventFactory {
   }
 
   make(p: {
-    event: string; link: string | null; index: number | null; backend: Backend; snap: LinkSnapshot;
+    event: string; link: string | null; index: number | null; source: Backend; snap: LinkSnapshot;
     replay?: boolean; changed?: string[]; stateExtra?: Record<string, unknown>;
   }): NetevdEvent {
     const prev = p.index === null ? undefined : this.last.get(p.index);
@@ -90,7 +92,8 @@ export class EventFactory {
       event: p.event,
       link: p.link,
       index: p.index,
-      backend: p.backend,
+      backend: this.backend,
+      source: p.source,
       state: { ...p.snap.state, ...p.stateExtra },
       previous: prev ? { ...prev.state, addresses: prev.addresses, gateway: prev.gateway, dns: prev.dns } : null,
       changed,
@@ -125,8 +128,6 @@ export class EventFactory {
 
 export interface DeriveContext {
   // (kernel facts and backend facts both come through jobsFromFacts: one path for all sources)
-  /** whether kernel carrier facts fire carrier.d / no-carrier.d for this link (not when networkd reports carrier) */
-  kernelCarrier(index: number): boolean;
   /** routes that never trigger routes.d: netevd's own tables and protocol */
   ownRoute(r: RouteRecord): boolean;
   /** monitoring.interfaces */

@@ -66,6 +66,16 @@ export class KernelSource {
     this.requester?.close();
   }
 
+  /**
+   * Apply every notification the kernel has queued on the monitor socket, synchronously. Called
+   * before another source's news becomes an event (a D-Bus signal, a lease), so the event's
+   * snapshot holds every kernel fact that happened before it: networkd adds the DHCP address
+   * (queued on our socket at that moment), then says "routable".
+   */
+  catchUp(): void {
+    if (!this.closed && this.synced) this.monitor?.readNow();
+  }
+
   get requests(): RtnlRequester {
     if (!this.requester) throw new Error("kernel source not started");
     return this.requester;
