@@ -169,7 +169,8 @@ export class NetworkdSource implements BackendSource {
 
   /** `Link.Describe()`: networkd's own JSON for the link, verbatim; remembered for lastDescribe(). */
   async describe(index: number): Promise<string | undefined> {
-    if (!this.bus || !this.attachedNow) return undefined;
+    // (also while attaching: the initial state's links are described for lastDescribe())
+    if (!this.bus || !this.owner) return undefined;
     const gen = this.generation;
     const [json] = await this.call<[string]>("Describe", linkPath(index), LINK_IFACE);
     if (typeof json !== "string") return undefined;
