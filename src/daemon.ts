@@ -11,7 +11,8 @@ import { factFields } from "./state/describe.js";
 import { applyBackendState, applyManagerState, dropBackendState, factLink, type Fact, type NetworkModel } from "./state/model.js";
 import { sdNotify } from "./netlink/native.js";
 import type { RouteRecord } from "./netlink/types.js";
-import { backendReplayJobs, EventFactory, jobsFromFacts, replayJobs, snapshotOf, type DeriveContext } from "./events/derive.js";
+import { dadFailed } from "./state/address.js";
+import { backendReplayJobs, DAD_FAILED_REASON, EventFactory, jobsFromFacts, replayJobs, snapshotOf, type DeriveContext } from "./events/derive.js";
 import { hookDirName } from "./events/dirs.js";
 import { History } from "./events/history.js";
 import type { HookJob } from "./events/types.js";
@@ -269,7 +270,14 @@ export class Daemon {
     }
     this.updateGauges();
     for (const job of jobsFromFacts(facts, model, this.derive, this.events)) this.emit(this.withBackendJson(job));
-    for (const f of facts) if (f.fact === "link-removed") this.backend?.linkRemoved?.(f.link.index);
+    for (const f of facts) {
+      if (f.fact === "link-removed") this.backend?.linkRemoved?.(f.link.index);
+      else if (f.fact === "address-changed" && dadFailed(f.addr) && !dadFailed(f.previous)) {
+        this.log.warn("IPv6 duplicate address detection failed; the address is unusable", {
+          link: f.link, address: `${f.addr.address}/${f.addr.prefixlen}`, reason: DAD_FAILED_REASON,
+        });
+      }
+    }
     this.routing.onFacts(facts);
   }
 

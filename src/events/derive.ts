@@ -3,6 +3,7 @@
 import type { LinkRecord, RouteRecord } from "../netlink/types.js";
 import type { Fact, NetworkModel } from "../state/model.js";
 import { routeView } from "../state/describe.js";
+import { addressUsable, dadFailed } from "../state/address.js";
 import type { HookJob, NetevdEvent } from "./types.js";
 import { EventFactory, linkState, snapshotOf, type DeriveContext, type LinkSnapshot } from "./factory.js";
 import { BACKEND_EVENTS, backendCarrierEnv } from "./backends.js";
@@ -24,6 +25,20 @@ function carrierJob(m: NetworkModel, l: LinkRecord, ctx: DeriveContext, f: Event
   // from the backend's dispatcher keep working although the kernel fired the event
   j.env = backendCarrierEnv(m, l.index, l.name, snap) ?? {};
   return j;
+}
+
+export const DAD_FAILED_REASON = "duplicate address detection failed: another host on the link answered for this address (IFA_F_DADFAILED); it stays unusable";
+
+/** Which address dir a fact fires, if any: usability (DAD) decides, not the kernel's first report. */
+function addressEvent(fact: Extract<Fact, { fact: "address-added" | "address-removed" | "address-changed" }>): string | undefined {
+  switch (fact.fact) {
+    case "address-added": return addressUsable(fact.addr) ? "address-added" : undefined;
+    case "address-removed": return addressUsable(fact.addr) ? "address-removed" : undefined;
+    case "address-changed":
+      if (dadFailed(fact.addr) && !dadFailed(fact.previous)) return "address-dad-failed";
+      if (addressUsable(fact.addr) && !addressUsable(fact.previous)) return "address-added";
+      return undefined;
+  }
 }
 
 /** Hook jobs for the kernel-level dirs, from one batch of facts applied to `m`. */
@@ -53,9 +68,16 @@ export function jobsFromFacts(facts: Fact[], m: NetworkModel, ctx: DeriveContext
         if (ctx.selected(fact.link.name)) out.push(carrierJob(m, fact.link, ctx, f, false));
         break;
       case "mtu": emit("mtu", fact.link); break;
-      case "address-added": case "address-removed": {
+      // address-added.d once the address is usable (IPv6: duplicate address detection done), so a
+      // hook can bind to it; address-removed.d only for an address that was announced
+      case "address-added": case "address-removed": case "address-changed": {
+        const event = addressEvent(fact);
         const l = m.links.get(fact.addr.index);
-        if (l) emit(fact.fact, l, { address: `${fact.addr.address}/${fact.addr.prefixlen}`, family: fact.addr.family === 4 ? "inet" : "inet6" }, ["addresses"]);
+        if (event && l) {
+          const extra: Record<string, unknown> = { address: `${fact.addr.address}/${fact.addr.prefixlen}`, family: fact.addr.family === 4 ? "inet" : "inet6" };
+          if (event === "address-dad-failed") extra.reason = DAD_FAILED_REASON;
+          emit(event, l, extra, ["addresses"]);
+        }
         break;
       }
       case "route-added": case "route-removed":

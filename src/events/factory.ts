@@ -2,7 +2,7 @@
 // Pure apart from the clock and the id counter, which the EventFactory owns; no I/O.
 import type { LinkRecord, RouteRecord } from "../netlink/types.js";
 import type { NetworkModel } from "../state/model.js";
-import { isLinkLocal } from "../state/address.js";
+import { addressUsable, isLinkLocal } from "../state/address.js";
 import type { Backend, NetevdEvent } from "./types.js";
 
 /** What an event says about a link: its state fields plus addresses, gateway and DNS. */
@@ -21,12 +21,16 @@ export function linkState(l: LinkRecord): Record<string, unknown> {
 }
 
 
-/** The link's addresses with prefix, v4 then v6, link-local excluded, in a stable order. */
+/**
+ * The link's usable addresses with prefix, v4 then v6, link-local excluded, in a stable order.
+ * An IPv6 address still in duplicate address detection (or that failed it) is left out: a hook
+ * must be able to bind to what it is told about.
+ */
 export function linkAddresses(m: NetworkModel, index: number): string[] {
   const v4: string[] = [];
   const v6: string[] = [];
   for (const a of m.addrs.values()) {
-    if (a.index !== index || isLinkLocal(a.family, a.address)) continue;
+    if (a.index !== index || isLinkLocal(a.family, a.address) || !addressUsable(a)) continue;
     (a.family === 4 ? v4 : v6).push(`${a.address}/${a.prefixlen}`);
   }
   return [...v4.sort(), ...v6.sort()];

@@ -131,3 +131,28 @@ test("carrier under networkd: the kernel fires it at once with networkd's last s
   const r = jobsFromFacts(up, m, x, f);
   assert.deepEqual(r.map((k) => [k.event.event, k.event.source, k.event.backend]), [["routable", "systemd-networkd", "systemd-networkd"]]);
 });
+
+test("IPv6 DAD: address-added.d once the tentative flag clears; a DAD failure is address-dad-failed.d; ADDRESSES only usable addresses", () => {
+  const m = emptyModel();
+  const f = new EventFactory(clock);
+  applyMessage(m, { kind: "link", op: "new", link: link() });
+  const v6 = { family: 6 as const, index: 2, address: "2001:db8::5", prefixlen: 64, scope: 0 };
+  const ev = (facts: ReturnType<typeof applyMessage>) => jobsFromFacts(facts, m, ctx, f).map((j) => j.event);
+  // RTM_NEWADDR with IFA_F_TENTATIVE: not usable yet, nothing fires, not in ADDRESSES
+  assert.deepEqual(ev(applyMessage(m, { kind: "addr", op: "new", addr: { ...v6, flags: 0x40 | 0x80, tentative: true } })), []);
+  // DAD done: the flag clears
+  const added = ev(applyMessage(m, { kind: "addr", op: "new", addr: { ...v6, flags: 0x80, tentative: false } }));
+  assert.deepEqual(added.map((e) => [e.event, e.state.address, e.addresses]), [["address-added", "2001:db8::5/64", ["2001:db8::5/64"]]]);
+  // a second, duplicate address: tentative, then dadfailed
+  const dup = { ...v6, address: "2001:db8::6" };
+  assert.deepEqual(ev(applyMessage(m, { kind: "addr", op: "new", addr: { ...dup, flags: 0x40 | 0x80, tentative: true } })), []);
+  const failed = ev(applyMessage(m, { kind: "addr", op: "new", addr: { ...dup, flags: 0x40 | 0x08 | 0x80, tentative: true } }));
+  assert.deepEqual(failed.map((e) => [e.event, e.state.address, e.addresses]), [["address-dad-failed", "2001:db8::6/64", ["2001:db8::5/64"]]]);
+  assert.match(String(failed[0]!.state.reason), /duplicate address detection failed/);
+  // the failed one goes away: it was never announced, so no address-removed.d
+  assert.deepEqual(ev(applyMessage(m, { kind: "addr", op: "del", addr: { ...dup, flags: 0, tentative: false } })), []);
+  // optimistic DAD: usable at once
+  const opt = ev(applyMessage(m, { kind: "addr", op: "new", addr: { ...v6, address: "2001:db8::7", flags: 0x40 | 0x04, tentative: true } }));
+  assert.deepEqual(opt.map((e) => e.event), ["address-added"]);
+  assert.deepEqual(ev(applyMessage(m, { kind: "addr", op: "del", addr: { ...v6, flags: 0, tentative: false } })).map((e) => e.event), ["address-removed"]);
+});
