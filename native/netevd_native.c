@@ -16,6 +16,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#if defined(__GLIBC__) || defined(__linux__)
+#include <malloc.h>
+#endif
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -172,7 +175,7 @@ static int set_rcvbuf(int fd, int64_t bytes) {
  * prints it and exits, exactly as for an exception thrown from any other event callback. The
  * JavaScript wrappers (socket.ts) catch their own errors first, so this is the last line only.
  */
-static void call_js(nl_sock *s, const uint8_t *data, size_t len, int err) {
+static void call_js_mode(nl_sock *s, const uint8_t *data, size_t len, int err, int sync) {
   napi_env env = s->env;
   napi_handle_scope scope;
   napi_value cb, recv, argv[2], result;
@@ -187,6 +190,12 @@ static void call_js(nl_sock *s, const uint8_t *data, size_t len, int err) {
     napi_get_null(env, &argv[0]);
   }
   napi_create_int32(env, err, &argv[1]);
+  if (sync) {
+    /* called from JavaScript (readNow): an exception stays pending and reaches the caller */
+    napi_call_function(env, recv, cb, 2, argv, &result);
+    napi_close_handle_scope(env, scope);
+    return;
+  }
   napi_make_callback(env, s->actx, recv, cb, 2, argv, &result);
 out:;
   bool pending = false;
@@ -195,6 +204,13 @@ out:;
     if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
   }
   napi_close_handle_scope(env, scope);
+}
+
+static void call_js(nl_sock *s, const uint8_t *data, size_t len, int err) { call_js_mode(s, data, len, err, 0); }
+
+static int exception_pending(napi_env env) {
+  bool pending = false;
+  return napi_is_exception_pending(env, &pending) == napi_ok && pending;
 }
 
 static int ensure_room(nl_sock *s, size_t used) {
@@ -207,6 +223,8 @@ static int ensure_room(nl_sock *s, size_t used) {
   s->cap = ncap;
   return 0;
 }
+
+static int read_burst(nl_sock *s, int sync);
 
 static void on_poll(uv_poll_t *h, int status, int events) {
   nl_sock *s = (nl_sock *)h->data;
@@ -232,8 +250,18 @@ static void on_poll(uv_poll_t *h, int status, int events) {
       return;
     }
   }
+  read_burst(s, 0);
+}
+
+/*
+ * Read what is queued (up to one batch) and deliver it: data first (it is older than any loss),
+ * then MSG_TRUNC as EMSGSIZE, then a receive error (ENOBUFS: the kernel dropped messages; the
+ * socket stays usable). Returns 1 when the batch limit was hit (more may be queued), 0 when the
+ * queue was empty, -1 when the socket closed or (sync) the callback threw.
+ */
+static int read_burst(nl_sock *s, int sync) {
   size_t total = 0;
-  int ndgrams = 0, err = 0, truncated = 0;
+  int ndgrams = 0, err = 0, truncated = 0, more = 0;
   for (;;) {
     if ((err = ensure_room(s, total)) != 0) break;
     struct sockaddr_nl from;
@@ -252,13 +280,18 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     size_t padded = ((size_t)n + 3) & ~(size_t)3;
     if (padded != (size_t)n) memset(s->buf + total + n, 0, padded - (size_t)n);
     total += padded;
-    if (++ndgrams >= BATCH_MAX_DGRAMS || total >= BATCH_MAX_BYTES) break; /* level-triggered: rest next time */
+    if (++ndgrams >= BATCH_MAX_DGRAMS || total >= BATCH_MAX_BYTES) { more = 1; break; } /* level-triggered: rest next time */
   }
+  napi_env env = s->env;
   /* Data received before an error is valid and older than the loss: deliver it first. */
-  if (total > 0) call_js(s, s->buf, total, 0);
-  if (truncated && !s->closing) call_js(s, NULL, 0, EMSGSIZE);
+  if (total > 0) call_js_mode(s, s->buf, total, 0, sync);
+  if (s->closing || (sync && exception_pending(env))) return -1;
+  if (truncated) call_js_mode(s, NULL, 0, EMSGSIZE, sync);
+  if (s->closing || (sync && exception_pending(env))) return -1;
   /* ENOBUFS: the kernel dropped messages; the socket stays usable and the poll stays armed. */
-  if (err && !s->closing) call_js(s, NULL, 0, err);
+  if (err) call_js_mode(s, NULL, 0, err, sync);
+  if (s->closing || (sync && exception_pending(env))) return -1;
+  return more;
 }
 
 /* ---------- closing ---------- */
@@ -493,6 +526,31 @@ static napi_value js_drain(napi_env env, napi_callback_info info) {
   }
   napi_value ret;
   CHECK_NAPI(env, napi_create_uint32(env, n, &ret));
+  return ret;
+}
+
+/*
+ * readNow(handle): read everything queued on the socket now, synchronously, delivering it through
+ * the socket's onData callback before returning (same batches and error reports as the poll path).
+ * A caller that is about to act on another source's news (a D-Bus signal) uses it so that every
+ * kernel notification queued before that news has been applied first. Returns the number of
+ * batches delivered. At most 64 batches, so a flood cannot hold the caller forever.
+ */
+static napi_value js_read_now(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  nl_sock *s = argc >= 1 ? find_sock(env, argv[0]) : NULL;
+  if (!s) return throw_errno(env, EBADF, "readNow");
+  uint32_t batches = 0;
+  for (int i = 0; i < 64; i++) {
+    int r = read_burst(s, 1);
+    if (r < 0 && exception_pending(env)) return NULL;
+    batches++;
+    if (r <= 0) break;
+  }
+  napi_value ret;
+  CHECK_NAPI(env, napi_create_uint32(env, batches, &ret));
   return ret;
 }
 
@@ -749,6 +807,21 @@ static napi_value js_set_no_new_privs(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * mallocTrim(): give the C heap's free memory back to the kernel (glibc malloc_trim(0)). Start-up
+ * (module compilation, the config parser) leaves megabytes freed but still mapped in malloc's
+ * arenas; a daemon that then idles for months should not keep them. Returns whether any was released.
+ */
+static napi_value js_malloc_trim(napi_env env, napi_callback_info info) {
+  int released = 0;
+#if defined(__GLIBC__)
+  released = malloc_trim(0);
+#endif
+  napi_value ret;
+  CHECK_NAPI(env, napi_get_boolean(env, released != 0, &ret));
+  return ret;
+}
+
 /* ---------- module ---------- */
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -766,6 +839,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
     {"setRcvbuf", NULL, js_set_rcvbuf, NULL, NULL, NULL, napi_enumerable, NULL},
     {"drain", NULL, js_drain, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"readNow", NULL, js_read_now, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ref", NULL, js_ref, NULL, NULL, NULL, napi_enumerable, NULL},
     {"unref", NULL, js_unref, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ambientClearAll", NULL, js_ambient_clear_all, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -777,6 +851,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"setCloexec", NULL, js_set_cloexec, NULL, NULL, NULL, napi_enumerable, NULL},
     {"peerCred", NULL, js_peer_cred, NULL, NULL, NULL, napi_enumerable, NULL},
     {"setNoNewPrivs", NULL, js_set_no_new_privs, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"mallocTrim", NULL, js_malloc_trim, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

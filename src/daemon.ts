@@ -11,7 +11,8 @@ import { factFields } from "./state/describe.js";
 import { applyBackendState, applyManagerState, dropBackendState, factLink, type Fact, type NetworkModel } from "./state/model.js";
 import { sdNotify } from "./netlink/native.js";
 import type { RouteRecord } from "./netlink/types.js";
-import { backendReplayJobs, EventFactory, jobsFromFacts, replayJobs, snapshotOf, type DeriveContext } from "./events/derive.js";
+import { dadFailed } from "./state/address.js";
+import { backendReplayJobs, DAD_FAILED_REASON, EventFactory, jobsFromFacts, replayJobs, snapshotOf, type DeriveContext } from "./events/derive.js";
 import { hookDirName } from "./events/dirs.js";
 import { History } from "./events/history.js";
 import type { HookJob } from "./events/types.js";
@@ -68,8 +69,6 @@ export class Daemon {
       run: (job) => this.runJob(job),
     });
     this.derive = {
-      // a backend that reports carrier itself (networkd's CarrierState) fires carrier.d for its links
-      kernelCarrier: (index) => !this.backend?.ownsCarrier(index),
       ownRoute: (r) => this.isOwnRoute(r),
       selected: (name) => interfaceSelected(this.config, name),
       extraState: (index) => this.kernel.model.backend.get(index)?.fields,
@@ -114,7 +113,7 @@ export class Daemon {
     this.backendSettled = true;
     this.events.seed(m, this.derive.extraState);
     if (this.config.hooks.replay_on_start) {
-      for (const job of replayJobs(m, this.derive, this.events)) this.emit(job);
+      for (const job of replayJobs(m, this.derive, this.events)) this.emit(this.withBackendJson(job));
       if (this.backend) for (const job of backendReplayJobs(this.backend.backend, m, this.derive, this.events)) this.emitBackend(job);
     }
     this.routing.schedule("startup");
@@ -145,6 +144,7 @@ export class Daemon {
       }
       default: this.settle(); return; // "none": kernel only
     }
+    this.events.backend = this.backend.backend;
     this.backend.start();
   }
 
@@ -153,30 +153,65 @@ export class Daemon {
     if (facts.length === 0) return;
     this.dns.onFacts(facts);
     this.routing.schedule("backend");
-    if (!this.backendSettled) return; // initial state: fills the model; the replay covers it
+    if (!this.backendSettled) { // initial state: fills the model; the replay covers it
+      for (const f of facts) if (f.fact === "backend-state") this.refreshDescribe(f.index);
+      return;
+    }
     for (const f of facts) this.log.info("fact", factFields(f));
     // The kernel's notifications for what the backend just did (networkd adding the DHCP address,
-    // then saying "routable") are already in our netlink socket, but which of the two sockets the
-    // event loop reads first is arbitrary: derive the events after this poll phase, so the
-    // snapshot (ADDRESSES, gateway) includes them.
-    setImmediate(() => {
-      for (const job of jobsFromFacts(facts, this.kernel.model, this.derive, this.events)) this.emitBackend(job);
+    // then saying "routable") are queued on our netlink socket already: apply them first, now, so
+    // the event's snapshot (ADDRESSES, gateway) holds every kernel fact that happened before it,
+    // whichever socket the event loop would have read first.
+    this.kernel.catchUp();
+    const described = new Set<number>();
+    for (const job of jobsFromFacts(facts, this.kernel.model, this.derive, this.events)) {
+      if (this.emitBackend(job) && job.event.index !== null) described.add(job.event.index);
+    }
+    for (const f of facts) if (f.fact === "backend-state" && !described.has(f.index)) this.refreshDescribe(f.index);
+  }
+
+  /** networkd: keep the link's last Describe() current ($JSON of kernel carrier events, which do not wait for it). */
+  private refreshDescribe(index: number): void {
+    if (!this.backend?.describe || !this.wantBackendJson()) return;
+    const prev = this.jsonChains.get(index) ?? Promise.resolve();
+    const next = prev.then(async () => {
+      try {
+        await this.backend?.describe?.(index);
+      } catch (err) {
+        this.log.debug("backend Describe failed", { index, err: (err as Error).message });
+      }
     });
+    this.jsonChains.set(index, next);
+    void next.finally(() => { if (this.jsonChains.get(index) === next) this.jsonChains.delete(index); });
+  }
+
+  private wantBackendJson(): boolean {
+    return this.backend?.backend !== "systemd-networkd" || this.config.backends.systemd_networkd.emit_json;
+  }
+
+  /** A kernel carrier event carries the backend's last $JSON (networkd: the last Link.Describe() of the link). */
+  private withBackendJson(job: HookJob): HookJob {
+    const e = job.event;
+    if ((e.event === "carrier" || e.event === "no-carrier") && e.index !== null && this.wantBackendJson()) {
+      const json = this.backend?.lastDescribe?.(e.index);
+      if (json !== undefined) { job.json = json; job.env.json = json; }
+    }
+    return job;
   }
 
   /**
    * A backend with its own $JSON (networkd: Link.Describe(), when emit_json is on) costs a D-Bus
-   * round trip per event, chained per link so that a link's events stay in order.
+   * round trip per event, chained per link so that a link's events stay in order. Returns whether
+   * it asks for it (and so refreshes the link's last Describe()).
    */
-  private emitBackend(job: HookJob): void {
+  private emitBackend(job: HookJob): boolean {
     const index = job.event.index;
     const describe = this.backend?.describe?.bind(this.backend);
-    const wantJson = job.event.backend !== "systemd-networkd" || this.config.backends.systemd_networkd.emit_json;
     // no script to read $JSON: skip the round trip (it costs milliseconds while networkd is busy)
-    if (!describe || index === null || job.event.backend === "kernel" || !wantJson ||
+    if (!describe || index === null || job.event.source === "kernel" || !this.wantBackendJson() ||
         discoverHooks(this.config.system.scripts_dir, job.event.event, this.hookOwnerUid).scripts.length === 0) {
       this.emit(job);
-      return;
+      return false;
     }
     const prev = this.jsonChains.get(index) ?? Promise.resolve();
     const next = prev.then(async () => {
@@ -190,6 +225,7 @@ export class Daemon {
     });
     this.jsonChains.set(index, next);
     void next.finally(() => { if (this.jsonChains.get(index) === next) this.jsonChains.delete(index); });
+    return true;
   }
 
   /** Routes netevd installs itself (policy routing) never trigger routes.d. */
@@ -207,8 +243,8 @@ export class Daemon {
   emit(job: HookJob, runHooks = true): void {
     const e = job.event;
     this.history.addEvent(e);
-    metrics.events.inc({ source: e.backend, event: e.event });
-    this.log.info("event", { event: e.event, link: e.link, index: e.index, id: e.id, backend: e.backend, replay: e.replay, changed: e.changed });
+    metrics.events.inc({ source: e.source, event: e.event });
+    this.log.info("event", { event: e.event, link: e.link, index: e.index, id: e.id, source: e.source, replay: e.replay, changed: e.changed });
     if (runHooks) this.dispatcher.submit(job);
   }
 
@@ -243,7 +279,15 @@ export class Daemon {
       }
     }
     this.updateGauges();
-    for (const job of jobsFromFacts(facts, model, this.derive, this.events)) this.emit(job);
+    for (const job of jobsFromFacts(facts, model, this.derive, this.events)) this.emit(this.withBackendJson(job));
+    for (const f of facts) {
+      if (f.fact === "link-removed") this.backend?.linkRemoved?.(f.link.index);
+      else if (f.fact === "address-changed" && dadFailed(f.addr) && !dadFailed(f.previous)) {
+        this.log.warn("IPv6 duplicate address detection failed; the address is unusable", {
+          link: f.link, address: `${f.addr.address}/${f.addr.prefixlen}`, reason: DAD_FAILED_REASON,
+        });
+      }
+    }
     this.routing.onFacts(facts);
   }
 
@@ -272,7 +316,7 @@ export class Daemon {
     const l = [...this.kernel.model.links.values()].find((x) => x.name === linkName);
     if (!l) return { ok: false, status: 404, error: `no such interface "${linkName}"` };
     const snap = snapshotOf(this.kernel.model, l, this.derive.extraState?.(l.index));
-    const e = this.events.make({ event, link: l.name, index: l.index, backend: this.backend?.backend ?? "kernel", snap, changed: ["trigger"] });
+    const e = this.events.make({ event, link: l.name, index: l.index, source: this.backend?.backend ?? "kernel", snap, changed: ["trigger"] });
     this.emit({ event: e, state: event, env: {} });
     return { ok: true, eventId: e.id };
   }

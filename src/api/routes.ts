@@ -1,7 +1,7 @@
 // The API's endpoints (spec section 6) and the checks every request passes first: rate limit, route
 // and method, authorization for mutating endpoints, body size, content type and JSON.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createRequire } from "node:module";
 import type { Config } from "../config/schema.js";
 import { interfaceSelected } from "../config/glob.js";
 import type { History } from "../events/history.js";
@@ -82,9 +82,15 @@ export function sendError(res: ServerResponse, err: HttpError): void {
   sendJson(res, err.status, { error }, err.headers);
 }
 
+// node:crypto (OpenSSL) is loaded on the first token check only: a daemon without a token never
+// pays for it (a few MB of RSS)
+let crypto: typeof import("node:crypto") | undefined;
+
 /** Constant-time check of an `Authorization: Bearer <token>` header (hashes make the lengths equal). */
 export function bearerMatches(header: string | undefined, token: string): boolean {
   if (header === undefined || !/^Bearer /i.test(header)) return false;
+  crypto ??= createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto");
+  const { createHash, timingSafeEqual } = crypto;
   const given = createHash("sha256").update(header.slice(7).trim()).digest();
   const want = createHash("sha256").update(token).digest();
   return timingSafeEqual(given, want);

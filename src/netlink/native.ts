@@ -24,6 +24,11 @@ export interface NativeAddon {
   setRcvbuf(handle: number, bytes: number): void;
   /** read and discard everything queued; returns the number of datagrams discarded */
   drain(handle: number): number;
+  /**
+   * read everything queued now and deliver it through the socket's onData before returning (at
+   * most 64 batches); an exception thrown by onData propagates. Returns the batches delivered.
+   */
+  readNow(handle: number): number;
   /** the open socket keeps the event loop alive (default) */
   ref(handle: number): void;
   /** the open socket does not keep the event loop alive */
