@@ -224,11 +224,11 @@ export class Daemon {
   }
 
   private onKernelFacts(facts: Fact[], model: NetworkModel): void {
-    const monitored = this.config.monitoring.interfaces;
+    const { interfaces, exclude } = this.config.monitoring;
     if (this.log.enabled("info")) {
       for (const f of facts) {
         const link = factLink(f);
-        if (link !== undefined && monitored.length && !interfaceSelected(this.config, link)) continue;
+        if (link !== undefined && (interfaces.length || exclude.length) && !interfaceSelected(this.config, link)) continue;
         this.log.info("fact", { source: "kernel", ...factFields(f) });
       }
     }
