@@ -17,7 +17,10 @@ import { History } from "./events/history.js";
 import type { HookJob } from "./events/types.js";
 import { Dispatcher } from "./actions/hooks/dispatcher.js";
 import { runHookDir } from "./actions/hooks/run.js";
-import { discoverHooks } from "./actions/hooks/discover.js";
+import { discoverMerged } from "./actions/hooks/merge.js";
+import { networkdDispatcherJobs, networkdDispatcherReplayJobs } from "./events/networkd.js";
+import { processesNamed } from "./sources/processes.js";
+import { HOOK_EVENTS } from "./events/dirs.js";
 import { RoutingReconciler } from "./actions/routing/index.js";
 import { DnsActions } from "./actions/dns.js";
 import { metrics } from "./metrics.js";
@@ -105,9 +108,11 @@ export class Daemon {
     clearTimeout(bound);
     this.backendSettled = true;
     this.events.seed(m, this.derive.extraState);
+    this.logCompat();
     if (this.config.hooks.replay_on_start) {
       for (const job of replayJobs(m, this.derive, this.events)) this.emit(job);
       if (this.backend) for (const job of backendReplayJobs(this.backend.backend, m, this.derive, this.events)) this.emitBackend(job);
+      if (this.ndCompat()) for (const job of networkdDispatcherReplayJobs(m, this.derive, this.events)) this.emitBackend(job);
     }
     this.routing.schedule("startup");
     // before "ready": ready means the API answers
@@ -153,7 +158,40 @@ export class Daemon {
     // snapshot (ADDRESSES, gateway) includes them.
     setImmediate(() => {
       for (const job of jobsFromFacts(facts, this.kernel.model, this.derive, this.events)) this.emitBackend(job);
+      if (this.ndCompat()) {
+        for (const f of facts) {
+          if (f.fact !== "backend-state" || f.backend !== "systemd-networkd") continue;
+          for (const job of networkdDispatcherJobs(f, this.kernel.model, this.derive, this.events)) this.emitBackend(job);
+        }
+      }
     });
+  }
+
+  /** compat.networkd_dispatcher, which only means something under the networkd backend. */
+  private ndCompat(): boolean {
+    return this.config.compat.networkd_dispatcher && this.config.system.backend === "systemd-networkd";
+  }
+
+  /** The base directories of a job's scripts: netevd's, or networkd-dispatcher's for its runs. */
+  private hookDirsOf(job: HookJob): readonly string[] {
+    return job.compat === "networkd-dispatcher" ? this.config.compat.networkd_dispatcher_dirs : this.config.system.scripts_dirs;
+  }
+
+  /** Startup: how many networkd-dispatcher scripts netevd took over, and whether it runs too. */
+  private logCompat(): void {
+    if (!this.config.compat.networkd_dispatcher) return;
+    if (this.config.system.backend !== "systemd-networkd") {
+      this.log.warn("compat.networkd_dispatcher needs system.backend: systemd-networkd; its scripts will not run", { backend: this.config.system.backend });
+      return;
+    }
+    const dirs = this.config.compat.networkd_dispatcher_dirs;
+    const scripts = new Set<string>();
+    for (const event of HOOK_EVENTS) for (const sc of discoverMerged(dirs, event, this.daemonUid).scripts) scripts.add(sc.path);
+    this.log.info("networkd-dispatcher scripts taken over", { scripts: scripts.size, dirs: dirs.join(":"), user: this.daemonUid === 0 ? "root" : String(this.daemonUid) });
+    const pids = processesNamed("networkd-dispatcher");
+    if (pids.length) {
+      this.log.warn("networkd-dispatcher is running too: both will run its scripts; stop and disable it (systemctl disable --now networkd-dispatcher)", { pids });
+    }
   }
 
   /**
@@ -163,10 +201,10 @@ export class Daemon {
   private emitBackend(job: HookJob): void {
     const index = job.event.index;
     const describe = this.backend?.describe?.bind(this.backend);
-    const wantJson = job.event.backend !== "systemd-networkd" || this.config.backends.systemd_networkd.emit_json;
+    const wantJson = job.event.backend !== "systemd-networkd" || this.config.backends.systemd_networkd.emit_json || job.compat !== undefined;
     // no script to read $JSON: skip the round trip (it costs milliseconds while networkd is busy)
     if (!describe || index === null || job.event.backend === "kernel" || !wantJson ||
-        discoverHooks(this.config.system.scripts_dir, job.event.event, this.daemonUid).scripts.length === 0) {
+        discoverMerged(this.hookDirsOf(job), job.event.event, this.daemonUid).scripts.length === 0) {
       this.emit(job);
       return;
     }
@@ -206,7 +244,7 @@ export class Daemon {
 
   private async runJob(job: HookJob): Promise<void> {
     try {
-      const results = await runHookDir(this.config.system.scripts_dir, job, {
+      const results = await runHookDir(this.hookDirsOf(job), job, {
         timeoutSec: this.config.hooks.timeout_sec,
         daemonUid: this.daemonUid,
         log: this.log.child({ source: "hooks" }),

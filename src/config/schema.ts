@@ -42,6 +42,8 @@ export interface MonitoringConfig {
 export interface CompatConfig {
   /** Also run networkd-dispatcher's scripts, the way it runs them. */
   readonly networkd_dispatcher: boolean;
+  /** networkd-dispatcher's script directories, merged like system.scripts_dirs */
+  readonly networkd_dispatcher_dirs: readonly string[];
 }
 
 export interface RoutingConfig {
@@ -211,6 +213,7 @@ const DEFAULTS: Config = deepFreeze({
   },
   compat: {
     networkd_dispatcher: false,
+    networkd_dispatcher_dirs: ["/etc/networkd-dispatcher", "/usr/lib/networkd-dispatcher"],
   },
 });
 
@@ -575,6 +578,7 @@ const SCHEMA: Section<Config> = {
   },
   compat: {
     networkd_dispatcher: bool(),
+    networkd_dispatcher_dirs: list(checkScriptsDir, "absolute directory paths"),
   },
 };
 

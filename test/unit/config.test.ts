@@ -83,7 +83,7 @@ const EXPECTED_DEFAULTS: Config = {
     rate_limit_per_sec: 200,
   },
   metrics: { enabled: true },
-  compat: { networkd_dispatcher: false },
+  compat: { networkd_dispatcher: false, networkd_dispatcher_dirs: ["/etc/networkd-dispatcher", "/usr/lib/networkd-dispatcher"] },
 };
 
 describe("defaults", () => {
@@ -115,7 +115,7 @@ describe("defaults", () => {
 
   it("configKeyPaths lists every leaf key", () => {
     const paths = configKeyPaths();
-    assert.equal(paths.length, 40);
+    assert.equal(paths.length, 41);
     assert.ok(paths.includes("backends.dhclient.lease_files"));
     assert.ok(paths.includes("api.token"));
   });
@@ -207,6 +207,7 @@ metrics:
   enabled: false
 compat:
   networkd_dispatcher: true
+  networkd_dispatcher_dirs: [/srv/nd]
 `,
       "all.yaml",
     );
@@ -223,7 +224,7 @@ compat:
       events: { history_size: 10 },
       api: { enabled: false, listen: "[::1]:8080", socket: "", token: "s3cret-token_!", max_body_bytes: 256, rate_limit_per_sec: 100000 },
       metrics: { enabled: false },
-      compat: { networkd_dispatcher: true },
+      compat: { networkd_dispatcher: true, networkd_dispatcher_dirs: ["/srv/nd"] },
     });
   });
 

@@ -9,3 +9,4 @@ export {
   KILL_GRACE_MS, PIPE_DRAIN_MS, STDERR_TAIL, MAX_LINE,
   type HookRunResult, type HookLogger, type RunOptions,
 } from "./run.js";
+export { discoverMerged, mergedParts, isMask, type MergedDiscovery, type MergedScript, type MaskedScript } from "./merge.js";
