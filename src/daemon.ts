@@ -18,7 +18,10 @@ import { History } from "./events/history.js";
 import type { HookJob } from "./events/types.js";
 import { Dispatcher } from "./actions/hooks/dispatcher.js";
 import { runHookDir, type RemoteRunner } from "./actions/hooks/run.js";
-import { discoverHooks } from "./actions/hooks/discover.js";
+import { discoverMerged } from "./actions/hooks/merge.js";
+import { networkdDispatcherJobs, networkdDispatcherReplayJobs } from "./events/networkd.js";
+import { processesNamed } from "./sources/processes.js";
+import { HOOK_EVENTS } from "./events/dirs.js";
 import { RoutingReconciler } from "./actions/routing/index.js";
 import { DnsActions } from "./actions/dns.js";
 import { metrics } from "./metrics.js";
@@ -112,9 +115,11 @@ export class Daemon {
     clearTimeout(bound);
     this.backendSettled = true;
     this.events.seed(m, this.derive.extraState);
+    this.logCompat();
     if (this.config.hooks.replay_on_start) {
       for (const job of replayJobs(m, this.derive, this.events)) this.emit(this.withBackendJson(job));
       if (this.backend) for (const job of backendReplayJobs(this.backend.backend, m, this.derive, this.events)) this.emitBackend(job);
+      if (this.ndCompat()) for (const job of networkdDispatcherReplayJobs(m, this.derive, this.events)) this.emitBackend(job);
     }
     this.routing.schedule("startup");
     // before "ready": ready means the API answers
@@ -167,6 +172,14 @@ export class Daemon {
     for (const job of jobsFromFacts(facts, this.kernel.model, this.derive, this.events)) {
       if (this.emitBackend(job) && job.event.index !== null) described.add(job.event.index);
     }
+    if (this.ndCompat()) {
+      for (const f of facts) {
+        if (f.fact !== "backend-state" || f.backend !== "systemd-networkd") continue;
+        for (const job of networkdDispatcherJobs(f, this.kernel.model, this.derive, this.events)) {
+          if (this.emitBackend(job) && job.event.index !== null) described.add(job.event.index);
+        }
+      }
+    }
     for (const f of facts) if (f.fact === "backend-state" && !described.has(f.index)) this.refreshDescribe(f.index);
   }
 
@@ -199,6 +212,33 @@ export class Daemon {
     return job;
   }
 
+  /** compat.networkd_dispatcher, which only means something under the networkd backend. */
+  private ndCompat(): boolean {
+    return this.config.compat.networkd_dispatcher && this.config.system.backend === "systemd-networkd";
+  }
+
+  /** The base directories of a job's scripts: netevd's, or networkd-dispatcher's for its runs. */
+  private hookDirsOf(job: HookJob): readonly string[] {
+    return job.compat === "networkd-dispatcher" ? this.config.compat.networkd_dispatcher_dirs : this.config.system.scripts_dirs;
+  }
+
+  /** Startup: how many networkd-dispatcher scripts netevd took over, and whether it runs too. */
+  private logCompat(): void {
+    if (!this.config.compat.networkd_dispatcher) return;
+    if (this.config.system.backend !== "systemd-networkd") {
+      this.log.warn("compat.networkd_dispatcher needs system.backend: systemd-networkd; its scripts will not run", { backend: this.config.system.backend });
+      return;
+    }
+    const dirs = this.config.compat.networkd_dispatcher_dirs;
+    const scripts = new Set<string>();
+    for (const event of HOOK_EVENTS) for (const sc of discoverMerged(dirs, event, this.hookOwnerUid).scripts) scripts.add(sc.path);
+    this.log.info("networkd-dispatcher scripts taken over", { scripts: scripts.size, dirs: dirs.join(":"), user: this.daemonUid === 0 ? "root" : String(this.daemonUid) });
+    const pids = processesNamed("networkd-dispatcher");
+    if (pids.length) {
+      this.log.warn("networkd-dispatcher is running too: both will run its scripts; stop and disable it (systemctl disable --now networkd-dispatcher)", { pids });
+    }
+  }
+
   /**
    * A backend with its own $JSON (networkd: Link.Describe(), when emit_json is on) costs a D-Bus
    * round trip per event, chained per link so that a link's events stay in order. Returns whether
@@ -208,8 +248,9 @@ export class Daemon {
     const index = job.event.index;
     const describe = this.backend?.describe?.bind(this.backend);
     // no script to read $JSON: skip the round trip (it costs milliseconds while networkd is busy)
-    if (!describe || index === null || job.event.source === "kernel" || !this.wantBackendJson() ||
-        discoverHooks(this.config.system.scripts_dir, job.event.event, this.hookOwnerUid).scripts.length === 0) {
+    const wantJson = this.wantBackendJson() || job.compat !== undefined;
+    if (!describe || index === null || job.event.source === "kernel" || !wantJson ||
+        discoverMerged(this.hookDirsOf(job), job.event.event, this.hookOwnerUid).scripts.length === 0) {
       this.emit(job);
       return false;
     }
@@ -250,7 +291,7 @@ export class Daemon {
 
   private async runJob(job: HookJob): Promise<void> {
     try {
-      const results = await runHookDir(this.config.system.scripts_dir, job, {
+      const results = await runHookDir(this.hookDirsOf(job), job, {
         timeoutSec: this.config.hooks.timeout_sec,
         daemonUid: this.hookOwnerUid,
         log: this.log.child({ source: "hooks" }),
@@ -270,11 +311,11 @@ export class Daemon {
   }
 
   private onKernelFacts(facts: Fact[], model: NetworkModel): void {
-    const monitored = this.config.monitoring.interfaces;
+    const { interfaces, exclude } = this.config.monitoring;
     if (this.log.enabled("info")) {
       for (const f of facts) {
         const link = factLink(f);
-        if (link !== undefined && monitored.length && !interfaceSelected(this.config, link)) continue;
+        if (link !== undefined && (interfaces.length || exclude.length) && !interfaceSelected(this.config, link)) continue;
         this.log.info("fact", { source: "kernel", ...factFields(f) });
       }
     }

@@ -161,7 +161,8 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
     { path: "/api/v1/events/stream", get: (r) => stream(r) },
     {
       path: "/api/v1/scripts",
-      get: (r) => { queryParams(r.url.searchParams, []); sendJson(r.res, 200, scriptsView(ctx.config.system.scripts_dir, d.daemonUid)); },
+      get: (r) => { queryParams(r.url.searchParams, []); sendJson(r.res, 200, scriptsView(ctx.config.system.scripts_dirs, d.daemonUid,
+        ctx.config.compat.networkd_dispatcher ? ctx.config.compat.networkd_dispatcher_dirs : undefined)); },
     },
     {
       path: "/api/v1/reload",
