@@ -49,6 +49,7 @@ export const metrics = {
   netlinkMessages: counter("netevd_netlink_messages_total", "rtnetlink notifications received"),
   netlinkErrors: counter("netevd_netlink_errors_total", "rtnetlink receive or decode errors"),
   netlinkOverflows: counter("netevd_netlink_overflows_total", "rtnetlink socket overflows (ENOBUFS), each followed by a resync"),
+  netlinkTruncated: counter("netevd_netlink_truncated_total", "rtnetlink notifications that arrived truncated (MSG_TRUNC), each followed by a resync"),
   netlinkResyncs: counter("netevd_netlink_resyncs_total", "Kernel state re-dumps"),
   dbusCalls: counter("netevd_dbus_calls_total", "D-Bus method calls made, by destination service", ["service"]),
   dbusErrors: counter("netevd_dbus_errors_total", "D-Bus method calls that failed, by destination service", ["service"]),
