@@ -2,6 +2,7 @@
 // (/metrics) in the Prometheus text format.
 import { readdirSync, readFileSync } from "node:fs";
 import client from "prom-client";
+import { logStats } from "./log.js";
 
 export const registry = new client.Registry();
 
@@ -31,6 +32,11 @@ new client.Gauge({
 new client.Gauge({
   name: "netevd_process_threads", help: "OS threads of the process", registers: [registry],
   collect() { try { this.set(Number(/^Threads:\s+(\d+)/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? 0)); } catch { /* not Linux procfs */ } },
+});
+
+new client.Counter({
+  name: "netevd_log_records_dropped_total", help: "Log records dropped because the log sink (stdout: a pipe, journald) was backed up", registers: [registry],
+  collect() { this.reset(); this.inc(logStats.dropped); },
 });
 
 const counter = (name: string, help: string, labelNames: string[] = []) =>
