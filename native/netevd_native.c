@@ -70,6 +70,7 @@ typedef struct nl_sock {
   uv_poll_t poll; /* poll.data points back here; the struct is freed in the uv close callback */
   uint8_t *buf;
   size_t cap;
+  size_t chunk; /* bytes offered to each recv: RECV_CHUNK, smaller only for tests (truncation) */
 } nl_sock;
 
 typedef struct addon_state {
@@ -267,7 +268,7 @@ static int read_burst(nl_sock *s, int sync) {
     struct sockaddr_nl from;
     socklen_t fromlen = sizeof from;
     memset(&from, 0, sizeof from);
-    ssize_t n = recvfrom(s->fd, s->buf + total, RECV_CHUNK, MSG_DONTWAIT | MSG_TRUNC,
+    ssize_t n = recvfrom(s->fd, s->buf + total, s->chunk, MSG_DONTWAIT | MSG_TRUNC,
                          (struct sockaddr *)&from, &fromlen);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -275,7 +276,7 @@ static int read_burst(nl_sock *s, int sync) {
       break;
     }
     if (n == 0) break;
-    if ((size_t)n > RECV_CHUNK) { truncated = 1; continue; } /* MSG_TRUNC: real size was larger */
+    if ((size_t)n > s->chunk) { truncated = 1; continue; } /* MSG_TRUNC: real size was larger */
     if (from.nl_pid != 0) continue; /* not from the kernel: another process writing to our port */
     size_t padded = ((size_t)n + 3) & ~(size_t)3;
     if (padded != (size_t)n) memset(s->buf + total + n, 0, padded - (size_t)n);
@@ -345,10 +346,15 @@ static void state_finalize(napi_env env, void *data, void *hint) { free(data); }
 
 /* ---------- exports: netlink ---------- */
 
-/* open(groups: number[], rcvbufBytes: number, onData: (buf: Buffer | null, errno: number) => void): number */
+/*
+ * open(groups: number[], rcvbufBytes: number, onData: (buf: Buffer | null, errno: number) => void,
+ *      recvChunk?: number): number
+ * recvChunk (tests only) offers each recv fewer bytes than RECV_CHUNK, so that real kernel
+ * datagrams arrive truncated (MSG_TRUNC, reported as EMSGSIZE).
+ */
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 3) {
     napi_throw_type_error(env, NULL, "open(groups, rcvbufBytes, onData) needs 3 arguments");
@@ -377,6 +383,14 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
   CHECK_NAPI(env, napi_typeof(env, argv[2], &t));
   if (t != napi_function) { napi_throw_type_error(env, NULL, "onData must be a function"); return NULL; }
+  int64_t chunk = RECV_CHUNK;
+  if (argc >= 4) {
+    CHECK_NAPI(env, napi_typeof(env, argv[3], &t));
+    if (t != napi_undefined && (napi_get_value_int64(env, argv[3], &chunk) != napi_ok || chunk < 16 || chunk > RECV_CHUNK)) {
+      napi_throw_range_error(env, NULL, "recvChunk must be a number 16..65536");
+      return NULL;
+    }
+  }
 
   addon_state *st = get_state(env);
   int slot = -1;
@@ -419,6 +433,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   nl_sock *s = calloc(1, sizeof *s);
   if (!s) { close(fd); return throw_errno(env, ENOMEM, "calloc"); }
   s->fd = fd;
+  s->chunk = (size_t)chunk;
   s->env = env;
   s->st = st;
   s->poll.data = s;

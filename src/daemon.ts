@@ -25,7 +25,7 @@ import { HOOK_EVENTS } from "./events/dirs.js";
 import { RoutingReconciler } from "./actions/routing/index.js";
 import { DnsActions } from "./actions/dns.js";
 import { metrics } from "./metrics.js";
-import { checkApiConfig, startApi, type ApiServer } from "./api/server.js";
+import { startApi, type ApiServer } from "./api/server.js";
 import { packageVersion } from "./api/version.js";
 
 export interface DaemonOptions {
@@ -366,10 +366,16 @@ export class Daemon {
   reload(): { ok: boolean; problems?: string } {
     try {
       const { config, file } = loadConfig({ path: this.o.configFile });
-      const apiProblem = checkApiConfig(config);
-      if (apiProblem) throw new Error(apiProblem);
-      if (config.hooks.user !== this.config.hooks.user || (config.hooks.user === "root" && config.system.scripts_dir !== this.config.system.scripts_dir)) {
-        throw new Error("hooks.user (and, for root hooks, system.scripts_dir) take effect only at a restart");
+      if (config.hooks.user !== this.config.hooks.user ||
+          (config.hooks.user === "root" && config.system.scripts_dirs.join(":") !== this.config.system.scripts_dirs.join(":"))) {
+        throw new Error("hooks.user (and, for root hooks, system.scripts_dirs) take effect only at a restart");
+      }
+      const moved = (["enabled", "listen", "socket"] as const).filter((k) => config.api[k] !== this.config.api[k]);
+      if (moved.length) {
+        // the listeners stay where they are bound; accepting the keys would make the config lie
+        // about what is served (and the auth decision follows what is bound, not the config)
+        throw new Error(moved.map((k) => `api.${k}: changed from ${JSON.stringify(this.config.api[k])} to ${JSON.stringify(config.api[k])}; ` +
+          "the API listeners are not moved by a reload: restart netevd to apply this").join("\n"));
       }
       this.config = config;
       this.log.setLevel(config.system.log_level);

@@ -17,17 +17,71 @@ export interface Logger {
   enabled(level: Level): boolean;
 }
 
-export interface LogSink { write(line: string): void }
+export interface LogSink {
+  /** false: the record was not taken (the sink is backed up) and is counted as dropped */
+  write(line: string): boolean | void;
+  /** called once when a sink that refused records takes them again */
+  onResume?(cb: () => void): void;
+}
+
+/** The bytes a stream sink may hold unwritten before records are dropped. */
+export const LOG_BACKLOG_BYTES = 256 * 1024;
+
+/** Records dropped because the log sink was backed up, since the start (for the metric). */
+export const logStats = { dropped: 0 };
+
+/**
+ * A sink on a stream (stdout) that never queues without bound: a pipe whose reader is slow
+ * (journald under load, a stuck `| less`) makes node buffer every write in memory. Beyond
+ * `maxBacklog` unwritten bytes, records are refused (and counted) until the stream drains. A
+ * stream that fails (EPIPE: the reader went away) refuses everything from then on.
+ */
+export function streamSink(stream: NodeJS.WritableStream & { writableLength: number }, maxBacklog = LOG_BACKLOG_BYTES): LogSink {
+  let broken = false;
+  let waiting: Array<() => void> = [];
+  let drainArmed = false;
+  stream.on("error", () => { broken = true; });
+  return {
+    write(line) {
+      if (broken) return false;
+      if (stream.writableLength > maxBacklog) {
+        if (!drainArmed) {
+          drainArmed = true;
+          stream.once("drain", () => {
+            drainArmed = false;
+            for (const cb of waiting.splice(0)) cb();
+          });
+        }
+        return false;
+      }
+      stream.write(line);
+      return true;
+    },
+    onResume(cb) {
+      waiting.push(cb);
+      if (waiting.length > 16) waiting = waiting.slice(-16);
+    },
+  };
+}
 
 export function createLogger(opts: { level: Level; format: "auto" | "text" | "json"; sink?: LogSink; isTTY?: boolean }): Logger {
-  const sink = opts.sink ?? { write: (s: string) => process.stdout.write(s) };
+  const sink = opts.sink ?? streamSink(process.stdout);
   const json = opts.format === "json" || (opts.format === "auto" && !(opts.isTTY ?? process.stdout.isTTY));
-  const state = { min: rank[opts.level] };
+  const state = { min: rank[opts.level], dropped: 0 };
+  const write = (rec: Fields): boolean => sink.write(json ? safeJson(rec) + "\n" : textLine(rec)) !== false;
   const make = (bound: Fields): Logger => {
     const emit = (level: Level, msg: string, fields?: Fields) => {
       if (rank[level] < state.min) return;
       const rec: Fields = { ts: new Date().toISOString(), level, msg, ...bound, ...fields };
-      sink.write(json ? safeJson(rec) + "\n" : textLine(rec));
+      if (write(rec)) return;
+      logStats.dropped++;
+      if (state.dropped++ > 0) return;
+      // the first drop of a run: say how many were lost once the sink takes records again
+      sink.onResume?.(() => {
+        const dropped = state.dropped;
+        state.dropped = 0;
+        write({ ts: new Date().toISOString(), level: "warn", msg: "log records dropped: the log sink was too slow", dropped, droppedTotal: logStats.dropped });
+      });
     };
     return {
       trace: (m, f) => emit("trace", m, f),

@@ -9,7 +9,6 @@ import { spawn } from "node:child_process";
 import { CAP_NET_ADMIN_BIT, CAP_NUMBERS, effectiveCaps, lookupUser, setprivArgv, setprivPath, unreadableFor, type PasswdEntry } from "./privileges.js";
 import { addonCandidates, ambientClearAll, ambientRaise, loadNative } from "../netlink/native.js";
 import { CLIENT_USAGE, clientCommandOf, runClientCommand } from "./client.js";
-import { checkApiConfig } from "../api/server.js";
 
 const EXIT = { ok: 0, failure: 1, usage: 2, unreachable: 3 } as const;
 
@@ -160,12 +159,8 @@ async function run(path: string | undefined): Promise<number> {
     }
     throw err;
   }
+  // loadConfig made every check of runProblems() (the same ones `validate` makes)
   const { config, file, notes } = loaded;
-  const apiProblem = checkApiConfig(config);
-  if (apiProblem) {
-    process.stderr.write(`netevd: ${apiProblem}; not starting\n`);
-    return EXIT.failure;
-  }
 
   if (process.getuid?.() === 0) {
     // root: continue as system.user with only the capabilities we need (whatever the environment says)

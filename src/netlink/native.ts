@@ -12,9 +12,10 @@ export interface NativeAddon {
    * A bound NETLINK_ROUTE socket joined to `groups` (RTNLGRP_* numbers), polled on the event loop.
    * onData gets every readable burst as one Buffer (datagrams concatenated), or (null, errno) on a
    * receive error; ENOBUFS (messages lost) keeps the socket usable. Throws an Error with .code.
-   * rcvbufBytes <= 0 keeps the kernel default.
+   * rcvbufBytes <= 0 keeps the kernel default. A datagram larger than the receive room (64 KiB, or
+   * recvChunk, which only tests lower) is dropped and reported as EMSGSIZE.
    */
-  open(groups: number[], rcvbufBytes: number, onData: (buf: Buffer | null, errno: number) => void): number;
+  open(groups: number[], rcvbufBytes: number, onData: (buf: Buffer | null, errno: number) => void, recvChunk?: number): number;
   /** sendto the kernel; returns the bytes sent; throws Error with .code (e.g. EBADF after close) */
   send(handle: number, buf: Buffer): number;
   /** the kernel-assigned nl_pid */
