@@ -10,6 +10,7 @@ import type { BackendSink, BackendSource, SourceHealth } from "./sources/backend
 import { factFields } from "./state/describe.js";
 import { applyBackendState, applyManagerState, dropBackendState, factLink, type Fact, type NetworkModel } from "./state/model.js";
 import { sdNotify } from "./netlink/native.js";
+import { ServiceNotifier } from "./notify.js";
 import type { RouteRecord } from "./netlink/types.js";
 import { dadFailed } from "./state/address.js";
 import { backendReplayJobs, DAD_FAILED_REASON, EventFactory, jobsFromFacts, replayJobs, snapshotOf, type DeriveContext } from "./events/derive.js";
@@ -61,9 +62,14 @@ export class Daemon {
   /** aborted at stop: running hooks get SIGTERM, and SIGKILL after the grace period, with all they started */
   private readonly hookAbort = new AbortController();
   private api: ApiServer | null = null;
+  readonly notifier: ServiceNotifier;
 
   constructor(private readonly o: DaemonOptions) {
     this.config = o.config;
+    this.notifier = new ServiceNotifier({
+      send: sdNotify,
+      onError: (err) => o.log.warn("cannot notify the service manager", { err: err.message }),
+    });
     this.kernel = new KernelSource({ log: o.log.child({ source: "kernel" }), onFacts: (f, m) => this.onKernelFacts(f, m) });
     this.history = new History(o.config.events.history_size);
     this.dispatcher = new Dispatcher({
@@ -126,7 +132,7 @@ export class Daemon {
     this.api = await startApi(this);
     this.readyAt = Date.now();
     this.log.info("ready", { backend: this.config.system.backend, startupMs: this.readyAt - this.startedAt, pid: process.pid });
-    sdNotify("READY=1\nSTATUS=watching network events");
+    this.notifier.ready(this.statusText());
   }
 
   private startBackend(): void {
@@ -136,8 +142,8 @@ export class Daemon {
       linkState: (index, name, fields) => this.onBackendFacts(applyBackendState(this.kernel.model, backend, index, fields, name)),
       linkGone: (index, keys) => dropBackendState(this.kernel.model, index, keys),
       managerState: (fields) => this.onBackendFacts(applyManagerState(this.kernel.model, backend, fields)),
-      attached: (on) => { if (on) this.settle(); },
-      unavailable: () => this.settle(),
+      attached: (on) => { if (on) this.settle(); this.refreshStatus(); },
+      unavailable: () => { this.settle(); this.refreshStatus(); },
     };
     switch (backend) {
       case "systemd-networkd": this.backend = new NetworkdSource(log, sink); break;
@@ -312,11 +318,12 @@ export class Daemon {
 
   private onKernelFacts(facts: Fact[], model: NetworkModel): void {
     const { interfaces, exclude } = this.config.monitoring;
-    if (this.log.enabled("info")) {
+    // kernel facts are the most numerous records: debug (events, which they cause, are info)
+    if (this.log.enabled("debug")) {
       for (const f of facts) {
         const link = factLink(f);
         if (link !== undefined && (interfaces.length || exclude.length) && !interfaceSelected(this.config, link)) continue;
-        this.log.info("fact", { source: "kernel", ...factFields(f) });
+        this.log.debug("fact", { source: "kernel", ...factFields(f) });
       }
     }
     this.updateGauges();
@@ -348,6 +355,16 @@ export class Daemon {
     return { ok: Object.values(sources).every((s) => s.ok), sources };
   }
 
+  /** What `systemctl status` shows: each source's state, e.g. "kernel ok, systemd-networkd absent". */
+  statusText(prefix = ""): string {
+    const parts = Object.entries(this.health().sources).map(([name, h]) => `${name} ${h.ok ? "ok" : h.state}`);
+    return prefix + parts.join(", ");
+  }
+
+  private refreshStatus(): void {
+    if (this.readyAt !== null && !this.stopping) this.notifier.status(this.statusText());
+  }
+
   /**
    * Fire a hook dir by hand (API/CLI trigger): the event a real one would be, flagged in `changed`.
    * The event name must be on the allow-list and the link must exist.
@@ -364,6 +381,13 @@ export class Daemon {
 
   /** Re-read the config; a bad file is rejected and the running config stays. */
   reload(): { ok: boolean; problems?: string } {
+    this.notifier.reloading();
+    const result = this.reloadConfig();
+    this.notifier.reloaded(this.statusText(result.ok ? "" : "new config rejected, old one in force; "));
+    return result;
+  }
+
+  private reloadConfig(): { ok: boolean; problems?: string } {
     try {
       const { config, file } = loadConfig({ path: this.o.configFile });
       if (config.hooks.user !== this.config.hooks.user ||
@@ -394,7 +418,7 @@ export class Daemon {
     if (this.stopping) return;
     this.stopping = true;
     this.log.info("stopping", { reason });
-    sdNotify("STOPPING=1");
+    this.notifier.stopping();
     // no hook starts from now on; running ones are ended (SIGTERM, SIGKILL 2 s later, descendants
     // included) before we exit; root hooks end when the runner sees us close the connection
     const hooksDone = this.dispatcher.close();

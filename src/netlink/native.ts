@@ -138,3 +138,8 @@ export function sdNotify(message: string): boolean {
   if (!sock) return false;
   return loadNative().sdNotify(message, sock);
 }
+
+/** One datagram to the unix socket at `path` (journald's native protocol); throws on a send failure. */
+export function sendDatagram(path: string, message: string): boolean {
+  return loadNative().sdNotify(message, path);
+}
