@@ -158,8 +158,10 @@ export async function startApi(ctx: ApiContext): Promise<ApiServer> {
     }
     if (closed) { s.close(); return; }
     servers.push(s);
-    listening.tcp = api.listen;
-    if (attempt > 0) log.info("API TCP listener bound after retrying", { listen: api.listen, attempts: attempt + 1 });
+    // the address really bound (a host name in api.listen resolved): auth decisions follow it
+    const a = s.address();
+    listening.tcp = a && typeof a === "object" ? (a.family === "IPv6" ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`) : api.listen;
+    if (attempt > 0) log.info("API TCP listener bound after retrying", { listen: listening.tcp, attempts: attempt + 1 });
     if (listening.tcpError) { listening.tcpError = null; ctx.apiStateChanged?.(); }
   };
   await bindTcp(0);

@@ -40,7 +40,7 @@ test("JOURNAL_STREAM counts only when it names stdout's device and inode", () =>
 test("a record the journal refuses goes to stdout with its <N> priority prefix", () => {
   const lines: string[] = [];
   const sent: string[] = [];
-  const log = createLogger({ level: "info", format: "auto", sink: { write: (s) => lines.push(s) }, journal: (level, rec) => { sent.push(`${level} ${String(rec.msg)}`); return rec.msg !== "big"; } });
+  const log = createLogger({ level: "info", format: "auto", sink: { write: (s) => { lines.push(s); } }, journal: (level, rec) => { sent.push(`${level} ${String(rec.msg)}`); return rec.msg !== "big"; } });
   log.warn("small", { link: "eth0" });
   log.error("big");
   log.debug("filtered");
