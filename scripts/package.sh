@@ -13,7 +13,11 @@ root=$PWD
 version=$(node -p 'require("./package.json").version')
 arch=$(dpkg --print-architecture)
 out=${NETEVD_RELEASE_DIR:-$root/release}
-[[ -f build/Release/netevd_native.node ]] || { echo "package.sh: build/Release/netevd_native.node is missing: run npm ci first" >&2; exit 1; }
+# the addon as the sources say (a pull may have changed native/ since npm ci)
+addon=build/Release/netevd_native.node
+if [[ ! -f $addon ]] || [[ -n $(find native binding.gyp -newer "$addon" -print -quit) ]]; then
+    npx --no-install node-gyp rebuild >/dev/null
+fi
 npx --no-install tsc -p tsconfig.json
 
 work=$(mktemp -d)
@@ -24,6 +28,8 @@ install -d "$lib/bin" "$lib/build/Release" "$stage/usr/bin"
 install -m 0755 bin/netevd "$lib/bin/netevd"
 cp -a dist/src "$lib/dist-src.tmp" && install -d "$lib/dist" && mv "$lib/dist-src.tmp" "$lib/dist/src"
 install -m 0644 build/Release/netevd_native.node "$lib/build/Release/"
+# the hooks' exec helper lives next to the addon (src/actions/hooks)
+install -m 0755 build/Release/netevd-hookexec "$lib/build/Release/"
 install -m 0644 package.json package-lock.json "$lib/"
 # production dependencies only: a copy of the installed tree, pruned (no network, no scripts).
 # Optional ones go too: dbus-next's usocket is a second native addon (plus its build chain) that
