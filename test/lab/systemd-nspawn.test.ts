@@ -119,6 +119,8 @@ if (process.getuid?.() !== 0) {
       await c.ok(["sh", "-c", `cat > /etc/netevd/carrier.d/50-log <<'EOF'\n${HOOK}EOF\nchmod 0755 /etc/netevd/carrier.d/50-log`]);
       await c.ok(["sh", "-c", "printf '#!/bin/sh\\necho \"$LINK $BACKEND\" >> /var/lib/netevd/routable.log\\n' > /etc/netevd/routable.d/50-log && chmod 0755 /etc/netevd/routable.d/50-log"]);
 
+      // the watchdog: with WatchdogSec= the daemon must ping, or systemd kills and restarts it
+      await c.ok(["sh", "-c", "mkdir -p /etc/systemd/system/netevd.service.d && printf '[Service]\\nWatchdogSec=4s\\n' > /etc/systemd/system/netevd.service.d/watchdog.conf && systemctl daemon-reload"]);
       await c.ok(["systemctl", "enable", "--now", "netevd"], 120_000);
       assert.equal((await c.ct(["systemctl", "is-active", "netevd"])).stdout.trim(), "active", "a taken port does not stop the daemon");
       const chosen = JSON.parse((await c.ok(["journalctl", "-u", "netevd", "NETEVD_REASON=NetworkManager is installed but not running", "-o", "json", "--no-pager"])).split("\n")[0]!) as Record<string, string>;
@@ -156,6 +158,9 @@ if (process.getuid?.() !== 0) {
       assert.equal(s2.api.listen, "127.0.0.1:9090");
       assert.equal(s2.api.tcpError, null);
       assert.equal(s2.health.sources.api, undefined);
+      const wd = await c.ok(["systemctl", "show", "netevd", "-p", "NRestarts", "-p", "WatchdogUSec", "-p", "Result"]);
+      assert.match(wd, /WatchdogUSec=4s/);
+      assert.match(wd, /NRestarts=0/, "the watchdog was fed all along (the test ran for many periods)");
       await c.ok(["systemctl", "stop", "netevd"], 120_000);
       assert.match(await c.ok(["systemctl", "show", "netevd", "-p", "Result"]), /Result=success/);
     } catch (err) {
