@@ -33,6 +33,12 @@ if (process.getuid?.() !== 0) {
 
       await c.ok(["systemctl", "enable", "--now", "netevd"], 120_000);
       assert.equal((await c.ct(["systemctl", "is-active", "netevd"])).stdout.trim(), "active");
+      // an upgrade (the same package again) restarts a running daemon and keeps it enabled
+      const pidBefore = (await c.ok(["systemctl", "show", "netevd", "-p", "MainPID", "--value"])).trim();
+      await c.ok(["dpkg", "-i", deb], 180_000);
+      assert.equal((await c.ct(["systemctl", "is-enabled", "netevd"])).stdout.trim(), "enabled", "an upgrade keeps the admin's choice");
+      await eventually("the restarted daemon active", async () => (await c.ct(["systemctl", "is-active", "netevd"])).stdout.trim() === "active");
+      assert.notEqual((await c.ok(["systemctl", "show", "netevd", "-p", "MainPID", "--value"])).trim(), pidBefore, "restarted by the upgrade");
       const status = await c.ok(["systemctl", "show", "netevd", "-p", "StatusText", "--value"]);
       assert.match(status, /kernel ok/, "STATUS= names each source");
       assert.match(status, /absent/, "and says what is degraded");
