@@ -13,20 +13,22 @@ root=$PWD
 version=$(node -p 'require("./package.json").version')
 arch=$(dpkg --print-architecture)
 out=${NETEVD_RELEASE_DIR:-$root/release}
-# the addon as the sources say (a pull may have changed native/ since npm ci)
+# the addon as the sources say (a pull may have changed native/ since npm ci); not while the test
+# suite runs from this tree (NETEVD_PACKAGE_KEEP_BUILD=1: rebuilding would pull it from under them)
 addon=build/Release/netevd_native.node
-if [[ ! -f $addon ]] || [[ -n $(find native binding.gyp -newer "$addon" -print -quit) ]]; then
+if [[ ! -f $addon ]] || { [[ -z ${NETEVD_PACKAGE_KEEP_BUILD:-} ]] && [[ -n $(find native binding.gyp -newer "$addon" -print -quit) ]]; }; then
     npx --no-install node-gyp rebuild >/dev/null
 fi
-npx --no-install tsc -p tsconfig.json
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# compiled into the staging area, never over the tree's dist/ (tests may be running from it)
+npx --no-install tsc -p tsconfig.json --outDir "$work/dist" --sourceMap false
 stage=$work/root
 lib=$stage/usr/lib/netevd
 install -d "$lib/bin" "$lib/build/Release" "$stage/usr/bin"
 install -m 0755 bin/netevd "$lib/bin/netevd"
-cp -a dist/src "$lib/dist-src.tmp" && install -d "$lib/dist" && mv "$lib/dist-src.tmp" "$lib/dist/src"
+install -d "$lib/dist" && cp -a "$work/dist/src" "$lib/dist/src"
 install -m 0644 build/Release/netevd_native.node "$lib/build/Release/"
 # the hooks' exec helper lives next to the addon (src/actions/hooks)
 install -m 0755 build/Release/netevd-hookexec "$lib/build/Release/"

@@ -25,7 +25,7 @@ export async function labRootfs(): Promise<string> {
 /** `npm run package` into a temporary directory; returns the .deb's path. */
 export async function buildPackage(): Promise<{ dir: string; deb: string }> {
   const dir = mkdtempSync(join(tmpdir(), "netevd-release-"));
-  await run("bash", [resolve(repoRoot, "scripts/package.sh")], { env: { ...process.env, NETEVD_RELEASE_DIR: dir }, timeout: 10 * 60_000, maxBuffer: 1 << 22 });
+  await run("bash", [resolve(repoRoot, "scripts/package.sh")], { env: { ...process.env, NETEVD_RELEASE_DIR: dir, NETEVD_PACKAGE_KEEP_BUILD: "1" }, timeout: 10 * 60_000, maxBuffer: 1 << 22 });
   const deb = readdirSync(dir).find((f) => f.endsWith(".deb"));
   if (!deb) throw new Error(`no .deb in ${dir}`);
   return { dir, deb: join(dir, deb) };
