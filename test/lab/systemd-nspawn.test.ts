@@ -3,7 +3,8 @@
 // --now, the API for the netevd group, a hook on a carrier change, reload (a rejected config fails
 // and the old one stays), journald priorities and fields, a clean stop, the hardening score, purge.
 // Then system.backend: auto following a manager that appears, and a taken API port.
-import { test } from "node:test";
+import { after, test } from "node:test";
+import { rmSync } from "node:fs";
 import assert from "node:assert/strict";
 import { basename } from "node:path";
 import { buildPackage, Container, eventually, haveNspawn, labRootfs } from "./container.js";
@@ -15,6 +16,10 @@ echo "$LINK $STATE $EVENT" >> /var/lib/netevd/carrier.log
 
 let built: ReturnType<typeof buildPackage> | undefined;
 const pkgOnce = () => (built ??= buildPackage());
+after(async () => {
+  const pkg = await built?.catch(() => undefined);
+  if (pkg) rmSync(pkg.dir, { recursive: true, force: true });
+});
 
 if (process.getuid?.() !== 0) {
   test("systemd-nspawn: the package under systemd", { skip: "needs root" }, () => {});
@@ -113,7 +118,7 @@ if (process.getuid?.() !== 0) {
   test("systemd-nspawn: backend auto follows the manager that appears; a taken API port is not fatal", { timeout: 25 * 60_000 }, async (t) => {
     assert.ok(haveNspawn(), "systemd-nspawn and debootstrap are missing: run scripts/setup-lab.sh");
     const [rootfs, pkg] = await Promise.all([labRootfs(), pkgOnce()]);
-    const c = await Container.boot(rootfs, pkg.dir);
+    const c = await Container.boot(rootfs, pkg.dir, { keepBinds: true });
     try {
       await c.ok(["dpkg", "-i", `/mnt/host/${basename(pkg.deb)}`], 180_000);
       // something else holds the API port (Prometheus: 9090)
