@@ -179,7 +179,7 @@ int main(int argc, char **argv) {
   close(errpipe[1]);
   int exec_errno = 0;
   if (read(errpipe[0], &exec_errno, sizeof exec_errno) == (ssize_t)sizeof exec_errno)
-    fprintf(stderr, "%s: cannot execute %s: %s\n", prog, path, strerror(exec_errno));
+    fprintf(stderr, "%s: cannot execute %s: %s\n", prog, path, strerrorname_np(exec_errno) ? strerrorname_np(exec_errno) : strerror(exec_errno));
   close(errpipe[0]);
 
   int main_status = 0, main_done = 0, terminating = 0, killing = 0;

@@ -86,6 +86,8 @@ export const PIPE_DRAIN_MS = 100;
 export const STDERR_TAIL = 5;
 /** A longer line is cut (and the rest of it dropped) so that a script cannot grow our memory. */
 export const MAX_LINE = 8192;
+/** How netevd-hookexec reports a failed exec on stderr (then exit 127). */
+const EXEC_FAILED = "netevd-hookexec: cannot execute ";
 /** Per run (stdout and stderr together): at most this many lines ... */
 export const MAX_LOGGED_LINES = 1000;
 /** ... and this many bytes are logged; the rest is counted, and the count logged. */
@@ -290,6 +292,9 @@ export async function runScript(script: HookScript, ctx: RunContext, env: Record
           limitLines: MAX_LOGGED_LINES, limitBytes: MAX_LOGGED_BYTES }));
       }
 
+      // the launcher could not exec the script (ENOEXEC: no #! line, ...): a run error, not an exit code
+      const last = stderrTail[stderrTail.length - 1] ?? "";
+      if (error === undefined && exitCode === 127 && last.startsWith(EXEC_FAILED)) error = `cannot exec: ${last.slice(EXEC_FAILED.length)}`;
       const ok = error === undefined && !timedOut && exitCode === 0;
       const r: HookRunResult = { ...base, startedAt, durationMs, exitCode, signal, timedOut, ok, stderrTail: [...stderrTail] };
       if (error !== undefined) r.error = error;
