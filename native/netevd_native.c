@@ -16,6 +16,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#if defined(__GLIBC__) || defined(__linux__)
+#include <malloc.h>
+#endif
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -67,6 +70,7 @@ typedef struct nl_sock {
   uv_poll_t poll; /* poll.data points back here; the struct is freed in the uv close callback */
   uint8_t *buf;
   size_t cap;
+  size_t chunk; /* bytes offered to each recv: RECV_CHUNK, smaller only for tests (truncation) */
 } nl_sock;
 
 typedef struct addon_state {
@@ -172,7 +176,7 @@ static int set_rcvbuf(int fd, int64_t bytes) {
  * prints it and exits, exactly as for an exception thrown from any other event callback. The
  * JavaScript wrappers (socket.ts) catch their own errors first, so this is the last line only.
  */
-static void call_js(nl_sock *s, const uint8_t *data, size_t len, int err) {
+static void call_js_mode(nl_sock *s, const uint8_t *data, size_t len, int err, int sync) {
   napi_env env = s->env;
   napi_handle_scope scope;
   napi_value cb, recv, argv[2], result;
@@ -187,6 +191,12 @@ static void call_js(nl_sock *s, const uint8_t *data, size_t len, int err) {
     napi_get_null(env, &argv[0]);
   }
   napi_create_int32(env, err, &argv[1]);
+  if (sync) {
+    /* called from JavaScript (readNow): an exception stays pending and reaches the caller */
+    napi_call_function(env, recv, cb, 2, argv, &result);
+    napi_close_handle_scope(env, scope);
+    return;
+  }
   napi_make_callback(env, s->actx, recv, cb, 2, argv, &result);
 out:;
   bool pending = false;
@@ -195,6 +205,13 @@ out:;
     if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
   }
   napi_close_handle_scope(env, scope);
+}
+
+static void call_js(nl_sock *s, const uint8_t *data, size_t len, int err) { call_js_mode(s, data, len, err, 0); }
+
+static int exception_pending(napi_env env) {
+  bool pending = false;
+  return napi_is_exception_pending(env, &pending) == napi_ok && pending;
 }
 
 static int ensure_room(nl_sock *s, size_t used) {
@@ -207,6 +224,8 @@ static int ensure_room(nl_sock *s, size_t used) {
   s->cap = ncap;
   return 0;
 }
+
+static int read_burst(nl_sock *s, int sync);
 
 static void on_poll(uv_poll_t *h, int status, int events) {
   nl_sock *s = (nl_sock *)h->data;
@@ -232,14 +251,24 @@ static void on_poll(uv_poll_t *h, int status, int events) {
       return;
     }
   }
+  read_burst(s, 0);
+}
+
+/*
+ * Read what is queued (up to one batch) and deliver it: data first (it is older than any loss),
+ * then MSG_TRUNC as EMSGSIZE, then a receive error (ENOBUFS: the kernel dropped messages; the
+ * socket stays usable). Returns 1 when the batch limit was hit (more may be queued), 0 when the
+ * queue was empty, -1 when the socket closed or (sync) the callback threw.
+ */
+static int read_burst(nl_sock *s, int sync) {
   size_t total = 0;
-  int ndgrams = 0, err = 0, truncated = 0;
+  int ndgrams = 0, err = 0, truncated = 0, more = 0;
   for (;;) {
     if ((err = ensure_room(s, total)) != 0) break;
     struct sockaddr_nl from;
     socklen_t fromlen = sizeof from;
     memset(&from, 0, sizeof from);
-    ssize_t n = recvfrom(s->fd, s->buf + total, RECV_CHUNK, MSG_DONTWAIT | MSG_TRUNC,
+    ssize_t n = recvfrom(s->fd, s->buf + total, s->chunk, MSG_DONTWAIT | MSG_TRUNC,
                          (struct sockaddr *)&from, &fromlen);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -247,18 +276,23 @@ static void on_poll(uv_poll_t *h, int status, int events) {
       break;
     }
     if (n == 0) break;
-    if ((size_t)n > RECV_CHUNK) { truncated = 1; continue; } /* MSG_TRUNC: real size was larger */
+    if ((size_t)n > s->chunk) { truncated = 1; continue; } /* MSG_TRUNC: real size was larger */
     if (from.nl_pid != 0) continue; /* not from the kernel: another process writing to our port */
     size_t padded = ((size_t)n + 3) & ~(size_t)3;
     if (padded != (size_t)n) memset(s->buf + total + n, 0, padded - (size_t)n);
     total += padded;
-    if (++ndgrams >= BATCH_MAX_DGRAMS || total >= BATCH_MAX_BYTES) break; /* level-triggered: rest next time */
+    if (++ndgrams >= BATCH_MAX_DGRAMS || total >= BATCH_MAX_BYTES) { more = 1; break; } /* level-triggered: rest next time */
   }
+  napi_env env = s->env;
   /* Data received before an error is valid and older than the loss: deliver it first. */
-  if (total > 0) call_js(s, s->buf, total, 0);
-  if (truncated && !s->closing) call_js(s, NULL, 0, EMSGSIZE);
+  if (total > 0) call_js_mode(s, s->buf, total, 0, sync);
+  if (s->closing || (sync && exception_pending(env))) return -1;
+  if (truncated) call_js_mode(s, NULL, 0, EMSGSIZE, sync);
+  if (s->closing || (sync && exception_pending(env))) return -1;
   /* ENOBUFS: the kernel dropped messages; the socket stays usable and the poll stays armed. */
-  if (err && !s->closing) call_js(s, NULL, 0, err);
+  if (err) call_js_mode(s, NULL, 0, err, sync);
+  if (s->closing || (sync && exception_pending(env))) return -1;
+  return more;
 }
 
 /* ---------- closing ---------- */
@@ -312,10 +346,15 @@ static void state_finalize(napi_env env, void *data, void *hint) { free(data); }
 
 /* ---------- exports: netlink ---------- */
 
-/* open(groups: number[], rcvbufBytes: number, onData: (buf: Buffer | null, errno: number) => void): number */
+/*
+ * open(groups: number[], rcvbufBytes: number, onData: (buf: Buffer | null, errno: number) => void,
+ *      recvChunk?: number): number
+ * recvChunk (tests only) offers each recv fewer bytes than RECV_CHUNK, so that real kernel
+ * datagrams arrive truncated (MSG_TRUNC, reported as EMSGSIZE).
+ */
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 3) {
     napi_throw_type_error(env, NULL, "open(groups, rcvbufBytes, onData) needs 3 arguments");
@@ -344,6 +383,14 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
   CHECK_NAPI(env, napi_typeof(env, argv[2], &t));
   if (t != napi_function) { napi_throw_type_error(env, NULL, "onData must be a function"); return NULL; }
+  int64_t chunk = RECV_CHUNK;
+  if (argc >= 4) {
+    CHECK_NAPI(env, napi_typeof(env, argv[3], &t));
+    if (t != napi_undefined && (napi_get_value_int64(env, argv[3], &chunk) != napi_ok || chunk < 16 || chunk > RECV_CHUNK)) {
+      napi_throw_range_error(env, NULL, "recvChunk must be a number 16..65536");
+      return NULL;
+    }
+  }
 
   addon_state *st = get_state(env);
   int slot = -1;
@@ -386,6 +433,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   nl_sock *s = calloc(1, sizeof *s);
   if (!s) { close(fd); return throw_errno(env, ENOMEM, "calloc"); }
   s->fd = fd;
+  s->chunk = (size_t)chunk;
   s->env = env;
   s->st = st;
   s->poll.data = s;
@@ -493,6 +541,31 @@ static napi_value js_drain(napi_env env, napi_callback_info info) {
   }
   napi_value ret;
   CHECK_NAPI(env, napi_create_uint32(env, n, &ret));
+  return ret;
+}
+
+/*
+ * readNow(handle): read everything queued on the socket now, synchronously, delivering it through
+ * the socket's onData callback before returning (same batches and error reports as the poll path).
+ * A caller that is about to act on another source's news (a D-Bus signal) uses it so that every
+ * kernel notification queued before that news has been applied first. Returns the number of
+ * batches delivered. At most 64 batches, so a flood cannot hold the caller forever.
+ */
+static napi_value js_read_now(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  nl_sock *s = argc >= 1 ? find_sock(env, argv[0]) : NULL;
+  if (!s) return throw_errno(env, EBADF, "readNow");
+  uint32_t batches = 0;
+  for (int i = 0; i < 64; i++) {
+    int r = read_burst(s, 1);
+    if (r < 0 && exception_pending(env)) return NULL;
+    batches++;
+    if (r <= 0) break;
+  }
+  napi_value ret;
+  CHECK_NAPI(env, napi_create_uint32(env, batches, &ret));
   return ret;
 }
 
@@ -749,6 +822,21 @@ static napi_value js_set_no_new_privs(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * mallocTrim(): give the C heap's free memory back to the kernel (glibc malloc_trim(0)). Start-up
+ * (module compilation, the config parser) leaves megabytes freed but still mapped in malloc's
+ * arenas; a daemon that then idles for months should not keep them. Returns whether any was released.
+ */
+static napi_value js_malloc_trim(napi_env env, napi_callback_info info) {
+  int released = 0;
+#if defined(__GLIBC__)
+  released = malloc_trim(0);
+#endif
+  napi_value ret;
+  CHECK_NAPI(env, napi_get_boolean(env, released != 0, &ret));
+  return ret;
+}
+
 /* ---------- module ---------- */
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -766,6 +854,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
     {"setRcvbuf", NULL, js_set_rcvbuf, NULL, NULL, NULL, napi_enumerable, NULL},
     {"drain", NULL, js_drain, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"readNow", NULL, js_read_now, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ref", NULL, js_ref, NULL, NULL, NULL, napi_enumerable, NULL},
     {"unref", NULL, js_unref, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ambientClearAll", NULL, js_ambient_clear_all, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -777,6 +866,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"setCloexec", NULL, js_set_cloexec, NULL, NULL, NULL, napi_enumerable, NULL},
     {"peerCred", NULL, js_peer_cred, NULL, NULL, NULL, napi_enumerable, NULL},
     {"setNoNewPrivs", NULL, js_set_no_new_privs, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"mallocTrim", NULL, js_malloc_trim, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

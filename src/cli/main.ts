@@ -3,13 +3,12 @@ import { chownSync, closeSync, existsSync, mkdirSync, readFileSync, realpathSync
 import { fileURLToPath } from "node:url";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from "../config/index.js";
+import { ConfigError, DEFAULT_CONFIG_PATH, formatProblem, loadConfig, migrateConfigText } from "../config/index.js";
 import { createLogger } from "../log.js";
 import { spawn } from "node:child_process";
 import { CAP_NET_ADMIN_BIT, CAP_NUMBERS, effectiveCaps, lookupUser, setprivArgv, setprivPath, unreadableFor, type PasswdEntry } from "./privileges.js";
 import { addonCandidates, ambientClearAll, ambientRaise, loadNative } from "../netlink/native.js";
 import { CLIENT_USAGE, clientCommandOf, runClientCommand } from "./client.js";
-import { checkApiConfig } from "../api/server.js";
 
 const EXIT = { ok: 0, failure: 1, usage: 2, unreachable: 3 } as const;
 
@@ -17,7 +16,9 @@ const USAGE = `usage: netevd [COMMAND] [OPTIONS]
 
 commands:
   run                     run the daemon (the default)
-  validate [-c PATH]      check a config file; exit 1 with the reasons when it is bad
+  validate [-c PATH] [--migrate]
+                          check a config file; exit 1 with the reasons when it is bad;
+                          --migrate prints it rewritten with today's keys
   test SCRIPT --link L --event E [--ip A]
                           run SCRIPT as the daemon would for a real event E on link L now (argv
                           [SCRIPT], that environment, as hooks.user), print its output, exit code
@@ -55,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
         event: { type: "string" },
         ip: { type: "string" },
         fd: { type: "string" },
+        migrate: { type: "boolean" },
       },
     });
   } catch (err) {
@@ -72,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
       return run(values.config);
     case "validate":
       if (rest.length) throw new UsageError(`validate takes no positional arguments; use -c PATH`);
-      return validate(values.config);
+      return values.migrate ? migrate(values.config) : validate(values.config);
     case "test": {
       const [script, ...extra] = rest;
       if (!script || extra.length) throw new UsageError("test takes one SCRIPT: netevd test SCRIPT --link L --event E [--ip A]");
@@ -125,6 +127,27 @@ function validate(path: string | undefined): number {
   }
 }
 
+/** `validate --migrate`: the file rewritten with today's keys on stdout, what was mapped or dropped on stderr. */
+function migrate(path: string | undefined): number {
+  try {
+    const { file, fromFile } = loadConfig({ path });
+    if (!fromFile) {
+      process.stderr.write(`no config file (${file}): nothing to migrate\n`);
+      return EXIT.failure;
+    }
+    const { text, warnings } = migrateConfigText(readFileSync(file, "utf8"), file);
+    for (const w of warnings) process.stderr.write(`${formatProblem(file, w)}\n`);
+    process.stdout.write(text);
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return EXIT.failure;
+    }
+    throw err;
+  }
+}
+
 async function run(path: string | undefined): Promise<number> {
   let loaded;
   try {
@@ -136,12 +159,8 @@ async function run(path: string | undefined): Promise<number> {
     }
     throw err;
   }
+  // loadConfig made every check of runProblems() (the same ones `validate` makes)
   const { config, file, notes } = loaded;
-  const apiProblem = checkApiConfig(config);
-  if (apiProblem) {
-    process.stderr.write(`netevd: ${apiProblem}; not starting\n`);
-    return EXIT.failure;
-  }
 
   if (process.getuid?.() === 0) {
     // root: continue as system.user with only the capabilities we need (whatever the environment says)

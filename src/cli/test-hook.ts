@@ -45,7 +45,7 @@ export async function testHook(a: TestHookArgs, config: Config, out: NodeJS.Writ
     const withPrefix = a.ip.includes("/") ? a.ip : `${a.ip}/${a.ip.includes(":") ? 128 : 32}`;
     snap.addresses = [withPrefix, ...snap.addresses.filter((x) => x !== withPrefix)];
   }
-  const event = new EventFactory().make({ event: a.event, link: link.name, index: link.index, backend: "kernel", snap, changed: ["test"] });
+  const event = new EventFactory().make({ event: a.event, link: link.name, index: link.index, source: "kernel", snap, changed: ["test"] });
   const job = { event, state: a.event, env: {} };
   const { env, problems } = buildHookEnv(job, process.env);
   for (const p of problems) out.write(`warning: ${p.variable} dropped: ${p.reason}\n`);

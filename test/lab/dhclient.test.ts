@@ -26,7 +26,7 @@ env > $OUT/${dir}.$n.env
 
 interface Run {
   dir: string; t: number; argv1: string; argv2: string;
-  event: { changed: string[]; dns: string[]; gateway: string | null; backend: string; replay: boolean };
+  event: { changed: string[]; dns: string[]; gateway: string | null; backend: string; source: string; replay: boolean };
   [k: string]: unknown;
 }
 const runs = (out: string): Run[] => readJsonLines<Run>(join(out, "runs.jsonl"));
@@ -157,6 +157,7 @@ if (labFile(import.meta.url, { backend: "dhclient", resolved: true, polkit: true
       assert.equal(x.DHCP_HOSTNAME, "labclient");
       assert.match(String(x.DHCP_LEASE_EXPIRY), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
       assert.equal(x.event.backend, "dhclient");
+      assert.equal(x.event.source, "dhclient");
       assert.equal(x.event.gateway, "10.77.0.1");
       assert.deepEqual(x.event.dns, ["10.77.0.1"]);
       await waitFor("resolved has lab0's DNS server", async () => (await resolvedDns()).join() === "10.77.0.1", 5000, 100);

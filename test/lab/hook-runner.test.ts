@@ -23,7 +23,7 @@ let seq = 0;
 function job(event: string, over: Partial<NetevdEvent> = {}, extra: Partial<HookJob> = {}): HookJob {
   const ev: NetevdEvent = {
     schema: "netevd.event.v1", id: `lab-${++seq}`, ts: new Date().toISOString(), event, link: "lab0", index: 7,
-    backend: "kernel", state: { carrier: true }, previous: { carrier: false }, changed: ["carrier"],
+    backend: "kernel", source: "kernel", state: { carrier: true }, previous: { carrier: false }, changed: ["carrier"],
     addresses: ["10.77.0.50/24", "fe80::4e:56ff:fe00:2/64", "2001:db8::50/64"], gateway: "10.77.0.1", dns: [],
     replay: false, ...over,
   };

@@ -108,6 +108,7 @@ function sampleEvent(over: Partial<NetevdEvent> = {}): NetevdEvent {
     link: "eth0",
     index: 2,
     backend: "systemd-networkd",
+    source: "systemd-networkd",
     state: { operstate: "up", carrier: true, mtu: 1500 },
     previous: { operstate: "down", carrier: false, mtu: 1500 },
     changed: ["operstate", "carrier", "addresses"],
@@ -186,7 +187,7 @@ test("buildHookEnv: JSON override, NETEVD_REPLAY, manager event, backend env", (
 });
 
 test("buildHookEnv: LINK with '@' only from the kernel", () => {
-  const k = buildHookEnv({ event: sampleEvent({ link: "veth0@x", backend: "kernel" }), state: "carrier", env: {} }, {});
+  const k = buildHookEnv({ event: sampleEvent({ link: "veth0@x", backend: "systemd-networkd", source: "kernel" }), state: "carrier", env: {} }, {});
   assert.equal(k.env.LINK, "veth0@x");
   const n = buildHookEnv({ event: sampleEvent({ link: "veth0@x" }), state: "routable", env: {} }, {});
   assert.equal(n.env.LINK, undefined);

@@ -60,7 +60,7 @@ test("execArgBudget: a quarter of the stack limit, between 128 KiB and 6 MiB", (
 
 const event: NetevdEvent = {
   schema: "netevd.event.v1", id: "mx0-1", ts: "2026-11-30T10:00:00.000Z", event: "routable", link: "eth0", index: 2,
-  backend: "systemd-networkd", state: {}, previous: {}, changed: [], addresses: ["10.0.0.2/24"], gateway: null, dns: [], replay: true,
+  backend: "systemd-networkd", source: "systemd-networkd", state: {}, previous: {}, changed: [], addresses: ["10.0.0.2/24"], gateway: null, dns: [], replay: true,
 };
 
 test("checkHookEnv: what buildHookEnv makes passes; anything it could not have made is refused", () => {

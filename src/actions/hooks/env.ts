@@ -102,7 +102,7 @@ export function buildHookEnv(job: HookJob, daemonEnv: NodeJS.ProcessEnv): { env:
     if (v !== undefined) put(name, v);
   }
 
-  if (ev.link !== null && ev.link !== undefined) put("LINK", ev.link, ev.backend === "kernel");
+  if (ev.link !== null && ev.link !== undefined) put("LINK", ev.link, ev.source === "kernel");
   if (ev.index !== null && ev.index !== undefined) put("LINKINDEX", String(ev.index));
   put("STATE", job.state);
   put("BACKEND", ev.backend);

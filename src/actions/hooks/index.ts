@@ -12,3 +12,4 @@ export {
   KILL_GRACE_MS, PIPE_DRAIN_MS, STDERR_TAIL, MAX_LINE, MAX_LOGGED_LINES, MAX_LOGGED_BYTES,
   type HookRunResult, type HookLogger, type RunOptions, type RunContext, type RemoteRunner,
 } from "./run.js";
+export { discoverMerged, mergedParts, isMask, type MergedDiscovery, type MergedScript, type MaskedScript } from "./merge.js";

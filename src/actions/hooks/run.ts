@@ -20,7 +20,8 @@ import type { Readable } from "node:stream";
 import type { HookJob } from "../../events/types.js";
 import { nativeExecutable } from "../../netlink/native.js";
 import { buildHookEnv, execArgBudget, fitExecLimits } from "./env.js";
-import { chainProblem, checkStat, discoverHooks, type Discovery, type HookScript, type SkippedScript } from "./discover.js";
+import { discoverMerged, mergedParts } from "./merge.js";
+import { chainProblem, checkStat, type Discovery, type HookScript, type SkippedScript } from "./discover.js";
 
 export interface HookRunResult {
   event: string;
@@ -382,12 +383,12 @@ export function resetSkipRegistry(): void {
  * environment (logging dropped values), then run the scripts serially. A failing script never stops
  * the next one. Resolves with one result per script that was attempted.
  */
-export async function runHookDir(scriptsDir: string, job: HookJob,
+export async function runHookDir(scriptsDirs: string | readonly string[], job: HookJob,
   opts: RunOptions & { daemonEnv: NodeJS.ProcessEnv; runner?: RemoteRunner }): Promise<HookRunResult[]> {
   const ev = job.event;
   const ctx = { event: ev.event, eventId: ev.id, link: ev.link };
-  const d = discoverHooks(scriptsDir, ev.event, opts.daemonUid);
-  if (d.skipped.length > 0 || d.dirProblem !== undefined || currentSkips.has(d.dir)) recordDiscovery(d, opts.log, ctx);
+  const d = discoverMerged(typeof scriptsDirs === "string" ? [scriptsDirs] : scriptsDirs, ev.event, opts.daemonUid);
+  for (const p of mergedParts(d)) if (p.skipped.length > 0 || p.dirProblem !== undefined || currentSkips.has(p.dir)) recordDiscovery(p, opts.log, ctx);
   if (d.scripts.length === 0) return [];
 
   const { env, problems } = buildHookEnv(job, opts.daemonEnv);
