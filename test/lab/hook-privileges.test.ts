@@ -141,6 +141,22 @@ touch $OUT/done
     }
   });
 
+  test("hooks.user: root with admin and vendor directories: the runner runs the merged scripts (the admin copy wins)", async () => {
+    const admin = hookTree({ "carrier.d": { "10-both": "#!/bin/sh\necho admin >> $OUT/ran\n" } });
+    const vendor = hookTree({ "carrier.d": { "10-both": "#!/bin/sh\necho vendor >> $OUT/ran\n", "20-vendor": "#!/bin/sh\nid -u > $OUT/vendor-uid\n" } });
+    const cfg = writeConfig(`system:\n  backend: none\n  scripts_dirs: [${admin.base}, ${vendor.base}]\napi:\n  enabled: false\n` +
+      `monitoring:\n  interfaces: [${lab.ifname}]\nhooks:\n  user: root\n`);
+    const d = DaemonProcess.start(["run", "-c", cfg]);
+    try {
+      await waitFor("vendor hook ran", () => existsSync(join(vendor.out, "vendor-uid")), 8000);
+      assert.equal(readFileSync(join(vendor.out, "vendor-uid"), "utf8").trim(), "0");
+      assert.equal(readFileSync(join(admin.out, "ran"), "utf8"), "admin\n");
+      assert.equal(existsSync(join(vendor.out, "ran")), false, "the vendor copy of 10-both is overridden");
+    } finally {
+      await d.stop();
+    }
+  });
+
   test("a root hook outside a root-owned chain is refused by discovery (daemon-user-owned scripts do not run as root)", async () => {
     const { base, out } = hookTree({ "carrier.d": { "10-mine": `#!/bin/sh\ntouch $OUT/ran\n` } });
     const { chownSync } = await import("node:fs");

@@ -53,10 +53,14 @@ export interface RunContext {
   event: string;
   eventId: string;
   link: string | null;
+  /** which directories the script comes from: another dispatcher's (compat), else system.scripts_dirs */
+  compat?: "networkd-dispatcher";
 }
 
 export function runContext(job: HookJob): RunContext {
-  return { event: job.event.event, eventId: job.event.id, link: job.event.link };
+  const rc: RunContext = { event: job.event.event, eventId: job.event.id, link: job.event.link };
+  if (job.compat !== undefined) rc.compat = job.compat;
+  return rc;
 }
 
 export interface RunOptions {
@@ -214,6 +218,7 @@ export function checkScriptPath(path: string, daemonUid: number): { real?: strin
  */
 export async function runScript(script: HookScript, ctx: RunContext, env: Record<string, string>, opts: RunOptions): Promise<HookRunResult> {
   const base = { event: ctx.event, eventId: ctx.eventId, link: ctx.link, script: script.name, path: script.path };
+  // (ctx.compat only chooses directories; it is not part of the result)
   const fields = (extra: Record<string, unknown> = {}): Record<string, unknown> =>
     ({ event: ctx.event, eventId: ctx.eventId, link: ctx.link, script: script.name, ...extra });
   const wallStart = Date.now();

@@ -51,6 +51,7 @@ export class RunnerClient implements RemoteRunner {
     if (this.gone !== null) return Promise.resolve(this.failed(script, ctx, this.gone, log));
     const id = this.nextId++;
     const req: RunRequest = { id, event: ctx.event, script: script.name, eventId: ctx.eventId, link: ctx.link, env, timeoutSec };
+    if (ctx.compat !== undefined) req.compat = ctx.compat;
     return new Promise((resolve) => {
       this.pending.set(id, { resolve, log, script, ctx });
       this.sock.write(`${JSON.stringify(req)}\n`);
@@ -58,8 +59,8 @@ export class RunnerClient implements RemoteRunner {
   }
 
   private failed(script: HookScript, ctx: RunContext, error: string, log: HookLogger): HookRunResult {
-    log.error("hook failed", { ...ctx, eventId: ctx.eventId, script: script.name, path: script.path, error });
-    return { ...ctx, script: script.name, path: script.path, startedAt: new Date().toISOString(), durationMs: 0,
+    log.error("hook failed", { event: ctx.event, eventId: ctx.eventId, link: ctx.link, script: script.name, path: script.path, error });
+    return { event: ctx.event, eventId: ctx.eventId, link: ctx.link, script: script.name, path: script.path, startedAt: new Date().toISOString(), durationMs: 0,
       exitCode: null, signal: null, timedOut: false, ok: false, stderrTail: [], error };
   }
 

@@ -17,7 +17,7 @@ import type { Logger } from "../../log.js";
 import { hookDirName } from "../../events/dirs.js";
 import { validIfname } from "../../events/validate.js";
 import { checkHookEnv } from "./env.js";
-import { discoverHooks } from "./discover.js";
+import { discoverMerged } from "./merge.js";
 import { runScript, type HookLogger, type HookRunResult, type RunContext } from "./run.js";
 
 /** One request line is at most this long (environments are at most a few hundred KiB). */
@@ -35,6 +35,14 @@ export interface RunRequest {
   link: string | null;
   env: Record<string, string>;
   timeoutSec: number;
+  /** the script is one of networkd-dispatcher's directories (compat.networkd_dispatcher_dirs) */
+  compat?: "networkd-dispatcher";
+}
+
+/** The base directories the runner takes scripts from (its own config, never the request). */
+export interface RunnerDirs {
+  scripts: readonly string[];
+  networkdDispatcher: readonly string[];
 }
 
 export type RunnerMessage =
@@ -51,6 +59,7 @@ export function checkRequest(r: unknown): string | undefined {
   if (typeof q.eventId !== "string" || !/^[A-Za-z0-9._-]{1,64}$/.test(q.eventId)) return "bad eventId";
   if (q.link !== null && (typeof q.link !== "string" || !validIfname(q.link, true))) return "bad link";
   if (typeof q.timeoutSec !== "number" || !(q.timeoutSec > 0 && q.timeoutSec <= MAX_TIMEOUT_SEC)) return "bad timeoutSec";
+  if (q.compat !== undefined && q.compat !== "networkd-dispatcher") return "bad compat";
   return checkHookEnv(q.env);
 }
 
@@ -58,7 +67,7 @@ export function checkRequest(r: unknown): string | undefined {
  * Serve one connection: run what it asks (after the checks) as this process's user, and stop its
  * runs (SIGTERM to each launcher, which ends every descendant) when it closes.
  */
-export function serveConnection(sock: net.Socket, scriptsDir: string, log: Logger): Promise<void> {
+export function serveConnection(sock: net.Socket, dirs: RunnerDirs, log: Logger): Promise<void> {
   let buf = "";
   let closed = false;
   const running = new Map<number, AbortController>();
@@ -85,8 +94,9 @@ export function serveConnection(sock: net.Socket, scriptsDir: string, log: Logge
     };
     if (problem !== undefined) { refuse(problem); return; }
     if (running.size >= MAX_RUNS || running.has(q.id)) { refuse("too many runs, or a duplicate id"); return; }
-    // the script must be one discovery accepts, with root as the only trusted owner
-    const d = discoverHooks(scriptsDir, q.event, 0);
+    // the script must be one discovery accepts (the same merge of admin and vendor directories as
+    // the daemon's), with root as the only trusted owner
+    const d = discoverMerged(q.compat === "networkd-dispatcher" ? dirs.networkdDispatcher : dirs.scripts, q.event, 0);
     const script = d.scripts.find((s) => s.name === q.script);
     if (!script) {
       const skipped = d.skipped.find((s) => s.name === q.script);
@@ -135,15 +145,15 @@ export const RUNNER_SOCKET = "/run/netevd-hook-runner.sock";
  * it closes). `listenFd`: a listening socket from systemd (connections from uid `allowUid` only;
  * runs until SIGTERM). Resolves when done.
  */
-export async function runRunner(o: { scriptsDir: string; log: Logger; fd?: number; listenFd?: number; allowUid?: number; peerUid?: (fd: number) => number }): Promise<void> {
+export async function runRunner(o: { dirs: RunnerDirs; log: Logger; fd?: number; listenFd?: number; allowUid?: number; peerUid?: (fd: number) => number }): Promise<void> {
   if (o.fd !== undefined) {
     const sock = new net.Socket({ fd: o.fd, readable: true, writable: true });
     const stop = (): void => { sock.destroy(); };
     process.on("SIGTERM", stop);
     process.on("SIGINT", () => { /* the terminal's Ctrl-C: the daemon decides; we end when it closes the socket */ });
     process.on("SIGHUP", () => {});
-    o.log.info("hook runner ready", { mode: "inherited socket", pid: process.pid, scriptsDir: o.scriptsDir });
-    await serveConnection(sock, o.scriptsDir, o.log);
+    o.log.info("hook runner ready", { mode: "inherited socket", pid: process.pid, dirs: o.dirs });
+    await serveConnection(sock, o.dirs, o.log);
     return;
   }
   if (o.listenFd === undefined || o.allowUid === undefined || !o.peerUid) throw new Error("runRunner: fd, or listenFd with allowUid and peerUid");
@@ -159,13 +169,13 @@ export async function runRunner(o: { scriptsDir: string; log: Logger; fd?: numbe
       sock.destroy();
       return;
     }
-    const p = serveConnection(sock, o.scriptsDir, o.log);
+    const p = serveConnection(sock, o.dirs, o.log);
     conns.add(p);
     void p.finally(() => conns.delete(p));
     sock.resume();
   });
   await new Promise<void>((res, rej) => { server.once("error", rej); server.listen({ fd: o.listenFd }, () => res()); });
-  o.log.info("hook runner ready", { mode: "socket", pid: process.pid, scriptsDir: o.scriptsDir, allowUid: o.allowUid });
+  o.log.info("hook runner ready", { mode: "socket", pid: process.pid, dirs: o.dirs, allowUid: o.allowUid });
   await new Promise<void>((res) => {
     const stop = (): void => { server.close(); res(); };
     process.once("SIGTERM", stop);
