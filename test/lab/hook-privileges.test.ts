@@ -181,6 +181,7 @@ touch $OUT/done
     const runner = new DaemonProcess(spawn("systemd-socket-activate", ["-l", sock, "--", join(repoRoot, "bin/netevd"), "hook-runner", "-c", cfg],
       { env, stdio: ["ignore", "pipe", "pipe"] }));
     let daemon: DaemonProcess | undefined;
+    let runner2: DaemonProcess | undefined;
     try {
       await waitFor("runner socket", () => existsSync(sock), 5000);
       const { chownSync } = await import("node:fs");
@@ -207,9 +208,25 @@ touch $OUT/done
       assert.equal(refused.peerUid, 65534);
       await sleep(300);
       assert.equal(existsSync(join(out, "uid")), false, "nothing ran for the stranger");
+
+      // the runner restarts (systemctl restart netevd-hook-runner): the next run connects again
+      await runner.stop();
+      rmSync(sock, { force: true });
+      runner2 = new DaemonProcess(spawn("systemd-socket-activate", ["-l", sock, "--", join(repoRoot, "bin/netevd"), "hook-runner", "-c", cfg],
+        { env, stdio: ["ignore", "pipe", "pipe"] }));
+      await waitFor("runner socket again", () => existsSync(sock), 5000);
+      chownSync(sock, netevdUid(), netevdUid());
+      chmodSync(sock, 0o600);
+      await ipSrv("link", "set", lab.peer, "down");
+      await sleep(200);
+      await ipSrv("link", "set", lab.peer, "up");
+      await waitFor("root hook ran through the restarted runner", () => existsSync(join(out, "uid")), 10000);
+      assert.equal(readFileSync(join(out, "uid"), "utf8").trim(), "0");
+      await daemon.waitRecord((r) => r.msg === "hook runner connected again");
     } finally {
       await daemon?.stop();
       await runner.stop();
+      await runner2?.stop();
     }
   });
 

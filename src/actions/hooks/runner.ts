@@ -158,6 +158,7 @@ export async function runRunner(o: { dirs: RunnerDirs; log: Logger; fd?: number;
   }
   if (o.listenFd === undefined || o.allowUid === undefined || !o.peerUid) throw new Error("runRunner: fd, or listenFd with allowUid and peerUid");
   const conns = new Set<Promise<void>>();
+  const socks = new Set<net.Socket>();
   const server = net.createServer({ pauseOnConnect: true }, (sock) => {
     const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
     let uid = -1;
@@ -171,13 +172,15 @@ export async function runRunner(o: { dirs: RunnerDirs; log: Logger; fd?: number;
     }
     const p = serveConnection(sock, o.dirs, o.log);
     conns.add(p);
-    void p.finally(() => conns.delete(p));
+    socks.add(sock);
+    void p.finally(() => { conns.delete(p); socks.delete(sock); });
     sock.resume();
   });
   await new Promise<void>((res, rej) => { server.once("error", rej); server.listen({ fd: o.listenFd }, () => res()); });
   o.log.info("hook runner ready", { mode: "socket", pid: process.pid, dirs: o.dirs, allowUid: o.allowUid });
   await new Promise<void>((res) => {
-    const stop = (): void => { server.close(); res(); };
+    // stop: no new connection; every connection's runs end (SIGTERM, SIGKILL after the grace period)
+    const stop = (): void => { server.close(); for (const c of socks) c.destroy(); res(); };
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
   });
