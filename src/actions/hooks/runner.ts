@@ -24,6 +24,8 @@ import { runScript, type HookLogger, type HookRunResult, type RunContext } from 
 export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 /** Runs at once per connection (hooks.max_parallel is at most 256). */
 export const MAX_RUNS = 256;
+/** Connections at once over systemd's socket (the daemon needs one; a restart briefly two). */
+export const MAX_CONNECTIONS = 4;
 /** hooks.timeout_sec's maximum. */
 const MAX_TIMEOUT_SEC = 86400;
 
@@ -167,6 +169,11 @@ export async function runRunner(o: { dirs: RunnerDirs; log: Logger; fd?: number;
     } catch { /* not a unix socket */ }
     if (uid !== o.allowUid) {
       o.log.warn("hook runner: connection refused", { peerUid: uid, allowed: o.allowUid });
+      sock.destroy();
+      return;
+    }
+    if (socks.size >= MAX_CONNECTIONS) {
+      o.log.warn("hook runner: too many connections; refused", { max: MAX_CONNECTIONS });
       sock.destroy();
       return;
     }
