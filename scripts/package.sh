@@ -2,7 +2,7 @@
 # `npm run package`: release/netevd_<version>_<arch>.deb and release/netevd-<version>-linux-<arch>.tar.gz
 # from this tree (built by `npm ci`), with dpkg-deb only: no packaging dependency from npm.
 # The tree installed on a host:
-#   /usr/lib/netevd/{bin,dist/src,build/Release/netevd_native.node,node_modules (production),package.json}
+#   /usr/lib/netevd/{bin,dist/src,build/Release/{netevd_native.node,netevd-hookexec},node_modules (production),package.json}
 #   /usr/bin/netevd -> ../lib/netevd/bin/netevd
 #   /usr/lib/systemd/system/netevd*.service|socket, /usr/lib/sysusers.d/netevd.conf,
 #   /usr/lib/tmpfiles.d/netevd.conf, /usr/share/polkit-1/rules.d/50-netevd.rules,
@@ -30,7 +30,7 @@ install -d "$lib/bin" "$lib/build/Release" "$stage/usr/bin"
 install -m 0755 bin/netevd "$lib/bin/netevd"
 install -d "$lib/dist" && cp -a "$work/dist/src" "$lib/dist/src"
 install -m 0644 build/Release/netevd_native.node "$lib/build/Release/"
-# the hooks' exec helper lives next to the addon (src/actions/hooks)
+# the hook launcher (native/hookexec.c): every hook runs under it
 install -m 0755 build/Release/netevd-hookexec "$lib/build/Release/"
 install -m 0644 package.json package-lock.json "$lib/"
 # production dependencies only: a copy of the installed tree, pruned (no network, no scripts).

@@ -113,7 +113,8 @@ export async function startApi(ctx: ApiContext): Promise<ApiServer> {
   let retry: NodeJS.Timeout | null = null;
   let closed = false;
   const route = createRouter({
-    ctx, streams, limiter: new RateLimiter(), version: packageVersion(), daemonUid: process.getuid?.() ?? 0, listening,
+    // the owners a script may have besides root: none for root hooks (hooks.user: root)
+    ctx, streams, limiter: new RateLimiter(), version: packageVersion(), daemonUid: ctx.config.hooks.user === "root" ? 0 : process.getuid?.() ?? 0, listening,
   });
   const servers: Server[] = [];
   const serve = (via: Via) => {
