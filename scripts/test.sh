@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 [[ -f build/Release/netevd_native.node ]] || npx --no-install node-gyp rebuild >/dev/null
 npx --no-install tsc -p tsconfig.json
 npx --no-install eslint src test bench
+# no import cycles, and imports point down the layers (sources → events → actions → api → daemon → cli)
+node scripts/check-imports.mjs
 mapfile -t unit < <(find dist/test/unit -name '*.test.js' | sort)
 mapfile -t lab < <(find dist/test/lab -name '*.test.js' | sort)
 # each lab file runs in its own lab; two at a time fits the 2-core machines this runs on

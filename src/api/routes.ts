@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createRequire } from "node:module";
 import type { Config } from "../config/schema.js";
-import { interfaceSelected } from "../config/glob.js";
+import { interfaceSelected } from "../config/select.js";
 import type { History } from "../events/history.js";
 import type { Logger } from "../log.js";
 import type { NetworkModel } from "../state/model.js";

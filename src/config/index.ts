@@ -1,4 +1,5 @@
 export * from "./schema.js";
 export * from "./load.js";
-export { globMatch, compileGlob, hasGlobChars, interfaceSelected, type GlobMatcher } from "./glob.js";
+export { globMatch, compileGlob, hasGlobChars, type GlobMatcher } from "./glob.js";
+export { interfaceSelected } from "./select.js";
 export { checkApiConfig, isLoopbackHost, runProblems } from "./check.js";
