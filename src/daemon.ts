@@ -14,7 +14,7 @@ import { applyBackendState, applyManagerState, dropBackendState, factLink, type 
 import { sdNotify } from "./netlink/native.js";
 import { ServiceNotifier } from "./notify.js";
 import type { RouteRecord } from "./netlink/types.js";
-import { dadFailed } from "./state/address.js";
+import { dadFailed } from "./net/address.js";
 import { backendReplayJobs, DAD_FAILED_REASON, EventFactory, jobsFromFacts, replayJobs, snapshotOf, type DeriveContext } from "./events/derive.js";
 import { hookDirName } from "./events/dirs.js";
 import { History } from "./events/history.js";

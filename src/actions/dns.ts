@@ -9,7 +9,7 @@ import type { Config } from "../config/index.js";
 import { interfaceSelected } from "../config/index.js";
 // dbus-next is loaded only when a push is first needed: hosts that never push don't pay its memory
 import type { SystemBus } from "../dbus/bus.js";
-import { validHostname, validIp } from "../events/validate.js";
+import { validHostname, validIp } from "../net/validate.js";
 import type { Logger } from "../log.js";
 import { metrics } from "../metrics.js";
 import type { Fact, NetworkModel } from "../state/model.js";

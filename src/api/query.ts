@@ -3,7 +3,7 @@
 import { hookDirName } from "../events/dirs.js";
 import type { HookResultRecord } from "../events/history.js";
 import type { NetevdEvent } from "../events/types.js";
-import { validIfname } from "../events/validate.js";
+import { validIfname } from "../net/validate.js";
 
 /** A request the API refuses, with its HTTP status and a stable error code. */
 export class HttpError extends Error {

@@ -18,7 +18,7 @@ import {
 import { findLink, interfaceView, interfacesView, routesView, rulesView } from "./views.js";
 import { scriptsView } from "./scripts.js";
 import type { EventStreams } from "./sse.js";
-import { validIfname } from "../events/validate.js";
+import { validIfname } from "../net/validate.js";
 import { parseListen } from "../config/schema.js";
 
 /** What the API needs of the daemon; `Daemon` (src/daemon.ts) satisfies it structurally. */

@@ -5,7 +5,7 @@ import { parseArgs } from "node:util";
 import { loadConfig } from "../config/index.js";
 import { defaultConfig, type Config } from "../config/schema.js";
 import { hookDirName } from "../events/dirs.js";
-import { validIfname } from "../events/validate.js";
+import { validIfname } from "../net/validate.js";
 import type { NetevdEvent } from "../events/types.js";
 import { ApiError, callApi, DaemonUnreachable, followStream, type Endpoint } from "../api/client.js";
 import type { InterfaceView, RouteView, RuleView } from "../api/views.js";

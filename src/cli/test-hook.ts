@@ -5,7 +5,7 @@ import { RtnlRequester } from "../netlink/rtnl.js";
 import { modelFrom } from "../state/model.js";
 import { EventFactory, snapshotOf } from "../events/factory.js";
 import { hookDirName } from "../events/dirs.js";
-import { validIfname, validIp } from "../events/validate.js";
+import { validIfname, validIp } from "../net/validate.js";
 import { buildHookEnv } from "../actions/hooks/env.js";
 import { runContext, runScript, type HookLogger } from "../actions/hooks/run.js";
 import type { Config } from "../config/index.js";

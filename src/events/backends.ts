@@ -1,26 +1,12 @@
 // Which backend turns its link/manager facts into which hook events. Each backend's derivation
 // lives in its own file; this table is the only place that knows them all.
-import type { BackendLinkState, NetworkModel } from "../state/model.js";
+import type { BackendFact, BackendLinkState, ManagerFact, NetworkModel } from "../state/model.js";
 import type { HookJob } from "./types.js";
 import type { DeriveContext, EventFactory, LinkSnapshot } from "./factory.js";
 import { networkdEnv, networkdJobs, networkdManagerJobs, networkdReplayJobs } from "./networkd.js";
 import { nmDeviceEnv, nmJobs, nmManagerJobs, nmReplayJobs } from "./networkmanager.js";
 import { dhclientJobs, dhclientReplayJobs } from "./dhclient.js";
 
-/** A backend-state fact (see src/state/model.ts). */
-export interface BackendFact {
-  backend: string;
-  index: number;
-  name?: string;
-  changes: Record<string, [string | undefined, string]>;
-  fields: Record<string, string>;
-}
-
-export interface ManagerFact {
-  backend: string;
-  changes: Record<string, [string | undefined, string]>;
-  fields: Record<string, string>;
-}
 
 export interface BackendEvents {
   linkJobs(fact: BackendFact, m: NetworkModel, ctx: DeriveContext, f: EventFactory): HookJob[];

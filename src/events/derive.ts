@@ -3,7 +3,7 @@
 import type { LinkRecord, RouteRecord } from "../netlink/types.js";
 import type { Fact, NetworkModel } from "../state/model.js";
 import { routeView } from "../state/describe.js";
-import { addressUsable, dadFailed } from "../state/address.js";
+import { addressUsable, dadFailed } from "../net/address.js";
 import type { HookJob, NetevdEvent } from "./types.js";
 import { EventFactory, linkState, snapshotOf, type DeriveContext, type LinkSnapshot } from "./factory.js";
 import { BACKEND_EVENTS, backendCarrierEnv } from "./backends.js";

@@ -2,11 +2,9 @@
 // the model turns only changes into facts. A new lease, or one whose data changed, fires routable.d;
 // a renewal that only moves the expiry fires nothing; a released or expired lease is dropped from
 // the model by the source and fires nothing either.
-import type { NetworkModel } from "../state/model.js";
+import type { BackendFact, NetworkModel } from "../state/model.js";
 import type { HookJob } from "./types.js";
-import { snapshotOf, type DeriveContext, type EventFactory } from "./factory.js";
-import type { BackendFact } from "./backends.js";
-import { linkFor } from "./networkd.js";
+import { linkFor, snapshotOf, type DeriveContext, type EventFactory } from "./factory.js";
 
 /** Lease fields → the contract's names for what changed. DHCP_LEASE_EXPIRY alone is no change. */
 const CONTRACT_NAME: Readonly<Record<string, string>> = {
@@ -49,7 +47,7 @@ export function dhclientReplayJobs(m: NetworkModel, ctx: DeriveContext, f: Event
   const out: HookJob[] = [];
   for (const [index, st] of [...m.backend].sort((a, b) => a[0] - b[0])) {
     if (st.backend !== "dhclient" || !st.fields.DHCP_ADDRESS) continue;
-    out.push(...dhclientJobs({ backend: st.backend, index, name: st.name, changes: {}, fields: st.fields }, m, ctx, f, true));
+    out.push(...dhclientJobs({ fact: "backend-state", backend: st.backend, index, name: st.name, changes: {}, fields: st.fields }, m, ctx, f, true));
   }
   return out;
 }

@@ -2,8 +2,8 @@
 // Pure apart from the clock and the id counter, which the EventFactory owns; no I/O.
 import type { LinkRecord, RouteRecord } from "../netlink/types.js";
 import type { NetworkModel } from "../state/model.js";
-import { addressUsable, isLinkLocal } from "../state/address.js";
-import type { Backend, NetevdEvent } from "./types.js";
+import { addressUsable, isLinkLocal } from "../net/address.js";
+import type { Backend, HookJob, NetevdEvent } from "./types.js";
 
 /** What an event says about a link: its state fields plus addresses, gateway and DNS. */
 export interface LinkSnapshot {
@@ -140,3 +140,16 @@ export interface DeriveContext {
   extraState?(index: number): Record<string, unknown> | undefined;
 }
 
+/** The link a backend fact is about: the kernel's record, or a stand-in from the backend's name for it. */
+export function linkFor(m: NetworkModel, index: number, name: string | undefined): LinkRecord | undefined {
+  const l = m.links.get(index);
+  if (l) return l;
+  return name ? { index, name, flags: 0, carrier: false, up: false, mtu: 0, operstate: "unknown", type: 0 } : undefined;
+}
+
+/** A manager.d job: the backend manager's state, no link. */
+export function managerJob(backend: Backend, state: string, fields: Record<string, string>, changed: string[], f: EventFactory, replay = false): HookJob {
+  const snap: LinkSnapshot = { state: { ...fields }, addresses: [], gateway: null, dns: [] };
+  const e = f.make({ event: "manager", link: null, index: null, source: backend, snap, changed, replay });
+  return { event: e, state, env: {} };
+}

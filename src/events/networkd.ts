@@ -4,11 +4,10 @@
 // at once (src/events/derive.ts); networkd's CarrierState (and OperationalState carrier/no-carrier)
 // report the same transition milliseconds later and fire nothing.
 import type { LinkRecord } from "../netlink/types.js";
-import type { NetworkModel } from "../state/model.js";
-import type { Backend, HookJob } from "./types.js";
+import type { Backend, BackendFact, ManagerFact, NetworkModel } from "../state/model.js";
+import type { HookJob } from "./types.js";
 import { ND_ADMIN_STATES, ND_OPER_STATES, NETWORKD_ADMIN_DIRS, NETWORKD_OPER_DIRS } from "./dirs.js";
-import { snapshotOf, type DeriveContext, type EventFactory, type LinkSnapshot } from "./factory.js";
-import type { BackendFact, ManagerFact } from "./backends.js";
+import { linkFor, managerJob, snapshotOf, type DeriveContext, type EventFactory, type LinkSnapshot } from "./factory.js";
 
 const OPER_DIRS = new Set<string>(NETWORKD_OPER_DIRS.filter((d) => d !== "carrier" && d !== "no-carrier"));
 const ADMIN_DIRS = new Set<string>(NETWORKD_ADMIN_DIRS);
@@ -20,12 +19,6 @@ export function networkdEnv(snap: LinkSnapshot, name: string, fields: Record<str
   if (fields.OperationalState) env.OperationalState = fields.OperationalState;
   if (fields.AdministrativeState) env.AdministrativeState = fields.AdministrativeState;
   return env;
-}
-
-export function linkFor(m: NetworkModel, index: number, name: string | undefined): LinkRecord | undefined {
-  const l = m.links.get(index);
-  if (l) return l;
-  return name ? { index, name, flags: 0, carrier: false, up: false, mtu: 0, operstate: "unknown", type: 0 } : undefined;
 }
 
 /** networkd property changes → operational dirs, administrative dirs. */
@@ -45,12 +38,6 @@ export function networkdJobs(fact: BackendFact, m: NetworkModel, ctx: DeriveCont
   });
 }
 
-export function managerJob(backend: Backend, state: string, fields: Record<string, string>, changed: string[], f: EventFactory, replay = false): HookJob {
-  const snap: LinkSnapshot = { state: { ...fields }, addresses: [], gateway: null, dns: [] };
-  const e = f.make({ event: "manager", link: null, index: null, source: backend, snap, changed, replay });
-  return { event: e, state, env: {} };
-}
-
 /** Startup replay for networkd links: the current operational and administrative dirs, once (carrier: the kernel's replay). */
 export function networkdReplayJobs(m: NetworkModel, ctx: DeriveContext, f: EventFactory): HookJob[] {
   const out: HookJob[] = [];
@@ -60,7 +47,7 @@ export function networkdReplayJobs(m: NetworkModel, ctx: DeriveContext, f: Event
     if (l?.type === 772) continue;
     const changes: Record<string, [string | undefined, string]> = {};
     for (const k of ["OperationalState", "AdministrativeState"]) if (st.fields[k]) changes[k] = [undefined, st.fields[k]!];
-    out.push(...networkdJobs({ backend: st.backend, index, name: st.name, changes, fields: st.fields }, m, ctx, f, true));
+    out.push(...networkdJobs({ fact: "backend-state", backend: st.backend, index, name: st.name, changes, fields: st.fields }, m, ctx, f, true));
   }
   return out;
 }
@@ -153,7 +140,7 @@ export function networkdDispatcherReplayJobs(m: NetworkModel, ctx: DeriveContext
     if (st.backend !== "systemd-networkd") continue;
     const changes: Record<string, [string | undefined, string]> = {};
     for (const k of ["AdministrativeState", "OperationalState"]) if (st.fields[k]) changes[k] = [undefined, st.fields[k]!];
-    out.push(...networkdDispatcherJobs({ backend: st.backend, index, name: st.name, changes, fields: st.fields }, m, ctx, f, true));
+    out.push(...networkdDispatcherJobs({ fact: "backend-state", backend: st.backend, index, name: st.name, changes, fields: st.fields }, m, ctx, f, true));
   }
   return out;
 }

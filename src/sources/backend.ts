@@ -1,7 +1,7 @@
 // What every backend source (systemd-networkd, NetworkManager, dhclient) gives the daemon, and what
 // it gets: it only reports facts about links into the model through the sink; events are derived
 // from the model's changes like the kernel's (src/events/backends.ts).
-import type { Backend } from "../events/types.js";
+import type { Backend } from "../state/model.js";
 
 export interface BackendSink {
   /** properties of a link as the backend sees them (flat strings); only changes become facts */

@@ -8,7 +8,7 @@
 // rewrites the file on start and on release.
 import { isIP } from "node:net";
 import { createHash } from "node:crypto";
-import { validHostname, validIfname, validIp } from "../events/validate.js";
+import { validHostname, validIfname, validIp } from "../net/validate.js";
 
 /** Size caps, in bytes. The source reads at most the last `file` bytes of a file. */
 export const LEASE_LIMITS = { file: 1 << 20, line: 4096, block: 64 << 10 } as const;

@@ -12,8 +12,8 @@ import { endianness } from "node:os";
 import type { SystemBus, Signal } from "../dbus/bus.js";
 import type { Logger } from "../log.js";
 import { formatAddress } from "../netlink/codec.js";
-import { validIfname, validIp } from "../events/validate.js";
-import { deviceStateName, managerStateName, nmNumber, transitionFields } from "../events/networkmanager.js";
+import { validIfname, validIp } from "../net/validate.js";
+import { deviceStateName, managerStateName, nmNumber, transitionFields } from "./networkmanager-states.js";
 import { BusNameWatch } from "./presence.js";
 import type { BackendSink, BackendSource, SourceHealth } from "./backend.js";
 

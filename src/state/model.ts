@@ -13,6 +13,9 @@ export interface NetworkModel {
   manager: Record<string, string>;
 }
 
+/** A backend's name: "kernel" when there is none (system.backend: none). */
+export type Backend = "kernel" | "systemd-networkd" | "NetworkManager" | "dhclient";
+
 export interface BackendLinkState {
   backend: string;
   name?: string;
@@ -33,6 +36,11 @@ export type Fact =
   | { fact: "rule-added" | "rule-removed"; rule: RuleRecord }
   | { fact: "backend-state"; backend: string; index: number; name?: string; changes: Record<string, [string | undefined, string]>; fields: Record<string, string> }
   | { fact: "manager-state"; backend: string; changes: Record<string, [string | undefined, string]>; fields: Record<string, string> };
+
+/** A backend reported a change of a link's fields. */
+export type BackendFact = Extract<Fact, { fact: "backend-state" }>;
+/** A backend reported a change of its manager's fields. */
+export type ManagerFact = Extract<Fact, { fact: "manager-state" }>;
 
 export function emptyModel(): NetworkModel {
   return { links: new Map(), addrs: new Map(), routes: new Map(), rules: new Map(), backend: new Map(), manager: {} };

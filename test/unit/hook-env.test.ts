@@ -5,7 +5,7 @@ import type * as fs from "node:fs";
 import {
   validIfname, validIp, validIpList, validHostname, validDomain, validDomainList, validText, validInt,
   VALIDATION_KIND, validationKind, checkValue, hasControlChars,
-} from "../../src/events/validate.js";
+} from "../../src/net/validate.js";
 import { buildHookEnv, addressesValue, contractJson, HOOK_PATH } from "../../src/actions/hooks/env.js";
 import { checkStat, checkDirStat, ignoredName, compareNames } from "../../src/actions/hooks/discover.js";
 import type { HookJob, NetevdEvent } from "../../src/events/types.js";

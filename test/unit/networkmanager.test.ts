@@ -4,9 +4,8 @@ import assert from "node:assert/strict";
 import type { LinkRecord } from "../../src/netlink/types.js";
 import { applyBackendState, applyManagerState, applyMessage, emptyModel, type Fact } from "../../src/state/model.js";
 import { EventFactory, jobsFromFacts, type DeriveContext } from "../../src/events/derive.js";
-import {
-  deviceStateDir, nmDeviceEnv, nmJobs, nmManagerJobs, nmNumber, nmReplayJobs, reasonName, transitionFields,
-} from "../../src/events/networkmanager.js";
+import { deviceStateDir, nmDeviceEnv, nmJobs, nmManagerJobs, nmReplayJobs } from "../../src/events/networkmanager.js";
+import { nmNumber, reasonName, transitionFields } from "../../src/sources/networkmanager-states.js";
 import {
   addressData, configPath, deviceIdentity, gatewayOf, indexFromSysfs, ip4Nameservers, ip6Nameservers, ipFields, isDevicePath,
 } from "../../src/sources/networkmanager.js";
@@ -169,7 +168,7 @@ test("a resync that re-reports the same state fires nothing; a new IP config alo
   const m = model();
   const f = new EventFactory();
   applyBackendState(m, BE, 2, { ...transitionFields(100, 90, 0), ...ip }, "lab0");
-  assert.deepEqual(nmJobs({ backend: BE, index: 2, name: "lab0", changes: {}, fields: m.backend.get(2)!.fields }, m, ctx(m), f), []);
+  assert.deepEqual(nmJobs({ fact: "backend-state", backend: BE, index: 2, name: "lab0", changes: {}, fields: m.backend.get(2)!.fields }, m, ctx(m), f), []);
   const facts = applyBackendState(m, BE, 2, { NMDeviceState: "100", NMDeviceStateName: "activated", ...ip }, "lab0");
   assert.deepEqual(facts, []);
   const dns = applyBackendState(m, BE, 2, { NMDns: "10.77.0.2" }, "lab0");
@@ -197,7 +196,7 @@ test("manager state → manager.d with STATE = the name, NM_STATE/NM_OLD_STATE n
   assert.equal(jobs[0]!.event.event, "manager");
   assert.equal(jobs[0]!.event.link, null);
   assert.deepEqual(jobs[0]!.env, { NM_STATE: "70", NM_STATE_NAME: "connected_global", NM_OLD_STATE: "20", NM_OLD_STATE_NAME: "disconnected" });
-  assert.deepEqual(nmManagerJobs({ backend: BE, changes: { NMStateName: ["a", "b"] }, fields: {} }, f), []);
+  assert.deepEqual(nmManagerJobs({ fact: "manager-state", backend: BE, changes: { NMStateName: ["a", "b"] }, fields: {} }, f), []);
 });
 
 test("replay: each device's current state once; loopback and unmanaged devices are not replayed", () => {

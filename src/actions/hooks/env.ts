@@ -2,8 +2,8 @@
 // filled with the daemon's variables and the backend's extra variables; every value is validated
 // (src/events/validate.ts) and a bad one is dropped and reported, never passed on.
 import type { HookJob, NetevdEvent } from "../../events/types.js";
-import { checkValue, hasControlChars, MAX_JSON, validationKind, validIp } from "../../events/validate.js";
-import { isLinkLocal } from "../../state/address.js";
+import { checkValue, hasControlChars, MAX_JSON, validationKind, validIp } from "../../net/validate.js";
+import { isLinkLocal } from "../../net/address.js";
 
 export interface EnvProblem {
   variable: string;

@@ -15,7 +15,7 @@
 import * as net from "node:net";
 import type { Logger } from "../../log.js";
 import { hookDirName } from "../../events/dirs.js";
-import { validIfname } from "../../events/validate.js";
+import { validIfname } from "../../net/validate.js";
 import { checkHookEnv } from "./env.js";
 import { discoverMerged } from "./merge.js";
 import { runScript, type HookLogger, type HookRunResult, type RunContext } from "./run.js";

@@ -14,7 +14,7 @@ import type { Config } from "../../config/index.js";
 import type { AddressRecord, Family, RouteRecord, RuleRecord } from "../../netlink/types.js";
 import type { NetworkModel } from "../../state/model.js";
 import type { RouteSpec, RuleSpec } from "../../netlink/codec.js";
-import { isLinkLocal } from "../../state/address.js";
+import { isLinkLocal } from "../../net/address.js";
 
 export type RoutingConfig = Config["routing"];
 

@@ -1,4 +1,4 @@
-// Pure validators for values that enter a hook script's environment (spec section 2, "Validation").
+// Pure validators for values that enter a hook script's environment (values from outside: DHCP servers, D-Bus peers, lease files).
 // Values never pass through a shell, so shell metacharacters are harmless in argv/env: these checks
 // are about lying data (a DHCP server, a D-Bus peer or a lease file claiming an "address" that is
 // not one), plus what the kernel's execve cannot carry (NUL) and what breaks line-based consumers
