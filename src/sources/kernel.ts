@@ -1,7 +1,7 @@
 // The kernel source: one multicast rtnetlink socket feeding the network model. A full dump builds
 // the model ("synced"); notifications update it; on socket overflow (ENOBUFS) a re-dump is diffed
 // against the model so only real changes come out and no final state is lost.
-import { RtnlMonitor, RtnlRequester } from "../netlink/rtnl.js";
+import { RtnlMonitor, RtnlRequester, type RtnlMonitorOptions } from "../netlink/rtnl.js";
 import type { ObjectKind, RtMessage } from "../netlink/types.js";
 import type { Logger } from "../log.js";
 import { metrics } from "../metrics.js";
@@ -14,7 +14,22 @@ export interface KernelSourceOptions {
   rcvbufBytes?: number;
   /** tests only: room per datagram, small enough that real notifications arrive truncated */
   recvChunkBytes?: number;
+  /** the two rtnetlink sockets; the real ones by default (unit tests pass fakes) */
+  sockets?: KernelSockets;
 }
+
+/** The multicast socket as the kernel source uses it. */
+export type KernelMonitor = Pick<RtnlMonitor, "readNow" | "close">;
+
+export interface KernelSockets {
+  monitor(opts: RtnlMonitorOptions): KernelMonitor;
+  requester(): RtnlRequester;
+}
+
+const RTNL_SOCKETS: KernelSockets = {
+  monitor: (opts) => new RtnlMonitor(opts),
+  requester: () => RtnlRequester.open(),
+};
 
 export interface KernelStats {
   messages: number;
@@ -39,7 +54,7 @@ export class KernelSource {
   model: NetworkModel = emptyModel();
   synced = false;
   readonly stats: KernelStats = { messages: 0, batches: 0, overflows: 0, truncated: 0, resyncs: 0, decodeErrors: 0 };
-  private monitor?: RtnlMonitor;
+  private monitor?: KernelMonitor;
   private requester?: RtnlRequester;
   private buffered: RtMessage[][] | null = null;
   private resyncing: Promise<void> | null = null;
@@ -56,14 +71,15 @@ export class KernelSource {
   /** Subscribe, then dump: nothing that happens in between is lost (it is buffered and applied after). */
   async start(): Promise<void> {
     this.buffered = [];
-    this.monitor = new RtnlMonitor({
+    const sockets = this.opts.sockets ?? RTNL_SOCKETS;
+    this.monitor = sockets.monitor({
       rcvbufBytes: this.opts.rcvbufBytes,
       ...(this.opts.recvChunkBytes !== undefined && { recvChunkBytes: this.opts.recvChunkBytes }),
       onMessages: (msgs) => this.onMessages(msgs),
       onOverflow: (cause) => this.onOverflow(cause),
       onError: (err) => { metrics.netlinkErrors.inc(); this.opts.log.error("netlink receive error", { err }); },
     });
-    this.requester = RtnlRequester.open();
+    this.requester = sockets.requester();
     const dump = await this.requester.dumpAll();
     this.model = withBackendState(modelFrom(dump), this.model);
     this.synced = true;
