@@ -81,7 +81,10 @@ export function changesOf(diff: RoutingDiff, tableBase: number): Change[] {
 const ALREADY_GONE = new Set(["ENOENT", "ESRCH"]);
 
 /** Make one change. Never throws: a refusal comes back as the Error. */
-export async function applyChange(req: RtnlRequester, c: Change): Promise<ChangeResult> {
+/** What applying changes needs of the request socket. */
+export type RoutingRequester = Pick<RtnlRequester, "addRule" | "delRule" | "addRoute" | "delRoute">;
+
+export async function applyChange(req: RoutingRequester, c: Change): Promise<ChangeResult> {
   try {
     if (c.rule) await (c.action === "add" ? req.addRule(c.rule) : req.delRule(c.rule));
     else if (c.route) await (c.action === "add" ? req.addRoute(c.route) : req.delRoute(c.route));

@@ -4,19 +4,18 @@
 // at a time and at most one more is pending; nothing runs while nothing changes.
 import type { Config } from "../../config/index.js";
 import type { Logger } from "../../log.js";
-import type { RtnlRequester } from "../../netlink/rtnl.js";
 import type { Fact, NetworkModel } from "../../state/model.js";
 import { snapshotOf, type EventFactory, type LinkSnapshot } from "../../events/factory.js";
 import type { HookJob } from "../../events/types.js";
 import { metrics } from "../../metrics.js";
-import { applyChange, changeDetails, changesOf, readNetworkdConf, routeChangeId, routeText, ruleChangeId, ruleText, type Change } from "./apply.js";
+import { applyChange, changeDetails, changesOf, readNetworkdConf, routeChangeId, routeText, ruleChangeId, ruleText, type Change, type RoutingRequester } from "./apply.js";
 import { diffPlan, networkdManagesForeignRules, planRouting, RT_TABLE_MAIN, taggedObjects } from "./plan.js";
 
 export interface RoutingOptions {
   log: Logger;
   config(): Config;
   model(): NetworkModel;
-  requester(): RtnlRequester;
+  requester(): RoutingRequester;
   /** record a reconcile action as an event in the history (no hooks run for it) */
   record(job: HookJob): void;
   events: EventFactory;
