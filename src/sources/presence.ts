@@ -18,6 +18,13 @@ export interface PresenceOptions {
   onBus?: (bus: SystemBus) => void;
   /** the name is known to be unreachable for now (absent, or no bus) */
   onUnavailable?: () => void;
+  /** opens a system bus connection (default: SystemBus.connect, loaded on first use); tests pass a fake */
+  connect?: () => Promise<SystemBus>;
+}
+
+async function connectSystemBus(): Promise<SystemBus> {
+  const { SystemBus } = await import("../dbus/bus.js");
+  return SystemBus.connect();
 }
 
 const BACKOFF_MS = [250, 500, 1000, 2000, 5000, 10_000, 30_000];
@@ -46,8 +53,7 @@ export class BusNameWatch {
     if (this.stopped) return;
     let bus: SystemBus;
     try {
-      const { SystemBus } = await import("../dbus/bus.js");
-      bus = await SystemBus.connect();
+      bus = await (this.o.connect ?? connectSystemBus)();
     } catch (err) {
       if (this.state !== "no-bus") {
         this.o.log.warn(`no system bus: ${this.o.label} events will not fire until it is reachable`, {
