@@ -5,7 +5,7 @@
 //   spawn() → exit seen: the whole run of the hook as the runner sees it
 // Runs as root inside a lab (the scripts dir is root-owned like /etc/netevd).
 import { Dispatcher } from "../src/actions/hooks/dispatcher.js";
-import { runHookDir, type HookLogger } from "../src/actions/hooks/index.js";
+import { runHookDir, SkipRegistry, type HookLogger } from "../src/actions/hooks/index.js";
 import type { HookJob, NetevdEvent } from "../src/events/types.js";
 import { dist, fmtDist, monoNs, report, requireLab, say, sleep, stamps, stampTree, type Dist } from "./common.js";
 
@@ -30,12 +30,13 @@ async function main(): Promise<void> {
   let spawnAt = 0n;
   let runDone: (() => void) | null = null;
   let durations: number[] = [];
+  const skips = new SkipRegistry();
   const dispatcher = new Dispatcher({
     maxParallel: () => 4,
     debounceMs: () => 0,
     run: async (j) => {
       const results = await runHookDir(base, j, {
-        timeoutSec: 30, daemonUid: 0, log: quietLog, daemonEnv: process.env,
+        timeoutSec: 30, daemonUid: 0, log: quietLog, daemonEnv: process.env, skips,
         onSpawn: (_s, t) => { spawnAt = t; },
       });
       for (const r of results) durations.push(r.durationMs);

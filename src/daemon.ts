@@ -20,7 +20,7 @@ import { hookDirName } from "./events/dirs.js";
 import { History } from "./events/history.js";
 import type { HookJob } from "./events/types.js";
 import { Dispatcher } from "./actions/hooks/dispatcher.js";
-import { runHookDir, type RemoteRunner } from "./actions/hooks/run.js";
+import { runHookDir, SkipRegistry, type RemoteRunner } from "./actions/hooks/run.js";
 import { discoverMerged } from "./actions/hooks/merge.js";
 import { networkdDispatcherJobs, networkdDispatcherReplayJobs } from "./events/networkd.js";
 import { processesNamed } from "./sources/processes.js";
@@ -63,6 +63,8 @@ export class Daemon {
   private stopping = false;
   /** aborted at stop: running hooks get SIGTERM, and SIGKILL after the grace period, with all they started */
   private readonly hookAbort = new AbortController();
+  /** hook scripts skipped and why: each (path, reason) is logged once per run of the daemon */
+  private readonly hookSkips = new SkipRegistry();
   private api: ApiServer | null = null;
   readonly notifier: ServiceNotifier;
   /** system.backend, resolved when it is "auto" */
@@ -360,6 +362,7 @@ export class Daemon {
         log: this.log.child({ source: "hooks" }),
         daemonEnv: process.env,
         signal: this.hookAbort.signal,
+        skips: this.hookSkips,
         ...(this.o.hookRunner ? { runner: this.o.hookRunner } : {}),
       });
       for (const r of results) {

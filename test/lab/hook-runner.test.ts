@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { labFile, waitFor, tempDir } from "./lab.js";
 import {
-  buildHookEnv, discoverHooks, runHookDir, runScript as runScriptCtx, runContext, skippedScripts, resetSkipRegistry,
+  buildHookEnv, discoverHooks, runHookDir, runScript as runScriptCtx, runContext, SkipRegistry,
   MAX_LOGGED_LINES, type HookLogger, type HookScript, type RunOptions,
 } from "../../src/actions/hooks/index.js";
 import type { HookJob, NetevdEvent } from "../../src/events/types.js";
@@ -97,8 +97,9 @@ if (labFile(import.meta.url)) {
     const out = mkdir(path.join(base, "out"));
     return { base, scripts, hookDir, out };
   };
+  let skips = new SkipRegistry();
   const opts = (log: HookLogger, over: Record<string, unknown> = {}) =>
-    ({ timeoutSec: 10, daemonUid: 0, log, daemonEnv: { LANG: "C.UTF-8", HOME: "/root" }, ...over });
+    ({ timeoutSec: 10, daemonUid: 0, log, daemonEnv: { LANG: "C.UTF-8", HOME: "/root" }, skips, ...over });
 
   test("scripts run byte-wise sorted, serially, with argv [real path] and the cleared environment", async () => {
     const { scripts, hookDir, out } = fresh("carrier");
@@ -194,7 +195,7 @@ if (labFile(import.meta.url)) {
     assert.equal(reasons["44-setgid"], "setgid");
     assert.equal(reasons["42-dangling"], "dangling symlink");
 
-    resetSkipRegistry();
+    skips = new SkipRegistry();
     const log = logger();
     const results = await runHookDir(scripts, job("routable"), opts(log));
     assert.deepEqual(results.map((r) => [r.script, r.ok]), [["40-link", true], ["50-good", true]]);
@@ -204,7 +205,7 @@ if (labFile(import.meta.url)) {
     assert.equal(skipLogs.length, d.skipped.length);
     assert.equal(skipLogs.find((r) => r.fields.script === "21-ww")!.fields.reason, "world-writable");
     assert.equal(skipLogs.find((r) => r.fields.script === "21-ww")!.level, "warn");
-    assert.deepEqual(skippedScripts().map((s) => s.name).sort(), Object.keys(reasons).sort());
+    assert.deepEqual(skips.list().map((s) => s.name).sort(), Object.keys(reasons).sort());
 
     // a second run logs no skip again (once per path and reason for the daemon's lifetime)
     await runHookDir(scripts, job("routable"), opts(log));
@@ -215,9 +216,9 @@ if (labFile(import.meta.url)) {
     fs.chmodSync(path.join(hookDir, "21-ww"), 0o777);
     const again = await runHookDir(scripts, job("routable"), opts(log));
     assert.deepEqual(again.map((r) => r.script), ["20-gw", "40-link", "50-good"]);
-    assert.ok(!skippedScripts().some((s) => s.name === "20-gw"));
+    assert.ok(!skips.list().some((s) => s.name === "20-gw"));
     assert.equal(log.recs.filter((r) => r.msg === "hook skipped").length, d.skipped.length + 1);
-    assert.equal(skippedScripts().find((s) => s.name === "21-ww")!.reason, "group- and world-writable");
+    assert.equal(skips.list().find((s) => s.name === "21-ww")!.reason, "group- and world-writable");
   });
 
   test("a group-writable hook directory is refused as a whole", async () => {
@@ -226,11 +227,11 @@ if (labFile(import.meta.url)) {
     const d = discoverHooks(scripts, "carrier", 0);
     assert.match(d.dirProblem ?? "", /group-writable/);
     assert.deepEqual(d.scripts, []);
-    resetSkipRegistry();
+    skips = new SkipRegistry();
     const log = logger();
     assert.deepEqual(await runHookDir(scripts, job("carrier"), opts(log)), []);
     assert.equal(fs.existsSync(`${out}/ran`), false);
-    assert.deepEqual(skippedScripts().map((s) => [s.path, s.reason]), [[hookDir, "hook directory is group-writable"]]);
+    assert.deepEqual(skips.list().map((s) => [s.path, s.reason]), [[hookDir, "hook directory is group-writable"]]);
     assert.equal(log.recs.filter((r) => r.msg === "hook skipped").length, 1);
 
     // world-writable (sticky) too; missing dir = nothing, no problem; unknown event = problem
@@ -246,7 +247,7 @@ if (labFile(import.meta.url)) {
     assert.deepEqual(discoverHooks(scripts, "carrier", 0).scripts.map((x) => x.name), ["01-ok"]);
     for (const [dir, mode, reason] of [[base, 0o777, "world-writable"], [scripts, 0o1777, "world-writable"], [base, 0o775, "group-writable"]] as const) {
       fs.chmodSync(dir, mode);
-      resetSkipRegistry();
+      skips = new SkipRegistry();
       const log = logger();
       assert.deepEqual(await runHookDir(scripts, job("carrier"), opts(log)), []);
       const skip = log.recs.find((r) => r.msg === "hook skipped");

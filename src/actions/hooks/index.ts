@@ -8,7 +8,7 @@ export {
   type HookScript, type SkippedScript, type Discovery,
 } from "./discover.js";
 export {
-  runScript, runHookDir, runContext, checkScriptPath, skippedScripts, recordDiscovery, resetSkipRegistry,
+  runScript, runHookDir, runContext, checkScriptPath, SkipRegistry,
   KILL_GRACE_MS, PIPE_DRAIN_MS, STDERR_TAIL, MAX_LINE, MAX_LOGGED_LINES, MAX_LOGGED_BYTES,
   type HookRunResult, type HookLogger, type RunOptions, type RunContext, type RemoteRunner,
 } from "./run.js";

@@ -341,46 +341,49 @@ export async function runScript(script: HookScript, ctx: RunContext, env: Record
   });
 }
 
-// ---- skip registry: what the API shows as "why skipped"; each (path, reason) is logged once
+// ---- skip registry: what was skipped and why; each (path, reason) is logged once per registry
 
-const loggedSkips = new Set<string>();
 const MAX_LOGGED_SKIPS = 10_000;
-const currentSkips = new Map<string, SkippedScript[]>();
 
-/**
- * Record the outcome of a discovery: the directory's current skip list replaces the previous one,
- * and every (path, reason) not logged before is logged now.
- */
-export function recordDiscovery(d: Discovery, log: HookLogger, ctx: Record<string, unknown> = {}): void {
-  const list: SkippedScript[] = [...d.skipped];
-  if (d.dirProblem !== undefined) {
-    list.unshift({ name: d.dir.slice(d.dir.lastIndexOf("/") + 1), path: d.dir, reason: d.dirProblem });
-  }
-  if (d.dir !== "") {
-    if (list.length > 0) currentSkips.set(d.dir, list);
-    else currentSkips.delete(d.dir);
-  }
-  for (const s of list) {
-    const key = `${s.path}\0${s.reason}`;
-    if (loggedSkips.has(key)) continue;
-    if (loggedSkips.size >= MAX_LOGGED_SKIPS) loggedSkips.clear();
-    loggedSkips.add(key);
-    const benign = s.reason === "subdirectory" || s.reason.startsWith("hidden file") || s.reason.includes("file name (ends in");
-    (benign ? log.info : log.warn).call(log, "hook skipped", { ...ctx, script: s.name, path: s.path, reason: s.reason });
-  }
-}
+/** What the daemon knows as skipped (the last discovery of each hook directory), and what it logged. */
+export class SkipRegistry {
+  private readonly logged = new Set<string>();
+  private readonly current = new Map<string, SkippedScript[]>();
 
-/** Everything currently known as skipped (the last discovery of each hook directory). */
-export function skippedScripts(): SkippedScript[] {
-  const all: SkippedScript[] = [];
-  for (const list of currentSkips.values()) all.push(...list);
-  return all;
-}
+  /**
+   * Record the outcome of a discovery: the directory's current skip list replaces the previous one,
+   * and every (path, reason) not logged before is logged now.
+   */
+  record(d: Discovery, log: HookLogger, ctx: Record<string, unknown> = {}): void {
+    const list: SkippedScript[] = [...d.skipped];
+    if (d.dirProblem !== undefined) {
+      list.unshift({ name: d.dir.slice(d.dir.lastIndexOf("/") + 1), path: d.dir, reason: d.dirProblem });
+    }
+    if (d.dir !== "") {
+      if (list.length > 0) this.current.set(d.dir, list);
+      else this.current.delete(d.dir);
+    }
+    for (const s of list) {
+      const key = `${s.path}\0${s.reason}`;
+      if (this.logged.has(key)) continue;
+      if (this.logged.size >= MAX_LOGGED_SKIPS) this.logged.clear();
+      this.logged.add(key);
+      const benign = s.reason === "subdirectory" || s.reason.startsWith("hidden file") || s.reason.includes("file name (ends in");
+      (benign ? log.info : log.warn).call(log, "hook skipped", { ...ctx, script: s.name, path: s.path, reason: s.reason });
+    }
+  }
 
-/** Test helper: forget the skip registry. */
-export function resetSkipRegistry(): void {
-  loggedSkips.clear();
-  currentSkips.clear();
+  /** Whether the directory had skips at its last discovery (a now clean one must be recorded, to clear them). */
+  has(dir: string): boolean {
+    return this.current.has(dir);
+  }
+
+  /** Everything currently known as skipped. */
+  list(): SkippedScript[] {
+    const all: SkippedScript[] = [];
+    for (const list of this.current.values()) all.push(...list);
+    return all;
+  }
 }
 
 /**
@@ -389,11 +392,11 @@ export function resetSkipRegistry(): void {
  * the next one. Resolves with one result per script that was attempted.
  */
 export async function runHookDir(scriptsDirs: string | readonly string[], job: HookJob,
-  opts: RunOptions & { daemonEnv: NodeJS.ProcessEnv; runner?: RemoteRunner }): Promise<HookRunResult[]> {
+  opts: RunOptions & { daemonEnv: NodeJS.ProcessEnv; runner?: RemoteRunner; skips: SkipRegistry }): Promise<HookRunResult[]> {
   const ev = job.event;
   const ctx = { event: ev.event, eventId: ev.id, link: ev.link };
   const d = discoverMerged(typeof scriptsDirs === "string" ? [scriptsDirs] : scriptsDirs, ev.event, opts.daemonUid);
-  for (const p of mergedParts(d)) if (p.skipped.length > 0 || p.dirProblem !== undefined || currentSkips.has(p.dir)) recordDiscovery(p, opts.log, ctx);
+  for (const p of mergedParts(d)) if (p.skipped.length > 0 || p.dirProblem !== undefined || opts.skips.has(p.dir)) opts.skips.record(p, opts.log, ctx);
   if (d.scripts.length === 0) return [];
 
   const { env, problems } = buildHookEnv(job, opts.daemonEnv);
