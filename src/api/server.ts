@@ -9,8 +9,10 @@ import { dirname } from "node:path";
 import { parseListen } from "../config/schema.js";
 import type { Logger } from "../log.js";
 import { checkApiConfig, RateLimiter } from "./query.js";
+import { rateKeyOf } from "./guard.js";
 import { createRouter, type ApiContext, type Via } from "./routes.js";
 import { EventStreams } from "./sse.js";
+import { ConnectionGuard } from "./guard.js";
 import { packageVersion } from "./version.js";
 
 export type { ApiContext } from "./routes.js";
@@ -22,9 +24,6 @@ export interface ApiServer {
   readonly socket: string | null;
   close(): Promise<void>;
 }
-
-/** connections per listener beyond this are refused (each SSE client holds one) */
-const MAX_CONNECTIONS = 256;
 
 /** idle keep-alive and stalled requests are dropped after this (per-socket timer, none at idle) */
 const SOCKET_IDLE_MS = 30_000;
@@ -104,15 +103,25 @@ export async function startApi(ctx: ApiContext): Promise<ApiServer> {
   const log: Logger = ctx.log.child({ source: "api" });
   const streams = new EventStreams(ctx.history);
   const listening: { tcp: string | null; socket: string | null } = { tcp: null, socket: null };
+  const limiter = new RateLimiter();
+  const guards: Partial<Record<Via, ConnectionGuard>> = {};
   const route = createRouter({
-    ctx, streams, limiter: new RateLimiter(), version: packageVersion(), daemonUid: process.getuid?.() ?? 0, listening,
+    ctx, streams, limiter, version: packageVersion(), daemonUid: process.getuid?.() ?? 0, listening,
+    streamStarted: (req, via) => guards[via]?.streamStarted(req.socket),
   });
   const servers: Server[] = [];
   const serve = (via: Via) => {
-    const s = newServer((req, res) => route(req, res, via));
+    // separate guards: whatever happens on TCP, the unix socket has its own slots
+    const guard = new ConnectionGuard(via, undefined, (socket) => limiter.forget(rateKeyOf(socket, via)));
+    guards[via] = guard;
+    const s = newServer((req, res) => {
+      guard.requestStarted(req.socket);
+      res.once("finish", () => guard.requestDone(req.socket));
+      route(req, res, via);
+    });
+    guard.attach(s);
     // after listen, an accept error (EMFILE...) must not become an uncaught exception
     s.on("error", (err: NodeJS.ErrnoException) => log.error("API server error", { via, err: err.message, code: err.code }));
-    s.maxConnections = MAX_CONNECTIONS;
     return s;
   };
   let socketIno: number | undefined;
@@ -162,4 +171,5 @@ export async function startApi(ctx: ApiContext): Promise<ApiServer> {
     close,
   };
 }
+
 
