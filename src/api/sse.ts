@@ -16,10 +16,12 @@ export const HEARTBEAT_MS = 15_000;
 /** a client this far behind is dropped (it can resume with Last-Event-ID) rather than buffered without bound */
 export const MAX_BACKLOG_BYTES = 1 << 20;
 /** replay bytes one connection gets; the client resumes with Last-Event-ID for the rest */
-export const MAX_REPLAY_BYTES = 4 << 20;
+export const MAX_REPLAY_BYTES = 1 << 20;
 /** events queued behind a replay still being written; beyond, the client is dropped (it resumes) */
 export const MAX_QUEUED_EVENTS = 100_000;
 export const MAX_STREAMS = 64;
+/** replay bytes written per client in one turn of the event loop */
+const PUMP_SLICE_BYTES = 64 * 1024;
 export const MAX_STREAMS_PER_CLIENT = 8;
 
 /** One SSE message for an event. */
@@ -36,6 +38,8 @@ interface StreamClient {
   queue: NetevdEvent[];
   next: number;
   replayBytes: number;
+  /** a pump is scheduled for the next turn of the loop */
+  scheduled: boolean;
 }
 
 export class EventStreams {
@@ -73,7 +77,7 @@ export class EventStreams {
       "x-accel-buffering": "no",
     });
     res.write(": netevd event stream (netevd.event.v1)\nretry: 1000\n\n");
-    const c: StreamClient = { res, client, ...filter, queue: [...replay], next: 0, replayBytes: 0 };
+    const c: StreamClient = { res, client, ...filter, queue: [...replay], next: 0, replayBytes: 0, scheduled: false };
     this.clients.add(c);
     this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
     res.socket?.setNoDelay(true);
@@ -93,11 +97,18 @@ export class EventStreams {
     }
   }
 
-  /** Write queued events until the socket pushes back; the rest follows on "drain". */
+  /**
+   * Write queued events until the socket pushes back (the rest follows on "drain") or a slice of
+   * PUMP_SLICE_BYTES is written (the rest follows on the next turn of the loop: a loopback
+   * socket takes megabytes without pushing back, and 60 replays at once must not stall /health).
+   */
   private pump(c: StreamClient): void {
+    if (c.scheduled) return;
+    let slice = 0;
     while (c.next < c.queue.length && this.clients.has(c)) {
       const frame = sseFrame(c.queue[c.next++]!);
       c.replayBytes += frame.length;
+      slice += frame.length;
       const more = c.res.write(frame);
       if (c.replayBytes > this.limits.replayBytes && c.next < c.queue.length) {
         c.res.end(`: replay limit of ${this.limits.replayBytes} bytes reached; reconnect with Last-Event-ID to continue\n\n`);
@@ -105,6 +116,11 @@ export class EventStreams {
         return;
       }
       if (!more) return;
+      if (slice >= PUMP_SLICE_BYTES && c.next < c.queue.length) {
+        c.scheduled = true;
+        setImmediate(() => { c.scheduled = false; this.pump(c); });
+        return;
+      }
     }
     if (c.next >= c.queue.length && c.queue.length) {
       c.queue = [];

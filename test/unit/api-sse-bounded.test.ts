@@ -54,11 +54,13 @@ test("a replay is written as the socket drains; live events queue behind it in o
   s.close();
 });
 
-test("a replay larger than the byte cap ends the stream, at an event boundary the client can resume from", () => {
+test("a replay larger than the byte cap ends the stream, at an event boundary the client can resume from", async () => {
   const h = new History(20_000);
   const s = new EventStreams(h, 1_000_000, { total: 64, perClient: 8, replayBytes: 100_000 });
   const r = new SlowRes(1 << 30);
   s.open(asRes(r), {}, Array.from({ length: 20_000 }, (_, i) => ev(i + 1)), "a");
+  assert.ok(r.text.length < 70_000, `one slice per turn of the event loop (${r.text.length} bytes at once)`);
+  for (let i = 0; i < 100 && !r.ended; i++) await new Promise((res) => setImmediate(res));
   assert.ok(r.ended, "the stream ended");
   assert.ok(r.text.length < 110_000, `about the cap was written (${r.text.length})`);
   assert.match(r.text, /replay limit/);
