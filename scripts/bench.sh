@@ -89,7 +89,7 @@ for (const r of lines) {
       break;
     case "soak":
       out(`soak (${r.seconds} s): RSS by window ${r.rssMbByWindow.join(" ")} MB (flat: ${r.rssFlat}); /health p50 ${r.healthMs.p50} ms, p99 ${r.healthMs.p99} ms; ` +
-        `lost final states ${r.lostFinalStates}; carrier hook runs ${r.hookRuns} vs expected ${r.hookRunsExpected}; ${r.backendRestarts} backend restarts ${load}`);
+        `lost final states ${r.lostFinalStates}; carrier hook runs ${r.hookRuns} vs expected ${r.hookRunsExpected} (coalesced, all dirs: ${r.coalescedAllDirs}); ${r.backendRestarts} backend restarts ${load}`);
       break;
     case "api-rss":
       out(`api: RSS idle ${r.idle.rssMb} MB, after ${r.requests} requests ${r.afterRequests.rssMb} MB (${r.reqPerSec} req/s, ${r.serverErrors} 5xx), ` +
