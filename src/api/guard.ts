@@ -7,7 +7,8 @@
 // gets in, whatever idle or slow clients hold. Timers exist only while connections do: none at idle.
 // (node's own headersTimeout/requestTimeout would run a checking interval even at idle.)
 import type { Server } from "node:http";
-import type { Socket } from "node:net";
+import { isIPv4, type Socket } from "node:net";
+import { readFileSync } from "node:fs";
 import { isLoopbackHost } from "../config/check.js";
 
 export const HEADERS_TIMEOUT_MS = 10_000;
@@ -42,16 +43,54 @@ export function clientOf(socket: Socket, via: "tcp" | "unix"): string {
   return socket.remoteAddress ?? "?";
 }
 
+const rateKeys = new WeakMap<Socket, string>();
+
 /**
  * The rate limiter's key. Off loopback, the remote address. On loopback every local user is
- * 127.0.0.1 (or ::1), so one address would make them share one bucket: there the key is the
- * connection (address and port). Local users can reach the unix socket anyway (not rate-limited;
- * its file mode is the authorization), and the connection caps bound what one of them holds.
+ * 127.0.0.1 (or ::1), so the address would make them all share one bucket: there the key is the
+ * local user that owns the client's socket (its uid, from the kernel's socket table), so one user
+ * cannot get the others refused, and one user's many connections still share a bucket. Looked up
+ * once per connection; when it cannot be found, the address (one shared bucket) is the safe side.
  */
 export function rateKeyOf(socket: Socket, via: "tcp" | "unix"): string {
-  const addr = socket.remoteAddress ?? "?";
   if (via === "unix") return "unix";
-  return isLoopbackHost(addr) ? `${addr}:${socket.remotePort ?? 0}` : addr;
+  let key = rateKeys.get(socket);
+  if (key === undefined) {
+    const addr = socket.remoteAddress ?? "?";
+    const uid = isLoopbackHost(addr) ? loopbackPeerUid(socket) : undefined;
+    key = uid === undefined ? addr : `${addr} uid ${uid}`;
+    rateKeys.set(socket, key);
+  }
+  return key;
+}
+
+/** /proc/net/tcp{,6} notation of an address and port: 32-bit words in host (little-endian) order. */
+function procAddr(addr: string, port: number): string | undefined {
+  const p = port.toString(16).toUpperCase().padStart(4, "0");
+  const v4 = isIPv4(addr) ? addr : /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr)?.[1];
+  const word = (b: number[]) => b.map((x) => x.toString(16).toUpperCase().padStart(2, "0")).reverse().join("");
+  if (v4 && isIPv4(addr)) return `${word(v4.split(".").map(Number))}:${p}`;
+  if (v4) return `0000000000000000FFFF0000${word(v4.split(".").map(Number))}:${p}`;
+  if (addr === "::1") return `00000000000000000000000001000000:${p}`;
+  return undefined;
+}
+
+/** The uid owning the other end of a loopback TCP connection (the client's socket), or undefined. */
+export function loopbackPeerUid(socket: Socket): number | undefined {
+  const { remoteAddress, remotePort, localAddress, localPort } = socket;
+  if (!remoteAddress || !remotePort || !localAddress || !localPort) return undefined;
+  const client = procAddr(remoteAddress, remotePort);
+  const server = procAddr(localAddress, localPort);
+  if (!client || !server) return undefined;
+  try {
+    const table = readFileSync(isIPv4(remoteAddress) ? "/proc/net/tcp" : "/proc/net/tcp6", "latin1");
+    for (const line of table.split("\n")) {
+      const f = line.trim().split(/\s+/);
+      // sl local rem st tx:rx tr:when retrnsmt uid ...: the client's socket has local = client
+      if (f[1] === client && f[2] === server) return Number(f[7]);
+    }
+  } catch { /* no procfs */ }
+  return undefined;
 }
 
 export class ConnectionGuard {

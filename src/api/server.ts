@@ -9,7 +9,6 @@ import { dirname } from "node:path";
 import { parseListen } from "../config/schema.js";
 import type { Logger } from "../log.js";
 import { checkApiConfig, RateLimiter } from "./query.js";
-import { rateKeyOf } from "./guard.js";
 import { createRouter, type ApiContext, type Via } from "./routes.js";
 import { EventStreams } from "./sse.js";
 import { ConnectionGuard } from "./guard.js";
@@ -112,7 +111,7 @@ export async function startApi(ctx: ApiContext): Promise<ApiServer> {
   const servers: Server[] = [];
   const serve = (via: Via) => {
     // separate guards: whatever happens on TCP, the unix socket has its own slots
-    const guard = new ConnectionGuard(via, undefined, (socket) => limiter.forget(rateKeyOf(socket, via)));
+    const guard = new ConnectionGuard(via);
     guards[via] = guard;
     const s = newServer((req, res) => {
       guard.requestStarted(req.socket);
