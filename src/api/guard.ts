@@ -101,7 +101,6 @@ export class ConnectionGuard {
   constructor(
     private readonly via: "tcp" | "unix",
     private readonly limits = { max: MAX_CONNECTIONS, perClient: PER_CLIENT_CONNECTIONS, headersMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS },
-    private readonly onClose?: (socket: Socket) => void,
   ) {}
 
   get size(): number {
@@ -150,7 +149,6 @@ export class ConnectionGuard {
     const n = (this.perClient.get(c.client) ?? 1) - 1;
     if (n > 0) this.perClient.set(c.client, n);
     else this.perClient.delete(c.client);
-    this.onClose?.(c.socket);
   }
 
   private deadline(c: Conn, ms: number): void {

@@ -199,11 +199,6 @@ export class RateLimiter {
     return this.buckets.size;
   }
 
-  /** Drop a client's bucket (its connection closed, and the key was per connection). */
-  forget(client: string): void {
-    this.buckets.delete(client);
-  }
-
   private prune(t: number, rate: number): void {
     for (const [k, b] of this.buckets) if (b.tokens + ((t - b.at) / 1000) * rate >= rate) this.buckets.delete(k);
     if (this.buckets.size >= 4096) this.buckets.clear();

@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { request, Agent } from "node:http";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { connect, type Socket } from "node:net";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -210,6 +210,20 @@ if (labFile(import.meta.url, { timeoutMs: 600_000 })) {
       for (const s of clients) s.destroy();
     } finally {
       agent.destroy();
+      await d.stop();
+    }
+  });
+
+  test("loopback rate limits are per local user: root's flood gets 429s, another user's request does not", async () => {
+    const { base } = hookTree({});
+    const { d } = await startDaemon(yamlOf(base, "api:\n  rate_limit_per_sec: 5\n"));
+    try {
+      const flood = await Promise.all(Array.from({ length: 30 }, () => http("/api/v1/status")));
+      assert.ok(flood.filter((r) => r.status === 429).length >= 15, "root's many connections share one bucket");
+      const other = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+        `http://127.0.0.1:${PORT}/api/v1/status`], { encoding: "utf8" });
+      assert.equal(other.stdout, "200", `another local user is not limited by root's flood (${other.stderr})`);
+    } finally {
       await d.stop();
     }
   });
