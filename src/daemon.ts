@@ -20,7 +20,8 @@ import { runHookDir } from "./actions/hooks/run.js";
 import { discoverHooks } from "./actions/hooks/discover.js";
 import { RoutingReconciler } from "./actions/routing/index.js";
 import { DnsActions } from "./actions/dns.js";
-import { metrics } from "./metrics.js";
+import { SinkSet } from "./actions/sinks/index.js";
+import { metrics, setSinkStatsSource } from "./metrics.js";
 import { checkApiConfig, startApi, type ApiServer } from "./api/server.js";
 import { packageVersion } from "./api/version.js";
 
@@ -49,6 +50,7 @@ export class Daemon {
   private readonly jsonChains = new Map<number, Promise<void>>();
   private stopping = false;
   private api: ApiServer | null = null;
+  readonly sinks: SinkSet;
 
   constructor(private readonly o: DaemonOptions) {
     this.config = o.config;
@@ -75,6 +77,8 @@ export class Daemon {
       events: this.events,
     });
     this.dns = new DnsActions({ log: o.log.child({ source: "dns" }), config: () => this.config, model: () => this.kernel.model });
+    this.sinks = new SinkSet({ log: o.log.child({ source: "sinks" }) });
+    setSinkStatsSource(() => this.sinks.stats());
   }
 
   get log(): Logger {
@@ -88,6 +92,8 @@ export class Daemon {
   async start(): Promise<void> {
     const t0 = performance.now();
     metrics.buildInfo.set({ version: packageVersion(), node: process.version }, 1);
+    // before any event (the replay included): what the last run left queued is delivered first
+    await this.sinks.apply(this.config);
     await this.kernel.start();
     const m = this.kernel.model;
     this.updateGauges();
@@ -202,6 +208,7 @@ export class Daemon {
     metrics.events.inc({ source: e.backend, event: e.event });
     this.log.info("event", { event: e.event, link: e.link, index: e.index, id: e.id, backend: e.backend, replay: e.replay, changed: e.changed });
     if (runHooks) this.dispatcher.submit(job);
+    this.sinks.submit(e);
   }
 
   private async runJob(job: HookJob): Promise<void> {
@@ -250,6 +257,7 @@ export class Daemon {
       kernel: this.kernel.synced ? { state: "synced", ok: true } : { state: "syncing", ok: false, detail: "initial dump not finished" },
     };
     if (this.backend) sources[this.backend.backend] = this.backend.health();
+    Object.assign(sources, this.sinks.health());
     return { ok: Object.values(sources).every((s) => s.ok), sources };
   }
 
@@ -278,6 +286,7 @@ export class Daemon {
       this.history.resize(config.events.history_size);
       this.log.info("config reloaded", { file });
       this.routing.schedule("reload");
+      void this.sinks.apply(config).catch((err: Error) => this.log.error("sink reload failed", { err: err.message }));
       return { ok: true };
     } catch (err) {
       const msg = err instanceof ConfigError ? err.message : (err as Error).message;
@@ -299,5 +308,7 @@ export class Daemon {
     await this.routing.stop();
     this.kernel.close();
     await hooksDone;
+    // last: events of the shutdown itself are spooled too
+    await this.sinks.close();
   }
 }

@@ -57,5 +57,22 @@ export const metrics = {
   interfaces: gauge("netevd_interfaces", "Interfaces known to the kernel model"),
   routes: gauge("netevd_routes", "Routes in the kernel model (all tables)"),
   rules: gauge("netevd_rules", "Routing policy rules in the kernel model"),
+  sinkDelivered: counter("netevd_sink_delivered_total", "Events a sink's receiver accepted (2xx), by sink", ["sink"]),
+  sinkFailed: counter("netevd_sink_failed_attempts_total", "Delivery attempts that failed (error, timeout, non-2xx), by sink", ["sink"]),
+  sinkDropped: counter("netevd_sink_dropped_total", "Events dropped from a sink's spool (spool full, or corrupt on recovery), by sink", ["sink"]),
   buildInfo: gauge("netevd_build_info", "Build information (value 1)", ["version", "node"]),
 };
+
+/** Per-sink queue gauges, read when scraped from whatever the daemon registers (no timers). */
+export interface SinkQueueStats { name: string; queued: number; queuedBytes: number; oldestAgeSec: number }
+let sinkStats: () => SinkQueueStats[] = () => [];
+export function setSinkStatsSource(fn: () => SinkQueueStats[]): void {
+  sinkStats = fn;
+}
+const sinkGauge = (name: string, help: string, pick: (s: SinkQueueStats) => number) => new client.Gauge({
+  name, help, labelNames: ["sink"], registers: [registry],
+  collect() { this.reset(); for (const s of sinkStats()) this.set({ sink: s.name }, pick(s)); },
+});
+sinkGauge("netevd_sink_queued_events", "Events waiting in a sink's spool", (s) => s.queued);
+sinkGauge("netevd_sink_queued_bytes", "Bytes of the events waiting in a sink's spool", (s) => s.queuedBytes);
+sinkGauge("netevd_sink_oldest_queued_age_seconds", "Age of the oldest event waiting in a sink's spool (0 when empty)", (s) => s.oldestAgeSec);
