@@ -220,7 +220,7 @@ export class Spool {
     }, this.o.syncMs);
   }
 
-  /** One step on the I/O chain: queued writes, then (if `sync`) fdatasync, the acked file and unlinks. */
+  /** One step on the I/O chain: unlinks, queued writes, then (if `sync`) fdatasync and the acked file. */
   private run(sync: boolean): Promise<void> {
     const step = this.chain.then(() => this.io(sync)).catch((err: Error) => this.o.onError?.(err));
     this.chain = step;
@@ -228,8 +228,21 @@ export class Spool {
   }
 
   private async io(sync: boolean): Promise<void> {
+    // dropped or delivered segments go before new lines are written: the files stay under the cap.
+    // (Unlinking before the acked file moves on is safe: recovery starts at the oldest segment left.)
+    // both taken now: lines appended during the awaits below may have dropped segments not in `unlinks`
+    const unlinks = this.unlinks;
+    this.unlinks = [];
     const writes = this.writes;
     this.writes = [];
+    for (const no of unlinks) {
+      if (this.handle?.no === no) {
+        this.dirty.delete(no);
+        await this.handle.fh.close().catch(() => {});
+        this.handle = null;
+      }
+      await rm(join(this.dir, segName(no)), { force: true });
+    }
     for (const w of writes) {
       if (this.handle?.no !== w.seg) {
         // a segment is synced before its handle closes: later syncs only see the current one
@@ -251,15 +264,6 @@ export class Spool {
       const tmp = join(this.dir, `${ACKED}.tmp`);
       await writeFile(tmp, `${this.acked.seg} ${this.acked.off}\n`, { mode: 0o600 });
       await rename(tmp, join(this.dir, ACKED));
-    }
-    const unlinks = this.unlinks;
-    this.unlinks = [];
-    for (const no of unlinks) {
-      if (this.handle?.no === no) {
-        await this.handle.fh.close().catch(() => {});
-        this.handle = null;
-      }
-      await rm(join(this.dir, segName(no)), { force: true });
     }
   }
 
