@@ -209,6 +209,8 @@ test("worker: in order, one request at a time, retries with backoff only while f
       got.push(JSON.parse(b.toString()).id);
       return { status: 202, body: "" };
     };
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const idleTimers = timers();
     let now = 0;
     const w = new SinkWorker(sinkCfg({ retry_initial_ms: 20, retry_max_sec: 0.05, unhealthy_after_sec: 1 }), {
       spool, post, secret: Buffer.from("k"), hostname: "h", log: quietLog, now: () => now,
@@ -225,6 +227,7 @@ test("worker: in order, one request at a time, retries with backoff only while f
     assert.deepEqual(got, ["x-1", "x-2", "x-3", "x-4", "x-5"]);
     assert.equal(w.health().state, "idle");
     assert.equal(spool.depth, 0);
+    assert.equal(timers(), idleTimers, "an idle sink keeps no timer");
     await w.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

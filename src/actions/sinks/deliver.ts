@@ -18,6 +18,8 @@ export type Transport = (body: Buffer, headers: Record<string, string>) => Promi
 
 /** A receiver's answer is read up to this many bytes (for the failure reason); the rest is discarded. */
 const MAX_ANSWER_BYTES = 512;
+/** past this, an answer is not drained for keep-alive: the connection is closed instead */
+const MAX_DRAIN_BYTES = 64 * 1024;
 
 /** node:http(s) transport for a sink, with a keep-alive agent of one socket (requests are sequential). */
 export function httpTransport(cfg: SinkConfig, ca: Buffer | undefined): { post: Transport; close(): void } {
@@ -27,8 +29,12 @@ export function httpTransport(cfg: SinkConfig, ca: Buffer | undefined): { post: 
     ? new HttpsAgent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: cfg.tls_verify, ...(ca ? { ca } : {}) })
     : new HttpAgent({ keepAlive: true, maxSockets: 1 });
   const post: Transport = (body, headers) => new Promise((resolve, reject) => {
+    // one deadline for the whole exchange: a receiver trickling bytes cannot hold the sink forever
+    const deadline = setTimeout(() => req.destroy(Object.assign(new Error(`no complete answer within ${cfg.timeout_sec} s`), { code: "ETIMEDOUT" })), cfg.timeout_sec * 1000);
+    const done = <T>(fn: (v: T) => void) => (v: T) => { clearTimeout(deadline); fn(v); };
+    const ok = done(resolve), fail = done(reject);
     const req = (https ? httpsRequest : httpRequest)(url, {
-      method: "POST", agent, timeout: cfg.timeout_sec * 1000,
+      method: "POST", agent,
       headers: { ...headers, "content-length": String(body.length), "user-agent": "netevd" },
     }, (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
@@ -36,12 +42,16 @@ export function httpTransport(cfg: SinkConfig, ca: Buffer | undefined): { post: 
       res.on("data", (c: Buffer) => {
         if (n < MAX_ANSWER_BYTES) chunks.push(c.subarray(0, MAX_ANSWER_BYTES - n));
         n += c.length;
+        // the status is all that counts: a large answer is not read to its end (the socket is dropped)
+        if (n > MAX_DRAIN_BYTES) {
+          ok({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") });
+          req.destroy();
+        }
       });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", reject);
+      res.on("end", () => ok({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+      res.on("error", fail);
     });
-    req.on("timeout", () => req.destroy(Object.assign(new Error(`no answer within ${cfg.timeout_sec} s`), { code: "ETIMEDOUT" })));
-    req.on("error", reject);
+    req.on("error", fail);
     req.end(body);
   });
   return { post, close: () => agent.destroy() };

@@ -19,6 +19,7 @@ export { SinkWorker, type SinkStats } from "./deliver.js";
 
 const MAX_SECRET_BYTES = 4096;
 const MAX_CA_BYTES = 1 << 20;
+const MAX_HELD = 10_000;
 
 /**
  * Read a small file that must be a regular file; `secret` additionally refuses one that others
@@ -65,8 +66,28 @@ export class SinkSet {
 
   constructor(private readonly o: { log: Logger }) {}
 
-  /** Start the sinks of `config` (stopping removed/changed ones). A sink that cannot start is reported, never fatal. */
-  async apply(config: Config): Promise<void> {
+  private applying: Promise<void> | null = null;
+  /** events that came while sinks were being (re)started: handed to them once they run */
+  private held: NetevdEvent[] = [];
+
+  /**
+   * Start the sinks of `config` (stopping removed/changed ones); calls are serialised. A sink that
+   * cannot start is reported, never fatal. Events meanwhile are held, not lost.
+   */
+  apply(config: Config): Promise<void> {
+    const prev = this.applying ?? Promise.resolve();
+    const next = prev.then(() => this.applyNow(config)).finally(() => {
+      if (this.applying !== next) return;
+      this.applying = null;
+      const held = this.held;
+      this.held = [];
+      for (const e of held) this.submit(e);
+    });
+    this.applying = next;
+    return next;
+  }
+
+  private async applyNow(config: Config): Promise<void> {
     const want = new Map(config.sinks.map((s) => [s.name, s]));
     for (const [name, r] of this.running) {
       const next = want.get(name);
@@ -140,6 +161,12 @@ export class SinkSet {
   }
 
   submit(e: NetevdEvent): void {
+    if (this.applying) {
+      // bounded like the history: a reload takes milliseconds, so this stays tiny in practice
+      if (this.held.length < MAX_HELD) this.held.push(e);
+      else this.o.log.warn("event not spooled: sinks are restarting and the hold buffer is full", { id: e.id });
+      return;
+    }
     for (const r of this.running.values()) r.worker.submit(e);
   }
 
