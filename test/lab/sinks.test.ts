@@ -133,7 +133,7 @@ async function startDaemon(yaml: string): Promise<DaemonProcess> {
 if (labFile(import.meta.url, { timeoutMs: 600_000 })) {
   test.beforeEach(lab0Up);
 
-  test("200 flaps, receiver down 20 s, daemon killed and restarted meanwhile: every event arrives, once after dedup, in order per link", { timeout: 300_000 }, async () => {
+  test("200 flaps, receiver down 20 s, daemon killed and restarted (and restarted again) meanwhile: every event arrives, once after dedup, in order per link", { timeout: 300_000 }, async () => {
     const rx = new Receiver("right-secret");
     const port = await rx.start();
     const { base } = hookTree({});
@@ -155,20 +155,25 @@ if (labFile(import.meta.url, { timeoutMs: 600_000 })) {
       process.kill(Number(starting.pid), "SIGKILL");
       await d.exited;
       d = await startDaemon(yaml);
-      await flaps(40);
+      await flaps(20);
+      // and an orderly restart (SIGTERM: the spool is flushed on the way out)
+      await sleep(300);
+      const histB = await history();
+      await d.stop();
+      d = await startDaemon(yaml);
+      await flaps(20);
       await sleep(Math.max(0, 20_000 - (Date.now() - down)));
       await rx.start(port);
       await flaps(40);
       let union: NetevdEvent[] = [];
-      await waitFor("the receiver has every event of both runs", async () => {
-        const histB = await history();
-        union = [...histA, ...histB];
+      await waitFor("the receiver has every event of all three runs", async () => {
+        union = [...histA, ...histB, ...await history()];
         const have = new Set(rx.got.map((g) => g.id));
         return union.every((e) => have.has(e.id));
       }, 60_000, 200);
       assert.deepEqual(rx.problems, [], "every request was a valid, signed CloudEvent");
       const prefixes = new Set(union.map((e) => e.id.slice(0, e.id.lastIndexOf("-"))));
-      assert.equal(prefixes.size, 2, "two runs, two id prefixes");
+      assert.equal(prefixes.size, 3, "three runs, three id prefixes");
       assert.ok(union.filter((e) => e.event === "no-carrier" && e.link === lab.ifname).length >= 100, "the flaps are events");
       // dedup: first occurrences, in arrival order
       const seen = new Map<string, Received>();

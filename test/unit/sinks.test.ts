@@ -238,3 +238,27 @@ test("failure reasons name the TLS problem or the receiver's answer", () => {
   assert.match(failureReason(Object.assign(new Error("self-signed certificate"), { code: "DEPTH_ZERO_SELF_SIGNED_CERT" })), /^TLS certificate rejected: self-signed certificate \(DEPTH_ZERO_SELF_SIGNED_CERT\)$/);
   assert.match(failureReason({ status: 401, body: "bad signature\n" }), /HTTP 401 \(rejected: wrong secret or not authorised\?\): bad signature$/);
 });
+
+test("sink set: a reload restarts a changed sink on the same spool; events during the restart are held, not lost", async () => {
+  const { SinkSet } = await import("../../src/actions/sinks/index.js");
+  const { defaultConfig } = await import("../../src/config/schema.js");
+  const dir = tmp();
+  try {
+    const base = defaultConfig();
+    const cfg = (timeout: number) => ({ ...base, system: { ...base.system, state_dir: dir }, sinks: [sinkCfg({ name: "s", timeout_sec: timeout, retry_initial_ms: 60_000 })] });
+    const set = new SinkSet({ log: quietLog });
+    await set.apply(cfg(1));
+    set.submit(ev({ id: "a-1" }));
+    const reload = set.apply(cfg(2));
+    set.submit(ev({ id: "a-2" }));
+    await reload;
+    set.submit(ev({ id: "a-3" }));
+    assert.deepEqual(set.stats().map((s) => [s.name, s.queued]), [["s", 3]]);
+    await set.close();
+    const spool = await Spool.open(join(dir, "sinks", "s"), { maxBytes: 1 << 20, syncMs: 0, timeOf });
+    assert.deepEqual(spool.peek(10).map((r) => JSON.parse(r.body).id), ["a-1", "a-2", "a-3"]);
+    await spool.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
