@@ -166,11 +166,14 @@ if (labFile(import.meta.url, { timeoutMs: 600_000 })) {
       await rx.start(port);
       await flaps(40);
       let union: NetevdEvent[] = [];
+      const missing = () => {
+        const have = new Set(rx.got.map((g) => g.id));
+        return union.filter((e) => !have.has(e.id));
+      };
       await waitFor("the receiver has every event of all three runs", async () => {
         union = [...histA, ...histB, ...await history()];
-        const have = new Set(rx.got.map((g) => g.id));
-        return union.every((e) => have.has(e.id));
-      }, 60_000, 200);
+        return missing().length === 0;
+      }, 60_000, 200).catch(() => assert.fail(`${missing().length} of ${union.length} events never arrived, e.g. ${JSON.stringify(missing().slice(0, 3).map((e) => e.id))}`));
       assert.deepEqual(rx.problems, [], "every request was a valid, signed CloudEvent");
       const prefixes = new Set(union.map((e) => e.id.slice(0, e.id.lastIndexOf("-"))));
       assert.equal(prefixes.size, 3, "three runs, three id prefixes");
