@@ -18,7 +18,7 @@ import type { Logger } from "../../src/log.js";
 
 const ev = (over: Partial<NetevdEvent> = {}): NetevdEvent => ({
   schema: "netevd.event.v1", id: "mabc12300000-7", ts: "2026-11-30T10:00:00.123Z", event: "carrier", link: "eth0", index: 2,
-  backend: "kernel", state: { carrier: true }, previous: { carrier: false }, changed: ["carrier"], addresses: [], gateway: null, dns: [],
+  backend: "kernel", source: "kernel", state: { carrier: true }, previous: { carrier: false }, changed: ["carrier"], addresses: [], gateway: null, dns: [],
   replay: false, ...over,
 });
 
@@ -61,8 +61,8 @@ test("sink filters: event globs and link globs; link-less events only pass an em
 test("event ids: a new prefix per run, still an event id for the API's since", () => {
   const a = new EventFactory(), b = new EventFactory();
   const snap = { state: {}, addresses: [], gateway: null, dns: [] };
-  const ida = a.make({ event: "carrier", link: "x", index: 1, backend: "kernel", snap }).id;
-  const idb = b.make({ event: "carrier", link: "x", index: 1, backend: "kernel", snap }).id;
+  const ida = a.make({ event: "carrier", link: "x", index: 1, source: "kernel", snap }).id;
+  const idb = b.make({ event: "carrier", link: "x", index: 1, source: "kernel", snap }).id;
   assert.notEqual(ida, idb);
   assert.match(ida, /^[0-9a-z]{13}-1$/);
   assert.notEqual(runPrefix(0), runPrefix(0), "two runs in the same millisecond differ");

@@ -88,9 +88,6 @@ export interface SinkDeps {
   secret: Buffer | null;
   hostname: string;
   log: Logger;
-  /** metrics hooks (the caller owns the metric objects) */
-  onDelivered?: (n: number) => void;
-  onFailedAttempt?: () => void;
   random?: () => number;
   now?: () => number;
   /** when set, the sink cannot deliver (bad secret file, unreadable CA): events queue, health says why */
@@ -149,7 +146,6 @@ export class SinkWorker {
         }
         this.d.spool.ack((batch[batch.length - 1] as { seq: number }).seq);
         this.delivered += batch.length;
-        this.d.onDelivered?.(batch.length);
         if (this.failingSince !== null) this.d.log.info("sink delivering again", { sink: this.cfg.name, failedForSec: Math.round((this.now - this.failingSince) / 1000) });
         this.failingSince = null;
         this.lastError = null;
@@ -162,7 +158,6 @@ export class SinkWorker {
 
   private failed(reason: string): void {
     this.failedAttempts++;
-    this.d.onFailedAttempt?.();
     if (this.failingSince === null || reason !== this.lastError) {
       this.d.log.warn("sink delivery failed; retrying", { sink: this.cfg.name, reason, queued: this.d.spool.depth });
     }

@@ -10,7 +10,6 @@ import type { Config, SinkConfig } from "../../config/schema.js";
 import { configEquals } from "../../config/schema.js";
 import type { NetevdEvent } from "../../events/types.js";
 import type { Logger } from "../../log.js";
-import { metrics } from "../../metrics.js";
 import { sourceHost } from "./cloudevent.js";
 import { httpTransport, SinkWorker, type SinkStats } from "./deliver.js";
 import { Spool } from "./spool.js";
@@ -115,7 +114,6 @@ export class SinkSet {
     if (cfg.ca_file) {
       try { ca = await readGuardedFile(cfg.ca_file, "ca_file", MAX_CA_BYTES, false); } catch (err) { problems.push((err as Error).message); }
     }
-    const dropped = metrics.sinkDropped.labels(cfg.name);
     let spool: Spool;
     try {
       spool = await Spool.open(join(stateDir, "sinks", cfg.name), {
@@ -123,7 +121,6 @@ export class SinkSet {
         syncMs: cfg.spool_sync_ms,
         timeOf: (body) => Date.parse((JSON.parse(body) as { time: string }).time),
         onDrop: (n, why) => {
-          dropped.inc(n);
           log.warn("sink spool dropped events", { sink: cfg.name, count: n, why });
         },
         onError: (err) => log.error("sink spool I/O failed", { sink: cfg.name, err: err.message }),
@@ -131,7 +128,6 @@ export class SinkSet {
     } catch (err) {
       // no durable spool: the sink is reported failed and takes no events
       log.error("sink spool unusable; the sink is off", { sink: cfg.name, dir: join(stateDir, "sinks", cfg.name), err: (err as Error).message });
-      metrics.sinkFailed.labels(cfg.name).inc();
       this.failedStart.set(cfg.name, `spool directory ${join(stateDir, "sinks", cfg.name)}: ${(err as Error).message}`);
       return;
     }
@@ -141,8 +137,6 @@ export class SinkSet {
     if (misconfigured) log.error("sink cannot deliver until fixed (events are queued)", { sink: cfg.name, problem: misconfigured });
     const worker = new SinkWorker(cfg, {
       spool, post: t.post, secret, hostname: this.host, log, misconfigured,
-      onDelivered: (n) => metrics.sinkDelivered.labels(cfg.name).inc(n),
-      onFailedAttempt: () => metrics.sinkFailed.labels(cfg.name).inc(),
     });
     this.running.set(cfg.name, { cfg, stateDir, worker, closeTransport: t.close });
     log.info("sink started", { sink: cfg.name, url: cfg.url, queued: spool.depth, signed: secret !== null });
@@ -157,7 +151,6 @@ export class SinkSet {
     this.running.delete(name);
     await r.worker.close();
     r.closeTransport();
-    for (const m of [metrics.sinkDelivered, metrics.sinkFailed, metrics.sinkDropped]) m.remove(name);
   }
 
   submit(e: NetevdEvent): void {
