@@ -262,3 +262,30 @@ test("sink set: a reload restarts a changed sink on the same spool; events durin
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("spool recovery: a lowered cap drops (and counts) the oldest segments; a planted symlink is neither read nor written through", async () => {
+  const { symlinkSync, existsSync } = await import("node:fs");
+  const dir = tmp();
+  try {
+    const s = await Spool.open(dir, { maxBytes: 128 * 1024, syncMs: 0, timeOf });
+    for (let i = 1; i <= 400; i++) s.append(body(i, 200), i);
+    await s.close();
+    const target = join(dir, "..", `${dir.split("/").pop()}-target`);
+    writeFileSync(target, `${body(999)}\n`);
+    symlinkSync(target, join(dir, "999999999999.seg"));
+    const drops: number[] = [];
+    const t = await Spool.open(dir, { maxBytes: 64 * 1024, syncMs: 0, timeOf, onDrop: (n) => drops.push(n) });
+    const ids = t.peek(1000).map((r) => Number(JSON.parse(r.body).id.slice(2)));
+    assert.ok(!ids.includes(999), "the symlink's target is not read");
+    assert.equal(ids[ids.length - 1], 400, "the newest are kept");
+    assert.equal(drops.reduce((a, b) => a + b, 0) + ids.length, 400, "every event is either kept or counted as dropped");
+    assert.ok(t.fileBytes <= 64 * 1024 && ids.length > 100, `${t.fileBytes} bytes, ${ids.length} kept`);
+    t.append(body(401), 401);
+    await t.close();
+    assert.equal(readFileSync(target, "utf8"), `${body(999)}\n`, "nothing written through the symlink");
+    rmSync(target);
+    assert.ok(existsSync(dir));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -11,7 +11,8 @@
 // whole (its undelivered events are counted as dropped). Memory holds the undelivered events,
 // which are at most the on-disk bytes. Nothing here blocks: all file I/O is async and serialised
 // on one promise chain; the caller's `append` only queues.
-import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, writeFile, type FileHandle } from "node:fs/promises";
+import { constants } from "node:fs";
+import { lstat, mkdir, open, readdir, rename, rm, truncate, writeFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 
 export interface SpoolRecord {
@@ -49,6 +50,37 @@ interface Segment {
 const SEG_RE = /^(\d{12})\.seg$/;
 const segName = (no: number) => `${String(no).padStart(12, "0")}.seg`;
 const ACKED = "acked";
+// never through a symlink planted in the spool directory (hooks may run as the same user)
+const APPEND = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
+const READ = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/** Count newlines of a file in fixed-size chunks (its size is not trusted to fit in memory). */
+async function countLines(path: string): Promise<number> {
+  const fh = await open(path, READ);
+  try {
+    const buf = Buffer.alloc(64 * 1024);
+    let n = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) return n;
+      for (let i = buf.indexOf(0x0a); i >= 0 && i < bytesRead; i = buf.indexOf(0x0a, i + 1)) n++;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** A small file's first bytes (the acked position: a few dozen bytes). */
+async function readHead(path: string, max: number): Promise<string> {
+  const fh = await open(path, READ);
+  try {
+    const buf = Buffer.alloc(max);
+    const { bytesRead } = await fh.read(buf, 0, max, 0);
+    return buf.toString("utf8", 0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
 
 export class Spool {
   private readonly segs: Segment[] = [];
@@ -249,7 +281,7 @@ export class Spool {
         if (this.handle && this.dirty.delete(this.handle.no)) await this.handle.fh.datasync();
         await this.handle?.fh.close().catch(() => {});
         this.handle = null;
-        this.handle = { no: w.seg, fh: await open(join(this.dir, segName(w.seg)), "a", 0o600) };
+        this.handle = { no: w.seg, fh: await open(join(this.dir, segName(w.seg)), APPEND, 0o600) };
       }
       await this.handle.fh.write(w.data);
       this.dirty.add(w.seg);
@@ -269,14 +301,16 @@ export class Spool {
 
   private async recover(): Promise<void> {
     try {
-      const m = /^(\d{1,12}) (\d{1,15})\n?$/.exec(await readFile(join(this.dir, ACKED), "utf8"));
+      const m = /^(\d{1,12}) (\d{1,15})\n?$/.exec(await readHead(join(this.dir, ACKED), 64));
       if (m) this.acked = { seg: Number(m[1]), off: Number(m[2]) };
     } catch { /* none yet, or unreadable after a power loss: start from the oldest segment (redelivers) */ }
     const nos = (await readdir(this.dir)).map((f) => SEG_RE.exec(f)?.[1]).filter((x): x is string => x !== undefined).map(Number).sort((a, b) => a - b);
     const sizes = new Map<number, number>();
     for (const no of nos) {
       if (no < this.acked.seg) { await rm(join(this.dir, segName(no)), { force: true }); continue; }
-      sizes.set(no, (await stat(join(this.dir, segName(no)))).size);
+      const st = await lstat(join(this.dir, segName(no)));
+      if (st.isFile()) sizes.set(no, st.size); // anything else is not ours: left alone, never read
+
     }
     // over the cap (it was lowered): the oldest segments go unread
     let total = [...sizes.values()].reduce((a, b) => a + b, 0);
@@ -285,14 +319,15 @@ export class Spool {
       if (total <= this.o.maxBytes) break;
       total -= sizes.get(no) as number;
       sizes.delete(no);
-      const buf = await readFile(join(this.dir, segName(no)));
-      for (let i = buf.indexOf(0x0a); i >= 0; i = buf.indexOf(0x0a, i + 1)) over++;
+      over += await countLines(join(this.dir, segName(no)));
       await rm(join(this.dir, segName(no)), { force: true });
     }
     if (over) { this.dropped += over; this.o.onDrop?.(over, "full"); }
     let bad = 0;
     for (const [no, size] of sizes) {
-      const buf = await readFile(join(this.dir, segName(no)));
+      // bounded: what is read here is under the cap
+      const fh = await open(join(this.dir, segName(no)), READ);
+      const buf = await fh.readFile().finally(() => fh.close());
       // a line cut by a crash is not an event: cut it off so appends start on a line boundary
       const complete = buf.lastIndexOf(0x0a) + 1;
       if (complete < size) await truncate(join(this.dir, segName(no)), complete);
