@@ -181,8 +181,13 @@ test("spool: the files never exceed the cap; the oldest go first and are counted
     assert.ok(dropped > 1500);
     assert.equal(s.dropped, dropped);
     assert.equal(s.depth + dropped, 2000);
+    // an event larger than a segment (cap/8) still fits; one over half the cap is refused and counted
+    s.append(body(2001, 20_000), 2001);
+    s.append(body(2002, 40_000), 2002);
+    assert.equal(JSON.parse(s.peek(10_000).at(-1)!.body).id, "r-2001");
+    assert.ok(s.fileBytes <= cap);
     const ids = s.peek(10_000).map((r) => Number(JSON.parse(r.body).id.slice(2)));
-    assert.equal(ids[ids.length - 1], 2000, "the newest are kept");
+    assert.equal(ids[ids.length - 1], 2001, "the newest are kept");
     assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
     await s.close();
   } finally {

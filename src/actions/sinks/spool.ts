@@ -138,13 +138,14 @@ export class Spool {
   append(body: string, at: number): void {
     if (this.closed) return;
     const bytes = Buffer.byteLength(body) + 1;
-    if (bytes > this.segMax) {
+    // an event larger than a segment gets a segment of its own; only one past half the cap is refused
+    if (bytes > this.o.maxBytes / 2) {
       this.dropped++;
       this.o.onDrop?.(1, "too-large");
       return;
     }
     let cur = this.segs[this.segs.length - 1];
-    if (!cur || cur.size + bytes > this.segMax) {
+    if (!cur || (cur.size > 0 && cur.size + bytes > this.segMax)) {
       cur = { no: (cur?.no ?? this.acked.seg) + 1, size: 0, live: 0 };
       this.segs.push(cur);
       this.purgeDelivered();
