@@ -294,3 +294,35 @@ test("spool recovery: a lowered cap drops (and counts) the oldest segments; a pl
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("http transport: status and a bounded answer; one deadline for the whole exchange, even against a trickling receiver", async () => {
+  const { createServer } = await import("node:http");
+  const { httpTransport } = await import("../../src/actions/sinks/deliver.js");
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      if (req.url === "/ok") res.writeHead(202).end("x".repeat(10_000));
+      else if (req.url === "/big") { res.writeHead(200); res.write(Buffer.alloc(200_000)); }
+      else { res.writeHead(200); const t = setInterval(() => res.write("."), 100); res.on("close", () => clearInterval(t)); }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  try {
+    const t = (path: string) => httpTransport(sinkCfg({ url: `http://127.0.0.1:${port}${path}`, timeout_sec: 0.5 }), undefined);
+    const ok = t("/ok");
+    const r = await ok.post(Buffer.from("{}"), {});
+    assert.equal(r.status, 202);
+    assert.equal(r.body.length, 512, "the answer is kept only up to 512 bytes");
+    ok.close();
+    const big = t("/big");
+    assert.equal((await big.post(Buffer.from("{}"), {})).status, 200, "a large answer is not drained to its end");
+    big.close();
+    const slow = t("/slow");
+    await assert.rejects(slow.post(Buffer.from("{}"), {}), /no complete answer within 0.5 s/);
+    slow.close();
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
