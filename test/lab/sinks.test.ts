@@ -2,6 +2,7 @@
 // the cloudevents SDK's HTTP binding, listening on loopback inside the lab's netns.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttps } from "node:https";
@@ -9,7 +10,7 @@ import { chmodSync, chownSync, readdirSync, readFileSync, statSync, writeFileSyn
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { HTTP, type CloudEvent } from "cloudevents";
-import { DaemonProcess, hookTree, ip, ipSrv, lab, labFile, readJsonLines, sh, sleep, tempDir, waitFor, writeConfig } from "./lab.js";
+import { DaemonProcess, hookTree, ip, ipSrv, lab, labFile, readJsonLines, repoRoot, sh, sleep, tempDir, waitFor, writeConfig } from "./lab.js";
 import { lookupUser } from "../../src/cli/privileges.js";
 import { sourceHost } from "../../src/actions/sinks/cloudevent.js";
 import type { NetevdEvent } from "../../src/events/types.js";
@@ -285,6 +286,10 @@ if (labFile(import.meta.url, { timeoutMs: 600_000 })) {
       // `status` (API and CLI) shows the same
       const st = await getJson<{ health: Health }>("/api/v1/status");
       assert.equal(st.body.health.sources["sink/self-signed"]!.state, "failing");
+      const text = spawnSync(join(repoRoot, "bin/netevd"), ["status", "--endpoint", API], { encoding: "utf8" }).stdout;
+      assert.match(text, /^status:\s+degraded$/m);
+      assert.match(text, /^ {2}sink\/self-signed:\s+failing \(not ok\): for \d+ s: TLS certificate rejected: self-signed certificate/m);
+      assert.match(text, /^ {2}sink\/good:\s+(idle|delivering)$/m);
       assert.ok(await metric("netevd_sink_failed_attempts_total", "wrong-secret") >= 2);
     } finally {
       await d.stop();

@@ -179,7 +179,7 @@ export class SinkWorker {
     if (this.failingSince === null) return { state: q ? "delivering" : "idle", ok: true, ...(q ? { detail: `${q} event(s) queued` } : {}) };
     const forSec = (this.now - this.failingSince) / 1000;
     const ok = forSec < this.cfg.unhealthy_after_sec;
-    return { state: ok ? "retrying" : "failing", ok, detail: `failing for ${Math.round(forSec)} s: ${this.lastError}; ${q} event(s) queued` };
+    return { state: ok ? "retrying" : "failing", ok, detail: `for ${Math.round(forSec)} s: ${this.lastError}; ${q} event(s) queued` };
   }
 
   stats(): SinkStats {
