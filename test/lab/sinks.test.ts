@@ -29,6 +29,8 @@ class Receiver {
   readonly problems: string[] = [];
   private server: Server | null = null;
   port = 0;
+  /** answer each request this much later (a receiver that takes its time) */
+  delayMs = 0;
 
   constructor(private readonly secret: string | null, private readonly tls?: { key: Buffer; cert: Buffer }) {}
 
@@ -57,7 +59,7 @@ class Receiver {
             }
             this.got.push({ id: ce.id, subject: ce.subject, type: ce.type, data: ce.data });
           }
-          res.writeHead(202).end();
+          setTimeout(() => res.writeHead(202).end(), this.delayMs);
         } catch (err) {
           this.problems.push((err as Error).message);
           res.writeHead(400).end("invalid CloudEvent");
@@ -134,7 +136,7 @@ async function startDaemon(yaml: string): Promise<DaemonProcess> {
 if (labFile(import.meta.url, { timeoutMs: 600_000 })) {
   test.beforeEach(lab0Up);
 
-  test("200 flaps, receiver down 20 s, daemon killed and restarted (and restarted again) meanwhile: every event arrives, once after dedup, in order per link", { timeout: 300_000 }, async () => {
+  test("200 flaps, receiver down 20 s, daemon killed and restarted meanwhile (and restarted, and killed while draining): every event arrives, once after dedup, in order per link", { timeout: 300_000 }, async () => {
     const rx = new Receiver("right-secret");
     const port = await rx.start();
     const { base } = hookTree({});
@@ -164,20 +166,29 @@ if (labFile(import.meta.url, { timeoutMs: 600_000 })) {
       d = await startDaemon(yaml);
       await flaps(20);
       await sleep(Math.max(0, 20_000 - (Date.now() - down)));
+      rx.delayMs = 3;
       await rx.start(port);
+      // another crash while the backlog drains: deliveries whose ack was not on disk yet come again
+      const before = rx.got.length;
+      await waitFor("the backlog draining", () => rx.got.length >= before + 30, 20_000, 2);
+      const histC = await history();
+      const starting2 = await d.waitRecord((r) => r.msg === "starting");
+      process.kill(Number(starting2.pid), "SIGKILL");
+      await d.exited;
+      d = await startDaemon(yaml);
       await flaps(40);
       let union: NetevdEvent[] = [];
       const missing = () => {
         const have = new Set(rx.got.map((g) => g.id));
         return union.filter((e) => !have.has(e.id));
       };
-      await waitFor("the receiver has every event of all three runs", async () => {
-        union = [...histA, ...histB, ...await history()];
+      await waitFor("the receiver has every event of all four runs", async () => {
+        union = [...histA, ...histB, ...histC, ...await history()];
         return missing().length === 0;
       }, 60_000, 200).catch(() => assert.fail(`${missing().length} of ${union.length} events never arrived, e.g. ${JSON.stringify(missing().slice(0, 3).map((e) => e.id))}`));
       assert.deepEqual(rx.problems, [], "every request was a valid, signed CloudEvent");
       const prefixes = new Set(union.map((e) => e.id.slice(0, e.id.lastIndexOf("-"))));
-      assert.equal(prefixes.size, 3, "three runs, three id prefixes");
+      assert.equal(prefixes.size, 4, "four runs, four id prefixes");
       assert.ok(union.filter((e) => e.event === "no-carrier" && e.link === lab.ifname).length >= 100, "the flaps are events");
       // dedup: first occurrences, in arrival order
       const seen = new Map<string, Received>();
