@@ -326,3 +326,28 @@ test("http transport: status and a bounded answer; one deadline for the whole ex
     await new Promise((r) => server.close(r));
   }
 });
+
+test("sink set: a reload re-reads the secret file (a fixed mode or a rotated secret takes effect without a config change)", async () => {
+  const { SinkSet } = await import("../../src/actions/sinks/index.js");
+  const { defaultConfig } = await import("../../src/config/schema.js");
+  const dir = tmp();
+  try {
+    const secret = join(dir, "secret");
+    writeFileSync(secret, "one\n");
+    chmodSync(secret, 0o644);
+    const base = defaultConfig();
+    const config = { ...base, system: { ...base.system, state_dir: dir }, sinks: [sinkCfg({ name: "s", secret_file: secret, retry_initial_ms: 60_000 })] };
+    const set = new SinkSet({ log: quietLog });
+    await set.apply(config);
+    assert.equal(set.health()["sink/s"]?.state, "misconfigured");
+    assert.match(set.health()["sink/s"]?.detail ?? "", /mode 0644/);
+    set.submit(ev({ id: "b-1" }));
+    chmodSync(secret, 0o600);
+    await set.apply(config);
+    assert.equal(set.health()["sink/s"]?.ok, true, "fixed by a reload");
+    assert.equal(set.stats()[0]?.queued, 1, "what was queued meanwhile is still there");
+    await set.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -52,7 +52,14 @@ export function secretKey(buf: Buffer): Buffer {
   return buf.subarray(0, end);
 }
 
+interface SinkFiles { secret: Buffer | null; ca: Buffer | undefined; problem: string | undefined }
+
+const sameFiles = (a: SinkFiles, b: SinkFiles): boolean =>
+  a.problem === b.problem && (a.secret === null ? b.secret === null : b.secret !== null && a.secret.equals(b.secret)) &&
+  (a.ca === undefined ? b.ca === undefined : b.ca !== undefined && a.ca.equals(b.ca));
+
 interface Running {
+  files: SinkFiles;
   cfg: SinkConfig;
   stateDir: string;
   worker: SinkWorker;
@@ -88,19 +95,26 @@ export class SinkSet {
 
   private async applyNow(config: Config): Promise<void> {
     const want = new Map(config.sinks.map((s) => [s.name, s]));
+    for (const name of this.failedStart.keys()) if (!want.has(name)) this.failedStart.delete(name);
+    const reread = new Map<string, SinkFiles>();
     for (const [name, r] of this.running) {
       const next = want.get(name);
-      if (next && configEquals(next as never, r.cfg as never) && r.stateDir === config.system.state_dir) continue;
+      if (next && configEquals(next as never, r.cfg as never) && r.stateDir === config.system.state_dir) {
+        // a reload re-reads the secret and CA files: a rotated secret or a fixed mode takes effect
+        const files = await this.readFiles(next);
+        if (sameFiles(files, r.files)) continue;
+        reread.set(name, files);
+      }
       await this.stop(name);
     }
     for (const cfg of config.sinks) {
       if (this.running.has(cfg.name)) continue;
-      await this.start(cfg, config.system.state_dir);
+      await this.start(cfg, config.system.state_dir, reread.get(cfg.name));
     }
   }
 
-  private async start(cfg: SinkConfig, stateDir: string): Promise<void> {
-    const log = this.o.log.child({ sink: cfg.name });
+  /** The secret and CA files, read now: their problems make the sink "misconfigured", not fatal. */
+  private async readFiles(cfg: SinkConfig): Promise<SinkFiles> {
     const problems: string[] = [];
     let secret: Buffer | null = null;
     if (cfg.secret_file) {
@@ -114,6 +128,12 @@ export class SinkSet {
     if (cfg.ca_file) {
       try { ca = await readGuardedFile(cfg.ca_file, "ca_file", MAX_CA_BYTES, false); } catch (err) { problems.push((err as Error).message); }
     }
+    return { secret, ca, problem: problems.join("; ") || undefined };
+  }
+
+  private async start(cfg: SinkConfig, stateDir: string, files?: SinkFiles): Promise<void> {
+    const log = this.o.log.child({ sink: cfg.name });
+    const { secret, ca, problem: misconfigured } = files ?? await this.readFiles(cfg);
     let spool: Spool;
     try {
       spool = await Spool.open(join(stateDir, "sinks", cfg.name), {
@@ -133,12 +153,11 @@ export class SinkSet {
     }
     this.failedStart.delete(cfg.name);
     const t = httpTransport(cfg, ca);
-    const misconfigured = problems.join("; ") || undefined;
     if (misconfigured) log.error("sink cannot deliver until fixed (events are queued)", { sink: cfg.name, problem: misconfigured });
     const worker = new SinkWorker(cfg, {
       spool, post: t.post, secret, hostname: this.host, log, misconfigured,
     });
-    this.running.set(cfg.name, { cfg, stateDir, worker, closeTransport: t.close });
+    this.running.set(cfg.name, { cfg, stateDir, worker, closeTransport: t.close, files: { secret, ca, problem: misconfigured } });
     log.info("sink started", { sink: cfg.name, url: cfg.url, queued: spool.depth, signed: secret !== null });
     worker.kick();
   }
