@@ -1,6 +1,6 @@
 // One sink: events that pass its filter go into its spool, and are POSTed in spool order, one
 // request at a time (so a link's events arrive in order), until the receiver answers 2xx. A failure
-// is retried with exponential backoff and full jitter. Each sink has its own spool, timers and HTTP
+// is retried with exponential backoff and jitter. Each sink has its own spool, timers and HTTP
 // agent: a slow or dead receiver never delays another sink, a hook, or the event loop.
 // Idle means no timers: a retry timer exists only while something is queued and failing.
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from "node:http";
@@ -163,7 +163,7 @@ export class SinkWorker {
     }
     this.failingSince ??= this.now;
     this.lastError = reason;
-    // full jitter between half and all of the exponential step: retries of many hosts spread out
+    // jitter, between half and all of the exponential step: retries of many hosts spread out
     const step = Math.min(this.cfg.retry_max_sec * 1000, this.cfg.retry_initial_ms * 2 ** Math.min(this.attempt++, 30));
     const delay = step * (0.5 + 0.5 * (this.d.random ?? Math.random)());
     this.retryTimer = setTimeout(() => {
