@@ -1,7 +1,7 @@
 // The API's endpoints (spec section 6) and the checks every request passes first: rate limit, route
 // and method, authorization for mutating endpoints, body size, content type and JSON.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createRequire } from "node:module";
 import type { Config } from "../config/schema.js";
 import { interfaceSelected } from "../config/glob.js";
 import type { History } from "../events/history.js";
@@ -32,10 +32,14 @@ export interface ApiContext {
   readonly log: Logger;
   readonly kernel: { readonly stats: KernelStats; readonly synced: boolean };
   readonly backend: { readonly backend: string } | null;
+  /** what system.backend resolved to (auto) */
+  readonly backendInUse?: string;
   readonly dispatcher: { readonly stats: DispatcherStats };
   health(): { ok: boolean; sources: Record<string, SourceHealth> };
   trigger(link: string, event: string): { ok: true; eventId: string } | { ok: false; status: number; error: string };
   reload(): { ok: boolean; problems?: string };
+  /** the TCP listener failed or came up (for the service manager's STATUS=) */
+  apiStateChanged?(): void;
 }
 
 /** How a request arrived: the unix socket is authorized by its file mode, TCP by the token. */
@@ -57,7 +61,7 @@ export interface RouterDeps {
   version: string;
   daemonUid: number;
   /** what is actually bound (a reload does not move the listeners) */
-  listening: { tcp: string | null; socket: string | null };
+  listening: { tcp: string | null; socket: string | null; tcpError?: string | null };
   /** the request's connection became an event stream (no request deadline from now on) */
   streamStarted?: (req: IncomingMessage, via: Via) => void;
 }
@@ -85,9 +89,15 @@ export function sendError(res: ServerResponse, err: HttpError): void {
   sendJson(res, err.status, { error }, err.headers);
 }
 
+// node:crypto (OpenSSL) is loaded on the first token check only: a daemon without a token never
+// pays for it (a few MB of RSS)
+let crypto: typeof import("node:crypto") | undefined;
+
 /** Constant-time check of an `Authorization: Bearer <token>` header (hashes make the lengths equal). */
 export function bearerMatches(header: string | undefined, token: string): boolean {
   if (header === undefined || !/^Bearer /i.test(header)) return false;
+  crypto ??= createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto");
+  const { createHash, timingSafeEqual } = crypto;
   const given = createHash("sha256").update(header.slice(7).trim()).digest();
   const want = createHash("sha256").update(token).digest();
   return timingSafeEqual(given, want);
@@ -158,7 +168,8 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
     { path: "/api/v1/events/stream", get: (r) => stream(r) },
     {
       path: "/api/v1/scripts",
-      get: (r) => { queryParams(r.url.searchParams, []); sendJson(r.res, 200, scriptsView(ctx.config.system.scripts_dir, d.daemonUid)); },
+      get: (r) => { queryParams(r.url.searchParams, []); sendJson(r.res, 200, scriptsView(ctx.config.system.scripts_dirs, d.daemonUid,
+        ctx.config.compat.networkd_dispatcher ? ctx.config.compat.networkd_dispatcher_dirs : undefined)); },
     },
     {
       path: "/api/v1/reload",
@@ -213,13 +224,13 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
       startedAt: new Date(ctx.startedAt).toISOString(),
       readyAt: ctx.readyAt === null ? null : new Date(ctx.readyAt).toISOString(),
       uptimeSec: Math.round((Date.now() - ctx.startedAt) / 1000),
-      backend: ctx.config.system.backend,
+      backend: ctx.backendInUse ?? ctx.config.system.backend,
       health: { status: h.ok ? "ok" : "degraded", sources: h.sources },
       counts: { interfaces: m.links.size, addresses: m.addrs.size, routes: m.routes.size, rules: m.rules.size },
       events: { inHistory: events.size, historySize: ctx.config.events.history_size, lastId: last?.id ?? null, lastAt: last?.ts ?? null },
       hooks: { ...ctx.dispatcher.stats, scriptsDir: ctx.config.system.scripts_dir },
       kernel: { synced: ctx.kernel.synced, ...ctx.kernel.stats },
-      api: { listen: d.listening.tcp, socket: d.listening.socket, streams: d.streams.size },
+      api: { listen: d.listening.tcp, socket: d.listening.socket, tcpError: d.listening.tcpError ?? null, streams: d.streams.size },
       rssBytes: process.memoryUsage.rss(),
     };
   }

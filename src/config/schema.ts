@@ -3,7 +3,8 @@
 // knows nothing about files; see load.ts for YAML, line numbers and env vars.
 
 import { isIPv4, isIPv6 } from "node:net";
-import { checkGlobSyntax, globMinLength, hasGlobChars } from "./glob.js";
+import { checkGlobSyntax, compileGlob, globMinLength, hasGlobChars } from "./glob.js";
+import { HOOK_EVENTS } from "../events/dirs.js";
 
 // ---------------------------------------------------------------------------
 // Types
@@ -15,7 +16,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const LOG_FORMATS = ["auto", "text", "json"] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
-export const BACKENDS = ["systemd-networkd", "NetworkManager", "dhclient", "none"] as const;
+export const BACKENDS = ["auto", "systemd-networkd", "NetworkManager", "dhclient", "none"] as const;
 export type Backend = (typeof BACKENDS)[number];
 
 export const CAPABILITIES = ["CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_NET_BIND_SERVICE"] as const;
@@ -26,12 +27,26 @@ export interface SystemConfig {
   readonly log_format: LogFormat;
   readonly backend: Backend;
   readonly user: string;
+  /** The admin hook directory: the first of scripts_dirs. */
   readonly scripts_dir: string;
+  /** Hook directories merged by file name, the first wins (admin before vendor). */
+  readonly scripts_dirs: readonly string[];
+  /** Durable state (the event sinks' spools); the unit's StateDirectory. */
+  readonly state_dir: string;
 }
 
 export interface MonitoringConfig {
   /** Interface names or globs; empty = all interfaces. */
   readonly interfaces: readonly string[];
+  /** Interface names or globs never watched (no events, no hooks), whatever `interfaces` says. */
+  readonly exclude: readonly string[];
+}
+
+export interface CompatConfig {
+  /** Also run networkd-dispatcher's scripts, the way it runs them. */
+  readonly networkd_dispatcher: boolean;
+  /** networkd-dispatcher's script directories, merged like system.scripts_dirs */
+  readonly networkd_dispatcher_dirs: readonly string[];
 }
 
 export interface RoutingConfig {
@@ -72,6 +87,8 @@ export interface HooksConfig {
   readonly max_parallel: number;
   readonly replay_on_start: boolean;
   readonly capabilities: readonly Capability[];
+  /** null: the daemon's user (system.user); "root": through the privileged hook runner */
+  readonly user: string | null;
 }
 
 export interface EventsConfig {
@@ -93,6 +110,33 @@ export interface MetricsConfig {
   readonly enabled: boolean;
 }
 
+/** One event sink: CloudEvents 1.0 over HTTP(S), spooled on disk (src/actions/sinks). */
+export interface SinkConfig {
+  /** [a-z0-9-]{1,32}: metric label, log field and spool directory name */
+  readonly name: string;
+  readonly url: string;
+  /** HMAC-SHA256 key file (regular file, not readable by others); null = unsigned */
+  readonly secret_file: string | null;
+  /** event name globs; [] = every event */
+  readonly events: readonly string[];
+  /** interface name globs (the rules of monitoring.interfaces); [] = every link and link-less events */
+  readonly links: readonly string[];
+  readonly timeout_sec: number;
+  readonly tls_verify: boolean;
+  /** PEM CA bundle trusted for this sink (instead of the system's) */
+  readonly ca_file: string | null;
+  /** events per request: 1 = structured mode, more = batched mode (a JSON array) */
+  readonly batch_max: number;
+  /** spool byte cap on disk; beyond it the oldest events are dropped (and counted) */
+  readonly spool_max_bytes: number;
+  /** how long appended events may wait for fdatasync: the window lost on power failure */
+  readonly spool_sync_ms: number;
+  readonly retry_initial_ms: number;
+  readonly retry_max_sec: number;
+  /** /health and `status` report the sink once it has failed for this long */
+  readonly unhealthy_after_sec: number;
+}
+
 export interface Config {
   readonly system: SystemConfig;
   readonly monitoring: MonitoringConfig;
@@ -102,6 +146,8 @@ export interface Config {
   readonly events: EventsConfig;
   readonly api: ApiConfig;
   readonly metrics: MetricsConfig;
+  readonly compat: CompatConfig;
+  readonly sinks: readonly SinkConfig[];
 }
 
 /** One validation problem. `path` is e.g. "hooks.timeout_sec" or "monitoring.interfaces[2]" ("" = whole file). */
@@ -142,16 +188,22 @@ export const DEFAULT_LEASE_FILES: readonly string[] = [
   "/var/lib/dhclient/*.lease",
 ];
 
+/** Admin directory first (it wins by file name), then the vendor directory packages install into. */
+export const DEFAULT_SCRIPTS_DIRS: readonly string[] = ["/etc/netevd", "/usr/lib/netevd"];
+
 const DEFAULTS: Config = deepFreeze({
   system: {
     log_level: "info",
     log_format: "auto",
-    backend: "systemd-networkd",
+    backend: "auto",
     user: "netevd",
     scripts_dir: "/etc/netevd",
+    scripts_dirs: [...DEFAULT_SCRIPTS_DIRS],
+    state_dir: "/var/lib/netevd",
   },
   monitoring: {
     interfaces: [],
+    exclude: [],
   },
   routing: {
     policy_rules: [],
@@ -178,6 +230,7 @@ const DEFAULTS: Config = deepFreeze({
     max_parallel: 4,
     replay_on_start: true,
     capabilities: [],
+    user: null,
   },
   events: {
     history_size: 1000,
@@ -193,6 +246,26 @@ const DEFAULTS: Config = deepFreeze({
   metrics: {
     enabled: true,
   },
+  compat: {
+    networkd_dispatcher: false,
+    networkd_dispatcher_dirs: ["/etc/networkd-dispatcher", "/usr/lib/networkd-dispatcher"],
+  },
+  sinks: [],
+});
+
+export const SINK_DEFAULTS: Omit<SinkConfig, "name" | "url"> = deepFreeze({
+  secret_file: null,
+  events: [],
+  links: [],
+  timeout_sec: 10,
+  tls_verify: true,
+  ca_file: null,
+  batch_max: 1,
+  spool_max_bytes: 16 * 1024 * 1024,
+  spool_sync_ms: 200,
+  retry_initial_ms: 500,
+  retry_max_sec: 60,
+  unhealthy_after_sec: 60,
 });
 
 /** A fresh, mutable (not frozen) deep copy of the defaults. */
@@ -310,6 +383,8 @@ function nullable<T>(inner: Leaf<T>): Leaf<T | null> {
 /** A list whose items are checked by `item`; duplicates are rejected. */
 function list<T>(item: (s: unknown) => Parsed<T>, what: string): Leaf<T[]> {
   return new Leaf((v) => {
+    // `interfaces:` with nothing after it (as templates invite: "empty = all") is the empty list
+    if (v === null) return ok([]);
     if (!Array.isArray(v)) return fail(wrongType(`a list of ${what}`, v));
     const out: T[] = [];
     const issues: Issue[] = [];
@@ -375,6 +450,14 @@ function absolutePathError(s: string): string | null {
   if (s.includes("\0")) return "must not contain NUL characters";
   if (s.length > 4095) return "path is too long";
   return null;
+}
+
+function checkScriptsDir(v: unknown): Parsed<string> {
+  if (typeof v !== "string") return fail(wrongType("a string (absolute directory path)", v));
+  const err = absolutePathError(v);
+  if (err) return fail(err);
+  if (v.split("/").includes("..")) return fail(`must not contain "..", got ${describeValue(v)}`);
+  return ok(v.length > 1 ? v.replace(/\/+$/, "") : v);
 }
 
 function checkLeaseFile(v: unknown): Parsed<string> {
@@ -482,6 +565,94 @@ const protocolLeaf = new Leaf<number>((v) => {
   return ok(n);
 });
 
+const SINK_NAME = /^[a-z0-9-]{1,32}$/;
+
+function checkSinkUrl(s: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    return `expected an http:// or https:// URL, got ${describeValue(s)}`;
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") return `expected an http:// or https:// URL, got ${describeValue(s)}`;
+  // credentials in the URL would end up in logs and `status`: use secret_file (or a token in the path)
+  if (u.username || u.password) return "user:password@ in the URL is not supported (it would be logged); use secret_file";
+  if (u.hash) return "a #fragment is not sent to the server; remove it";
+  return null;
+}
+
+const EVENT_CHARS = /^[a-z0-9-]$/;
+
+function checkEventPattern(v: unknown): Parsed<string> {
+  if (typeof v !== "string") return fail(wrongType("a string (event name or glob)", v));
+  if (v.length === 0 || v.length > 64) return fail("must be 1 to 64 characters");
+  const err = checkGlobSyntax(v, EVENT_CHARS);
+  if (err) return fail(`invalid glob ${JSON.stringify(v)}: ${err}`);
+  const m = compileGlob(v);
+  if (!HOOK_EVENTS.some((e) => m(e))) return fail(`${JSON.stringify(v)} matches no event (events are the hook directory names without ".d": ${HOOK_EVENTS.join(", ")})`);
+  return ok(v);
+}
+
+/** A sink's keys: each parsed like any other key (the sinks list holds mappings, so it has its own walk). */
+const SINK_KEYS: Record<keyof SinkConfig, Leaf<unknown>> = {
+  name: str((s) => (SINK_NAME.test(s) ? null : `expected 1-32 characters of a-z 0-9 -, got ${describeValue(s)}`)),
+  url: str(checkSinkUrl),
+  secret_file: nullable(str(absolutePathError)),
+  events: list(checkEventPattern, "event names or globs"),
+  links: list(checkInterfacePattern, "interface names or globs"),
+  timeout_sec: positiveNumber(600),
+  tls_verify: bool(),
+  ca_file: nullable(str(absolutePathError)),
+  batch_max: int(1, 1000),
+  spool_max_bytes: int(16 * 1024, 1024 * 1024 * 1024),
+  spool_sync_ms: int(0, 60_000),
+  retry_initial_ms: int(10, 600_000),
+  retry_max_sec: positiveNumber(86400),
+  unhealthy_after_sec: positiveNumber(86400 * 7),
+};
+
+const sinksLeaf = new Leaf<SinkConfig[]>((v) => {
+  if (!Array.isArray(v)) return fail(wrongType("a list of sinks (mappings with name: and url:)", v));
+  const out: SinkConfig[] = [];
+  const issues: Issue[] = [];
+  const names = new Map<string, number>();
+  v.forEach((raw, i) => {
+    if (!isMapping(raw)) {
+      issues.push({ sub: `[${i}]`, message: wrongType("a mapping (name:, url:, ...)", raw) });
+      return;
+    }
+    const sink: Record<string, unknown> = { ...structuredClone(SINK_DEFAULTS) };
+    let bad = false;
+    for (const [k, val] of Object.entries(raw)) {
+      const leaf = Object.hasOwn(SINK_KEYS, k) ? SINK_KEYS[k as keyof SinkConfig] : undefined;
+      if (!leaf) {
+        const near = Object.keys(SINK_KEYS).find((c) => levenshtein(c, k.toLowerCase()) <= 2);
+        issues.push({ sub: `[${i}].${k}`, message: `unknown key ${JSON.stringify(k)}${near ? `; did you mean ${JSON.stringify(near)}?` : ""}` });
+        bad = true;
+        continue;
+      }
+      const r = leaf.parse(val);
+      if (r.ok) sink[k] = r.value;
+      else {
+        bad = true;
+        for (const is of r.issues) issues.push({ sub: `[${i}].${k}${is.sub ?? ""}`, message: is.message });
+      }
+    }
+    for (const k of ["name", "url"] as const) {
+      if (raw[k] === undefined) { issues.push({ sub: `[${i}]`, message: `missing required key "${k}"` }); bad = true; }
+    }
+    if (bad) return;
+    const prev = names.get(sink.name as string);
+    if (prev !== undefined) {
+      issues.push({ sub: `[${i}].name`, message: `duplicate sink name ${JSON.stringify(sink.name)} (same as [${prev}])` });
+      return;
+    }
+    names.set(sink.name as string, i);
+    out.push(sink as unknown as SinkConfig);
+  });
+  return issues.length ? { ok: false, issues } : ok(out);
+});
+
 // ---------------------------------------------------------------------------
 // The schema
 // ---------------------------------------------------------------------------
@@ -501,11 +672,16 @@ const SCHEMA: Section<Config> = {
     log_level: oneOf(LOG_LEVELS),
     log_format: oneOf(LOG_FORMATS),
     backend: oneOf(BACKENDS, { networkd: "systemd-networkd", systemd_networkd: "systemd-networkd" }),
-    user: str((s) => (USER_RE.test(s) ? null : `expected a user name matching ${USER_RE.source}, got ${describeValue(s)}`)),
+    user: str((s) => (s === "root"
+      ? "the daemon never runs as root (it parses untrusted input: netlink, D-Bus, DHCP leases, HTTP); to run hook scripts as root, set hooks.user: root"
+      : USER_RE.test(s) ? null : `expected a user name matching ${USER_RE.source}, got ${describeValue(s)}`)),
     scripts_dir: str(absolutePathError),
+    scripts_dirs: list(checkScriptsDir, "absolute directory paths"),
+    state_dir: str(absolutePathError),
   },
   monitoring: {
     interfaces: list(checkInterfacePattern, "interface names or globs"),
+    exclude: list(checkInterfacePattern, "interface names or globs"),
   },
   routing: {
     policy_rules: list(checkPolicyIface, "interface names"),
@@ -527,6 +703,7 @@ const SCHEMA: Section<Config> = {
     max_parallel: int(1, 256),
     replay_on_start: bool(),
     capabilities: list(checkCapability, "capability names"),
+    user: nullable(str((s) => (USER_RE.test(s) ? null : `expected root or the daemon's user name, got ${describeValue(s)}`))),
   },
   events: {
     history_size: int(10, 1_000_000),
@@ -542,6 +719,11 @@ const SCHEMA: Section<Config> = {
   metrics: {
     enabled: bool(),
   },
+  compat: {
+    networkd_dispatcher: bool(),
+    networkd_dispatcher_dirs: list(checkScriptsDir, "absolute directory paths"),
+  },
+  sinks: sinksLeaf,
 };
 
 type AnySection = { readonly [k: string]: Leaf<unknown> | AnySection };
@@ -666,7 +848,36 @@ function walk(sec: AnySection, value: unknown, path: string, defaults: Record<st
 export function validateConfig(input: unknown, lineOf: LineLookup = () => undefined): { config: Config; problems: ConfigProblem[] } {
   const ctx: Ctx = { problems: [], lineOf };
   const config = walk(SCHEMA as unknown as AnySection, input, "", DEFAULTS as unknown as Record<string, unknown>, ctx) as unknown as Config;
+  const hu = config.hooks.user;
+  if (hu !== null && hu !== "root" && hu !== config.system.user) {
+    report(ctx, "hooks.user", `hooks run either as root (hooks.user: root) or as the daemon's user (system.user, ${JSON.stringify(config.system.user)}); got ${JSON.stringify(hu)}`);
+  }
+  resolveScriptsDirs(input, config as { system: { scripts_dir: string; scripts_dirs: readonly string[] } }, ctx);
   return { config, problems: ctx.problems };
+}
+
+/**
+ * system.scripts_dirs is the list; system.scripts_dir (the older, single key) replaces its first,
+ * admin, entry, so a config that sets only scripts_dir keeps its meaning and still gets the vendor
+ * directory. Afterwards scripts_dir is always scripts_dirs[0].
+ */
+function resolveScriptsDirs(input: unknown, config: { system: { scripts_dir: string; scripts_dirs: readonly string[] } }, ctx: Ctx): void {
+  const sys = isMapping(input) && isMapping(input.system) ? input.system : {};
+  const hasDir = Object.hasOwn(sys, "scripts_dir");
+  const hasDirs = Object.hasOwn(sys, "scripts_dirs");
+  const s = config.system;
+  if (hasDirs) {
+    if (s.scripts_dirs.length === 0) {
+      if (sys.scripts_dirs !== undefined) report(ctx, "system.scripts_dirs", "must list at least one directory (the first is where admins put their scripts)");
+      s.scripts_dirs = [...DEFAULT_SCRIPTS_DIRS];
+    }
+    if (hasDir && s.scripts_dir !== s.scripts_dirs[0]) {
+      report(ctx, "system.scripts_dir", `system.scripts_dir (${s.scripts_dir}) and system.scripts_dirs (first ${s.scripts_dirs[0]}) disagree: keep scripts_dirs`);
+    }
+  } else if (hasDir) {
+    s.scripts_dirs = [s.scripts_dir, ...DEFAULT_SCRIPTS_DIRS.slice(1).filter((d) => d !== s.scripts_dir)];
+  }
+  s.scripts_dir = s.scripts_dirs[0] as string;
 }
 
 function leafAt(path: string): Leaf<unknown> | undefined {

@@ -1,8 +1,9 @@
 // Contract events from model state: link snapshots, ids, timestamps, `previous` and `changed`.
 // Pure apart from the clock and the id counter, which the EventFactory owns; no I/O.
+import { randomBytes } from "node:crypto";
 import type { LinkRecord, RouteRecord } from "../netlink/types.js";
 import type { NetworkModel } from "../state/model.js";
-import { isLinkLocal } from "../state/address.js";
+import { addressUsable, isLinkLocal } from "../state/address.js";
 import type { Backend, NetevdEvent } from "./types.js";
 
 /** What an event says about a link: its state fields plus addresses, gateway and DNS. */
@@ -21,12 +22,16 @@ export function linkState(l: LinkRecord): Record<string, unknown> {
 }
 
 
-/** The link's addresses with prefix, v4 then v6, link-local excluded, in a stable order. */
+/**
+ * The link's usable addresses with prefix, v4 then v6, link-local excluded, in a stable order.
+ * An IPv6 address still in duplicate address detection (or that failed it) is left out: a hook
+ * must be able to bind to what it is told about.
+ */
 export function linkAddresses(m: NetworkModel, index: number): string[] {
   const v4: string[] = [];
   const v6: string[] = [];
   for (const a of m.addrs.values()) {
-    if (a.index !== index || isLinkLocal(a.family, a.address)) continue;
+    if (a.index !== index || isLinkLocal(a.family, a.address) || !addressUsable(a)) continue;
     (a.family === 4 ? v4 : v6).push(`${a.address}/${a.prefixlen}`);
   }
   return [...v4.sort(), ...v6.sort()];
@@ -64,20 +69,31 @@ function changedKeys(prev: LinkSnapshot | undefined, next: LinkSnapshot): string
 }
 
 /**
- * Makes contract events: ids (monotonic within a run), timestamps, and `previous`/`changed`
+ * The per-run id prefix: the start time (base 36, 8 characters) plus 24 random bits (5), so ids
+ * stay unique across restarts (a sink's receiver deduplicates on them) even when two runs start
+ * in the same millisecond, and prefixes of later runs still sort after earlier ones.
+ */
+export function runPrefix(nowMs = Date.now()): string {
+  return nowMs.toString(36) + randomBytes(3).readUIntBE(0, 3).toString(36).padStart(5, "0");
+}
+
+/**
+ * Makes contract events: ids (monotonic within a run, unique across runs), timestamps, and `previous`/`changed`
  * against the last event this link produced, so a script knows what changed without keeping state.
  */
 export class EventFactory {
+  /** the running backend: every event's `backend` (BACKEND), whatever produced it */
+  backend: Backend = "kernel";
   private seq = 0;
   private readonly last = new Map<number, LinkSnapshot>();
   private readonly runId: string;
 
   constructor(private readonly now: () => Date = () => new Date()) {
-    this.runId = Date.now().toString(36);
+    this.runId = runPrefix();
   }
 
   make(p: {
-    event: string; link: string | null; index: number | null; backend: Backend; snap: LinkSnapshot;
+    event: string; link: string | null; index: number | null; source: Backend; snap: LinkSnapshot;
     replay?: boolean; changed?: string[]; stateExtra?: Record<string, unknown>;
   }): NetevdEvent {
     const prev = p.index === null ? undefined : this.last.get(p.index);
@@ -90,7 +106,8 @@ export class EventFactory {
       event: p.event,
       link: p.link,
       index: p.index,
-      backend: p.backend,
+      backend: this.backend,
+      source: p.source,
       state: { ...p.snap.state, ...p.stateExtra },
       previous: prev ? { ...prev.state, addresses: prev.addresses, gateway: prev.gateway, dns: prev.dns } : null,
       changed,
@@ -125,8 +142,6 @@ export class EventFactory {
 
 export interface DeriveContext {
   // (kernel facts and backend facts both come through jobsFromFacts: one path for all sources)
-  /** whether kernel carrier facts fire carrier.d / no-carrier.d for this link (not when networkd reports carrier) */
-  kernelCarrier(index: number): boolean;
   /** routes that never trigger routes.d: netevd's own tables and protocol */
   ownRoute(r: RouteRecord): boolean;
   /** monitoring.interfaces */

@@ -5,7 +5,7 @@ export type Backend = "kernel" | "systemd-networkd" | "NetworkManager" | "dhclie
 
 export interface NetevdEvent {
   schema: "netevd.event.v1";
-  /** monotonic, unique within one daemon run: "<boot-unique prefix>-<counter>" */
+  /** "<run prefix>-<counter>": the counter is monotonic within a run; the prefix (start time + 24 random bits) makes ids unique across runs */
   id: string;
   /** RFC 3339 with milliseconds, UTC */
   ts: string;
@@ -14,7 +14,10 @@ export interface NetevdEvent {
   /** interface name; null for manager-level events */
   link: string | null;
   index: number | null;
+  /** the running backend (BACKEND), the same for every event of a run: "kernel" when there is none */
   backend: Backend;
+  /** what produced this event: "kernel" (netlink) or the backend itself (a D-Bus signal, a lease) */
+  source: Backend;
   /** everything known about the link's state now (carrier, operstate, mtu, backend states...) */
   state: Record<string, unknown>;
   /** the same fields before this change; null when there was no before (link added, replay) */
@@ -42,4 +45,6 @@ export interface HookJob {
   env: Record<string, string>;
   /** $JSON override (networkd: the verbatim Link.Describe()); default is the contract JSON */
   json?: string;
+  /** run the scripts of another dispatcher's directories, its way (compat.networkd_dispatcher) */
+  compat?: "networkd-dispatcher";
 }

@@ -401,6 +401,15 @@ export class RtnlMonitor {
     this.sock.unref();
   }
 
+  /**
+   * Deliver the notifications the kernel has already queued, now, through onMessages (and
+   * onOverflow), before returning: what happened in the kernel before some other news is applied
+   * before that news, whichever socket the event loop would have read first.
+   */
+  readNow(): void {
+    this.sock.readNow();
+  }
+
   /** Idempotent; no callback runs after it returns. */
   close(): void {
     this.sock.close();

@@ -76,6 +76,14 @@ export class NetlinkSocket {
     return this.native.drain(this.handle);
   }
 
+  /**
+   * Deliver everything the kernel has queued on this socket now, synchronously, through onData
+   * (and onError), before returning. No-op when closed.
+   */
+  readNow(): void {
+    if (this.handle) this.native.readNow(this.handle);
+  }
+
   ref(): void {
     if (this.handle) this.native.ref(this.handle);
   }

@@ -101,10 +101,6 @@ export class DhclientSource implements BackendSource {
     this.expiryTimer = null;
   }
 
-  ownsCarrier(): boolean {
-    return false;
-  }
-
   health(): SourceHealth {
     const present = [...this.dirs.values()].filter((d) => d.waitingOn === null && d.watcher);
     if (present.length === 0) {

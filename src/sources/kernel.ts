@@ -26,8 +26,12 @@ export interface KernelStats {
   decodeErrors: number;
 }
 
-// IPv4 routes vanish without a notification when their address goes or the link is set down:
-// after such a fact the routes are re-read (coalesced) so the model stays equal to the kernel.
+// IPv4 routes vanish without a notification when their preferred source address goes
+// (fib_sync_down_addr) or the link is set down (fib_sync_down_dev): after such a fact the routes
+// are re-read (coalesced) so the model stays equal to the kernel. An address removal only costs a
+// re-read when the model still holds a route that used it as its source once the kernel's own
+// notifications (the address's local and prefix routes) are in: a flood of address removals then
+// costs no re-dumps at all.
 const ROUTE_RESYNC_DELAY_MS = 20;
 const ROUTE_RESYNC_MAX_DELAY_MS = 250;
 
@@ -42,6 +46,9 @@ export class KernelSource {
   private pendingKinds = new Set<ObjectKind>();
   private routeTimer: NodeJS.Timeout | null = null;
   private routeFirst = 0;
+  /** IPv4 addresses removed since the last check, and whether a link went admin-down */
+  private removedV4 = new Set<string>();
+  private linkDown = false;
   private closed = false;
 
   constructor(private readonly opts: KernelSourceOptions) {}
@@ -71,6 +78,16 @@ export class KernelSource {
     this.requester?.close();
   }
 
+  /**
+   * Apply every notification the kernel has queued on the monitor socket, synchronously. Called
+   * before another source's news becomes an event (a D-Bus signal, a lease), so the event's
+   * snapshot holds every kernel fact that happened before it: networkd adds the DHCP address
+   * (queued on our socket at that moment), then says "routable".
+   */
+  catchUp(): void {
+    if (!this.closed && this.synced) this.monitor?.readNow();
+  }
+
   get requests(): RtnlRequester {
     if (!this.requester) throw new Error("kernel source not started");
     return this.requester;
@@ -91,9 +108,12 @@ export class KernelSource {
     const facts: Fact[] = [];
     for (const m of msgs) facts.push(...applyMessage(this.model, m));
     if (facts.length === 0) return;
-    if (facts.some((f) => (f.fact === "address-removed" && f.addr.family === 4) || f.fact === "admin-down")) {
-      this.scheduleRouteResync();
+    let check = false;
+    for (const f of facts) {
+      if (f.fact === "address-removed" && f.addr.family === 4) { this.removedV4.add(f.addr.address); check = true; }
+      else if (f.fact === "admin-down") { this.linkDown = true; check = true; }
     }
+    if (check) this.scheduleRouteResync();
     this.opts.onFacts(facts, this.model);
   }
 
@@ -133,8 +153,28 @@ export class KernelSource {
     const delay = Math.min(ROUTE_RESYNC_DELAY_MS, this.routeFirst + ROUTE_RESYNC_MAX_DELAY_MS - now);
     this.routeTimer = setTimeout(() => {
       this.routeTimer = null;
-      void this.resync(["route"]);
+      if (this.routesMayBeStale()) void this.resync(["route"]);
     }, delay);
+  }
+
+  /**
+   * After address removals / admin-down: could the kernel have dropped routes without telling us?
+   * A link set down: yes. Removed addresses: only if a route in the model still has one of them as
+   * its preferred source (and no link has that address any more).
+   */
+  private routesMayBeStale(): boolean {
+    const removed = this.removedV4;
+    const down = this.linkDown;
+    this.removedV4 = new Set();
+    this.linkDown = false;
+    if (down) return true;
+    if (removed.size === 0) return false;
+    for (const a of this.model.addrs.values()) if (a.family === 4) removed.delete(a.address);
+    if (removed.size === 0) return false;
+    for (const r of this.model.routes.values()) {
+      if (r.family === 4 && r.prefsrc !== undefined && removed.has(r.prefsrc)) return true;
+    }
+    return false;
   }
 
   /**

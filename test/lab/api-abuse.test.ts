@@ -58,7 +58,7 @@ function probeHealth(everyMs = 50): { stop: () => Promise<{ ms: number[]; errors
     while (running) {
       const t0 = performance.now();
       try {
-        const r = await http("/health", { timeoutMs: 5000 });
+        const r = await http("/health", { timeoutMs: 15_000 });
         if (r.status !== 200) errors.push(`status ${r.status}`);
         else ms.push(performance.now() - t0);
       } catch (err) {

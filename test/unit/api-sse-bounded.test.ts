@@ -33,7 +33,7 @@ class SlowRes extends EventEmitter {
 const asRes = (r: SlowRes) => r as unknown as ServerResponse;
 
 const ev = (seq: number): NetevdEvent => ({
-  schema: "netevd.event.v1", id: `r1-${seq}`, ts: "2026-11-28T12:00:00.000Z", event: "carrier", link: "eth0", index: 2, backend: "kernel",
+  schema: "netevd.event.v1", id: `r1-${seq}`, ts: "2026-11-28T12:00:00.000Z", event: "carrier", link: "eth0", index: 2, backend: "kernel", source: "kernel",
   state: { pad: "x".repeat(400) }, previous: null, changed: [], addresses: [], gateway: null, dns: [], replay: false,
 });
 

@@ -158,7 +158,7 @@ export class RoutingReconciler {
     const snap: LinkSnapshot = link ? snapshotOf(this.o.model(), link) : { state: {}, addresses: [], gateway: null, dns: [] };
     // index null for make(): a record must not become the link's `previous` for hook events
     const e = this.o.events.make({
-      event: "routing", link: link?.name ?? null, index: null, backend: "kernel", snap,
+      event: "routing", link: link?.name ?? null, index: null, source: "kernel", snap,
       changed: [c.object], stateExtra: { action: c.action, object: c.object, reason, ...details },
     });
     e.index = link ? link.index : c.index;
