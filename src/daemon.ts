@@ -18,7 +18,7 @@ import type { HookJob } from "./events/types.js";
 import { Dispatcher } from "./actions/hooks/dispatcher.js";
 import { runHookDir } from "./actions/hooks/run.js";
 import { discoverMerged } from "./actions/hooks/merge.js";
-import { networkdDispatcherJobs, networkdDispatcherReplayJobs } from "./events/networkd.js";
+import { networkdDispatcherAddresses, networkdDispatcherJobs, networkdDispatcherReplayJobs } from "./events/networkd.js";
 import { processesNamed } from "./sources/processes.js";
 import { HOOK_EVENTS } from "./events/dirs.js";
 import { RoutingReconciler } from "./actions/routing/index.js";
@@ -213,6 +213,9 @@ export class Daemon {
       try {
         const json = await describe(index);
         if (json !== undefined) { job.json = json; job.env.json = json; }
+        // networkd-dispatcher reads the addresses when it runs the scripts: so do we, now that the
+        // kernel's notifications of what networkd just did have been read
+        if (job.compat === "networkd-dispatcher") Object.assign(job.env, networkdDispatcherAddresses(this.kernel.model, index));
       } catch (err) {
         this.log.warn("backend Describe failed; $JSON falls back to the event contract", { link: job.event.link, err: (err as Error).message });
       }
