@@ -68,7 +68,28 @@ export function nmDeviceEnv(iface: string, fields: Record<string, string>): Reco
   put("NM_OLD_STATE_NAME", fields.NMOldStateName);
   put("NM_REASON", fields.NMReason);
   put("NM_REASON_NAME", fields.NMReasonName);
+  Object.assign(env, nmdEnv(fields.NMDispatcherEnv));
   return env;
+}
+
+const NMD_NAME = /^(CONNECTION_(ID|UUID|FILENAME)|DEVICE_IP_IFACE|IP[46]_(NUM_ADDRESSES|ADDRESS_[0-9]{1,2}|GATEWAY|NAMESERVERS|DOMAINS)|DHCP[46]_[A-Z0-9_]{1,64})$/;
+
+/**
+ * NetworkManager-dispatcher's variables, as the source read them (a JSON object in the model): only
+ * names of NMD's set pass; the values are validated again when the environment is built.
+ */
+export function nmdEnv(json: string | undefined): Record<string, string> {
+  if (!json) return {};
+  let obj: unknown;
+  try {
+    obj = JSON.parse(json);
+  } catch {
+    return {};
+  }
+  const out: Record<string, string> = {};
+  if (!obj || typeof obj !== "object" || Array.isArray(obj)) return out;
+  for (const [k, v] of Object.entries(obj as Record<string, unknown>)) if (NMD_NAME.test(k) && typeof v === "string") out[k] = v;
+  return out;
 }
 
 const list = (s: string | undefined): string[] => (s ? s.split(" ").filter(Boolean) : []);

@@ -24,16 +24,28 @@ const DEVICE_IFACE = "org.freedesktop.NetworkManager.Device";
 const IP4_IFACE = "org.freedesktop.NetworkManager.IP4Config";
 const IP6_IFACE = "org.freedesktop.NetworkManager.IP6Config";
 const PROPS_IFACE = "org.freedesktop.DBus.Properties";
+const ACTIVE_IFACE = "org.freedesktop.NetworkManager.Connection.Active";
+const SETTINGS_CONN_IFACE = "org.freedesktop.NetworkManager.Settings.Connection";
+const DHCP4_IFACE = "org.freedesktop.NetworkManager.DHCP4Config";
+const DHCP6_IFACE = "org.freedesktop.NetworkManager.DHCP6Config";
 
 /** Device states in which the device has (or is getting) IP configuration worth reading. */
 const IP_STATES = new Set([70, 80, 90, 100]);
 /** Re-reads after NetworkManager took its name but could not answer yet. */
 const RETRY_MS = [100, 250, 500, 1000, 2000, 5000];
 /** The IP fields of a device without IP configuration. */
-const NO_IP: Readonly<Record<string, string>> = { NMAddresses: "", NMGateway: "", NMDns: "" };
+const NO_IP: Readonly<Record<string, string>> = { NMAddresses: "", NMGateway: "", NMDns: "", NMDispatcherEnv: "" };
 
 const DEVICE_PATH = /^\/org\/freedesktop\/NetworkManager\/Devices\/[0-9]{1,10}$/;
 const CONFIG_PATH = /^\/org\/freedesktop\/NetworkManager\/IP[46]Config\/[0-9]{1,10}$/;
+const ACTIVE_PATH = /^\/org\/freedesktop\/NetworkManager\/ActiveConnection\/[0-9]{1,10}$/;
+const SETTINGS_PATH = /^\/org\/freedesktop\/NetworkManager\/Settings\/[0-9]{1,10}$/;
+const DHCP_PATH = /^\/org\/freedesktop\/NetworkManager\/DHCP[46]Config\/[0-9]{1,10}$/;
+
+/** An object path of the given shape, or undefined ("/" = none, and junk). */
+export function objectPath(p: unknown, shape: RegExp): string | undefined {
+  return typeof p === "string" && shape.test(p) ? p : undefined;
+}
 
 /** `/org/freedesktop/NetworkManager/Devices/3` is a device object path; anything else is not followed. */
 export function isDevicePath(p: unknown): p is string {
@@ -150,6 +162,82 @@ export function ipFields(ip4: Record<string, unknown> | undefined, ip6: Record<s
   const gateway = (ip4 && gatewayOf(ip4, 4)) ?? (ip6 && gatewayOf(ip6, 6)) ?? "";
   const dns = [...new Set([...(ip4 ? ip4Nameservers(ip4) : []), ...(ip6 ? ip6Nameservers(ip6) : [])])];
   return { NMAddresses: addresses.join(" "), NMGateway: gateway, NMDns: dns.join(" ") };
+}
+
+// ---------------------------------------------------------------------------
+// NetworkManager-dispatcher's variables, read from NetworkManager and validated here, so that an
+// NMD script ported by copying it finds what it reads.
+// ---------------------------------------------------------------------------
+
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const DHCP_OPTION = /^[a-z0-9_]{1,64}$/;
+/** At most this many addresses and DHCP options per family: bounded whatever NetworkManager says. */
+const MAX_ADDRESSES = 64;
+const MAX_OPTIONS = 128;
+const MAX_VALUE = 1024;
+const LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$/;
+
+function plainText(v: unknown, max = MAX_VALUE): string | undefined {
+  // eslint-disable-next-line no-control-regex
+  return typeof v === "string" && v.length <= max && !/[\u0000-\u001f\u007f-\u009f]/.test(v) ? v : undefined;
+}
+
+function domainList(v: unknown): string[] {
+  const arr = unwrap(v);
+  if (!Array.isArray(arr)) return [];
+  return (arr as unknown[]).filter((d): d is string => typeof d === "string" && d.length <= 253 && d.split(".").filter(Boolean).every((l) => LABEL.test(l)));
+}
+
+export interface NmdParts {
+  device: Record<string, unknown>;
+  ip4?: Record<string, unknown>;
+  ip6?: Record<string, unknown>;
+  active?: Record<string, unknown>;
+  settings?: Record<string, unknown>;
+  dhcp4?: Record<string, unknown>;
+  dhcp6?: Record<string, unknown>;
+}
+
+/**
+ * NetworkManager-dispatcher's variables for a device with IP configuration: CONNECTION_ID/UUID/
+ * FILENAME, DEVICE_IP_IFACE, IPn_NUM_ADDRESSES, IPn_ADDRESS_<i> ("addr/prefix gateway"),
+ * IPn_GATEWAY, IPn_NAMESERVERS, IPn_DOMAINS, DHCPn_<OPTION>. A value that fails validation is left out.
+ */
+export function nmdVariables(p: NmdParts): Record<string, string> {
+  const env: Record<string, string> = {};
+  const id = plainText(unwrap(p.active?.Id), 255);
+  if (id !== undefined) env.CONNECTION_ID = id;
+  const uuid = unwrap(p.active?.Uuid);
+  if (typeof uuid === "string" && UUID.test(uuid)) env.CONNECTION_UUID = uuid.toLowerCase();
+  const file = plainText(unwrap(p.settings?.Filename), 4095);
+  if (file !== undefined && file.startsWith("/")) env.CONNECTION_FILENAME = file;
+  const ipIface = unwrap(p.device.IpInterface);
+  if (typeof ipIface === "string" && validIfname(ipIface)) env.DEVICE_IP_IFACE = ipIface;
+  for (const [fam, cfg] of [[4, p.ip4], [6, p.ip6]] as const) {
+    if (!cfg) continue;
+    const gw = gatewayOf(cfg, fam) ?? "";
+    const addrs = addressData(cfg.AddressData, fam).slice(0, MAX_ADDRESSES);
+    env[`IP${fam}_NUM_ADDRESSES`] = String(addrs.length);
+    addrs.forEach((a, i) => { env[`IP${fam}_ADDRESS_${i}`] = `${a} ${gw || (fam === 4 ? "0.0.0.0" : "::")}`; });
+    if (gw) env[`IP${fam}_GATEWAY`] = gw;
+    const ns = fam === 4 ? ip4Nameservers(cfg) : ip6Nameservers(cfg);
+    if (ns.length) env[`IP${fam}_NAMESERVERS`] = ns.join(" ");
+    const domains = domainList(cfg.Domains);
+    if (domains.length) env[`IP${fam}_DOMAINS`] = domains.join(" ");
+  }
+  for (const [fam, cfg] of [[4, p.dhcp4], [6, p.dhcp6]] as const) {
+    const opts = unwrap(cfg?.Options);
+    if (!opts || typeof opts !== "object" || Array.isArray(opts)) continue;
+    let n = 0;
+    for (const [k, raw] of Object.entries(opts as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      if (n >= MAX_OPTIONS || !DHCP_OPTION.test(k)) continue;
+      const v = plainText(unwrap(raw));
+      if (v === undefined) continue;
+      env[`DHCP${fam}_${k.toUpperCase()}`] = v;
+      n++;
+    }
+  }
+  return env;
 }
 
 interface Device {
@@ -377,8 +465,15 @@ export class NetworkManagerSource implements BackendSource {
     const p4 = configPath(unwrap(device.Ip4Config));
     const p6 = configPath(unwrap(device.Ip6Config));
     const read = (p: string | undefined, iface: string) => p ? this.getAll(p, iface).catch(() => undefined) : Promise.resolve(undefined);
-    const [ip4, ip6] = await Promise.all([read(p4, IP4_IFACE), read(p6, IP6_IFACE)]);
-    return ipFields(ip4, ip6);
+    const activePath = objectPath(unwrap(device.ActiveConnection), ACTIVE_PATH);
+    const [ip4, ip6, active, dhcp4, dhcp6] = await Promise.all([
+      read(p4, IP4_IFACE), read(p6, IP6_IFACE), read(activePath, ACTIVE_IFACE),
+      read(objectPath(unwrap(device.Dhcp4Config), DHCP_PATH), DHCP4_IFACE),
+      read(objectPath(unwrap(device.Dhcp6Config), DHCP_PATH), DHCP6_IFACE),
+    ]);
+    const settings = await read(objectPath(unwrap(active?.Connection), SETTINGS_PATH), SETTINGS_CONN_IFACE);
+    const nmd = nmdVariables({ device, ip4, ip6, active, settings, dhcp4, dhcp6 });
+    return { ...ipFields(ip4, ip6), NMDispatcherEnv: JSON.stringify(nmd) };
   }
 
   private report(d: Device, state: number, fields: Record<string, string>): void {
