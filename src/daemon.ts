@@ -20,6 +20,8 @@ import { runHookDir } from "./actions/hooks/run.js";
 import { discoverMerged } from "./actions/hooks/merge.js";
 import { networkdDispatcherAddresses, networkdDispatcherJobs, networkdDispatcherReplayJobs } from "./events/networkd.js";
 import { processesNamed } from "./sources/processes.js";
+import { HostnamedSource } from "./sources/hostnamed.js";
+import { hostnameJob } from "./events/hostname.js";
 import { HOOK_EVENTS } from "./events/dirs.js";
 import { RoutingReconciler } from "./actions/routing/index.js";
 import { DnsActions } from "./actions/dns.js";
@@ -52,6 +54,7 @@ export class Daemon {
   private readonly jsonChains = new Map<number, Promise<void>>();
   private stopping = false;
   private api: ApiServer | null = null;
+  private hostnamed: HostnamedSource | null = null;
 
   constructor(private readonly o: DaemonOptions) {
     this.config = o.config;
@@ -101,6 +104,13 @@ export class Daemon {
     this.events.seed(m);
     const settled = new Promise<void>((r) => { this.settle = r; });
     this.startBackend();
+    // hostname.d, whatever the backend
+    this.hostnamed = new HostnamedSource(this.log.child({ source: "hostnamed" }), (c) => {
+      this.log.info("fact", { source: "hostnamed", fact: "hostname", hostname: c.hostname, previous: c.previous });
+      this.emit(hostnameJob(c, this.events));
+    });
+    // subscribed before "ready": a change right after start is seen (bounded: the bus may be slow)
+    await Promise.race([this.hostnamed.start(), new Promise((r) => setTimeout(r, 2000).unref())]);
     // replay once the backend's state is known (or after a bound), so a link's carrier is replayed
     // by exactly one source
     let bound: NodeJS.Timeout | undefined;
@@ -336,6 +346,7 @@ export class Daemon {
     const hooksDone = this.dispatcher.close();
     await this.api?.close();
     this.backend?.stop();
+    this.hostnamed?.stop();
     this.dns.stop();
     await this.routing.stop();
     this.kernel.close();

@@ -128,6 +128,8 @@ export const VALIDATION_KIND: Record<string, ValidationKind> = {
   json: "json",
   DEVICE_IFACE: "ifname",
   DEVICE_IP_IFACE: "ifname",
+  HOSTNAME: "hostname",
+  STATIC_HOSTNAME: "hostname",
   IP4_NUM_ADDRESSES: "int",
   IP6_NUM_ADDRESSES: "int",
   IP4_GATEWAY: "ip",
