@@ -34,7 +34,7 @@ const IP_STATES = new Set([70, 80, 90, 100]);
 /** Re-reads after NetworkManager took its name but could not answer yet. */
 const RETRY_MS = [100, 250, 500, 1000, 2000, 5000];
 /** The IP fields of a device without IP configuration. */
-const NO_IP: Readonly<Record<string, string>> = { NMAddresses: "", NMGateway: "", NMDns: "", NMDispatcherEnv: "" };
+const NO_IP: Readonly<Record<string, string>> = { NMAddresses: "", NMGateway: "", NMDns: "", NMDispatcherEnv: "", NMDhcp4: "", NMDhcp6: "" };
 
 const DEVICE_PATH = /^\/org\/freedesktop\/NetworkManager\/Devices\/[0-9]{1,10}$/;
 const CONFIG_PATH = /^\/org\/freedesktop\/NetworkManager\/IP[46]Config\/[0-9]{1,10}$/;
@@ -240,6 +240,18 @@ export function nmdVariables(p: NmdParts): Record<string, string> {
   return env;
 }
 
+/**
+ * A lease's options as one comparable string, without the expiry (it moves at every renewal): a
+ * change of it is a dhcp4-change/dhcp6-change when the device stays activated.
+ */
+export function leaseKey(nmd: Record<string, string>, prefix: "DHCP4_" | "DHCP6_"): string {
+  const keys = Object.keys(nmd).filter((k) => k.startsWith(prefix) && k !== `${prefix}EXPIRY`).sort();
+  return keys.length ? JSON.stringify(keys.map((k) => [k, nmd[k]])) : "";
+}
+
+/** NM_CONNECTIVITY_* by number, as NetworkManager-dispatcher names them in CONNECTIVITY_STATE. */
+export const NM_CONNECTIVITY: Readonly<Record<number, string>> = { 0: "UNKNOWN", 1: "NONE", 2: "PORTAL", 3: "LIMITED", 4: "FULL" };
+
 interface Device {
   path: string;
   index?: number;
@@ -266,6 +278,8 @@ export class NetworkManagerSource implements BackendSource {
   private readonly removed = new Map<string, { index: number; iface: string }>();
   /** the device state last reported per ifindex (kept across NM restarts, so a resync reports only changes) */
   private readonly lastState = new Map<number, number>();
+  /** DHCP4Config/DHCP6Config object path → device object path (bounded) */
+  private readonly dhcpOwner = new Map<string, string>();
   private stopped = false;
   private managerSignals = 0;
   private attachFailures = 0;
@@ -315,6 +329,9 @@ export class NetworkManagerSource implements BackendSource {
     const rules = [
       `type='signal',sender='${NM_NAME}',interface='${DEVICE_IFACE}',member='StateChanged'`,
       ...["StateChanged", "DeviceAdded", "DeviceRemoved"].map((m) => `type='signal',sender='${NM_NAME}',path='${NM_PATH}',interface='${NM_IFACE}',member='${m}'`),
+      // lease options changing under an activated device; the manager's Connectivity
+      ...[DHCP4_IFACE, DHCP6_IFACE].map((i) => `type='signal',sender='${NM_NAME}',interface='${PROPS_IFACE}',member='PropertiesChanged',arg0='${i}'`),
+      `type='signal',sender='${NM_NAME}',path='${NM_PATH}',interface='${PROPS_IFACE}',member='PropertiesChanged',arg0='${NM_IFACE}'`,
     ];
     void Promise.all(rules.map((r) => bus.addMatch(r)))
       .catch((err: Error) => this.log.error("cannot subscribe to NetworkManager signals", { err: err.message }));
@@ -351,9 +368,11 @@ export class NetworkManagerSource implements BackendSource {
       const [paths] = await this.call<[unknown[]]>("GetDevices", NM_PATH, NM_IFACE);
       const seen = this.managerSignals;
       const [mstate] = await this.call<[unknown]>("Get", NM_PATH, PROPS_IFACE, "ss", [NM_IFACE, "State"]);
+      const [conn] = await this.call<[unknown]>("Get", NM_PATH, PROPS_IFACE, "ss", [NM_IFACE, "Connectivity"]).catch(() => [undefined]);
       if (gen !== this.generation) return;
       // as for devices: a StateChanged during the read is at least as new as the reply
       if (this.managerSignals === seen) this.reportManager(unwrap(mstate));
+      this.reportConnectivity(unwrap(conn));
       const devicePaths = (Array.isArray(paths) ? paths : []).filter(isDevicePath);
       await Promise.all(devicePaths.map((p) => this.readDevice(p, gen)));
       if (gen !== this.generation) return;
@@ -442,7 +461,7 @@ export class NetworkManagerSource implements BackendSource {
         const reason = Array.isArray(sr) ? nmNumber(unwrap(sr[1])) : undefined;
         Object.assign(fields, transitionFields(state, last, reason));
       }
-      Object.assign(fields, IP_STATES.has(state) ? await this.readIp(props) : NO_IP);
+      Object.assign(fields, IP_STATES.has(state) ? await this.readIp(props, d.path) : NO_IP);
       if (gen === this.generation) this.report(d, state, fields);
     });
   }
@@ -461,19 +480,22 @@ export class NetworkManagerSource implements BackendSource {
     return true;
   }
 
-  private async readIp(device: Props): Promise<Record<string, string>> {
+  private async readIp(device: Props, devicePath: string): Promise<Record<string, string>> {
     const p4 = configPath(unwrap(device.Ip4Config));
     const p6 = configPath(unwrap(device.Ip6Config));
     const read = (p: string | undefined, iface: string) => p ? this.getAll(p, iface).catch(() => undefined) : Promise.resolve(undefined);
     const activePath = objectPath(unwrap(device.ActiveConnection), ACTIVE_PATH);
+    const d4 = objectPath(unwrap(device.Dhcp4Config), DHCP_PATH);
+    const d6 = objectPath(unwrap(device.Dhcp6Config), DHCP_PATH);
+    // a lease's later changes arrive as PropertiesChanged of these objects: remember whose they are
+    for (const p of [d4, d6]) if (p) this.dhcpOwner.set(p, devicePath);
+    if (this.dhcpOwner.size > 1024) this.dhcpOwner.delete(this.dhcpOwner.keys().next().value!);
     const [ip4, ip6, active, dhcp4, dhcp6] = await Promise.all([
-      read(p4, IP4_IFACE), read(p6, IP6_IFACE), read(activePath, ACTIVE_IFACE),
-      read(objectPath(unwrap(device.Dhcp4Config), DHCP_PATH), DHCP4_IFACE),
-      read(objectPath(unwrap(device.Dhcp6Config), DHCP_PATH), DHCP6_IFACE),
+      read(p4, IP4_IFACE), read(p6, IP6_IFACE), read(activePath, ACTIVE_IFACE), read(d4, DHCP4_IFACE), read(d6, DHCP6_IFACE),
     ]);
     const settings = await read(objectPath(unwrap(active?.Connection), SETTINGS_PATH), SETTINGS_CONN_IFACE);
     const nmd = nmdVariables({ device, ip4, ip6, active, settings, dhcp4, dhcp6 });
-    return { ...ipFields(ip4, ip6), NMDispatcherEnv: JSON.stringify(nmd) };
+    return { ...ipFields(ip4, ip6), NMDispatcherEnv: JSON.stringify(nmd), NMDhcp4: leaseKey(nmd, "DHCP4_"), NMDhcp6: leaseKey(nmd, "DHCP6_") };
   }
 
   private report(d: Device, state: number, fields: Record<string, string>): void {
@@ -484,6 +506,25 @@ export class NetworkManagerSource implements BackendSource {
   private gone(index: number): void {
     this.lastState.delete(index);
     this.sink.linkGone(index);
+  }
+
+  private reportConnectivity(v: unknown): void {
+    const c = nmNumber(v);
+    if (c !== undefined) this.sink.managerState({ NMConnectivity: String(c), NMConnectivityName: NM_CONNECTIVITY[c] ?? "UNKNOWN" });
+  }
+
+  /** A DHCP4Config/DHCP6Config changed: re-read its device's IP configuration (the model diffs). */
+  private onDhcpChanged(path: string, gen: number): void {
+    const devPath = this.dhcpOwner.get(path);
+    const d = devPath ? this.devices.get(devPath) : undefined;
+    if (!d || d.index === undefined) return;
+    void this.enqueue(d, gen, "DHCP options changed", async () => {
+      const props = await this.getAll(d.path, DEVICE_IFACE);
+      const state = nmNumber(unwrap(props.State));
+      if (state === undefined || !IP_STATES.has(state) || d.index === undefined) return;
+      const fields = await this.readIp(props, d.path);
+      if (gen === this.generation) this.sink.linkState(d.index, d.iface, fields);
+    });
   }
 
   private reportManager(v: unknown): void {
@@ -519,9 +560,21 @@ export class NetworkManagerSource implements BackendSource {
         const props = d.index === undefined || IP_STATES.has(n) ? await this.getAll(d.path, DEVICE_IFACE) : undefined;
         if (props && !(await this.identify(d, props))) return;
         if (d.index === undefined) return;
-        const fields = { ...transitionFields(n, o, r), ...(props && IP_STATES.has(n) ? await this.readIp(props) : NO_IP) };
+        const fields = { ...transitionFields(n, o, r), ...(props && IP_STATES.has(n) ? await this.readIp(props, d.path) : NO_IP) };
         if (gen === this.generation) this.report(d, n, fields);
       });
+    } else if (s.iface === PROPS_IFACE && s.member === "PropertiesChanged") {
+      const iface = s.body[0];
+      if ((iface === DHCP4_IFACE || iface === DHCP6_IFACE) && objectPath(s.path, DHCP_PATH)) {
+        this.stats.signals++;
+        this.onDhcpChanged(s.path, gen);
+      } else if (iface === NM_IFACE && s.path === NM_PATH) {
+        const changed = s.body[1] && typeof s.body[1] === "object" ? (s.body[1] as Record<string, unknown>) : {};
+        if ("Connectivity" in changed) {
+          this.stats.signals++;
+          this.reportConnectivity(unwrap(changed.Connectivity));
+        }
+      }
     } else if (s.iface === NM_IFACE && s.path === NM_PATH) {
       this.stats.signals++;
       if (s.member === "StateChanged") {
