@@ -1,54 +1,42 @@
 // Every metric of netevd, defined once and incremented where the thing happens. Served by the API
 // (/metrics) in the Prometheus text format.
 import { readdirSync, readFileSync } from "node:fs";
-import client from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "./prometheus.js";
+import { logStats } from "./log.js";
 
-export const registry = new client.Registry();
+export const registry = new Registry();
 
-// Process metrics computed when scraped. Not prom-client's collectDefaultMetrics(): it runs an
-// event-loop-delay monitor that wakes the process 100 times a second, and an idle daemon must not.
+// Process metrics computed when scraped: nothing runs in an idle daemon (no event-loop-delay timer).
 const startTime = Date.now() / 1000 - process.uptime();
-new client.Counter({
-  name: "netevd_process_cpu_seconds_total", help: "User and system CPU time spent, in seconds", registers: [registry],
-  collect() { const u = process.cpuUsage(); this.reset(); this.inc((u.user + u.system) / 1e6); },
-});
-new client.Gauge({
-  name: "netevd_process_resident_memory_bytes", help: "Resident memory size in bytes", registers: [registry],
-  collect() { this.set(process.memoryUsage.rss()); },
-});
-new client.Gauge({
-  name: "netevd_process_heap_used_bytes", help: "V8 heap in use, in bytes", registers: [registry],
-  collect() { this.set(process.memoryUsage().heapUsed); },
-});
-new client.Gauge({
-  name: "netevd_process_start_time_seconds", help: "Start time of the process since the Unix epoch, in seconds", registers: [registry],
-  collect() { this.set(startTime); },
-});
-new client.Gauge({
-  name: "netevd_process_open_fds", help: "Open file descriptors", registers: [registry],
-  collect() { try { this.set(readdirSync("/proc/self/fd").length); } catch { /* not Linux procfs */ } },
-});
-new client.Gauge({
-  name: "netevd_process_threads", help: "OS threads of the process", registers: [registry],
-  collect() { try { this.set(Number(/^Threads:\s+(\d+)/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? 0)); } catch { /* not Linux procfs */ } },
-});
+registry.register(new Counter("netevd_process_cpu_seconds_total", "User and system CPU time spent, in seconds", [],
+  (c) => { const u = process.cpuUsage(); c.reset(); c.inc((u.user + u.system) / 1e6); }));
+registry.register(new Gauge("netevd_process_resident_memory_bytes", "Resident memory size in bytes", [],
+  (g) => g.set(process.memoryUsage.rss())));
+registry.register(new Gauge("netevd_process_heap_used_bytes", "V8 heap in use, in bytes", [],
+  (g) => g.set(process.memoryUsage().heapUsed)));
+registry.register(new Gauge("netevd_process_start_time_seconds", "Start time of the process since the Unix epoch, in seconds", [],
+  (g) => g.set(startTime)));
+registry.register(new Gauge("netevd_process_open_fds", "Open file descriptors", [],
+  (g) => { try { g.set(readdirSync("/proc/self/fd").length); } catch { /* not Linux procfs */ } }));
+registry.register(new Gauge("netevd_process_threads", "OS threads of the process", [],
+  (g) => { try { g.set(Number(/^Threads:\s+(\d+)/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? 0)); } catch { /* not Linux procfs */ } }));
 
-const counter = (name: string, help: string, labelNames: string[] = []) =>
-  new client.Counter({ name, help, labelNames, registers: [registry] });
-const gauge = (name: string, help: string, labelNames: string[] = []) =>
-  new client.Gauge({ name, help, labelNames, registers: [registry] });
+registry.register(new Counter("netevd_log_records_dropped_total", "Log records dropped because the log sink (stdout: a pipe, journald) was backed up", [],
+  (c) => { c.reset(); c.inc(logStats.dropped); }));
+
+const counter = (name: string, help: string, labelNames: string[] = []) => registry.register(new Counter(name, help, labelNames));
+const gauge = (name: string, help: string, labelNames: string[] = []) => registry.register(new Gauge(name, help, labelNames));
 
 export const metrics = {
   events: counter("netevd_events_total", "Events emitted, by source and event (hook dir name)", ["source", "event"]),
   hookRuns: counter("netevd_hook_runs_total", "Hook script runs, by hook dir and result (ok, failed, timeout, error)", ["dir", "result"]),
-  hookDuration: new client.Histogram({
-    name: "netevd_hook_duration_seconds", help: "Hook script run time, by hook dir", labelNames: ["dir"],
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry],
-  }),
+  hookDuration: registry.register(new Histogram("netevd_hook_duration_seconds", "Hook script run time, by hook dir", ["dir"],
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30])),
   hooksCoalesced: counter("netevd_hook_events_coalesced_total", "Events whose pending hook run was replaced by a newer event"),
   netlinkMessages: counter("netevd_netlink_messages_total", "rtnetlink notifications received"),
   netlinkErrors: counter("netevd_netlink_errors_total", "rtnetlink receive or decode errors"),
   netlinkOverflows: counter("netevd_netlink_overflows_total", "rtnetlink socket overflows (ENOBUFS), each followed by a resync"),
+  netlinkTruncated: counter("netevd_netlink_truncated_total", "rtnetlink notifications that arrived truncated (MSG_TRUNC), each followed by a resync"),
   netlinkResyncs: counter("netevd_netlink_resyncs_total", "Kernel state re-dumps"),
   dbusCalls: counter("netevd_dbus_calls_total", "D-Bus method calls made, by destination service", ["service"]),
   dbusErrors: counter("netevd_dbus_errors_total", "D-Bus method calls that failed, by destination service", ["service"]),

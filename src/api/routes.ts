@@ -1,7 +1,7 @@
 // The API's endpoints (spec section 6) and the checks every request passes first: rate limit, route
 // and method, authorization for mutating endpoints, body size, content type and JSON.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createRequire } from "node:module";
 import type { Config } from "../config/schema.js";
 import { interfaceSelected } from "../config/glob.js";
 import type { History } from "../events/history.js";
@@ -82,9 +82,15 @@ export function sendError(res: ServerResponse, err: HttpError): void {
   sendJson(res, err.status, { error }, err.headers);
 }
 
+// node:crypto (OpenSSL) is loaded on the first token check only: a daemon without a token never
+// pays for it (a few MB of RSS)
+let crypto: typeof import("node:crypto") | undefined;
+
 /** Constant-time check of an `Authorization: Bearer <token>` header (hashes make the lengths equal). */
 export function bearerMatches(header: string | undefined, token: string): boolean {
   if (header === undefined || !/^Bearer /i.test(header)) return false;
+  crypto ??= createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto");
+  const { createHash, timingSafeEqual } = crypto;
   const given = createHash("sha256").update(header.slice(7).trim()).digest();
   const want = createHash("sha256").update(token).digest();
   return timingSafeEqual(given, want);
@@ -276,7 +282,8 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
     // Listening beyond loopback, reads carry DHCP data, hook output and the host's routing: they
     // need the token too. /health stays open for load balancers and probes.
     if (via === "tcp" && url.pathname !== "/health") {
-      const listen = parseListen(ctx.config.api.listen);
+      // what is bound decides, not the (reloaded) config
+      const listen = d.listening.tcp === null ? null : parseListen(d.listening.tcp);
       const token = ctx.config.api.token;
       if (listen && !isLoopbackHost(listen.host) && (!token || !bearerMatches(req.headers.authorization, token))) {
         throw new HttpError(401, "unauthorized", "the API listens beyond loopback: every request needs the bearer token", { "www-authenticate": "Bearer" });

@@ -1,10 +1,11 @@
 // Reading the YAML config file, mapping problems to lines, env overrides.
 
-import { readFileSync, statSync } from "node:fs";
+import { closeSync, constants as fsc, fstatSync, openSync, readSync, statSync, type Stats } from "node:fs";
 import { resolve } from "node:path";
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document } from "yaml";
 import { ConfigError, deepFreeze, formatProblem, validateConfig, validateValue, type Config, type ConfigProblem } from "./schema.js";
 import { applyLegacyEdits, joinListen, legacyEdits, splitListen, type LegacyEdit } from "./legacy.js";
+import { runProblems } from "./check.js";
 
 export const DEFAULT_CONFIG_PATH = "/etc/netevd/netevd.yaml";
 
@@ -288,11 +289,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadResult {
 
   let text: string | undefined;
   try {
-    const st = statSync(file);
-    if (st.isDirectory()) throw new ConfigError(file, [{ path: "", message: "is a directory, expected a YAML file" }]);
-    if (st.size > MAX_CONFIG_BYTES) throw new ConfigError(file, [{ path: "", message: `file is too large (${st.size} bytes, limit ${MAX_CONFIG_BYTES})` }]);
-    if (st.mode & 0o002) notes.push(`warning: ${file} is writable by all users`);
-    text = readFileSync(file, "utf8");
+    text = readConfigFile(file, notes);
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     const code = errCode(e);
@@ -314,5 +311,43 @@ export function loadConfig(opts: LoadOptions = {}): LoadResult {
     for (const w of parsed.warnings) notes.push(`warning: ${formatProblem(file, w)}`);
   }
   const { config, notes: envNotes } = applyEnvOverrides(base, env);
+  // the checks `run` makes beyond the schema (validate and reload make the same ones)
+  const problems = runProblems(config);
+  if (problems.length) throw new ConfigError(file, problems);
   return { config, file, fromFile: text !== undefined, notes: [...notes, ...envNotes] };
+}
+
+/** Why a file of this kind cannot be a config file, or undefined for a regular file. */
+function notRegular(st: Stats): string | undefined {
+  if (st.isFile()) return undefined;
+  const kind = st.isDirectory() ? "a directory" : st.isFIFO() ? "a FIFO" : st.isSocket() ? "a socket"
+    : st.isCharacterDevice() || st.isBlockDevice() ? "a device" : "not a regular file";
+  return `is ${kind}, expected a regular YAML file`;
+}
+
+/**
+ * Read the config file without ever blocking: a FIFO, device or directory is refused before it is
+ * read (stat first, so that opening a device has no side effect; O_NONBLOCK and fstat after opening,
+ * so that a file swapped in between cannot block us either), and at most MAX_CONFIG_BYTES are read.
+ */
+function readConfigFile(file: string, notes: string[]): string {
+  const refuse = (message: string) => new ConfigError(file, [{ path: "", message }]);
+  const pre = notRegular(statSync(file));
+  if (pre) throw refuse(pre);
+  const fd = openSync(file, fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOCTTY);
+  try {
+    const st = fstatSync(fd);
+    const kind = notRegular(st);
+    if (kind) throw refuse(kind);
+    if (st.size > MAX_CONFIG_BYTES) throw refuse(`file is too large (${st.size} bytes, limit ${MAX_CONFIG_BYTES})`);
+    if (st.mode & 0o002) notes.push(`warning: ${file} is writable by all users`);
+    // one byte more than the cap: a file that grew after fstat is still refused
+    const buf = Buffer.allocUnsafe(MAX_CONFIG_BYTES + 1); // pages untouched beyond what is read
+    let len = 0;
+    for (let n; len < buf.length && (n = readSync(fd, buf, len, buf.length - len, null)) > 0;) len += n;
+    if (len > MAX_CONFIG_BYTES) throw refuse(`file is too large (more than ${MAX_CONFIG_BYTES} bytes)`);
+    return buf.toString("utf8", 0, len);
+  } finally {
+    closeSync(fd);
+  }
 }

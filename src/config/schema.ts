@@ -84,6 +84,8 @@ export interface HooksConfig {
   readonly max_parallel: number;
   readonly replay_on_start: boolean;
   readonly capabilities: readonly Capability[];
+  /** null: the daemon's user (system.user); "root": through the privileged hook runner */
+  readonly user: string | null;
 }
 
 export interface EventsConfig {
@@ -196,6 +198,7 @@ const DEFAULTS: Config = deepFreeze({
     max_parallel: 4,
     replay_on_start: true,
     capabilities: [],
+    user: null,
   },
   events: {
     history_size: 1000,
@@ -533,7 +536,9 @@ const SCHEMA: Section<Config> = {
     log_level: oneOf(LOG_LEVELS),
     log_format: oneOf(LOG_FORMATS),
     backend: oneOf(BACKENDS, { networkd: "systemd-networkd", systemd_networkd: "systemd-networkd" }),
-    user: str((s) => (USER_RE.test(s) ? null : `expected a user name matching ${USER_RE.source}, got ${describeValue(s)}`)),
+    user: str((s) => (s === "root"
+      ? "the daemon never runs as root (it parses untrusted input: netlink, D-Bus, DHCP leases, HTTP); to run hook scripts as root, set hooks.user: root"
+      : USER_RE.test(s) ? null : `expected a user name matching ${USER_RE.source}, got ${describeValue(s)}`)),
     scripts_dir: str(absolutePathError),
     scripts_dirs: list(checkScriptsDir, "absolute directory paths"),
   },
@@ -561,6 +566,7 @@ const SCHEMA: Section<Config> = {
     max_parallel: int(1, 256),
     replay_on_start: bool(),
     capabilities: list(checkCapability, "capability names"),
+    user: nullable(str((s) => (USER_RE.test(s) ? null : `expected root or the daemon's user name, got ${describeValue(s)}`))),
   },
   events: {
     history_size: int(10, 1_000_000),
@@ -704,6 +710,10 @@ function walk(sec: AnySection, value: unknown, path: string, defaults: Record<st
 export function validateConfig(input: unknown, lineOf: LineLookup = () => undefined): { config: Config; problems: ConfigProblem[] } {
   const ctx: Ctx = { problems: [], lineOf };
   const config = walk(SCHEMA as unknown as AnySection, input, "", DEFAULTS as unknown as Record<string, unknown>, ctx) as unknown as Config;
+  const hu = config.hooks.user;
+  if (hu !== null && hu !== "root" && hu !== config.system.user) {
+    report(ctx, "hooks.user", `hooks run either as root (hooks.user: root) or as the daemon's user (system.user, ${JSON.stringify(config.system.user)}); got ${JSON.stringify(hu)}`);
+  }
   resolveScriptsDirs(input, config as { system: { scripts_dir: string; scripts_dirs: readonly string[] } }, ctx);
   return { config, problems: ctx.problems };
 }

@@ -2,7 +2,7 @@
 // becomes a directory only by being looked up here: nothing external is ever joined into a path.
 
 export const KERNEL_DIRS = [
-  "carrier", "no-carrier", "link-added", "link-removed", "address-added", "address-removed", "mtu", "routes",
+  "carrier", "no-carrier", "link-added", "link-removed", "address-added", "address-removed", "address-dad-failed", "mtu", "routes",
 ] as const;
 
 export const NETWORKD_OPER_DIRS = [

@@ -4,7 +4,7 @@ import type { EventFactory } from "./factory.js";
 
 export function hostnameJob(c: { hostname: string; previous: string | null; staticHostname?: string }, f: EventFactory): HookJob {
   const state: Record<string, unknown> = { hostname: c.hostname, ...(c.staticHostname !== undefined && { staticHostname: c.staticHostname }) };
-  const e = f.make({ event: "hostname", link: null, index: null, backend: "hostnamed", snap: { state, addresses: [], gateway: null, dns: [] }, changed: ["hostname"] });
+  const e = f.make({ event: "hostname", link: null, index: null, source: "hostnamed", snap: { state, addresses: [], gateway: null, dns: [] }, changed: ["hostname"] });
   if (c.previous !== null) e.previous = { hostname: c.previous };
   const env: Record<string, string> = { HOSTNAME: c.hostname };
   if (c.staticHostname !== undefined) env.STATIC_HOSTNAME = c.staticHostname;

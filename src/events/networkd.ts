@@ -1,6 +1,8 @@
-// systemd-networkd states → hook events: CarrierState → carrier.d/no-carrier.d, OperationalState →
-// its dir, AdministrativeState → configuring.d/configured.d/failed.d/linger.d/unmanaged.d,
-// Manager OperationalState → manager.d.
+// systemd-networkd states → hook events: OperationalState → its dir, AdministrativeState →
+// configuring.d/configured.d/failed.d/linger.d/unmanaged.d, Manager OperationalState → manager.d.
+// Carrier is not networkd's to fire: carrier.d/no-carrier.d come from the kernel's carrier change
+// at once (src/events/derive.ts); networkd's CarrierState (and OperationalState carrier/no-carrier)
+// report the same transition milliseconds later and fire nothing.
 import type { LinkRecord } from "../netlink/types.js";
 import type { NetworkModel } from "../state/model.js";
 import type { Backend, HookJob } from "./types.js";
@@ -26,13 +28,11 @@ export function linkFor(m: NetworkModel, index: number, name: string | undefined
   return name ? { index, name, flags: 0, carrier: false, up: false, mtu: 0, operstate: "unknown", type: 0 } : undefined;
 }
 
-/** networkd property changes → carrier.d/no-carrier.d (CarrierState), operational dirs, administrative dirs. */
+/** networkd property changes → operational dirs, administrative dirs. */
 export function networkdJobs(fact: BackendFact, m: NetworkModel, ctx: DeriveContext, f: EventFactory, replay = false): HookJob[] {
   const l = linkFor(m, fact.index, fact.name);
   if (!l || !ctx.selected(l.name)) return [];
   const dirs: string[] = [];
-  const carrier = fact.changes.CarrierState?.[1];
-  if (carrier === "carrier" || carrier === "no-carrier") dirs.push(carrier);
   const oper = fact.changes.OperationalState?.[1];
   if (oper && OPER_DIRS.has(oper)) dirs.push(oper);
   const admin = fact.changes.AdministrativeState?.[1];
@@ -40,18 +40,18 @@ export function networkdJobs(fact: BackendFact, m: NetworkModel, ctx: DeriveCont
   const changed = Object.keys(fact.changes);
   return dirs.map((event) => {
     const snap = snapshotOf(m, l, ctx.extraState?.(l.index));
-    const e = f.make({ event, link: l.name, index: l.index, backend: "systemd-networkd", snap, changed, replay });
+    const e = f.make({ event, link: l.name, index: l.index, source: "systemd-networkd", snap, changed, replay });
     return { event: e, state: event, env: networkdEnv(snap, l.name, fact.fields) };
   });
 }
 
 export function managerJob(backend: Backend, state: string, fields: Record<string, string>, changed: string[], f: EventFactory, replay = false): HookJob {
   const snap: LinkSnapshot = { state: { ...fields }, addresses: [], gateway: null, dns: [] };
-  const e = f.make({ event: "manager", link: null, index: null, backend, snap, changed, replay });
+  const e = f.make({ event: "manager", link: null, index: null, source: backend, snap, changed, replay });
   return { event: e, state, env: {} };
 }
 
-/** Startup replay for networkd links: the current carrier, operational and administrative dirs, once. */
+/** Startup replay for networkd links: the current operational and administrative dirs, once (carrier: the kernel's replay). */
 export function networkdReplayJobs(m: NetworkModel, ctx: DeriveContext, f: EventFactory): HookJob[] {
   const out: HookJob[] = [];
   for (const [index, st] of [...m.backend].sort((a, b) => a[0] - b[0])) {
@@ -59,7 +59,7 @@ export function networkdReplayJobs(m: NetworkModel, ctx: DeriveContext, f: Event
     const l = m.links.get(index);
     if (l?.type === 772) continue;
     const changes: Record<string, [string | undefined, string]> = {};
-    for (const k of ["CarrierState", "OperationalState", "AdministrativeState"]) if (st.fields[k]) changes[k] = [undefined, st.fields[k]!];
+    for (const k of ["OperationalState", "AdministrativeState"]) if (st.fields[k]) changes[k] = [undefined, st.fields[k]!];
     out.push(...networkdJobs({ backend: st.backend, index, name: st.name, changes, fields: st.fields }, m, ctx, f, true));
   }
   return out;
@@ -148,7 +148,7 @@ export function networkdDispatcherJobs(fact: BackendFact, m: NetworkModel, ctx: 
   const changed = Object.keys(fact.changes);
   return states.map((event) => {
     const snap = snapshotOf(m, l, ctx.extraState?.(l.index));
-    const e = f.make({ event, link: l.name, index: l.index, backend: "systemd-networkd", snap, changed, replay });
+    const e = f.make({ event, link: l.name, index: l.index, source: "systemd-networkd", snap, changed, replay });
     // networkd-dispatcher's json is its parse of `networkctl status`; here it is networkd's own
     // Link.Describe() when the daemon can get it, else the event contract
     const env = { ...networkdDispatcherEnv(m, l, fact.fields), json: JSON.stringify(e) };

@@ -112,11 +112,11 @@ export function nmJobs(fact: BackendFact, m: NetworkModel, ctx: DeriveContext, f
   const snap = snapshotOf(m, l, ctx.extraState?.(l.index), list(fact.fields.NMDns));
   const gateway = list(fact.fields.NMGateway)[0];
   if (gateway) snap.gateway = gateway;
-  const event = f.make({ event: dir, link: l.name, index: l.index, backend: "NetworkManager", snap, changed: Object.keys(fact.changes), replay });
+  const event = f.make({ event: dir, link: l.name, index: l.index, source: "NetworkManager", snap, changed: Object.keys(fact.changes), replay });
   const out: HookJob[] = [{ event, state: dir, env: nmDeviceEnv(fact.name ?? l.name, fact.fields) }];
   // both leases changed at once: dhcp6-change too
   if (dir === "dhcp4-change" && fact.changes.NMDhcp6 && fact.changes.NMDhcp6[1] !== "") {
-    const e6 = f.make({ event: "dhcp6-change", link: l.name, index: l.index, backend: "NetworkManager", snap, changed: Object.keys(fact.changes), replay });
+    const e6 = f.make({ event: "dhcp6-change", link: l.name, index: l.index, source: "NetworkManager", snap, changed: Object.keys(fact.changes), replay });
     out.push({ event: e6, state: "dhcp6-change", env: nmDeviceEnv(fact.name ?? l.name, fact.fields) });
   }
   return out;

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { DaemonProcess, hookTree, labFile, readJsonLines, sh, waitFor, writeConfig } from "./lab.js";
 
 const recorder = `#!/bin/sh
-printf '{"HOSTNAME":"%s","STATIC_HOSTNAME":"%s","EVENT":"%s","BACKEND":"%s","LINK":"%s"}\\n' "$HOSTNAME" "$STATIC_HOSTNAME" "$EVENT" "$BACKEND" "\${LINK-__unset__}" >> $OUT/runs.jsonl
+printf '{"HOSTNAME":"%s","STATIC_HOSTNAME":"%s","EVENT":"%s","BACKEND":"%s","LINK":"%s","ev":%s}\\n' "$HOSTNAME" "$STATIC_HOSTNAME" "$EVENT" "$BACKEND" "\${LINK-__unset__}" "$NETEVD_EVENT" >> $OUT/runs.jsonl
 `;
 
 if (labFile(import.meta.url)) {
@@ -20,11 +20,13 @@ if (labFile(import.meta.url)) {
       await sh(["busctl", "--system", "call", "org.freedesktop.hostname1", "/org/freedesktop/hostname1", "org.freedesktop.hostname1",
         "SetStaticHostname", "sb", name, "false"]);
       await waitFor("hostname.d ran", () => readJsonLines(join(out, "runs.jsonl")).length > 0, 10_000);
-      const run = readJsonLines<Record<string, string>>(join(out, "runs.jsonl")).at(-1)!;
+      const run = readJsonLines<Record<string, string> & { ev: { source: string; link: string | null } }>(join(out, "runs.jsonl")).at(-1)!;
       assert.equal(run.HOSTNAME, name);
       assert.equal(run.STATIC_HOSTNAME, name);
       assert.equal(run.EVENT, "hostname");
-      assert.equal(run.BACKEND, "hostnamed");
+      assert.equal(run.BACKEND, "kernel", "the running backend (none)");
+      assert.equal(run.ev.source, "hostnamed");
+      assert.equal(run.ev.link, null);
       assert.equal(run.LINK, "__unset__");
       // a second change fires again; setting the same name again fires nothing
       const name2 = `${name}-b`;

@@ -3,8 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { LinkRecord } from "../../src/netlink/types.js";
 import { applyBackendState, applyManagerState, applyMessage, emptyModel } from "../../src/state/model.js";
 import { EventFactory, type DeriveContext } from "../../src/events/derive.js";
@@ -13,12 +13,13 @@ import { leaseKey, nmdVariables } from "../../src/sources/networkmanager.js";
 import { networkctlAddresses, networkdDispatcherAddresses, networkdDispatcherJobs } from "../../src/events/networkd.js";
 import { hostnamedChange } from "../../src/sources/hostnamed.js";
 import { discoverMerged } from "../../src/actions/hooks/merge.js";
+import { chainProblem } from "../../src/actions/hooks/discover.js";
 import { Dispatcher } from "../../src/actions/hooks/dispatcher.js";
 
 const v = (signature: string, value: unknown) => ({ signature, value });
 const lab0: LinkRecord = { index: 2, name: "lab0", flags: 0, carrier: true, up: true, mtu: 1500, operstate: "up", type: 1 };
 const ctx = (m: ReturnType<typeof emptyModel>): DeriveContext => ({
-  kernelCarrier: () => true, ownRoute: () => false, selected: () => true, extraState: (i) => m.backend.get(i)?.fields,
+  ownRoute: () => false, selected: () => true, extraState: (i) => m.backend.get(i)?.fields,
 });
 
 test("NMD variables: read from NM's objects, validated, bounded", () => {
@@ -116,8 +117,11 @@ test("hostnamed: only hostname1's name properties count", () => {
   assert.equal(hostnamedChange(["org.freedesktop.timedate1", { Hostname: v("s", "x") }, []]), undefined);
 });
 
-test("merged hook directories: /etc replaces by name, a /dev/null link masks, a broken admin copy still claims the name", () => {
-  const root = mkdtempSync(join(tmpdir(), "netevd-merge-"));
+test("merged hook directories: /etc replaces by name, a /dev/null link masks, a broken admin copy still claims the name", (t) => {
+  // hook directories need a chain of directories nobody else can write: next to this file, not /tmp
+  const here = dirname(fileURLToPath(import.meta.url));
+  if (chainProblem(here, process.getuid?.() ?? 0)) { t.skip(`${here} is not a trusted directory chain`); return; }
+  const root = mkdtempSync(join(here, "tmp-merge-"));
   try {
     const etc = join(root, "etc"), usr = join(root, "usr");
     for (const d of [etc, usr]) { mkdirSync(join(d, "routable.d"), { recursive: true }); chmodSync(d, 0o755); chmodSync(join(d, "routable.d"), 0o755); chmodSync(root, 0o755); }

@@ -72,7 +72,7 @@ const EXPECTED_DEFAULTS: Config = {
       lease_files: ["/var/lib/dhcp/*.leases", "/var/lib/dhcp/*.lease", "/var/lib/dhclient/*.leases", "/var/lib/dhclient/*.lease"],
     },
   },
-  hooks: { timeout_sec: 30, debounce_ms: 0, routes_debounce_ms: 250, max_parallel: 4, replay_on_start: true, capabilities: [] },
+  hooks: { timeout_sec: 30, debounce_ms: 0, routes_debounce_ms: 250, max_parallel: 4, replay_on_start: true, capabilities: [], user: null },
   events: { history_size: 1000 },
   api: {
     enabled: true,
@@ -115,7 +115,7 @@ describe("defaults", () => {
 
   it("configKeyPaths lists every leaf key", () => {
     const paths = configKeyPaths();
-    assert.equal(paths.length, 41);
+    assert.equal(paths.length, 42);
     assert.ok(paths.includes("backends.dhclient.lease_files"));
     assert.ok(paths.includes("api.token"));
   });
@@ -194,6 +194,7 @@ hooks:
   max_parallel: 256
   replay_on_start: false
   capabilities: [CAP_NET_ADMIN, CAP_NET_BIND_SERVICE]
+  user: root
 events:
   history_size: 10
 api:
@@ -220,7 +221,7 @@ compat:
         networkmanager: { use_dns: true, use_domain: false, use_hostname: true },
         dhclient: { use_dns: true, use_domain: true, use_hostname: false, lease_files: ["/var/lib/NetworkManager/*.lease", "/tmp/x.leases"] },
       },
-      hooks: { timeout_sec: 2.5, debounce_ms: 100, routes_debounce_ms: 0, max_parallel: 256, replay_on_start: false, capabilities: ["CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE"] },
+      hooks: { timeout_sec: 2.5, debounce_ms: 100, routes_debounce_ms: 0, max_parallel: 256, replay_on_start: false, capabilities: ["CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE"], user: "root" },
       events: { history_size: 10 },
       api: { enabled: false, listen: "[::1]:8080", socket: "", token: "s3cret-token_!", max_body_bytes: 256, rate_limit_per_sec: 100000 },
       metrics: { enabled: false },
