@@ -4,8 +4,6 @@ import { fileURLToPath } from "node:url";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, DEFAULT_CONFIG_PATH, formatProblem, loadConfig, migrateConfigText } from "../config/index.js";
-import type { Config } from "../config/index.js";
-import type { ScriptSets } from "../actions/hooks/runner.js";
 import { createLogger } from "../log.js";
 import { spawn } from "node:child_process";
 import { CAP_NET_ADMIN_BIT, CAP_NUMBERS, effectiveCaps, lookupUser, setprivArgv, setprivPath, unreadableFor, type PasswdEntry } from "./privileges.js";
@@ -341,9 +339,10 @@ async function hookRunner(path: string | undefined, fdArg: string | undefined): 
     return EXIT.failure;
   }
   const { runRunner } = await import("../actions/hooks/runner.js");
+  const dirs = { scripts: config.system.scripts_dirs, networkdDispatcher: config.compat.networkd_dispatcher_dirs };
   if (fdArg !== undefined) {
     if (!/^[0-9]{1,6}$/.test(fdArg)) throw new UsageError("--fd takes a file descriptor number");
-    await runRunner({ scriptsDir: runnerScriptSets(config), log, fd: Number(fdArg) });
+    await runRunner({ dirs, log, fd: Number(fdArg) });
     return EXIT.ok;
   }
   // socket activation: LISTEN_FDS=1 for this pid, the socket is fd 3
@@ -357,7 +356,7 @@ async function hookRunner(path: string | undefined, fdArg: string | undefined): 
     return EXIT.failure;
   }
   const native = loadNative();
-  await runRunner({ scriptsDir: runnerScriptSets(config), log, listenFd: 3, allowUid: user.uid, peerUid: (fd) => native.peerCred(fd).uid });
+  await runRunner({ dirs, log, listenFd: 3, allowUid: user.uid, peerUid: (fd) => native.peerCred(fd).uid });
   return EXIT.ok;
 }
 
@@ -396,11 +395,3 @@ main(process.argv.slice(2)).then(
     process.exit(EXIT.failure);
   },
 );
-
-/** The root runner's script directories: netevd's, and networkd-dispatcher's when compat is on. */
-function runnerScriptSets(config: Config): ScriptSets {
-  return {
-    netevd: config.system.scripts_dirs,
-    "networkd-dispatcher": config.compat.networkd_dispatcher ? config.compat.networkd_dispatcher_dirs : [],
-  };
-}
