@@ -16,18 +16,21 @@ import { ServiceNotifier } from "./notify.js";
 import type { RouteRecord } from "./netlink/types.js";
 import { dadFailed } from "./net/address.js";
 import { backendReplayJobs, DAD_FAILED_REASON, EventFactory, jobsFromFacts, replayJobs, snapshotOf, type DeriveContext } from "./events/derive.js";
-import { hookDirName } from "./events/dirs.js";
+import { hookDirName } from "./hook-dirs.js";
 import { History } from "./events/history.js";
 import type { HookJob } from "./events/types.js";
 import { Dispatcher } from "./actions/hooks/dispatcher.js";
 import { runHookDir, SkipRegistry, type RemoteRunner } from "./actions/hooks/run.js";
 import { discoverMerged } from "./actions/hooks/merge.js";
-import { networkdDispatcherJobs, networkdDispatcherReplayJobs } from "./events/networkd.js";
+import { networkdDispatcherAddresses, networkdDispatcherJobs, networkdDispatcherReplayJobs } from "./events/networkd.js";
 import { processesNamed } from "./sources/processes.js";
-import { HOOK_EVENTS } from "./events/dirs.js";
+import { HostnamedSource } from "./sources/hostnamed.js";
+import { hostnameJob } from "./events/hostname.js";
+import { HOOK_EVENTS } from "./hook-dirs.js";
 import { RoutingReconciler } from "./actions/routing/index.js";
 import { DnsActions } from "./actions/dns.js";
-import { metrics } from "./metrics.js";
+import { SinkSet } from "./actions/sinks/index.js";
+import { metrics, setSinkStatsSource } from "./metrics.js";
 import { startApi, type ApiServer } from "./api/server.js";
 import { packageVersion } from "./api/version.js";
 
@@ -66,11 +69,13 @@ export class Daemon {
   /** hook scripts skipped and why: each (path, reason) is logged once per run of the daemon */
   private readonly hookSkips = new SkipRegistry();
   private api: ApiServer | null = null;
+  private hostnamed: HostnamedSource | null = null;
   readonly notifier: ServiceNotifier;
   /** system.backend, resolved when it is "auto" */
   private backendName: Exclude<Config["system"]["backend"], "auto"> = "none";
   /** auto: watches for the other managers while the chosen one is absent */
   private followers: BusNameWatch[] = [];
+  readonly sinks: SinkSet;
 
   constructor(private readonly o: DaemonOptions) {
     this.config = o.config;
@@ -99,6 +104,8 @@ export class Daemon {
       events: this.events,
     });
     this.dns = new DnsActions({ log: o.log.child({ source: "dns" }), config: () => this.config, model: () => this.kernel.model });
+    this.sinks = new SinkSet({ log: o.log.child({ source: "sinks" }) });
+    setSinkStatsSource(() => this.sinks.stats());
   }
 
   get log(): Logger {
@@ -112,6 +119,8 @@ export class Daemon {
   async start(): Promise<void> {
     const t0 = performance.now();
     metrics.buildInfo.set({ version: packageVersion(), node: process.version }, 1);
+    // before any event (the replay included): what the last run left queued is delivered first
+    await this.sinks.apply(this.config);
     await this.kernel.start();
     const m = this.kernel.model;
     this.updateGauges();
@@ -123,6 +132,13 @@ export class Daemon {
     const settled = new Promise<void>((r) => { this.settle = r; });
     await this.resolveBackend();
     this.startBackend();
+    // hostname.d, whatever the backend
+    this.hostnamed = new HostnamedSource(this.log.child({ source: "hostnamed" }), (c) => {
+      this.log.info("fact", { source: "hostnamed", fact: "hostname", hostname: c.hostname, previous: c.previous });
+      this.emit(hostnameJob(c, this.events));
+    });
+    // subscribed before "ready": a change right after start is seen (bounded: the bus may be slow)
+    await Promise.race([this.hostnamed.start(), new Promise((r) => setTimeout(r, 2000).unref())]);
     // replay once the backend's state is known (or after a bound), so a link's carrier is replayed
     // by exactly one source
     let bound: NodeJS.Timeout | undefined;
@@ -297,7 +313,7 @@ export class Daemon {
     const dirs = this.config.compat.networkd_dispatcher_dirs;
     const scripts = new Set<string>();
     for (const event of HOOK_EVENTS) for (const sc of discoverMerged(dirs, event, this.hookOwnerUid).scripts) scripts.add(sc.path);
-    this.log.info("networkd-dispatcher scripts taken over", { scripts: scripts.size, dirs: dirs.join(":"), user: this.daemonUid === 0 ? "root" : String(this.daemonUid) });
+    this.log.info("networkd-dispatcher scripts taken over", { scripts: scripts.size, dirs: dirs.join(":"), user: this.o.hookRunner ? "root" : this.config.system.user });
     const pids = processesNamed("networkd-dispatcher");
     if (pids.length) {
       this.log.warn("networkd-dispatcher is running too: both will run its scripts; stop and disable it (systemctl disable --now networkd-dispatcher)", { pids });
@@ -324,6 +340,9 @@ export class Daemon {
       try {
         const json = await describe(index);
         if (json !== undefined) { job.json = json; job.env.json = json; }
+        // networkd-dispatcher reads the addresses when it runs the scripts: so do we, now that the
+        // kernel's notifications of what networkd just did have been read
+        if (job.compat === "networkd-dispatcher") Object.assign(job.env, networkdDispatcherAddresses(this.kernel.model, index));
       } catch (err) {
         this.log.warn("backend Describe failed; $JSON falls back to the event contract", { link: job.event.link, err: (err as Error).message });
       }
@@ -352,6 +371,7 @@ export class Daemon {
     metrics.events.inc({ source: e.source, event: e.event });
     this.log.info("event", { event: e.event, link: e.link, index: e.index, id: e.id, source: e.source, replay: e.replay, changed: e.changed });
     if (runHooks) this.dispatcher.submit(job);
+    this.sinks.submit(e);
   }
 
   private async runJob(job: HookJob): Promise<void> {
@@ -414,6 +434,7 @@ export class Daemon {
     if (this.backend) sources[this.backend.backend] = this.backend.health();
     const tcpError = this.api?.tcpError;
     if (tcpError) sources.api = { state: "tcp-failed", ok: false, detail: tcpError };
+    Object.assign(sources, this.sinks.health());
     return { ok: Object.values(sources).every((s) => s.ok), sources };
   }
 
@@ -457,8 +478,10 @@ export class Daemon {
     try {
       const { config, file } = loadConfig({ path: this.o.configFile });
       if (config.hooks.user !== this.config.hooks.user ||
-          (config.hooks.user === "root" && config.system.scripts_dirs.join(":") !== this.config.system.scripts_dirs.join(":"))) {
-        throw new Error("hooks.user (and, for root hooks, system.scripts_dirs) take effect only at a restart");
+          (config.hooks.user === "root" && (config.system.scripts_dirs.join(":") !== this.config.system.scripts_dirs.join(":") ||
+            config.compat.networkd_dispatcher !== this.config.compat.networkd_dispatcher ||
+            config.compat.networkd_dispatcher_dirs.join(":") !== this.config.compat.networkd_dispatcher_dirs.join(":")))) {
+        throw new Error("hooks.user (and, for root hooks, system.scripts_dirs and compat.networkd_dispatcher*) take effect only at a restart");
       }
       const moved = (["enabled", "listen", "socket"] as const).filter((k) => config.api[k] !== this.config.api[k]);
       if (moved.length) {
@@ -472,6 +495,7 @@ export class Daemon {
       this.history.resize(config.events.history_size);
       this.log.info("config reloaded", { file });
       this.routing.schedule("reload");
+      void this.sinks.apply(config).catch((err: Error) => this.log.error("sink reload failed", { err: err.message }));
       return { ok: true };
     } catch (err) {
       const msg = err instanceof ConfigError ? err.message : (err as Error).message;
@@ -493,9 +517,12 @@ export class Daemon {
     await this.api?.close();
     for (const w of this.followers) w.stop();
     this.backend?.stop();
+    this.hostnamed?.stop();
     this.dns.stop();
     await this.routing.stop();
     this.kernel.close();
     await hooksDone;
+    // last: events of the shutdown itself are spooled too
+    await this.sinks.close();
   }
 }

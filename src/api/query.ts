@@ -1,6 +1,6 @@
 // The API's pure parts: request parameters and bodies → validated values, event selection from the
 // history, the listen-address policy, the rate limiter. No I/O, so all of it is unit-tested.
-import { hookDirName } from "../events/dirs.js";
+import { hookDirName } from "../hook-dirs.js";
 import type { HookResultRecord } from "../events/history.js";
 import type { NetevdEvent } from "../events/types.js";
 import { validIfname } from "../net/validate.js";

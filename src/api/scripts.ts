@@ -4,7 +4,7 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { discoverMerged } from "../actions/hooks/index.js";
-import { HOOK_EVENTS, hookDirName } from "../events/dirs.js";
+import { HOOK_EVENTS, hookDirName } from "../hook-dirs.js";
 
 export interface HookDirView {
   event: string;

@@ -4,7 +4,7 @@
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config/index.js";
 import { defaultConfig, type Config } from "../config/schema.js";
-import { hookDirName } from "../events/dirs.js";
+import { hookDirName } from "../hook-dirs.js";
 import { validIfname } from "../net/validate.js";
 import type { NetevdEvent } from "../events/types.js";
 import { ApiError, callApi, DaemonUnreachable, followStream, type Endpoint } from "../api/client.js";

@@ -4,7 +4,7 @@ import { basename, resolve } from "node:path";
 import { RtnlRequester } from "../netlink/rtnl.js";
 import { modelFrom } from "../state/model.js";
 import { EventFactory, snapshotOf } from "../events/factory.js";
-import { hookDirName } from "../events/dirs.js";
+import { hookDirName } from "../hook-dirs.js";
 import { validIfname, validIp } from "../net/validate.js";
 import { buildHookEnv } from "../actions/hooks/env.js";
 import { runContext, runScript, type HookLogger } from "../actions/hooks/run.js";

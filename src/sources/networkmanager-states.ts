@@ -1,12 +1,6 @@
 // NetworkManager's numbers and their names: device states, manager states, state-change reasons,
 // and the backend fields of one device transition. A leaf of the NM source: pure tables, no I/O.
-
-/** NetworkManager device states (NM_DEVICE_STATE_*) by number. */
-export const NM_DEVICE_STATES: Readonly<Record<number, string>> = {
-  0: "unknown", 10: "unmanaged", 20: "unavailable", 30: "disconnected", 40: "prepare", 50: "config",
-  60: "need-auth", 70: "ip-config", 80: "ip-check", 90: "secondaries", 100: "activated",
-  110: "deactivating", 120: "failed",
-};
+import { NM_DEVICE_STATES } from "../hook-dirs.js";
 
 /** NM_STATE_* (the manager's State) by number. */
 export const NM_MANAGER_STATES: Readonly<Record<number, string>> = {

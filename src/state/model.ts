@@ -14,7 +14,7 @@ export interface NetworkModel {
 }
 
 /** A backend's name: "kernel" when there is none (system.backend: none). */
-export type Backend = "kernel" | "systemd-networkd" | "NetworkManager" | "dhclient";
+export type Backend = "kernel" | "systemd-networkd" | "NetworkManager" | "dhclient" | "hostnamed";
 
 export interface BackendLinkState {
   backend: string;

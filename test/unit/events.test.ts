@@ -5,7 +5,7 @@ import { applyBackendState, applyMessage, emptyModel } from "../../src/state/mod
 import { EventFactory, jobsFromFacts, replayJobs, type DeriveContext } from "../../src/events/derive.js";
 import { History } from "../../src/events/history.js";
 import { selectEvents, splitEventId } from "../../src/api/query.js";
-import { hookDirName, HOOK_EVENTS } from "../../src/events/dirs.js";
+import { hookDirName, HOOK_EVENTS } from "../../src/hook-dirs.js";
 
 const link = (over: Partial<LinkRecord> = {}): LinkRecord => ({
   index: 2, name: "eth0", flags: 0, carrier: true, up: true, mtu: 1500, operstate: "up", type: 1, ...over,

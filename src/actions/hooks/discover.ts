@@ -4,7 +4,7 @@
 // the rare symlink).
 import * as fs from "node:fs";
 import { dirname, join } from "node:path";
-import { hookDirName } from "../../events/dirs.js";
+import { hookDirName } from "../../hook-dirs.js";
 
 export interface HookScript {
   name: string;

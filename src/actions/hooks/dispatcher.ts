@@ -3,7 +3,7 @@
 // (dirs that are states of one machine, like carrier.d/no-carrier.d, share one key: see coalesceGroup)
 // and at most `maxParallel` runs at once across links. Memory is bounded by links × dirs.
 import type { HookJob } from "../../events/types.js";
-import { coalesceGroup } from "../../events/dirs.js";
+import { coalesceGroup } from "../../hook-dirs.js";
 import { metrics } from "../../metrics.js";
 
 export interface DispatcherOptions {

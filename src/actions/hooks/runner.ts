@@ -14,7 +14,7 @@
 // where only the daemon's user may connect (SO_PEERCRED).
 import * as net from "node:net";
 import type { Logger } from "../../log.js";
-import { hookDirName } from "../../events/dirs.js";
+import { hookDirName } from "../../hook-dirs.js";
 import { validIfname } from "../../net/validate.js";
 import { checkHookEnv } from "./env.js";
 import { discoverMerged } from "./merge.js";
