@@ -14,7 +14,7 @@ const srcDir = process.argv[2] ? resolve(process.argv[2]) : join(root, "src");
 
 /** Bottom to top; a file may import only from its own layer or a lower one. First match wins. */
 const LAYERS = [
-  ["leaf", /^(netlink|dbus|net|config)\/|^(log|journal|metrics|prometheus|notify|hook-dirs)\.ts$/],
+  ["leaf", /^(netlink|dbus|net|config)\/|^(log|journal|metrics|prometheus|notify|hook-dirs|version)\.ts$/],
   ["state", /^state\//],
   ["sources", /^sources\//],
   ["events", /^events\//],

@@ -32,7 +32,7 @@ import { DnsActions } from "./actions/dns.js";
 import { SinkSet } from "./actions/sinks/index.js";
 import { metrics, setSinkStatsSource } from "./metrics.js";
 import { startApi, type ApiServer } from "./api/server.js";
-import { packageVersion } from "./api/version.js";
+import { packageVersion } from "./version.js";
 
 export interface DaemonOptions {
   config: Config;

@@ -1,8 +1,7 @@
 // The API's pure parts: request parameters and bodies → validated values, event selection from the
 // history, the listen-address policy, the rate limiter. No I/O, so all of it is unit-tested.
 import { hookDirName } from "../hook-dirs.js";
-import type { HookResultRecord } from "../events/history.js";
-import type { NetevdEvent } from "../events/types.js";
+import type { HookRunResult, NetevdEvent } from "../events/types.js";
 import { validIfname } from "../net/validate.js";
 
 /** A request the API refuses, with its HTTP status and a stable error code. */
@@ -122,8 +121,8 @@ export const matchesFilter = (e: NetevdEvent, f: { link?: string; event?: string
   (f.link === undefined || e.link === f.link) && (f.event === undefined || e.event === f.event);
 
 /** Events with the hook runs they caused (results still in the hook ring). */
-export function withHooks(events: NetevdEvent[], hooks: readonly HookResultRecord[]): Array<NetevdEvent & { hooks: HookResultRecord[] }> {
-  const byEvent = new Map<string, HookResultRecord[]>();
+export function withHooks(events: NetevdEvent[], hooks: readonly HookRunResult[]): Array<NetevdEvent & { hooks: HookRunResult[] }> {
+  const byEvent = new Map<string, HookRunResult[]>();
   const wanted = new Set(events.map((e) => e.id));
   for (const h of hooks) {
     if (!wanted.has(h.eventId)) continue;

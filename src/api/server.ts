@@ -12,7 +12,7 @@ import { checkApiConfig, RateLimiter } from "./query.js";
 import { createRouter, type ApiContext, type Via } from "./routes.js";
 import { EventStreams } from "./sse.js";
 import { ConnectionGuard } from "./guard.js";
-import { packageVersion } from "./version.js";
+import { packageVersion } from "../version.js";
 
 export type { ApiContext } from "./routes.js";
 export { checkApiConfig } from "./query.js";

@@ -1,8 +1,7 @@
 // Tables and lines for people (`--json` prints the API's answer instead). Pure.
 import type { InterfaceView, RouteView, RuleView } from "../api/views.js";
 import type { ScriptSetView, ScriptsView } from "../api/scripts.js";
-import type { NetevdEvent } from "../events/types.js";
-import type { HookResultRecord } from "../events/history.js";
+import type { HookRunResult, NetevdEvent } from "../events/types.js";
 
 /** Left-aligned columns separated by two spaces; the last column is not padded. */
 export function table(headers: string[], rows: string[][]): string {
@@ -109,7 +108,7 @@ export function formatScripts(v: ScriptsView): string {
 }
 
 /** One line per event: time, id, event, link, backend, what changed, addresses. */
-export function formatEvent(e: NetevdEvent & { hooks?: HookResultRecord[] }): string {
+export function formatEvent(e: NetevdEvent & { hooks?: HookRunResult[] }): string {
   const parts = [e.ts, e.id, e.event.padEnd(15), dash(e.link).padEnd(10), e.backend];
   if (e.replay) parts.push("replay");
   if (e.changed.length) parts.push(`changed=${e.changed.join(",")}`);

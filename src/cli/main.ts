@@ -1,10 +1,11 @@
 // The `netevd` command.
 import { chownSync, closeSync, existsSync, mkdirSync, readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { dirname, resolve } from "node:path";
+import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, DEFAULT_CONFIG_PATH, formatProblem, loadConfig, migrateConfigText, type Config } from "../config/index.js";
 import { createLogger } from "../log.js";
+import { packageVersion } from "../version.js";
 import { spawn } from "node:child_process";
 import { CAP_NET_ADMIN_BIT, CAP_NUMBERS, effectiveCaps, lookupUser, setprivArgv, setprivPath, unreadableFor, type PasswdEntry } from "./privileges.js";
 import { addonCandidates, ambientClearAll, ambientRaise, loadNative } from "../netlink/native.js";
@@ -32,11 +33,6 @@ options:
   -h, --help              this text
 
 ${CLIENT_USAGE}`;
-
-function packageVersion(): string {
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
-  return (JSON.parse(readFileSync(resolve(root, "package.json"), "utf8")) as { version: string }).version;
-}
 
 class UsageError extends Error {}
 

@@ -1,21 +1,6 @@
 // Bounded in-memory history of events and hook results (events.history_size), for the API, the
 // CLI and SSE resume. A ring: memory stays flat however long the daemon runs.
-import type { NetevdEvent } from "./types.js";
-
-export interface HookResultRecord {
-  eventId: string;
-  event: string;
-  link: string | null;
-  script: string;
-  startedAt: string;
-  durationMs: number;
-  exitCode: number | null;
-  signal: string | null;
-  timedOut: boolean;
-  ok: boolean;
-  stderrTail: string[];
-  error?: string;
-}
+import type { HookRunResult, NetevdEvent } from "./types.js";
 
 export class Ring<T> {
   private buf: (T | undefined)[];
@@ -59,7 +44,7 @@ export class Ring<T> {
 
 export class History {
   readonly events: Ring<NetevdEvent>;
-  readonly hooks: Ring<HookResultRecord>;
+  readonly hooks: Ring<HookRunResult>;
   private listeners = new Set<(e: NetevdEvent) => void>();
 
   constructor(size: number) {
@@ -72,7 +57,7 @@ export class History {
     for (const l of this.listeners) l(e);
   }
 
-  addHookResult(r: HookResultRecord): void {
+  addHookResult(r: HookRunResult): void {
     this.hooks.push(r);
   }
 

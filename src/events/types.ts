@@ -50,3 +50,22 @@ export interface HookJob {
   /** run the scripts of another dispatcher's directories, its way (compat.networkd_dispatcher) */
   compat?: "networkd-dispatcher";
 }
+
+/** One script run of a hook directory: what the history keeps, the API serves and the runner reports. */
+export interface HookRunResult {
+  event: string;
+  eventId: string;
+  link: string | null;
+  script: string;
+  path: string;
+  /** RFC 3339, milliseconds, UTC */
+  startedAt: string;
+  durationMs: number;
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  ok: boolean;
+  stderrTail: string[];
+  /** could not check/exec */
+  error?: string;
+}

@@ -1,8 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { defaultConfig, type Config } from "../../src/config/schema.js";
-import type { NetevdEvent } from "../../src/events/types.js";
-import type { HookResultRecord } from "../../src/events/history.js";
+import type { HookRunResult, NetevdEvent } from "../../src/events/types.js";
 import {
   checkApiConfig, eventsAfter, HttpError, isJsonContentType, isLoopbackHost, parseEventSelection, parseJsonBody,
   parseTriggerBody, queryParams, RateLimiter, selectEvents, withHooks,
@@ -50,8 +49,8 @@ test("bad query parameters are 400s naming the parameter", () => {
 });
 
 test("hook results are attached to the events that caused them", () => {
-  const h = (eventId: string, script: string): HookResultRecord => ({
-    eventId, event: "carrier", link: "eth0", script, startedAt: "", durationMs: 1, exitCode: 0, signal: null, timedOut: false, ok: true, stderrTail: [],
+  const h = (eventId: string, script: string): HookRunResult => ({
+    eventId, event: "carrier", link: "eth0", script, path: `/etc/netevd/carrier.d/${script}`, startedAt: "", durationMs: 1, exitCode: 0, signal: null, timedOut: false, ok: true, stderrTail: [],
   });
   const out = withHooks([ev(1), ev(4)], [h("mx1-1", "a"), h("mx1-2", "x"), h("mx1-1", "b"), h("mx1-4", "c")]);
   assert.deepEqual(out.map((e) => e.hooks.map((x) => x.script)), [["a", "b"], ["c"]]);

@@ -17,29 +17,13 @@ import * as fs from "node:fs";
 import { dirname } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import type { Readable } from "node:stream";
-import type { HookJob } from "../../events/types.js";
+import type { HookJob, HookRunResult } from "../../events/types.js";
+
+export type { HookRunResult };
 import { nativeExecutable } from "../../netlink/native.js";
 import { buildHookEnv, execArgBudget, fitExecLimits } from "./env.js";
 import { discoverMerged, mergedParts } from "./merge.js";
 import { chainProblem, checkStat, type Discovery, type HookScript, type SkippedScript } from "./discover.js";
-
-export interface HookRunResult {
-  event: string;
-  eventId: string;
-  link: string | null;
-  script: string;
-  path: string;
-  /** RFC 3339, milliseconds, UTC */
-  startedAt: string;
-  durationMs: number;
-  exitCode: number | null;
-  signal: string | null;
-  timedOut: boolean;
-  ok: boolean;
-  stderrTail: string[];
-  /** could not check/exec */
-  error?: string;
-}
 
 export interface HookLogger {
   info(msg: string, fields: Record<string, unknown>): void;
