@@ -10,7 +10,7 @@ import { BUS_NAMES, chooseBackend, probeBackends } from "./sources/detect.js";
 import { BusNameWatch } from "./sources/presence.js";
 import type { BackendSink, BackendSource, SourceHealth } from "./sources/backend.js";
 import { factFields } from "./state/describe.js";
-import { applyBackendState, applyManagerState, dropBackendState, factLink, type Fact, type NetworkModel } from "./state/model.js";
+import { applyBackendState, applyManagerState, dropBackendState, factLink, linkByName, type Fact, type NetworkModel } from "./state/model.js";
 import { sdNotify } from "./netlink/native.js";
 import { ServiceNotifier } from "./notify.js";
 import type { RouteRecord } from "./netlink/types.js";
@@ -224,7 +224,7 @@ export class Daemon {
       case "systemd-networkd": this.backend = new NetworkdSource(log, sink); break;
       case "NetworkManager": this.backend = new NetworkManagerSource(log, sink); break;
       case "dhclient": {
-        const indexOf = (name: string) => [...this.kernel.model.links.values()].find((l) => l.name === name)?.index;
+        const indexOf = (name: string) => linkByName(this.kernel.model, name)?.index;
         this.backend = new DhclientSource(log, sink, () => this.config, indexOf);
         break;
       }
@@ -357,9 +357,8 @@ export class Daemon {
   private isOwnRoute(r: RouteRecord): boolean {
     if (r.protocol === this.config.routing.protocol) return true;
     for (const name of this.config.routing.policy_rules) {
-      for (const l of this.kernel.model.links.values()) {
-        if (l.name === name && r.table === this.config.routing.table_base + l.index) return true;
-      }
+      const l = linkByName(this.kernel.model, name);
+      if (l && r.table === this.config.routing.table_base + l.index) return true;
     }
     return false;
   }
@@ -458,7 +457,7 @@ export class Daemon {
    */
   trigger(linkName: string, event: string): { ok: true; eventId: string } | { ok: false; status: number; error: string } {
     if (!hookDirName(event)) return { ok: false, status: 400, error: `unknown event "${event}"` };
-    const l = [...this.kernel.model.links.values()].find((x) => x.name === linkName);
+    const l = linkByName(this.kernel.model, linkName);
     if (!l) return { ok: false, status: 404, error: `no such interface "${linkName}"` };
     const snap = snapshotOf(this.kernel.model, l, this.derive.extraState?.(l.index));
     const e = this.events.make({ event, link: l.name, index: l.index, source: this.backend?.backend ?? "kernel", snap, changed: ["trigger"] });

@@ -6,7 +6,7 @@ import type { Config } from "../config/schema.js";
 import { interfaceSelected } from "../config/select.js";
 import type { History } from "../events/history.js";
 import type { Logger } from "../log.js";
-import type { NetworkModel } from "../state/model.js";
+import { linkByName, type NetworkModel } from "../state/model.js";
 import type { SourceHealth } from "../sources/backend.js";
 import type { KernelStats } from "../sources/kernel.js";
 import type { DispatcherStats } from "../actions/hooks/dispatcher.js";
@@ -15,7 +15,7 @@ import {
   HttpError, RateLimiter, isJsonContentType, isLoopbackHost, parseEventSelection, parseJsonBody, parseTriggerBody,
   queryParams, selectEvents, eventsAfter, withHooks, matchesFilter,
 } from "./query.js";
-import { findLink, interfaceView, interfacesView, routesView, rulesView } from "./views.js";
+import { interfaceView, interfacesView, routesView, rulesView } from "./views.js";
 import { scriptsView } from "./scripts.js";
 import type { EventStreams } from "./sse.js";
 import { validIfname } from "../net/validate.js";
@@ -150,7 +150,7 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
         let name: string;
         try { name = decodeURIComponent(r.param ?? ""); } catch { throw new HttpError(400, "invalid_parameter", "malformed interface name in the path"); }
         if (!validIfname(name, true)) throw new HttpError(400, "invalid_parameter", `not an interface name: ${JSON.stringify(name)}`);
-        const l = findLink(ctx.model, name);
+        const l = linkByName(ctx.model, name);
         if (!l) throw new HttpError(404, "not_found", `no such interface "${name}"`);
         sendJson(r.res, 200, interfaceView(ctx.model, l, interfaceSelected(ctx.config, l.name)));
       },

@@ -80,11 +80,6 @@ export function interfacesView(m: NetworkModel, selected: (name: string) => bool
   return [...m.links.values()].sort((a, b) => a.index - b.index).map((l) => interfaceView(m, l, selected(l.name)));
 }
 
-export function findLink(m: NetworkModel, name: string): LinkRecord | undefined {
-  for (const l of m.links.values()) if (l.name === name) return l;
-  return undefined;
-}
-
 export interface RouteView {
   family: "inet" | "inet6";
   type: string;

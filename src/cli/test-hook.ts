@@ -2,7 +2,7 @@
 // a real event on that link now (the kernel's current view of it), and print what happened.
 import { basename, resolve } from "node:path";
 import { RtnlRequester } from "../netlink/rtnl.js";
-import { modelFrom } from "../state/model.js";
+import { linkByName, modelFrom } from "../state/model.js";
 import { EventFactory, snapshotOf } from "../events/factory.js";
 import { hookDirName } from "../hook-dirs.js";
 import { validIfname, validIp } from "../net/validate.js";
@@ -35,7 +35,7 @@ export async function testHook(a: TestHookArgs, config: Config, out: NodeJS.Writ
   } finally {
     req.close();
   }
-  const link = [...model.links.values()].find((l) => l.name === a.link);
+  const link = linkByName(model, a.link);
   if (!link) {
     out.write(`netevd: no interface "${a.link}" on this host\n`);
     return 1;

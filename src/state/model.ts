@@ -70,6 +70,12 @@ export function withBackendState(next: NetworkModel, prev: NetworkModel): Networ
   return next;
 }
 
+/** The link named `name` now (names are unique among live links), if any. */
+export function linkByName(m: NetworkModel, name: string): LinkRecord | undefined {
+  for (const l of m.links.values()) if (l.name === name) return l;
+  return undefined;
+}
+
 function changesOf(prev: Record<string, string> | undefined, update: Record<string, string>): Record<string, [string | undefined, string]> {
   const out: Record<string, [string | undefined, string]> = {};
   for (const [k, v] of Object.entries(update)) if (prev?.[k] !== v) out[k] = [prev?.[k], v];

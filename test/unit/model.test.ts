@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { AddressRecord, LinkRecord, RouteRecord, RuleRecord } from "../../src/netlink/types.js";
-import { applyMessage, diffModels, emptyModel, modelFrom, type Fact } from "../../src/state/model.js";
+import { applyMessage, diffModels, emptyModel, linkByName, modelFrom, type Fact } from "../../src/state/model.js";
 
 const link = (over: Partial<LinkRecord> = {}): LinkRecord => ({
   index: 2, name: "eth0", flags: 0x11043, carrier: true, up: true, mtu: 1500, operstate: "up", mac: "02:00:00:00:00:01", type: 1, ...over,
@@ -78,4 +78,12 @@ test("diffModels reports only real changes (resync after overflow)", () => {
   assert.deepEqual(kinds(diffModels(a, b)), [
     "carrier-down", "operstate", "link-added", "address-removed", "address-added", "route-removed", "link-removed",
   ]);
+});
+
+test("linkByName follows renames", () => {
+  const m = modelFrom({ links: [link(), link({ index: 3, name: "eth1" })], addrs: [], routes: [], rules: [] });
+  assert.equal(linkByName(m, "eth1")?.index, 3);
+  applyMessage(m, { kind: "link", op: "new", link: link({ index: 3, name: "wan0" }) });
+  assert.equal(linkByName(m, "eth1"), undefined);
+  assert.equal(linkByName(m, "wan0")?.index, 3);
 });
