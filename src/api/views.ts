@@ -1,16 +1,14 @@
 // What the API answers about interfaces, routes and rules: JSON views of the live kernel model
 // (plus the backend's per-link state). Pure; the numeric kernel values are kept, with names beside
 // them where iproute2 prints names.
+import * as C from "../netlink/constants.js";
 import type { AddressRecord, LinkRecord, RouteRecord, RuleRecord } from "../netlink/types.js";
 import type { NetworkModel } from "../state/model.js";
 import { linkGateway } from "../events/factory.js";
 
-export const TABLE_NAMES: Readonly<Record<number, string>> = { 253: "default", 254: "main", 255: "local" };
-export const SCOPE_NAMES: Readonly<Record<number, string>> = { 0: "global", 200: "site", 253: "link", 254: "host", 255: "nowhere" };
-export const PROTOCOL_NAMES: Readonly<Record<number, string>> = {
-  0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "static", 8: "gated", 9: "ra", 10: "mrt", 11: "zebra",
-  12: "bird", 13: "dnrouted", 14: "xorp", 15: "ntk", 16: "dhcp", 17: "mrouted", 18: "keepalived", 42: "babel",
-  186: "bgp", 187: "isis", 188: "ospf", 189: "rip", 192: "eigrp",
+export const TABLE_NAMES: Readonly<Record<number, string>> = { [C.RT_TABLE_DEFAULT]: "default", [C.RT_TABLE_MAIN]: "main", [C.RT_TABLE_LOCAL]: "local" };
+export const SCOPE_NAMES: Readonly<Record<number, string>> = {
+  [C.RT_SCOPE_UNIVERSE]: "global", [C.RT_SCOPE_SITE]: "site", [C.RT_SCOPE_LINK]: "link", [C.RT_SCOPE_HOST]: "host", [C.RT_SCOPE_NOWHERE]: "nowhere",
 };
 export const ROUTE_TYPES: Readonly<Record<number, string>> = {
   0: "unspec", 1: "unicast", 2: "local", 3: "broadcast", 4: "anycast", 5: "multicast", 6: "blackhole",
@@ -115,13 +113,13 @@ export function routeView(m: NetworkModel, r: RouteRecord, ownProtocol: number):
   if (TABLE_NAMES[r.table]) v.tableName = TABLE_NAMES[r.table];
   if (r.priority !== undefined) v.metric = r.priority;
   if (r.prefsrc !== undefined) v.prefsrc = r.prefsrc;
-  if (PROTOCOL_NAMES[r.protocol]) v.protocolName = PROTOCOL_NAMES[r.protocol];
+  if (C.RTPROT_NAMES[r.protocol]) v.protocolName = C.RTPROT_NAMES[r.protocol];
   if (r.tos) v.tos = r.tos;
   return v;
 }
 
 /** main first, then policy tables, then local and default (as people read them) */
-const tableRank = (t: number): number => (t === 254 ? 0 : t === 255 ? 2 : t === 253 ? 3 : 1);
+const tableRank = (t: number): number => (t === C.RT_TABLE_MAIN ? 0 : t === C.RT_TABLE_LOCAL ? 2 : t === C.RT_TABLE_DEFAULT ? 3 : 1);
 
 export function routesView(m: NetworkModel, ownProtocol: number): RouteView[] {
   return [...m.routes.values()]
@@ -159,7 +157,7 @@ export function ruleView(r: RuleRecord, ownProtocol: number): RuleView {
   if (r.fwmark !== undefined) v.fwmark = r.fwmark;
   if (r.fwmask !== undefined) v.fwmask = r.fwmask;
   if (r.tos) v.tos = r.tos;
-  if (PROTOCOL_NAMES[r.protocol]) v.protocolName = PROTOCOL_NAMES[r.protocol];
+  if (C.RTPROT_NAMES[r.protocol]) v.protocolName = C.RTPROT_NAMES[r.protocol];
   return v;
 }
 

@@ -5,6 +5,7 @@
 import { isIPv4, isIPv6 } from "node:net";
 import { checkGlobSyntax, compileGlob, globMinLength, hasGlobChars } from "./glob.js";
 import { HOOK_EVENTS } from "../hook-dirs.js";
+import { RTPROT_NAMES, RTPROT_RA } from "../netlink/constants.js";
 
 // ---------------------------------------------------------------------------
 // Types
@@ -541,12 +542,6 @@ function checkToken(s: string): string | null {
   return null;
 }
 
-/** RTPROT_* ids other software uses (linux/rtnetlink.h). */
-const WELL_KNOWN_PROTOCOLS: Readonly<Record<number, string>> = {
-  8: "gated", 9: "ra (router advertisements)", 10: "mrt", 11: "zebra", 12: "bird", 13: "dnrouted", 14: "xorp",
-  15: "ntk", 16: "dhcp", 17: "mrouted", 18: "keepalived", 42: "babel", 99: "openr", 186: "bgp", 187: "isis",
-  188: "ospf", 189: "rip", 192: "eigrp",
-};
 
 /** rt protocol id: a number or a "0x.." / decimal string; 0-4 are reserved by the kernel. */
 const protocolLeaf = new Leaf<number>((v) => {
@@ -560,7 +555,7 @@ const protocolLeaf = new Leaf<number>((v) => {
   }
   if (!Number.isInteger(n)) return fail(`expected an integer, got ${describeValue(v)}`);
   if (n < 5 || n > 255) return fail(`must be between 5 and 255 (0-4 are reserved by the kernel), got ${n}`);
-  const owner = WELL_KNOWN_PROTOCOLS[n];
+  const owner = n === RTPROT_RA ? "ra (router advertisements)" : RTPROT_NAMES[n];
   if (owner) return fail(`${n} is the protocol id of ${owner} (rtnetlink.h): netevd would treat its routes and rules as its own`);
   return ok(n);
 });

@@ -1,6 +1,7 @@
 // From model facts to hook events: the kernel-level dirs here, backend dirs through the registry
 // in backends.ts. One path for every source: facts in, contract events out.
 import type { LinkRecord, RouteRecord } from "../netlink/types.js";
+import { ARPHRD_LOOPBACK } from "../netlink/constants.js";
 import type { Fact, NetworkModel } from "../state/model.js";
 import { routeView } from "../state/describe.js";
 import { addressUsable, dadFailed } from "../net/address.js";
@@ -104,7 +105,7 @@ export function replayJobs(m: NetworkModel, ctx: DeriveContext, f: EventFactory)
   const out: HookJob[] = [];
   for (const l of [...m.links.values()].sort((a, b) => a.index - b.index)) {
     // loopback (ARPHRD_LOOPBACK) never changes carrier: replaying it would only be noise
-    if (l.type === 772 || !ctx.selected(l.name)) continue;
+    if (l.type === ARPHRD_LOOPBACK || !ctx.selected(l.name)) continue;
     out.push(carrierJob(m, l, ctx, f, true));
   }
   return out;

@@ -2,6 +2,7 @@
 // Pure apart from the clock and the id counter, which the EventFactory owns; no I/O.
 import { randomBytes } from "node:crypto";
 import type { LinkRecord, RouteRecord } from "../netlink/types.js";
+import { RT_TABLE_MAIN } from "../netlink/constants.js";
 import type { NetworkModel } from "../state/model.js";
 import { addressUsable, isLinkLocal } from "../net/address.js";
 import type { Backend, HookJob, NetevdEvent } from "./types.js";
@@ -41,7 +42,7 @@ export function linkAddresses(m: NetworkModel, index: number): string[] {
 export function linkGateway(m: NetworkModel, index: number): string | null {
   let v6: string | null = null;
   for (const r of m.routes.values()) {
-    if (r.oif !== index || r.dst !== undefined || r.dstLen !== 0 || r.table !== 254 || !r.gateway) continue;
+    if (r.oif !== index || r.dst !== undefined || r.dstLen !== 0 || r.table !== RT_TABLE_MAIN || !r.gateway) continue;
     if (r.family === 4) return r.gateway;
     v6 ??= r.gateway;
   }

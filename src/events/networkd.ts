@@ -4,6 +4,7 @@
 // at once (src/events/derive.ts); networkd's CarrierState (and OperationalState carrier/no-carrier)
 // report the same transition milliseconds later and fire nothing.
 import type { LinkRecord } from "../netlink/types.js";
+import { ARPHRD_LOOPBACK, IFA_F_DEPRECATED, RT_SCOPE_UNIVERSE } from "../netlink/constants.js";
 import type { Backend, BackendFact, ManagerFact, NetworkModel } from "../state/model.js";
 import type { HookJob } from "./types.js";
 import { ND_ADMIN_STATES, ND_OPER_STATES, NETWORKD_ADMIN_DIRS, NETWORKD_OPER_DIRS } from "../hook-dirs.js";
@@ -44,7 +45,7 @@ export function networkdReplayJobs(m: NetworkModel, ctx: DeriveContext, f: Event
   for (const [index, st] of [...m.backend].sort((a, b) => a[0] - b[0])) {
     if (st.backend !== "systemd-networkd") continue;
     const l = m.links.get(index);
-    if (l?.type === 772) continue;
+    if (l?.type === ARPHRD_LOOPBACK) continue;
     const changes: Record<string, [string | undefined, string]> = {};
     for (const k of ["OperationalState", "AdministrativeState"]) if (st.fields[k]) changes[k] = [undefined, st.fields[k]!];
     out.push(...networkdJobs({ fact: "backend-state", backend: st.backend, index, name: st.name, changes, fields: st.fields }, m, ctx, f, true));
@@ -68,8 +69,6 @@ export function networkdManagerJobs(fact: ManagerFact, f: EventFactory): HookJob
 
 const ND_ADMIN = new Set<string>(ND_ADMIN_STATES);
 const ND_OPER = new Set<string>(ND_OPER_STATES);
-const IFA_F_DEPRECATED = 0x20;
-const RT_SCOPE_UNIVERSE = 0;
 
 function ipBytes(a: string): number[] {
   if (!a.includes(":")) return a.split(".").map(Number);

@@ -1,6 +1,7 @@
 // NetworkManager device and manager states → hook events. Each device StateChanged(new, old, reason)
 // is one backend-state fact (src/sources/networkmanager.ts) and becomes one event in the dir named
 // after the new state; the manager's state becomes manager.d.
+import { ARPHRD_LOOPBACK } from "../netlink/constants.js";
 import type { BackendFact, ManagerFact, NetworkModel } from "../state/model.js";
 import type { HookJob } from "./types.js";
 import { hookDirName, NM_DEVICE_STATES } from "../hook-dirs.js";
@@ -108,7 +109,7 @@ function nmStateJobs(fact: ManagerFact, f: EventFactory): HookJob[] {
 export function nmReplayJobs(m: NetworkModel, ctx: DeriveContext, f: EventFactory): HookJob[] {
   const out: HookJob[] = [];
   for (const [index, st] of [...m.backend].sort((a, b) => a[0] - b[0])) {
-    if (st.backend !== "NetworkManager" || m.links.get(index)?.type === 772) continue;
+    if (st.backend !== "NetworkManager" || m.links.get(index)?.type === ARPHRD_LOOPBACK) continue;
     const state = nmNumber(Number(st.fields.NMDeviceState));
     if (state === undefined || state < 20) continue;
     const changes: Record<string, [string | undefined, string]> = { NMDeviceState: [undefined, String(state)] };

@@ -1,4 +1,5 @@
 // Address facts shared by the event snapshot, the hook environment and the routing planner. Pure.
+import { IFA_F_DADFAILED, IFA_F_OPTIMISTIC } from "../netlink/constants.js";
 
 /** Is this address link-local (169.254.0.0/16, fe80::/10)? `address` is valid, without prefix. */
 export function isLinkLocal(family: 4 | 6, address: string): boolean {
@@ -8,9 +9,6 @@ export function isLinkLocal(family: 4 | 6, address: string): boolean {
   return (parseInt(first, 16) & 0xffc0) === 0xfe80;
 }
 
-// IFA_F_* bits (include/uapi/linux/if_addr.h) that decide whether an address can be used
-const IFA_F_OPTIMISTIC = 0x04;
-const IFA_F_DADFAILED = 0x08;
 
 /** Duplicate address detection failed: another host on the link holds the address. */
 export function dadFailed(a: { flags: number }): boolean {

@@ -15,16 +15,14 @@ import type { AddressRecord, Family, RouteRecord, RuleRecord } from "../../netli
 import type { NetworkModel } from "../../state/model.js";
 import type { RouteSpec, RuleSpec } from "../../netlink/codec.js";
 import { isLinkLocal } from "../../net/address.js";
+// IFA_F_SECONDARY (v4) and IFA_F_TEMPORARY (v6) share the bit
+import {
+  FR_ACT_TO_TBL, IFA_F_DADFAILED, IFA_F_SECONDARY, RT_SCOPE_LINK, RT_TABLE_DEFAULT, RT_TABLE_LOCAL, RT_TABLE_MAIN, RT_TABLE_UNSPEC, RTN_UNICAST,
+} from "../../netlink/constants.js";
 
 export type RoutingConfig = Config["routing"];
 
-export const RT_TABLE_MAIN = 254;
-const RTN_UNICAST = 1;
-const RT_SCOPE_LINK = 253;
-const FR_ACT_TO_TBL = 1;
-// IFA_F_SECONDARY (v4) and IFA_F_TEMPORARY (v6) share the bit; IFA_F_DADFAILED
-const IFA_F_SECONDARY = 0x01;
-const IFA_F_DADFAILED = 0x08;
+export { RT_TABLE_MAIN };
 
 /**
  * Backend fields (model.backend[N].fields) that may carry the link's gateway(s), space-separated,
@@ -81,7 +79,7 @@ export function taggedObjects(m: NetworkModel, cfg: Pick<RoutingConfig, "protoco
 }
 
 /** The kernel's own tables: unspec, default, main, local. */
-const KERNEL_TABLES = new Set([0, 253, 254, 255]);
+const KERNEL_TABLES = new Set([RT_TABLE_UNSPEC, RT_TABLE_DEFAULT, RT_TABLE_MAIN, RT_TABLE_LOCAL]);
 
 /** Tables netevd may use: table_base + ifindex, never one of the kernel's. */
 export function isOurTable(tableBase: number, table: number): boolean {
