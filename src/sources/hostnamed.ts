@@ -7,6 +7,7 @@ import { hostname } from "node:os";
 import type { SystemBus, Signal } from "../dbus/bus.js";
 import type { Logger } from "../log.js";
 import { validHostname } from "../net/validate.js";
+import { unwrap } from "./bus-backend.js";
 
 const NAME = "org.freedesktop.hostname1";
 const PATH = "/org/freedesktop/hostname1";
@@ -17,10 +18,6 @@ export interface HostnameChange {
   previous: string | null;
   /** hostnamed's static host name, when it said (and it is a valid name) */
   staticHostname?: string;
-}
-
-function unwrap(v: unknown): unknown {
-  return v !== null && typeof v === "object" && "value" in (v as object) ? (v as { value: unknown }).value : v;
 }
 
 /** What a hostname1 PropertiesChanged body says about the names; undefined when it is not about them. */

@@ -4,8 +4,8 @@
 // reports only real changes, so a networkd restart fires nothing for unchanged links.
 import type { SystemBus, Signal } from "../dbus/bus.js";
 import type { Logger } from "../log.js";
-import { BusNameWatch } from "./presence.js";
-import type { BackendSink, BackendSource, SourceHealth } from "./backend.js";
+import type { BackendSink } from "./backend.js";
+import { BusBackendSource, unwrap } from "./bus-backend.js";
 
 export const NETWORKD_NAME = "org.freedesktop.network1";
 const MANAGER_PATH = "/org/freedesktop/network1";
@@ -38,10 +38,6 @@ export function linkPath(index: number): string {
   return `${MANAGER_PATH}/link/_3${index}`;
 }
 
-function unwrap(v: unknown): unknown {
-  return v !== null && typeof v === "object" && "value" in (v as object) && "signature" in (v as object) ? (v as { value: unknown }).value : v;
-}
-
 function pickStates(props: Record<string, unknown>, names: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const n of names) {
@@ -51,69 +47,28 @@ function pickStates(props: Record<string, unknown>, names: readonly string[]): R
   return out;
 }
 
-export class NetworkdSource implements BackendSource {
+export class NetworkdSource extends BusBackendSource {
   readonly backend = "systemd-networkd" as const;
-  readonly watch: BusNameWatch;
-  private bus: SystemBus | null = null;
-  private owner: string | null = null;
-  private generation = 0;
-  attachedNow = false;
   readonly links = new Set<number>();
   /** the last Link.Describe() per link: $JSON of kernel carrier events, which do not wait for networkd */
   private readonly described = new Map<number, string>();
-  stats = { signals: 0, calls: 0, errors: 0, resyncs: 0 };
 
-  constructor(private readonly log: Logger, private readonly sink: BackendSink) {
-    this.watch = new BusNameWatch({
-      name: NETWORKD_NAME, label: "systemd-networkd", log,
-      onBus: (bus) => this.onBus(bus),
-      onPresent: (bus) => void this.attach(bus),
-      onAbsent: () => this.detach(),
-      onUnavailable: () => this.sink.unavailable(),
-    });
+  constructor(log: Logger, sink: BackendSink) {
+    super({ name: NETWORKD_NAME, label: "systemd-networkd", events: "networkd" }, log, sink);
   }
 
-  start(): void {
-    this.watch.start();
-  }
-
-  stop(): void {
-    this.watch.stop();
-  }
-
-  health(): SourceHealth {
-    if (this.attachedNow) return { state: "attached", ok: true };
-    const w = this.watch.state;
-    return {
-      state: w, ok: false,
-      detail: w === "no-bus" ? "no system bus: no systemd-networkd events will fire"
-        : "systemd-networkd is not running: no networkd events will fire",
-    };
-  }
-
-  private onBus(bus: SystemBus): void {
+  protected onBus(bus: SystemBus): void {
     bus.onSignal((s) => this.onSignal(s));
     void bus.addMatch(`type='signal',sender='${NETWORKD_NAME}',interface='${PROPS_IFACE}',member='PropertiesChanged',path_namespace='${MANAGER_PATH}'`)
       .catch((err: Error) => this.log.error("cannot subscribe to networkd signals", { err: err.message }));
   }
 
-  private async call<T = unknown[]>(member: string, path: string, iface: string, signature = "", body: unknown[] = []): Promise<T> {
-    this.stats.calls++;
-    try {
-      return (await this.bus!.call({ destination: NETWORKD_NAME, path, iface, member, signature, body })) as T;
-    } catch (err) {
-      this.stats.errors++;
-      throw err;
-    }
-  }
-
   /** networkd is there: read every link and the manager, then follow signals. */
-  private async attach(bus: SystemBus): Promise<void> {
+  protected async attach(bus: SystemBus): Promise<void> {
     const gen = ++this.generation;
     this.bus = bus;
     try {
-      const [owner] = await bus.call({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", iface: "org.freedesktop.DBus", member: "GetNameOwner", signature: "s", body: [NETWORKD_NAME] });
-      this.owner = String(owner);
+      this.owner = await this.nameOwner(bus);
       const [links] = await this.call<[Array<[number, string, string]>]>("ListLinks", MANAGER_PATH, MANAGER_IFACE);
       const seen = new Set<number>();
       for (const [index, name, path] of links) {
@@ -137,7 +92,7 @@ export class NetworkdSource implements BackendSource {
     }
   }
 
-  private detach(): void {
+  protected detach(): void {
     this.generation++;
     this.owner = null;
     this.described.clear();

@@ -14,8 +14,8 @@ import type { Logger } from "../log.js";
 import { formatAddress } from "../netlink/codec.js";
 import { validIfname, validIp } from "../net/validate.js";
 import { deviceStateName, managerStateName, nmNumber, transitionFields } from "./networkmanager-states.js";
-import { BusNameWatch } from "./presence.js";
-import type { BackendSink, BackendSource, SourceHealth } from "./backend.js";
+import type { BackendSink, SourceHealth } from "./backend.js";
+import { BusBackendSource, unwrap } from "./bus-backend.js";
 
 export const NM_NAME = "org.freedesktop.NetworkManager";
 const NM_PATH = "/org/freedesktop/NetworkManager";
@@ -55,10 +55,6 @@ export function isDevicePath(p: unknown): p is string {
 /** A Device's `Ip4Config`/`Ip6Config` value: the config object path, or undefined for "/" (none) and junk. */
 export function configPath(p: unknown): string | undefined {
   return typeof p === "string" && CONFIG_PATH.test(p) ? p : undefined;
-}
-
-export function unwrap(v: unknown): unknown {
-  return v !== null && typeof v === "object" && "value" in (v as object) && "signature" in (v as object) ? (v as { value: unknown }).value : v;
 }
 
 /**
@@ -264,12 +260,8 @@ interface Device {
 
 type Props = Record<string, unknown>;
 
-export class NetworkManagerSource implements BackendSource {
+export class NetworkManagerSource extends BusBackendSource {
   readonly backend = "NetworkManager" as const;
-  readonly watch: BusNameWatch;
-  private bus: SystemBus | null = null;
-  private owner: string | null = null;
-  private generation = 0;
   private devices = new Map<string, Device>();
   /**
    * Devices removed lately, by object path: NM may send a device's last StateChanged (→ unmanaged)
@@ -280,46 +272,24 @@ export class NetworkManagerSource implements BackendSource {
   private readonly lastState = new Map<number, number>();
   /** DHCP4Config/DHCP6Config object path → device object path (bounded) */
   private readonly dhcpOwner = new Map<string, string>();
-  private stopped = false;
   private managerSignals = 0;
   private attachFailures = 0;
   private retryTimer: NodeJS.Timeout | null = null;
-  attachedNow = false;
-  stats = { signals: 0, calls: 0, errors: 0, resyncs: 0 };
 
-  constructor(private readonly log: Logger, private readonly sink: BackendSink) {
-    this.watch = new BusNameWatch({
-      name: NM_NAME, label: "NetworkManager", log,
-      onBus: (bus) => this.onBus(bus),
-      onPresent: (bus) => void this.attach(bus),
-      onAbsent: () => this.detach(),
-      onUnavailable: () => this.sink.unavailable(),
-    });
+  constructor(log: Logger, sink: BackendSink) {
+    super({ name: NM_NAME, label: "NetworkManager", events: "NetworkManager" }, log, sink);
   }
 
-  start(): void {
-    this.watch.start();
-  }
-
-  stop(): void {
-    this.stopped = true;
+  override stop(): void {
     this.clearRetry();
-    this.generation++;
-    this.watch.stop();
+    super.stop();
   }
 
-  health(): SourceHealth {
-    if (this.attachedNow) return { state: "attached", ok: true };
-    const w = this.watch.state;
-    if (w === "present") return { state: "attaching", ok: false, detail: "NetworkManager is on the bus but its devices could not be read yet" };
-    return {
-      state: w, ok: false,
-      detail: w === "no-bus" ? "no system bus: no NetworkManager events will fire"
-        : "NetworkManager is not running: no NetworkManager events will fire",
-    };
+  protected override attachingHealth(): SourceHealth {
+    return { state: "attaching", ok: false, detail: "NetworkManager is on the bus but its devices could not be read yet" };
   }
 
-  private onBus(bus: SystemBus): void {
+  protected onBus(bus: SystemBus): void {
     bus.onSignal((s) => this.onSignal(s));
     const rules = [
       `type='signal',sender='${NM_NAME}',interface='${DEVICE_IFACE}',member='StateChanged'`,
@@ -332,24 +302,13 @@ export class NetworkManagerSource implements BackendSource {
       .catch((err: Error) => this.log.error("cannot subscribe to NetworkManager signals", { err: err.message }));
   }
 
-  private async call<T = unknown[]>(member: string, path: string, iface: string, signature = "", body: unknown[] = []): Promise<T> {
-    if (this.stopped || !this.bus) throw new Error("NetworkManager source stopped");
-    this.stats.calls++;
-    try {
-      return (await this.bus!.call({ destination: NM_NAME, path, iface, member, signature, body })) as T;
-    } catch (err) {
-      this.stats.errors++;
-      throw err;
-    }
-  }
-
   private async getAll(path: string, iface: string): Promise<Props> {
     const [props] = await this.call<[Props]>("GetAll", path, PROPS_IFACE, "s", [iface]);
     return props && typeof props === "object" ? props : {};
   }
 
   /** NetworkManager is there: read the manager and every device, then follow signals. */
-  private async attach(bus: SystemBus, retryOf?: number): Promise<void> {
+  protected async attach(bus: SystemBus, retryOf?: number): Promise<void> {
     this.clearRetry();
     const gen = retryOf ?? ++this.generation;
     this.bus = bus;
@@ -357,9 +316,9 @@ export class NetworkManagerSource implements BackendSource {
     // what the new one's signals have told us already)
     if (retryOf === undefined) this.devices = new Map();
     try {
-      const [owner] = await bus.call({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", iface: "org.freedesktop.DBus", member: "GetNameOwner", signature: "s", body: [NM_NAME] });
+      const owner = await this.nameOwner(bus);
       if (gen !== this.generation) return;
-      this.owner = String(owner);
+      this.owner = owner;
       const [paths] = await this.call<[unknown[]]>("GetDevices", NM_PATH, NM_IFACE);
       const seen = this.managerSignals;
       const [mstate] = await this.call<[unknown]>("Get", NM_PATH, PROPS_IFACE, "ss", [NM_IFACE, "State"]);
@@ -394,7 +353,7 @@ export class NetworkManagerSource implements BackendSource {
     this.retryTimer = null;
   }
 
-  private detach(): void {
+  protected detach(): void {
     this.clearRetry();
     this.generation++;
     this.owner = null;
