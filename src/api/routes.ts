@@ -1,4 +1,4 @@
-// The API's endpoints (spec section 6) and the checks every request passes first: rate limit, route
+// The API's endpoints and the checks every request passes first: rate limit, route
 // and method, authorization for mutating endpoints, body size, content type and JSON.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createRequire } from "node:module";

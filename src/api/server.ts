@@ -1,4 +1,4 @@
-// The API server: node:http (no framework: every MB of RSS counts, see platform notes) on
+// The API server: node:http (no framework: every MB of RSS counts on every host) on
 // api.listen and on the unix socket api.socket (mode 0660; its file mode is the authorization for
 // mutating endpoints). No timers at idle: node's connection-checking interval is off; idle sockets
 // time out by themselves.
@@ -97,7 +97,7 @@ function explainSocketError(err: NodeJS.ErrnoException, path: string): string {
 }
 
 /**
- * Start the API of spec section 6. Throws when it must not serve TCP (off-loopback without a
+ * Start the API (REST, event stream, metrics). Throws when it must not serve TCP (off-loopback without a
  * token). A TCP address that cannot be bound (taken: Prometheus listens on 9090 too) is not fatal:
  * the daemon runs, hooks fire, /health and `status` say so, and binding is retried with backoff.
  * A unix socket that cannot be created is logged, and the daemon keeps running without it.

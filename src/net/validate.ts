@@ -98,7 +98,7 @@ export function validInt(s: string): boolean {
 export type ValidationKind = "ifname" | "iplist" | "ip" | "hostname" | "domains" | "json" | "text" | "int";
 
 /**
- * How each variable of the spec is validated; names not listed are "text".
+ * How each hook environment variable is validated; names not listed are "text".
  * LINK is an "ifname" that may carry `@`/`:` when the kernel reported it (see buildHookEnv).
  */
 export const VALIDATION_KIND: Record<string, ValidationKind> = {

@@ -13,7 +13,7 @@ const LINK_IFACE = "org.freedesktop.network1.Link";
 const MANAGER_IFACE = "org.freedesktop.network1.Manager";
 const PROPS_IFACE = "org.freedesktop.DBus.Properties";
 
-/** The link properties netevd follows (spec section 1). */
+/** The link properties netevd follows. */
 export const LINK_PROPS = [
   "OperationalState", "AdministrativeState", "CarrierState", "AddressState", "IPv4AddressState", "IPv6AddressState", "OnlineState",
 ] as const;

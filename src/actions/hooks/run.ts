@@ -1,5 +1,5 @@
 // Runs hook scripts: one script (runScript), or the scripts of one hook directory serially
-// (runHookDir). See spec section 2.
+// (runHookDir).
 //
 // What runs is what was checked: the script's real path (symlinks resolved) is checked, the whole
 // chain of directories from `/` down included (owned by root or the daemon user, not group- or
