@@ -20,7 +20,8 @@ import { runHookDir } from "./actions/hooks/run.js";
 import { discoverHooks } from "./actions/hooks/discover.js";
 import { RoutingReconciler } from "./actions/routing/index.js";
 import { DnsActions } from "./actions/dns.js";
-import { metrics } from "./metrics.js";
+import { initSourceMetrics, metrics, setSourceHealthProvider } from "./metrics.js";
+import { startMetricsListener } from "./api/metrics-server.js";
 import { checkApiConfig, startApi, type ApiServer } from "./api/server.js";
 import { packageVersion } from "./api/version.js";
 
@@ -49,6 +50,9 @@ export class Daemon {
   private readonly jsonChains = new Map<number, Promise<void>>();
   private stopping = false;
   private api: ApiServer | null = null;
+  private metricsListener: ApiServer | null = null;
+  /** the last `reload()` (null before the first): for /api/v1/status and the page */
+  lastReload: { at: string; ok: boolean; problems?: string[] } | null = null;
 
   constructor(private readonly o: DaemonOptions) {
     this.config = o.config;
@@ -88,6 +92,8 @@ export class Daemon {
   async start(): Promise<void> {
     const t0 = performance.now();
     metrics.buildInfo.set({ version: packageVersion(), node: process.version }, 1);
+    initSourceMetrics(["kernel", ...(this.config.system.backend === "none" ? [] : [this.config.system.backend])]);
+    setSourceHealthProvider(() => this.health().sources);
     await this.kernel.start();
     const m = this.kernel.model;
     this.updateGauges();
@@ -112,6 +118,7 @@ export class Daemon {
     this.routing.schedule("startup");
     // before "ready": ready means the API answers
     this.api = await startApi(this);
+    this.metricsListener = await startMetricsListener(this.config, this.log.child({ source: "metrics" }));
     this.readyAt = Date.now();
     this.log.info("ready", { backend: this.config.system.backend, startupMs: this.readyAt - this.startedAt, pid: process.pid });
     sdNotify("READY=1\nSTATUS=watching network events");
@@ -217,6 +224,7 @@ export class Daemon {
         const dir = `${job.event.event}.d`;
         metrics.hookRuns.inc({ dir, result: r.ok ? "ok" : r.timedOut ? "timeout" : r.error ? "error" : "failed" });
         metrics.hookDuration.observe({ dir }, r.durationMs / 1000);
+        if (!r.ok) metrics.hookFailures.inc({ dir });
       }
     } catch (err) {
       this.log.error("hook dispatch failed", { event: job.event.event, link: job.event.link, err });
@@ -278,10 +286,15 @@ export class Daemon {
       this.history.resize(config.events.history_size);
       this.log.info("config reloaded", { file });
       this.routing.schedule("reload");
+      this.lastReload = { at: new Date().toISOString(), ok: true };
+      metrics.reloadSuccessful.set(1);
+      metrics.reloadSuccessTime.set(Date.now() / 1000);
       return { ok: true };
     } catch (err) {
       const msg = err instanceof ConfigError ? err.message : (err as Error).message;
       this.log.error("config reload rejected; keeping the running config", { file: this.o.configFile, problems: msg });
+      this.lastReload = { at: new Date().toISOString(), ok: false, problems: msg.split("\n").filter(Boolean) };
+      metrics.reloadSuccessful.set(0);
       return { ok: false, problems: msg };
     }
   }
@@ -294,6 +307,7 @@ export class Daemon {
     // no hook starts from now on; running ones finish (or time out) before we exit
     const hooksDone = this.dispatcher.close();
     await this.api?.close();
+    await this.metricsListener?.close();
     this.backend?.stop();
     this.dns.stop();
     await this.routing.stop();

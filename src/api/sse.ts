@@ -2,7 +2,7 @@
 // one `id:` per event so a client can resume with Last-Event-ID. The history subscription and the
 // 15 s heartbeat exist only while a client is connected: no timers at idle.
 import type { ServerResponse } from "node:http";
-import type { History } from "../events/history.js";
+import type { History, HookResultRecord } from "../events/history.js";
 import type { NetevdEvent } from "../events/types.js";
 import { matchesFilter } from "./query.js";
 
@@ -19,12 +19,20 @@ interface StreamClient {
   res: ServerResponse;
   link?: string;
   event?: string;
+  /** also hook results, as `event: hook` messages without an id (include=hooks; the page uses it) */
+  hooks?: boolean;
+}
+
+/** One SSE message for a hook result: a named event, no id (resuming is by event id only). */
+export function sseHookFrame(r: HookResultRecord): string {
+  return `event: hook\ndata: ${JSON.stringify(r)}\n\n`;
 }
 
 export class EventStreams {
   private readonly clients = new Set<StreamClient>();
   private heartbeat: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
+  private unsubscribeHooks: (() => void) | undefined;
 
   constructor(private readonly history: History, private readonly heartbeatMs = HEARTBEAT_MS) {}
 
@@ -36,7 +44,7 @@ export class EventStreams {
    * Start streaming to `res`: `replay` (already selected from the history) first, then live events.
    * The caller selects `replay` in the same tick, so nothing falls between the two.
    */
-  open(res: ServerResponse, filter: { link?: string; event?: string }, replay: readonly NetevdEvent[]): void {
+  open(res: ServerResponse, filter: { link?: string; event?: string; hooks?: boolean }, replay: readonly NetevdEvent[]): void {
     res.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-store",
@@ -52,6 +60,7 @@ export class EventStreams {
     res.socket?.setTimeout(0); // quiet streams are normal; the heartbeat finds dead peers
     res.on("close", () => this.drop(client));
     this.unsubscribe ??= this.history.subscribe((e) => this.publish(e));
+    if (filter.hooks) this.unsubscribeHooks ??= this.history.subscribeHooks((r) => this.publishHook(r));
     this.heartbeat ??= setInterval(() => this.beat(), this.heartbeatMs);
   }
 
@@ -68,6 +77,15 @@ export class EventStreams {
     for (const c of this.clients) {
       if (!matchesFilter(e, c)) continue;
       frame ??= sseFrame(e);
+      this.write(c, frame);
+    }
+  }
+
+  private publishHook(r: HookResultRecord): void {
+    let frame: string | undefined;
+    for (const c of this.clients) {
+      if (!c.hooks || !matchesFilter(r, c)) continue;
+      frame ??= sseHookFrame(r);
       this.write(c, frame);
     }
   }
@@ -89,6 +107,8 @@ export class EventStreams {
     if (!this.clients.delete(c) || this.clients.size > 0) return;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
+    this.unsubscribeHooks?.();
+    this.unsubscribeHooks = undefined;
     clearInterval(this.heartbeat);
     this.heartbeat = undefined;
   }

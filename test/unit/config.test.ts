@@ -82,8 +82,9 @@ const EXPECTED_DEFAULTS: Config = {
     token: null,
     max_body_bytes: 65536,
     rate_limit_per_sec: 200,
+    dashboard: true,
   },
-  metrics: { enabled: true },
+  metrics: { enabled: true, listen: "" },
 };
 
 describe("defaults", () => {
@@ -115,7 +116,7 @@ describe("defaults", () => {
 
   it("configKeyPaths lists every leaf key", () => {
     const paths = configKeyPaths();
-    assert.equal(paths.length, 37);
+    assert.equal(paths.length, 39);
     assert.ok(paths.includes("backends.dhclient.lease_files"));
     assert.ok(paths.includes("api.token"));
   });
@@ -201,8 +202,10 @@ api:
   token: "s3cret-token_!"
   max_body_bytes: 256
   rate_limit_per_sec: 100000
+  dashboard: false
 metrics:
   enabled: false
+  listen: "127.0.0.1:9100"
 `,
       "all.yaml",
     );
@@ -217,8 +220,8 @@ metrics:
       },
       hooks: { timeout_sec: 2.5, debounce_ms: 100, routes_debounce_ms: 0, max_parallel: 256, replay_on_start: false, capabilities: ["CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE"] },
       events: { history_size: 10 },
-      api: { enabled: false, listen: "[::1]:8080", socket: "", token: "s3cret-token_!", max_body_bytes: 256, rate_limit_per_sec: 100000 },
-      metrics: { enabled: false },
+      api: { enabled: false, listen: "[::1]:8080", socket: "", token: "s3cret-token_!", max_body_bytes: 256, rate_limit_per_sec: 100000, dashboard: false },
+      metrics: { enabled: false, listen: "127.0.0.1:9100" },
     });
   });
 
