@@ -122,6 +122,14 @@ if (labFile(import.meta.url)) {
       const upAt = Date.now();
       await page.waitFor("carrier on the timeline", `document.querySelector('svg.strip[data-link="${lab.ifname}"] rect.tick[data-event="carrier"]')`, 1000, 10);
       const upMs = Date.now() - upAt;
+      // two more flaps a few seconds apart, for the picture
+      for (let i = 0; i < 2; i++) {
+        await new Promise((r) => setTimeout(r, 2500));
+        await carrier(false);
+        await new Promise((r) => setTimeout(r, 800));
+        await carrier(true);
+      }
+      await page.waitFor("all flaps drawn", `document.querySelectorAll('svg.strip[data-link="${lab.ifname}"] rect.tick[data-event="carrier"]').length >= 3`, 3000);
       const drawn = (await stripIds(page, lab.ifname)).filter((id) => !before.has(id));
       const events = JSON.parse((await http(`/api/v1/events?link=${lab.ifname}`, { headers: { authorization: `Bearer ${TOKEN}` } })).text).events as Array<{ id: string; event: string }>;
       const flap = events.filter((e) => e.event === "no-carrier" || e.event === "carrier").map((e) => e.id);
@@ -129,10 +137,13 @@ if (labFile(import.meta.url)) {
       assert.ok(await page.eval(`!!document.querySelector('svg.strip[data-link="${lab.ifname}"] rect.down')`), "the carrier loss is drawn on the band");
 
       // the failing hook: red on the strip, its stderr in the failures list and in the detail
+      await page.waitFor("3 failed hook marks", `document.querySelectorAll('svg.strip[data-link="${lab.ifname}"] circle.hook.fail').length >= 3`, 5000);
       await page.waitFor("failed hook mark", `document.querySelector('svg.strip[data-link="${lab.ifname}"] circle.hook.fail[data-script="50-uplink-check"]')`, 5000);
       await page.waitFor("failure listed with its stderr", `document.getElementById("failures").innerText.includes("gateway unreachable (state carrier)")`, 5000);
       await page.waitFor("ok hook mark", `document.querySelector('svg.strip[data-link="${lab.ifname}"] circle.hook.ok[data-script="10-log"]')`, 5000);
       assert.ok(existsSync(join(out, "ok.log")));
+      await page.waitFor("three failures listed", `document.querySelectorAll("#failures tbody tr").length === 3`, 3000);
+      await page.waitFor("the table shows the carrier back", `document.querySelector('#interfaces tr[data-link="${lab.ifname}"] td:nth-child(3)').innerText === "yes"`, 3000);
       const overview = await page.screenshot();
       saveShot("page-overview.png", overview);
       await page.click(`svg.strip[data-link="${lab.ifname}"] circle.hook.fail[data-script="50-uplink-check"]`);

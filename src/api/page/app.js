@@ -168,6 +168,12 @@ function openStream() {
     const had = state.events.get(e.id);
     e.hooks = had ? had.hooks : [];
     state.events.set(e.id, e);
+    // the event carries the link's state: show it now, the full refresh follows
+    const l = e.link && state.interfaces.find((x) => x.index === e.index);
+    if (l && e.event !== "link-removed") {
+      for (const k of ["carrier", "operstate", "up"]) if (k in e.state) l[k] = e.state[k];
+      renderInterfaces();
+    }
     renderTimeline();
     scheduleRefresh();
   };
@@ -177,6 +183,7 @@ function openStream() {
     if (e) {
       e.hooks = (e.hooks || []).filter((x) => x.script !== h.script || x.startedAt !== h.startedAt).concat([h]);
       renderTimeline();
+      if (!h.ok) renderFailures();
       if (state.selected === e.id) renderDetail();
     }
     if (!h.ok) scheduleRefresh();
@@ -256,7 +263,8 @@ function timelineLinks(events) {
 
 function renderTimeline() {
   const now = Date.now();
-  const from = now - state.windowSec * 1000;
+  // a daemon younger than the window: the strip spans its life (at least a minute), not mostly nothing
+  const from = Math.max(now - state.windowSec * 1000, Math.min(now - 60e3, Date.parse(state.status.startedAt) - 5e3));
   const x = (t) => 4 + ((t - from) / (now - from)) * (STRIP_W - 10);
   const started = Math.max(from, Date.parse(state.status.startedAt));
   const all = [...state.events.values()].filter((e) => Date.parse(e.ts) >= from).sort((a, b) => Date.parse(a.ts) - Date.parse(b.ts));
@@ -312,12 +320,12 @@ function renderTimeline() {
 function axis(from, now, x) {
   const a = svg("svg", { viewBox: `0 0 ${STRIP_W} 16`, preserveAspectRatio: "none", class: "axis" });
   const span = now - from;
-  const step = [60e3, 300e3, 600e3, 1800e3, 3600e3, 7200e3].find((s) => span / s <= 8) || 3 * 3600e3;
+  const step = [10e3, 30e3, 60e3, 300e3, 600e3, 1800e3, 3600e3, 7200e3].find((s) => span / s <= 8) || 3 * 3600e3;
   const labels = el("div", { class: "axis-labels" });
   for (let t = Math.ceil(from / step) * step; t <= now; t += step) {
     a.append(svg("line", { x1: x(t), x2: x(t), y1: 10, y2: 16, class: "grid" }));
     const d = new Date(t);
-    labels.append(el("span", {}, `${pad(d.getHours())}:${pad(d.getMinutes())}`));
+    labels.append(el("span", {}, step < 60e3 ? `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}` : `${pad(d.getHours())}:${pad(d.getMinutes())}`));
     labels.lastChild.style.left = `${(x(t) / STRIP_W) * 100}%`;
   }
   return el("div", { class: "row axisrow" }, el("div", { class: "label" }), el("div", { class: "axiswrap" }, labels, a));
