@@ -8,35 +8,45 @@ import { createLogger } from "../log.js";
 import { spawn } from "node:child_process";
 import { CAP_NET_ADMIN_BIT, CAP_NUMBERS, effectiveCaps, lookupUser, REEXEC_MARK, setprivArgv } from "./privileges.js";
 import { ambientClearAll, ambientRaise } from "../netlink/native.js";
-import { CLIENT_USAGE, clientCommandOf, runClientCommand } from "./client.js";
+import { clientCommandOf, commandOf, runClientCommand } from "./client.js";
 import { checkApiConfig } from "../api/server.js";
+import { commandHelp, overview, usageErrorText } from "./help.js";
 
 const EXIT = { ok: 0, failure: 1, usage: 2, unreachable: 3 } as const;
 
-const USAGE = `usage: netevd [COMMAND] [OPTIONS]
 
-commands:
-  run                     run the daemon (the default)
-  validate [-c PATH]      check a config file; exit 1 with the reasons when it is bad
-  test SCRIPT --link L --event E [--ip A]
-                          run SCRIPT with the environment a real event E on link L would give it,
-                          and print its output, exit code and duration
-  version                 print the version
-
-options:
-  -c, --config PATH       config file (default ${DEFAULT_CONFIG_PATH}, or $NETEVD_CONFIG)
-  -h, --help              this text
-
-${CLIENT_USAGE}`;
 
 function packageVersion(): string {
   const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
   return (JSON.parse(readFileSync(resolve(root, "package.json"), "utf8")) as { version: string }).version;
 }
 
-class UsageError extends Error {}
+class UsageError extends Error {
+  constructor(message: string, readonly cmd?: string) {
+    super(message);
+  }
+}
 
 async function main(argv: string[]): Promise<number> {
+  const first = commandOf(argv);
+  // `netevd help [CMD]`, `netevd [CMD] --help`, `netevd --version`, before any other parsing
+  if (first === "help") {
+    const rest = argv.filter((a) => !a.startsWith("-"));
+    const topic = rest[1];
+    if (topic === undefined) { process.stdout.write(overview()); return EXIT.ok; }
+    const text = commandHelp(topic);
+    if (!text) throw new UsageError(`no such command "${topic}"`);
+    process.stdout.write(text);
+    return EXIT.ok;
+  }
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(first ? (commandHelp(first) ?? overview()) : overview());
+    return EXIT.ok;
+  }
+  if (first === undefined && argv.includes("--version")) {
+    process.stdout.write(`netevd ${packageVersion()}\n`);
+    return EXIT.ok;
+  }
   // client commands (status, list, events, ...) parse their own options
   if (clientCommandOf(argv)) return runClientCommand(argv);
   let parsed;
@@ -54,25 +64,22 @@ async function main(argv: string[]): Promise<number> {
       },
     });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ""), first);
   }
   const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return EXIT.ok;
-  }
   const [cmd = "run", ...rest] = positionals;
+  if (values.json && cmd !== "validate" && cmd !== "version") throw new UsageError(`--json is not an option of "${cmd}"`, cmd);
   switch (cmd) {
     case "run":
-      if (rest.length) throw new UsageError(`run takes no arguments (got ${rest.join(" ")})`);
+      if (rest.length) throw new UsageError(`run takes no arguments (got ${rest.join(" ")})`, "run");
       return run(values.config);
     case "validate":
-      if (rest.length) throw new UsageError(`validate takes no positional arguments; use -c PATH`);
-      return validate(values.config);
+      if (rest.length) throw new UsageError(`validate takes no positional arguments; use -c PATH`, "validate");
+      return validate(values.config, values.json === true);
     case "test": {
       const [script, ...extra] = rest;
-      if (!script || extra.length) throw new UsageError("test takes one SCRIPT: netevd test SCRIPT --link L --event E [--ip A]");
-      if (!values.link || !values.event) throw new UsageError("test needs --link L and --event E");
+      if (!script || extra.length) throw new UsageError("test takes one SCRIPT", "test");
+      if (!values.link || !values.event) throw new UsageError("test needs --link L and --event E", "test");
       let config;
       try {
         config = loadConfig({ path: values.config }).config;
@@ -90,7 +97,7 @@ async function main(argv: string[]): Promise<number> {
       try {
         return await testHook({ script, link: values.link, event: values.event, ip: values.ip }, config);
       } catch (err) {
-        if (err instanceof TestUsageError) throw new UsageError(err.message);
+        if (err instanceof TestUsageError) throw new UsageError(err.message, "test");
         throw err;
       }
     }
@@ -102,19 +109,37 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-function validate(path: string | undefined): number {
+interface ValidateReport {
+  ok: boolean;
+  file: string;
+  fromFile: boolean;
+  problems: Array<{ path: string; line?: number; message: string }>;
+  notes: string[];
+}
+
+function validate(path: string | undefined, json: boolean): number {
+  let report: ValidateReport;
   try {
-    const { file, fromFile, notes } = loadConfig({ path });
-    for (const n of notes) process.stdout.write(`${n}\n`);
-    process.stdout.write(fromFile ? `${file}: ok\n` : `no config file (${file}): defaults are valid\n`);
-    return EXIT.ok;
+    const { config, file, fromFile, notes } = loadConfig({ path });
+    // what the daemon would refuse at start-up is a problem too
+    const apiProblem = checkApiConfig(config);
+    report = { ok: !apiProblem, file, fromFile, notes, problems: apiProblem ? [{ path: "api.listen", message: apiProblem }] : [] };
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      return EXIT.failure;
-    }
-    throw err;
+    if (!(err instanceof ConfigError)) throw err;
+    report = { ok: false, file: err.file, fromFile: true, notes: [], problems: err.problems.map((p) => ({ ...p })) };
   }
+  if (json) {
+    process.stdout.write(JSON.stringify(report, null, 2) + "\n");
+  } else if (report.ok) {
+    for (const n of report.notes) process.stdout.write(`${n}\n`);
+    process.stdout.write(report.fromFile ? `${report.file}: ok\n` : `no config file (${report.file}): defaults are valid\n`);
+  } else {
+    for (const p of report.problems) {
+      const loc = p.line !== undefined ? `${report.file}:${p.line}` : report.file;
+      process.stderr.write(p.path ? `${loc}: ${p.path}: ${p.message}\n` : `${loc}: ${p.message}\n`);
+    }
+  }
+  return report.ok ? EXIT.ok : EXIT.failure;
 }
 
 async function run(path: string | undefined): Promise<number> {
@@ -229,7 +254,7 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
     if (err instanceof UsageError) {
-      process.stderr.write(`netevd: ${err.message}\n\n${USAGE}`);
+      process.stderr.write(usageErrorText(err.message, err.cmd));
       process.exit(EXIT.usage);
     }
     process.stderr.write(`netevd: ${(err as Error).stack ?? String(err)}\n`);
