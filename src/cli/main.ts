@@ -3,7 +3,7 @@ import { chownSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from "../config/index.js";
+import { ConfigError, loadConfig } from "../config/index.js";
 import { createLogger } from "../log.js";
 import { spawn } from "node:child_process";
 import { CAP_NET_ADMIN_BIT, CAP_NUMBERS, effectiveCaps, lookupUser, REEXEC_MARK, setprivArgv } from "./privileges.js";
