@@ -39,6 +39,29 @@ if [[ ! -x $RESOLVED_ROOT/lib/systemd/systemd-resolved ]]; then
     rm -rf "$tmp"
 fi
 
+# Tests only: headless chromium drives the web page (test/lab/page.test.ts, over the DevTools pipe:
+# no browser download); promtool checks /metrics and the shipped alerting rules. promtool is
+# unpacked into a private directory: installing the prometheus package would start a server.
+test_pkgs=(chromium)
+missing=()
+for p in "${test_pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if (( ${#missing[@]} )); then
+    echo "setup.sh: installing (for tests) ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+PROMTOOL_ROOT=/var/lib/netevd-lab/prometheus
+if [[ ! -x $PROMTOOL_ROOT/usr/bin/promtool ]]; then
+    tmp=$(mktemp -d)
+    ( cd "$tmp" && apt-get download -qq prometheus >/dev/null 2>&1 ) || { apt-get update -qq; ( cd "$tmp" && apt-get download -qq prometheus >/dev/null ); }
+    mkdir -p "$PROMTOOL_ROOT"
+    dpkg-deb -x "$tmp"/prometheus_*.deb "$PROMTOOL_ROOT"
+    rm -rf "$tmp"
+fi
+
 if ! getent passwd netevd >/dev/null; then
     useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin netevd
     echo "setup.sh: created system user netevd"
