@@ -17,14 +17,24 @@ export const registry = new client.Registry();
 // nodejs_eventloop_lag_seconds is measured at scrape time instead (below).
 type DefaultCollector = (registry: client.Registry, config: Record<string, unknown>) => void;
 const requireCjs = createRequire(import.meta.url);
+// Left out besides the lag histogram: processHandles/processRequests/processResources, whose
+// nodejs_active_*_total gauges fail `promtool check metrics` (a gauge named like a counter);
+// nodejs_active_resources{type} below says the same.
 const DEFAULT_COLLECTORS = [
   "processCpuTotal", "processStartTime", "osMemoryHeap", "processOpenFileDescriptors", "processMaxFileDescriptors",
-  "processHandles", "processRequests", "processResources", "heapSizeAndUsed", "heapSpacesSizeAndUsed", "version", "gc",
+  "heapSizeAndUsed", "heapSpacesSizeAndUsed", "version", "gc",
 ] as const;
-for (const name of DEFAULT_COLLECTORS) {
-  if (name === "processResources" && typeof (process as { getActiveResourcesInfo?: unknown }).getActiveResourcesInfo !== "function") continue;
-  (requireCjs(`prom-client/lib/metrics/${name}.js`) as DefaultCollector)(registry, {});
-}
+for (const name of DEFAULT_COLLECTORS) (requireCjs(`prom-client/lib/metrics/${name}.js`) as DefaultCollector)(registry, {});
+new client.Gauge({
+  name: "nodejs_active_resources", help: "Number of active resources that are currently keeping the event loop alive, grouped by async resource type.",
+  labelNames: ["type"], registers: [registry],
+  collect() {
+    this.reset();
+    const counts = new Map<string, number>();
+    for (const t of process.getActiveResourcesInfo()) counts.set(t, (counts.get(t) ?? 0) + 1);
+    for (const [type, n] of counts) this.set({ type }, n);
+  },
+});
 new client.Gauge({
   name: "nodejs_eventloop_lag_seconds", help: "Lag of event loop in seconds.", registers: [registry],
   // measured at scrape time: how long a setImmediate callback waits (no histogram, no timer)
