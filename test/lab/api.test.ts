@@ -458,7 +458,7 @@ if (labFile(import.meta.url)) {
       assert.equal(metricValue(after, "netevd_interfaces"), (JSON.parse(await ip("-j", "link", "show")) as unknown[]).length);
       assert.equal(metricValue(after, "netevd_rules"), (await kernelRules()).length);
       assert.ok(after.some((s) => s.name === "netevd_build_info" && s.labels.version === "0.1.0" && s.value === 1), "build info with the version");
-      assert.ok(metricValue(after, "netevd_process_resident_memory_bytes") > 0, "process metrics");
+      assert.ok(metricValue(after, "process_resident_memory_bytes") > 0, "process metrics");
       assert.ok(after.some((s) => s.name === "netevd_netlink_messages_total" && s.value > 0));
     } finally {
       await d.stop();
