@@ -156,6 +156,11 @@ if (labFile(import.meta.url)) {
       saveShot("page-full.png", await page.screenshot(true));
 
       assert.deepEqual(page.problems, [], "no console error and no failed request");
+      assert.equal(await page.eval("document.cookie"), "", "the session cookie is HttpOnly: the page's script cannot read it");
+      // signing out ends the session: the form is back, the stream closed
+      await page.click("#logout");
+      await page.waitFor("login form after sign-out", `!document.getElementById("login").hidden && document.getElementById("app").hidden`);
+      assert.equal(await page.eval(`fetch("/api/v1/status").then((r) => r.status)`), 401);
       assert.ok(!d.records.some((r) => typeof r.path === "string" && r.path.includes(TOKEN)), "the token is in no logged URL");
       process.stdout.write(`# flap drawn after ${downMs} ms (down) and ${upMs} ms (up)\n`);
 

@@ -433,6 +433,7 @@ async function start() {
   try {
     const s = await (await fetch("/api/v1/session", { credentials: "same-origin", cache: "no-store" })).json();
     if (s.required && !s.authorized) { showLogin(); return; }
+    $("logout").hidden = !s.required;
     await loadAll();
     $("fatal").hidden = true;
     $("app").hidden = false;
@@ -444,6 +445,10 @@ async function start() {
 
 document.addEventListener("DOMContentLoaded", () => {
   $("login").addEventListener("submit", (ev) => { login(ev).catch(fail); });
+  $("logout").addEventListener("click", () => {
+    fetch("/api/v1/session", { method: "POST", credentials: "same-origin", headers: { "content-type": "application/json" }, body: JSON.stringify({ logout: true }) })
+      .then(() => { $("logout").hidden = true; showLogin(); }, fail);
+  });
   $("window").addEventListener("change", () => {
     state.windowSec = Number($("window").value);
     state.windowChosen = true;
