@@ -103,6 +103,9 @@ if (labFile(import.meta.url)) {
       // the page, as a person sees it
       const page = await browser.newPage(1280, 800);
       await page.goto(`http://${PAGE_ADDR}:${PORT}/`);
+      await page.waitFor("login form", `!document.getElementById("login").hidden`);
+      saveShot("page-login.png", await page.screenshot());
+      assert.ok(!(await page.eval<string>("location.href")).includes(TOKEN));
       await signIn(page);
       await page.waitFor("app shown", `!document.getElementById("app").hidden && document.querySelector('#interfaces tr[data-link="${lab.ifname}"]')`);
       await page.waitFor("live stream", `document.getElementById("live").textContent === "live"`);
