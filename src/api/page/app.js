@@ -75,6 +75,7 @@ async function api(path) {
 function showLogin() {
   closeStream();
   $("app").hidden = true;
+  $("window").parentElement.hidden = true;
   $("login").hidden = false;
   $("token").focus();
   setLive("off", "signed out");
@@ -437,6 +438,7 @@ async function start() {
     await loadAll();
     $("fatal").hidden = true;
     $("app").hidden = false;
+    $("window").parentElement.hidden = false;
     openStream();
   } catch (err) {
     fail(err);
