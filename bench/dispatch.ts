@@ -19,7 +19,7 @@ let seq = 0;
 function job(): HookJob {
   const ev: NetevdEvent = {
     schema: "netevd.event.v1", id: `bench-${++seq}`, ts: new Date().toISOString(), event: "no-carrier", link: "lab0", index: 2,
-    backend: "kernel", state: { carrier: false, operstate: "down" }, previous: { carrier: true, operstate: "up" }, changed: ["carrier", "operstate"],
+    backend: "kernel", source: "kernel", state: { carrier: false, operstate: "down" }, previous: { carrier: true, operstate: "up" }, changed: ["carrier", "operstate"],
     addresses: ["10.77.0.50/24"], gateway: "10.77.0.1", dns: [], replay: false,
   };
   return { event: ev, state: "no-carrier", env: {} };

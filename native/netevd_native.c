@@ -4,7 +4,8 @@
  *   - NETLINK_ROUTE sockets polled on the libuv loop (uv_poll_t), delivering every readable burst
  *     of datagrams to JavaScript as ONE Buffer (datagrams concatenated; each is a sequence of
  *     4-byte aligned nlmsghdr records, so the concatenation stays decodable);
- *   - privilege helpers: clear the ambient capability set, read the effective set, sd_notify.
+ *   - privilege helpers: clear the ambient capability set, read the effective set, sd_notify;
+ *   - process plumbing: execve, socketpair, close-on-exec, SO_PEERCRED, NoNewPrivs.
  *
  * N-API only (no V8/C++), C11. Handles are small positive integers that are never reused, so a
  * stale close() can never hit a newer socket.
@@ -13,7 +14,11 @@
 #include <uv.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#if defined(__GLIBC__) || defined(__linux__)
+#include <malloc.h>
+#endif
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,6 +70,7 @@ typedef struct nl_sock {
   uv_poll_t poll; /* poll.data points back here; the struct is freed in the uv close callback */
   uint8_t *buf;
   size_t cap;
+  size_t chunk; /* bytes offered to each recv: RECV_CHUNK, smaller only for tests (truncation) */
 } nl_sock;
 
 typedef struct addon_state {
@@ -170,7 +176,7 @@ static int set_rcvbuf(int fd, int64_t bytes) {
  * prints it and exits, exactly as for an exception thrown from any other event callback. The
  * JavaScript wrappers (socket.ts) catch their own errors first, so this is the last line only.
  */
-static void call_js(nl_sock *s, const uint8_t *data, size_t len, int err) {
+static void call_js_mode(nl_sock *s, const uint8_t *data, size_t len, int err, int sync) {
   napi_env env = s->env;
   napi_handle_scope scope;
   napi_value cb, recv, argv[2], result;
@@ -185,6 +191,12 @@ static void call_js(nl_sock *s, const uint8_t *data, size_t len, int err) {
     napi_get_null(env, &argv[0]);
   }
   napi_create_int32(env, err, &argv[1]);
+  if (sync) {
+    /* called from JavaScript (readNow): an exception stays pending and reaches the caller */
+    napi_call_function(env, recv, cb, 2, argv, &result);
+    napi_close_handle_scope(env, scope);
+    return;
+  }
   napi_make_callback(env, s->actx, recv, cb, 2, argv, &result);
 out:;
   bool pending = false;
@@ -193,6 +205,13 @@ out:;
     if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
   }
   napi_close_handle_scope(env, scope);
+}
+
+static void call_js(nl_sock *s, const uint8_t *data, size_t len, int err) { call_js_mode(s, data, len, err, 0); }
+
+static int exception_pending(napi_env env) {
+  bool pending = false;
+  return napi_is_exception_pending(env, &pending) == napi_ok && pending;
 }
 
 static int ensure_room(nl_sock *s, size_t used) {
@@ -205,6 +224,8 @@ static int ensure_room(nl_sock *s, size_t used) {
   s->cap = ncap;
   return 0;
 }
+
+static int read_burst(nl_sock *s, int sync);
 
 static void on_poll(uv_poll_t *h, int status, int events) {
   nl_sock *s = (nl_sock *)h->data;
@@ -230,14 +251,24 @@ static void on_poll(uv_poll_t *h, int status, int events) {
       return;
     }
   }
+  read_burst(s, 0);
+}
+
+/*
+ * Read what is queued (up to one batch) and deliver it: data first (it is older than any loss),
+ * then MSG_TRUNC as EMSGSIZE, then a receive error (ENOBUFS: the kernel dropped messages; the
+ * socket stays usable). Returns 1 when the batch limit was hit (more may be queued), 0 when the
+ * queue was empty, -1 when the socket closed or (sync) the callback threw.
+ */
+static int read_burst(nl_sock *s, int sync) {
   size_t total = 0;
-  int ndgrams = 0, err = 0, truncated = 0;
+  int ndgrams = 0, err = 0, truncated = 0, more = 0;
   for (;;) {
     if ((err = ensure_room(s, total)) != 0) break;
     struct sockaddr_nl from;
     socklen_t fromlen = sizeof from;
     memset(&from, 0, sizeof from);
-    ssize_t n = recvfrom(s->fd, s->buf + total, RECV_CHUNK, MSG_DONTWAIT | MSG_TRUNC,
+    ssize_t n = recvfrom(s->fd, s->buf + total, s->chunk, MSG_DONTWAIT | MSG_TRUNC,
                          (struct sockaddr *)&from, &fromlen);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -245,18 +276,23 @@ static void on_poll(uv_poll_t *h, int status, int events) {
       break;
     }
     if (n == 0) break;
-    if ((size_t)n > RECV_CHUNK) { truncated = 1; continue; } /* MSG_TRUNC: real size was larger */
+    if ((size_t)n > s->chunk) { truncated = 1; continue; } /* MSG_TRUNC: real size was larger */
     if (from.nl_pid != 0) continue; /* not from the kernel: another process writing to our port */
     size_t padded = ((size_t)n + 3) & ~(size_t)3;
     if (padded != (size_t)n) memset(s->buf + total + n, 0, padded - (size_t)n);
     total += padded;
-    if (++ndgrams >= BATCH_MAX_DGRAMS || total >= BATCH_MAX_BYTES) break; /* level-triggered: rest next time */
+    if (++ndgrams >= BATCH_MAX_DGRAMS || total >= BATCH_MAX_BYTES) { more = 1; break; } /* level-triggered: rest next time */
   }
+  napi_env env = s->env;
   /* Data received before an error is valid and older than the loss: deliver it first. */
-  if (total > 0) call_js(s, s->buf, total, 0);
-  if (truncated && !s->closing) call_js(s, NULL, 0, EMSGSIZE);
+  if (total > 0) call_js_mode(s, s->buf, total, 0, sync);
+  if (s->closing || (sync && exception_pending(env))) return -1;
+  if (truncated) call_js_mode(s, NULL, 0, EMSGSIZE, sync);
+  if (s->closing || (sync && exception_pending(env))) return -1;
   /* ENOBUFS: the kernel dropped messages; the socket stays usable and the poll stays armed. */
-  if (err && !s->closing) call_js(s, NULL, 0, err);
+  if (err) call_js_mode(s, NULL, 0, err, sync);
+  if (s->closing || (sync && exception_pending(env))) return -1;
+  return more;
 }
 
 /* ---------- closing ---------- */
@@ -310,10 +346,15 @@ static void state_finalize(napi_env env, void *data, void *hint) { free(data); }
 
 /* ---------- exports: netlink ---------- */
 
-/* open(groups: number[], rcvbufBytes: number, onData: (buf: Buffer | null, errno: number) => void): number */
+/*
+ * open(groups: number[], rcvbufBytes: number, onData: (buf: Buffer | null, errno: number) => void,
+ *      recvChunk?: number): number
+ * recvChunk (tests only) offers each recv fewer bytes than RECV_CHUNK, so that real kernel
+ * datagrams arrive truncated (MSG_TRUNC, reported as EMSGSIZE).
+ */
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 3) {
     napi_throw_type_error(env, NULL, "open(groups, rcvbufBytes, onData) needs 3 arguments");
@@ -342,6 +383,14 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
   CHECK_NAPI(env, napi_typeof(env, argv[2], &t));
   if (t != napi_function) { napi_throw_type_error(env, NULL, "onData must be a function"); return NULL; }
+  int64_t chunk = RECV_CHUNK;
+  if (argc >= 4) {
+    CHECK_NAPI(env, napi_typeof(env, argv[3], &t));
+    if (t != napi_undefined && (napi_get_value_int64(env, argv[3], &chunk) != napi_ok || chunk < 16 || chunk > RECV_CHUNK)) {
+      napi_throw_range_error(env, NULL, "recvChunk must be a number 16..65536");
+      return NULL;
+    }
+  }
 
   addon_state *st = get_state(env);
   int slot = -1;
@@ -384,6 +433,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   nl_sock *s = calloc(1, sizeof *s);
   if (!s) { close(fd); return throw_errno(env, ENOMEM, "calloc"); }
   s->fd = fd;
+  s->chunk = (size_t)chunk;
   s->env = env;
   s->st = st;
   s->poll.data = s;
@@ -491,6 +541,31 @@ static napi_value js_drain(napi_env env, napi_callback_info info) {
   }
   napi_value ret;
   CHECK_NAPI(env, napi_create_uint32(env, n, &ret));
+  return ret;
+}
+
+/*
+ * readNow(handle): read everything queued on the socket now, synchronously, delivering it through
+ * the socket's onData callback before returning (same batches and error reports as the poll path).
+ * A caller that is about to act on another source's news (a D-Bus signal) uses it so that every
+ * kernel notification queued before that news has been applied first. Returns the number of
+ * batches delivered. At most 64 batches, so a flood cannot hold the caller forever.
+ */
+static napi_value js_read_now(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  nl_sock *s = argc >= 1 ? find_sock(env, argv[0]) : NULL;
+  if (!s) return throw_errno(env, EBADF, "readNow");
+  uint32_t batches = 0;
+  for (int i = 0; i < 64; i++) {
+    int r = read_burst(s, 1);
+    if (r < 0 && exception_pending(env)) return NULL;
+    batches++;
+    if (r <= 0) break;
+  }
+  napi_value ret;
+  CHECK_NAPI(env, napi_create_uint32(env, batches, &ret));
   return ret;
 }
 
@@ -634,6 +709,134 @@ static napi_value js_sd_notify(napi_env env, napi_callback_info info) {
   return ret;
 }
 
+/* ---------- exports: process plumbing for the privilege drop and the hook runner ---------- */
+
+/* Frees a NULL-terminated array of strings made by get_string_array. */
+static void free_strings(char **v) {
+  if (!v) return;
+  for (char **p = v; *p; p++) free(*p);
+  free(v);
+}
+
+/* A JS array of strings as a NULL-terminated char* array (NULL on error, with an exception thrown). */
+static char **get_string_array(napi_env env, napi_value arr) {
+  bool isarr = false;
+  uint32_t n = 0;
+  if (napi_is_array(env, arr, &isarr) != napi_ok || !isarr || napi_get_array_length(env, arr, &n) != napi_ok) {
+    napi_throw_type_error(env, NULL, "expected an array of strings");
+    return NULL;
+  }
+  char **v = calloc((size_t)n + 1, sizeof *v);
+  if (!v) { napi_throw_error(env, NULL, "out of memory"); return NULL; }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value el;
+    napi_valuetype t;
+    if (napi_get_element(env, arr, i, &el) != napi_ok || napi_typeof(env, el, &t) != napi_ok || t != napi_string ||
+        !(v[i] = get_string(env, el, NULL))) {
+      free_strings(v);
+      napi_throw_type_error(env, NULL, "expected an array of strings");
+      return NULL;
+    }
+  }
+  return v;
+}
+
+/*
+ * execve(file, argv, envp): replace this process (the started-as-root `netevd run` becomes the
+ * unprivileged daemon through setpriv, leaving no root parent behind). Returns only on failure (throws).
+ */
+static napi_value js_execve(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) { napi_throw_type_error(env, NULL, "execve(file, argv, envp)"); return NULL; }
+  char *file = get_string(env, argv[0], NULL);
+  char **av = file ? get_string_array(env, argv[1]) : NULL;
+  char **ev = av ? get_string_array(env, argv[2]) : NULL;
+  if (!ev) { free(file); free_strings(av); return NULL; }
+  execve(file, av, ev);
+  int e = errno;
+  free(file);
+  free_strings(av);
+  free_strings(ev);
+  return throw_errno(env, e, "execve");
+}
+
+/* socketpair(): [fd, fd], AF_UNIX SOCK_STREAM, both close-on-exec. */
+static napi_value js_socketpair(napi_env env, napi_callback_info info) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return throw_errno(env, errno, "socketpair");
+  napi_value arr, a, b;
+  CHECK_NAPI(env, napi_create_array_with_length(env, 2, &arr));
+  napi_create_int32(env, sv[0], &a);
+  napi_create_int32(env, sv[1], &b);
+  napi_set_element(env, arr, 0, a);
+  napi_set_element(env, arr, 1, b);
+  return arr;
+}
+
+/* setCloexec(fd, on) */
+static napi_value js_set_cloexec(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd = -1;
+  bool on = true;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_bool(env, argv[1], &on) != napi_ok) {
+    napi_throw_type_error(env, NULL, "setCloexec(fd: number, on: boolean)");
+    return NULL;
+  }
+  int flags = fcntl(fd, F_GETFD);
+  if (flags < 0) return throw_errno(env, errno, "fcntl(F_GETFD)");
+  if (fcntl(fd, F_SETFD, on ? (flags | FD_CLOEXEC) : (flags & ~FD_CLOEXEC)) < 0) return throw_errno(env, errno, "fcntl(F_SETFD)");
+  return NULL;
+}
+
+/* peerCred(fd): {pid, uid, gid} of a unix socket's peer (SO_PEERCRED), or throws (ENOTSOCK, ...). */
+static napi_value js_peer_cred(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd = -1;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
+    napi_throw_type_error(env, NULL, "peerCred(fd: number)");
+    return NULL;
+  }
+  struct ucred cr;
+  socklen_t len = sizeof cr;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) return throw_errno(env, errno, "getsockopt(SO_PEERCRED)");
+  napi_value obj, v;
+  CHECK_NAPI(env, napi_create_object(env, &obj));
+  napi_create_int32(env, cr.pid, &v);
+  napi_set_named_property(env, obj, "pid", v);
+  napi_create_uint32(env, cr.uid, &v);
+  napi_set_named_property(env, obj, "uid", v);
+  napi_create_uint32(env, cr.gid, &v);
+  napi_set_named_property(env, obj, "gid", v);
+  return obj;
+}
+
+/* setNoNewPrivs(): prctl(PR_SET_NO_NEW_PRIVS, 1) for this process and everything it starts. */
+static napi_value js_set_no_new_privs(napi_env env, napi_callback_info info) {
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return throw_errno(env, errno, "prctl(PR_SET_NO_NEW_PRIVS)");
+  return NULL;
+}
+
+/*
+ * mallocTrim(): give the C heap's free memory back to the kernel (glibc malloc_trim(0)). Start-up
+ * (module compilation, the config parser) leaves megabytes freed but still mapped in malloc's
+ * arenas; a daemon that then idles for months should not keep them. Returns whether any was released.
+ */
+static napi_value js_malloc_trim(napi_env env, napi_callback_info info) {
+  int released = 0;
+#if defined(__GLIBC__)
+  released = malloc_trim(0);
+#endif
+  napi_value ret;
+  CHECK_NAPI(env, napi_get_boolean(env, released != 0, &ret));
+  return ret;
+}
+
 /* ---------- module ---------- */
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -651,12 +854,19 @@ static napi_value init(napi_env env, napi_value exports) {
     {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
     {"setRcvbuf", NULL, js_set_rcvbuf, NULL, NULL, NULL, napi_enumerable, NULL},
     {"drain", NULL, js_drain, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"readNow", NULL, js_read_now, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ref", NULL, js_ref, NULL, NULL, NULL, napi_enumerable, NULL},
     {"unref", NULL, js_unref, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ambientClearAll", NULL, js_ambient_clear_all, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ambientRaise", NULL, js_ambient_raise, NULL, NULL, NULL, napi_enumerable, NULL},
     {"capEffective", NULL, js_cap_effective, NULL, NULL, NULL, napi_enumerable, NULL},
     {"sdNotify", NULL, js_sd_notify, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"execve", NULL, js_execve, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"socketpair", NULL, js_socketpair, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"setCloexec", NULL, js_set_cloexec, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"peerCred", NULL, js_peer_cred, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"setNoNewPrivs", NULL, js_set_no_new_privs, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"mallocTrim", NULL, js_malloc_trim, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

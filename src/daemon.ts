@@ -10,25 +10,32 @@ import type { BackendSink, BackendSource, SourceHealth } from "./sources/backend
 import { factFields } from "./state/describe.js";
 import { applyBackendState, applyManagerState, dropBackendState, factLink, type Fact, type NetworkModel } from "./state/model.js";
 import { sdNotify } from "./netlink/native.js";
+import { ServiceNotifier } from "./notify.js";
 import type { RouteRecord } from "./netlink/types.js";
-import { backendReplayJobs, EventFactory, jobsFromFacts, replayJobs, snapshotOf, type DeriveContext } from "./events/derive.js";
+import { dadFailed } from "./state/address.js";
+import { backendReplayJobs, DAD_FAILED_REASON, EventFactory, jobsFromFacts, replayJobs, snapshotOf, type DeriveContext } from "./events/derive.js";
 import { hookDirName } from "./events/dirs.js";
 import { History } from "./events/history.js";
 import type { HookJob } from "./events/types.js";
 import { Dispatcher } from "./actions/hooks/dispatcher.js";
-import { runHookDir } from "./actions/hooks/run.js";
-import { discoverHooks } from "./actions/hooks/discover.js";
+import { runHookDir, type RemoteRunner } from "./actions/hooks/run.js";
+import { discoverMerged } from "./actions/hooks/merge.js";
+import { networkdDispatcherJobs, networkdDispatcherReplayJobs } from "./events/networkd.js";
+import { processesNamed } from "./sources/processes.js";
+import { HOOK_EVENTS } from "./events/dirs.js";
 import { RoutingReconciler } from "./actions/routing/index.js";
 import { DnsActions } from "./actions/dns.js";
 import { initSourceMetrics, metrics, setSourceHealthProvider } from "./metrics.js";
 import { startMetricsListener } from "./api/metrics-server.js";
-import { checkApiConfig, startApi, type ApiServer } from "./api/server.js";
+import { startApi, type ApiServer } from "./api/server.js";
 import { packageVersion } from "./api/version.js";
 
 export interface DaemonOptions {
   config: Config;
   configFile: string;
   log: Logger;
+  /** the privileged runner that runs hooks as root (hooks.user: root) */
+  hookRunner?: RemoteRunner;
 }
 
 export class Daemon {
@@ -44,18 +51,29 @@ export class Daemon {
   readonly dispatcher: Dispatcher;
   readonly derive: DeriveContext;
   private readonly daemonUid = process.getuid?.() ?? 0;
+  /** owners a hook script may have besides root: none for root hooks, else the daemon's user */
+  private get hookOwnerUid(): number {
+    return this.o.hookRunner ? 0 : this.daemonUid;
+  }
   /** the backend's first state is known: before that, backend facts only fill the model */
   private backendSettled = false;
   private settle: () => void = () => {};
   private readonly jsonChains = new Map<number, Promise<void>>();
   private stopping = false;
+  /** aborted at stop: running hooks get SIGTERM, and SIGKILL after the grace period, with all they started */
+  private readonly hookAbort = new AbortController();
   private api: ApiServer | null = null;
   private metricsListener: ApiServer | null = null;
   /** the last `reload()` (null before the first): for /api/v1/status and the page */
   lastReload: { at: string; ok: boolean; problems?: string[] } | null = null;
+  readonly notifier: ServiceNotifier;
 
   constructor(private readonly o: DaemonOptions) {
     this.config = o.config;
+    this.notifier = new ServiceNotifier({
+      send: sdNotify,
+      onError: (err) => o.log.warn("cannot notify the service manager", { err: err.message }),
+    });
     this.kernel = new KernelSource({ log: o.log.child({ source: "kernel" }), onFacts: (f, m) => this.onKernelFacts(f, m) });
     this.history = new History(o.config.events.history_size);
     this.dispatcher = new Dispatcher({
@@ -64,8 +82,6 @@ export class Daemon {
       run: (job) => this.runJob(job),
     });
     this.derive = {
-      // a backend that reports carrier itself (networkd's CarrierState) fires carrier.d for its links
-      kernelCarrier: (index) => !this.backend?.ownsCarrier(index),
       ownRoute: (r) => this.isOwnRoute(r),
       selected: (name) => interfaceSelected(this.config, name),
       extraState: (index) => this.kernel.model.backend.get(index)?.fields,
@@ -111,9 +127,11 @@ export class Daemon {
     clearTimeout(bound);
     this.backendSettled = true;
     this.events.seed(m, this.derive.extraState);
+    this.logCompat();
     if (this.config.hooks.replay_on_start) {
-      for (const job of replayJobs(m, this.derive, this.events)) this.emit(job);
+      for (const job of replayJobs(m, this.derive, this.events)) this.emit(this.withBackendJson(job));
       if (this.backend) for (const job of backendReplayJobs(this.backend.backend, m, this.derive, this.events)) this.emitBackend(job);
+      if (this.ndCompat()) for (const job of networkdDispatcherReplayJobs(m, this.derive, this.events)) this.emitBackend(job);
     }
     this.routing.schedule("startup");
     // before "ready": ready means the API answers
@@ -121,7 +139,7 @@ export class Daemon {
     this.metricsListener = await startMetricsListener(this.config, this.log.child({ source: "metrics" }));
     this.readyAt = Date.now();
     this.log.info("ready", { backend: this.config.system.backend, startupMs: this.readyAt - this.startedAt, pid: process.pid });
-    sdNotify("READY=1\nSTATUS=watching network events");
+    this.notifier.ready(this.statusText());
   }
 
   private startBackend(): void {
@@ -131,8 +149,8 @@ export class Daemon {
       linkState: (index, name, fields) => this.onBackendFacts(applyBackendState(this.kernel.model, backend, index, fields, name)),
       linkGone: (index, keys) => dropBackendState(this.kernel.model, index, keys),
       managerState: (fields) => this.onBackendFacts(applyManagerState(this.kernel.model, backend, fields)),
-      attached: (on) => { if (on) this.settle(); },
-      unavailable: () => this.settle(),
+      attached: (on) => { if (on) this.settle(); this.refreshStatus(); },
+      unavailable: () => { this.settle(); this.refreshStatus(); },
     };
     switch (backend) {
       case "systemd-networkd": this.backend = new NetworkdSource(log, sink); break;
@@ -144,6 +162,7 @@ export class Daemon {
       }
       default: this.settle(); return; // "none": kernel only
     }
+    this.events.backend = this.backend.backend;
     this.backend.start();
   }
 
@@ -152,30 +171,101 @@ export class Daemon {
     if (facts.length === 0) return;
     this.dns.onFacts(facts);
     this.routing.schedule("backend");
-    if (!this.backendSettled) return; // initial state: fills the model; the replay covers it
+    if (!this.backendSettled) { // initial state: fills the model; the replay covers it
+      for (const f of facts) if (f.fact === "backend-state") this.refreshDescribe(f.index);
+      return;
+    }
     for (const f of facts) this.log.info("fact", factFields(f));
     // The kernel's notifications for what the backend just did (networkd adding the DHCP address,
-    // then saying "routable") are already in our netlink socket, but which of the two sockets the
-    // event loop reads first is arbitrary: derive the events after this poll phase, so the
-    // snapshot (ADDRESSES, gateway) includes them.
-    setImmediate(() => {
-      for (const job of jobsFromFacts(facts, this.kernel.model, this.derive, this.events)) this.emitBackend(job);
+    // then saying "routable") are queued on our netlink socket already: apply them first, now, so
+    // the event's snapshot (ADDRESSES, gateway) holds every kernel fact that happened before it,
+    // whichever socket the event loop would have read first.
+    this.kernel.catchUp();
+    const described = new Set<number>();
+    for (const job of jobsFromFacts(facts, this.kernel.model, this.derive, this.events)) {
+      if (this.emitBackend(job) && job.event.index !== null) described.add(job.event.index);
+    }
+    if (this.ndCompat()) {
+      for (const f of facts) {
+        if (f.fact !== "backend-state" || f.backend !== "systemd-networkd") continue;
+        for (const job of networkdDispatcherJobs(f, this.kernel.model, this.derive, this.events)) {
+          if (this.emitBackend(job) && job.event.index !== null) described.add(job.event.index);
+        }
+      }
+    }
+    for (const f of facts) if (f.fact === "backend-state" && !described.has(f.index)) this.refreshDescribe(f.index);
+  }
+
+  /** networkd: keep the link's last Describe() current ($JSON of kernel carrier events, which do not wait for it). */
+  private refreshDescribe(index: number): void {
+    if (!this.backend?.describe || !this.wantBackendJson()) return;
+    const prev = this.jsonChains.get(index) ?? Promise.resolve();
+    const next = prev.then(async () => {
+      try {
+        await this.backend?.describe?.(index);
+      } catch (err) {
+        this.log.debug("backend Describe failed", { index, err: (err as Error).message });
+      }
     });
+    this.jsonChains.set(index, next);
+    void next.finally(() => { if (this.jsonChains.get(index) === next) this.jsonChains.delete(index); });
+  }
+
+  private wantBackendJson(): boolean {
+    return this.backend?.backend !== "systemd-networkd" || this.config.backends.systemd_networkd.emit_json;
+  }
+
+  /** A kernel carrier event carries the backend's last $JSON (networkd: the last Link.Describe() of the link). */
+  private withBackendJson(job: HookJob): HookJob {
+    const e = job.event;
+    if ((e.event === "carrier" || e.event === "no-carrier") && e.index !== null && this.wantBackendJson()) {
+      const json = this.backend?.lastDescribe?.(e.index);
+      if (json !== undefined) { job.json = json; job.env.json = json; }
+    }
+    return job;
+  }
+
+  /** compat.networkd_dispatcher, which only means something under the networkd backend. */
+  private ndCompat(): boolean {
+    return this.config.compat.networkd_dispatcher && this.config.system.backend === "systemd-networkd";
+  }
+
+  /** The base directories of a job's scripts: netevd's, or networkd-dispatcher's for its runs. */
+  private hookDirsOf(job: HookJob): readonly string[] {
+    return job.compat === "networkd-dispatcher" ? this.config.compat.networkd_dispatcher_dirs : this.config.system.scripts_dirs;
+  }
+
+  /** Startup: how many networkd-dispatcher scripts netevd took over, and whether it runs too. */
+  private logCompat(): void {
+    if (!this.config.compat.networkd_dispatcher) return;
+    if (this.config.system.backend !== "systemd-networkd") {
+      this.log.warn("compat.networkd_dispatcher needs system.backend: systemd-networkd; its scripts will not run", { backend: this.config.system.backend });
+      return;
+    }
+    const dirs = this.config.compat.networkd_dispatcher_dirs;
+    const scripts = new Set<string>();
+    for (const event of HOOK_EVENTS) for (const sc of discoverMerged(dirs, event, this.hookOwnerUid).scripts) scripts.add(sc.path);
+    this.log.info("networkd-dispatcher scripts taken over", { scripts: scripts.size, dirs: dirs.join(":"), user: this.daemonUid === 0 ? "root" : String(this.daemonUid) });
+    const pids = processesNamed("networkd-dispatcher");
+    if (pids.length) {
+      this.log.warn("networkd-dispatcher is running too: both will run its scripts; stop and disable it (systemctl disable --now networkd-dispatcher)", { pids });
+    }
   }
 
   /**
    * A backend with its own $JSON (networkd: Link.Describe(), when emit_json is on) costs a D-Bus
-   * round trip per event, chained per link so that a link's events stay in order.
+   * round trip per event, chained per link so that a link's events stay in order. Returns whether
+   * it asks for it (and so refreshes the link's last Describe()).
    */
-  private emitBackend(job: HookJob): void {
+  private emitBackend(job: HookJob): boolean {
     const index = job.event.index;
     const describe = this.backend?.describe?.bind(this.backend);
-    const wantJson = job.event.backend !== "systemd-networkd" || this.config.backends.systemd_networkd.emit_json;
     // no script to read $JSON: skip the round trip (it costs milliseconds while networkd is busy)
-    if (!describe || index === null || job.event.backend === "kernel" || !wantJson ||
-        discoverHooks(this.config.system.scripts_dir, job.event.event, this.daemonUid).scripts.length === 0) {
+    const wantJson = this.wantBackendJson() || job.compat !== undefined;
+    if (!describe || index === null || job.event.source === "kernel" || !wantJson ||
+        discoverMerged(this.hookDirsOf(job), job.event.event, this.hookOwnerUid).scripts.length === 0) {
       this.emit(job);
-      return;
+      return false;
     }
     const prev = this.jsonChains.get(index) ?? Promise.resolve();
     const next = prev.then(async () => {
@@ -189,6 +279,7 @@ export class Daemon {
     });
     this.jsonChains.set(index, next);
     void next.finally(() => { if (this.jsonChains.get(index) === next) this.jsonChains.delete(index); });
+    return true;
   }
 
   /** Routes netevd installs itself (policy routing) never trigger routes.d. */
@@ -206,18 +297,20 @@ export class Daemon {
   emit(job: HookJob, runHooks = true): void {
     const e = job.event;
     this.history.addEvent(e);
-    metrics.events.inc({ source: e.backend, event: e.event });
-    this.log.info("event", { event: e.event, link: e.link, index: e.index, id: e.id, backend: e.backend, replay: e.replay, changed: e.changed });
+    metrics.events.inc({ source: e.source, event: e.event });
+    this.log.info("event", { event: e.event, link: e.link, index: e.index, id: e.id, source: e.source, replay: e.replay, changed: e.changed });
     if (runHooks) this.dispatcher.submit(job);
   }
 
   private async runJob(job: HookJob): Promise<void> {
     try {
-      const results = await runHookDir(this.config.system.scripts_dir, job, {
+      const results = await runHookDir(this.hookDirsOf(job), job, {
         timeoutSec: this.config.hooks.timeout_sec,
-        daemonUid: this.daemonUid,
+        daemonUid: this.hookOwnerUid,
         log: this.log.child({ source: "hooks" }),
         daemonEnv: process.env,
+        signal: this.hookAbort.signal,
+        ...(this.o.hookRunner ? { runner: this.o.hookRunner } : {}),
       });
       for (const r of results) {
         this.history.addHookResult(r);
@@ -232,16 +325,25 @@ export class Daemon {
   }
 
   private onKernelFacts(facts: Fact[], model: NetworkModel): void {
-    const monitored = this.config.monitoring.interfaces;
-    if (this.log.enabled("info")) {
+    const { interfaces, exclude } = this.config.monitoring;
+    // kernel facts are the most numerous records: debug (events, which they cause, are info)
+    if (this.log.enabled("debug")) {
       for (const f of facts) {
         const link = factLink(f);
-        if (link !== undefined && monitored.length && !interfaceSelected(this.config, link)) continue;
-        this.log.info("fact", { source: "kernel", ...factFields(f) });
+        if (link !== undefined && (interfaces.length || exclude.length) && !interfaceSelected(this.config, link)) continue;
+        this.log.debug("fact", { source: "kernel", ...factFields(f) });
       }
     }
     this.updateGauges();
-    for (const job of jobsFromFacts(facts, model, this.derive, this.events)) this.emit(job);
+    for (const job of jobsFromFacts(facts, model, this.derive, this.events)) this.emit(this.withBackendJson(job));
+    for (const f of facts) {
+      if (f.fact === "link-removed") this.backend?.linkRemoved?.(f.link.index);
+      else if (f.fact === "address-changed" && dadFailed(f.addr) && !dadFailed(f.previous)) {
+        this.log.warn("IPv6 duplicate address detection failed; the address is unusable", {
+          link: f.link, address: `${f.addr.address}/${f.addr.prefixlen}`, reason: DAD_FAILED_REASON,
+        });
+      }
+    }
     this.routing.onFacts(facts);
   }
 
@@ -261,6 +363,16 @@ export class Daemon {
     return { ok: Object.values(sources).every((s) => s.ok), sources };
   }
 
+  /** What `systemctl status` shows: each source's state, e.g. "kernel ok, systemd-networkd absent". */
+  statusText(prefix = ""): string {
+    const parts = Object.entries(this.health().sources).map(([name, h]) => `${name} ${h.ok ? "ok" : h.state}`);
+    return prefix + parts.join(", ");
+  }
+
+  private refreshStatus(): void {
+    if (this.readyAt !== null && !this.stopping) this.notifier.status(this.statusText());
+  }
+
   /**
    * Fire a hook dir by hand (API/CLI trigger): the event a real one would be, flagged in `changed`.
    * The event name must be on the allow-list and the link must exist.
@@ -270,17 +382,33 @@ export class Daemon {
     const l = [...this.kernel.model.links.values()].find((x) => x.name === linkName);
     if (!l) return { ok: false, status: 404, error: `no such interface "${linkName}"` };
     const snap = snapshotOf(this.kernel.model, l, this.derive.extraState?.(l.index));
-    const e = this.events.make({ event, link: l.name, index: l.index, backend: this.backend?.backend ?? "kernel", snap, changed: ["trigger"] });
+    const e = this.events.make({ event, link: l.name, index: l.index, source: this.backend?.backend ?? "kernel", snap, changed: ["trigger"] });
     this.emit({ event: e, state: event, env: {} });
     return { ok: true, eventId: e.id };
   }
 
   /** Re-read the config; a bad file is rejected and the running config stays. */
   reload(): { ok: boolean; problems?: string } {
+    this.notifier.reloading();
+    const result = this.reloadConfig();
+    this.notifier.reloaded(this.statusText(result.ok ? "" : "new config rejected, old one in force; "));
+    return result;
+  }
+
+  private reloadConfig(): { ok: boolean; problems?: string } {
     try {
       const { config, file } = loadConfig({ path: this.o.configFile });
-      const apiProblem = checkApiConfig(config);
-      if (apiProblem) throw new Error(apiProblem);
+      if (config.hooks.user !== this.config.hooks.user ||
+          (config.hooks.user === "root" && config.system.scripts_dirs.join(":") !== this.config.system.scripts_dirs.join(":"))) {
+        throw new Error("hooks.user (and, for root hooks, system.scripts_dirs) take effect only at a restart");
+      }
+      const moved = (["enabled", "listen", "socket"] as const).filter((k) => config.api[k] !== this.config.api[k]);
+      if (moved.length) {
+        // the listeners stay where they are bound; accepting the keys would make the config lie
+        // about what is served (and the auth decision follows what is bound, not the config)
+        throw new Error(moved.map((k) => `api.${k}: changed from ${JSON.stringify(this.config.api[k])} to ${JSON.stringify(config.api[k])}; ` +
+          "the API listeners are not moved by a reload: restart netevd to apply this").join("\n"));
+      }
       this.config = config;
       this.log.setLevel(config.system.log_level);
       this.history.resize(config.events.history_size);
@@ -303,9 +431,12 @@ export class Daemon {
     if (this.stopping) return;
     this.stopping = true;
     this.log.info("stopping", { reason });
-    sdNotify("STOPPING=1");
-    // no hook starts from now on; running ones finish (or time out) before we exit
+    this.notifier.stopping();
+    // no hook starts from now on; running ones are ended (SIGTERM, SIGKILL 2 s later, descendants
+    // included) before we exit; root hooks end when the runner sees us close the connection
     const hooksDone = this.dispatcher.close();
+    this.hookAbort.abort();
+    this.o.hookRunner?.close();
     await this.api?.close();
     await this.metricsListener?.close();
     this.backend?.stop();

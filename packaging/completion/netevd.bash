@@ -15,7 +15,7 @@ _netevd() {
     else
         cur=${COMP_WORDS[COMP_CWORD]}; prev=${COMP_WORDS[COMP_CWORD-1]}; words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD
     fi
-    local commands="run validate test version help status list show events reload trigger"
+    local commands="run validate test hook-runner version help status list show events reload trigger"
     local client_opts="--json --endpoint --token --config -c --help"
 
     case $prev in
@@ -45,8 +45,8 @@ _netevd() {
     fi
     case $cmd in
         help) ((n == 0)) && COMPREPLY=($(compgen -W "$commands" -- "$cur")) ;;
-        run) COMPREPLY=($(compgen -W "--config --help" -- "$cur")) ;;
-        validate) COMPREPLY=($(compgen -W "--config --json --help" -- "$cur")) ;;
+        run|hook-runner) COMPREPLY=($(compgen -W "--config --help" -- "$cur")) ;;
+        validate) COMPREPLY=($(compgen -W "--config --json --migrate --help" -- "$cur")) ;;
         version) COMPREPLY=($(compgen -W "--json --help" -- "$cur")) ;;
         test)
             if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--link --event --ip --config --help" -- "$cur"))

@@ -5,7 +5,7 @@ import { createServer, type Server } from "node:http";
 import type { Config } from "../config/schema.js";
 import { parseListen } from "../config/schema.js";
 import type { Logger } from "../log.js";
-import { registry } from "../metrics.js";
+import { registry, scrapeMetrics } from "../metrics.js";
 import type { ApiServer } from "./server.js";
 
 const MAX_CONNECTIONS = 16;
@@ -24,7 +24,7 @@ export async function startMetricsListener(config: Config, log: Logger): Promise
       res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" }).end("GET /metrics\n");
       return;
     }
-    registry.metrics().then((text) => {
+    scrapeMetrics().then((text) => {
       res.writeHead(200, { "content-type": registry.contentType, "cache-control": "no-store", "content-length": Buffer.byteLength(text) });
       res.end(req.method === "HEAD" ? undefined : text);
     }, (err: Error) => {

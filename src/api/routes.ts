@@ -1,7 +1,7 @@
 // The API's endpoints (spec section 6) and the checks every request passes first: rate limit, route
 // and method, authorization for mutating endpoints, body size, content type and JSON.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createRequire } from "node:module";
 import type { Config } from "../config/schema.js";
 import { interfaceSelected } from "../config/glob.js";
 import type { History } from "../events/history.js";
@@ -10,7 +10,7 @@ import type { NetworkModel } from "../state/model.js";
 import type { SourceHealth } from "../sources/backend.js";
 import type { KernelStats } from "../sources/kernel.js";
 import type { DispatcherStats } from "../actions/hooks/dispatcher.js";
-import { registry } from "../metrics.js";
+import { registry, scrapeMetrics } from "../metrics.js";
 import {
   HttpError, RateLimiter, isJsonContentType, isLoopbackHost, parseEventSelection, parseJsonBody, parseTriggerBody,
   queryParams, selectEvents, eventsAfter, withHooks, matchesFilter,
@@ -117,9 +117,15 @@ export function sendError(res: ServerResponse, err: HttpError): void {
   sendJson(res, err.status, { error }, err.headers);
 }
 
+// node:crypto (OpenSSL) is loaded on the first token check only: a daemon without a token never
+// pays for it (a few MB of RSS)
+let crypto: typeof import("node:crypto") | undefined;
+
 /** Constant-time check of an `Authorization: Bearer <token>` header (hashes make the lengths equal). */
 export function bearerMatches(header: string | undefined, token: string): boolean {
   if (header === undefined || !/^Bearer /i.test(header)) return false;
+  crypto ??= createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto");
+  const { createHash, timingSafeEqual } = crypto;
   const given = createHash("sha256").update(header.slice(7).trim()).digest();
   const want = createHash("sha256").update(token).digest();
   return timingSafeEqual(given, want);
@@ -198,7 +204,8 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
     { path: "/api/v1/events/stream", get: (r) => stream(r) },
     {
       path: "/api/v1/scripts",
-      get: (r) => { queryParams(r.url.searchParams, []); sendJson(r.res, 200, scriptsView(ctx.config.system.scripts_dir, d.daemonUid)); },
+      get: (r) => { queryParams(r.url.searchParams, []); sendJson(r.res, 200, scriptsView(ctx.config.system.scripts_dirs, d.daemonUid,
+        ctx.config.compat.networkd_dispatcher ? ctx.config.compat.networkd_dispatcher_dirs : undefined)); },
     },
     {
       path: "/api/v1/reload",
@@ -237,7 +244,7 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
   async function metricsText(r: RequestInfo): Promise<void> {
     queryParams(r.url.searchParams, []);
     if (!ctx.config.metrics.enabled) throw new HttpError(404, "not_found", "metrics are disabled (metrics.enabled: false)");
-    const text = await registry.metrics();
+    const text = await scrapeMetrics();
     r.res.writeHead(200, { "content-type": registry.contentType, "cache-control": "no-store", "content-length": Buffer.byteLength(text) });
     r.res.end(text);
   }
@@ -290,7 +297,7 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
   function session(r: RequestInfo): void {
     queryParams(r.url.searchParams, []);
     const token = ctx.config.api.token;
-    const listen = parseListen(ctx.config.api.listen);
+    const listen = d.listening.tcp === null ? null : parseListen(d.listening.tcp);
     const required = r.via === "tcp" && !!listen && !isLoopbackHost(listen.host);
     const authorized = !required || (!!token && (bearerMatches(r.req.headers.authorization, token) || sessionValid(sessionFromCookies(r.req.headers.cookie), token)));
     sendJson(r.res, 200, { required, authorized });
@@ -361,7 +368,8 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
     // stays open for load balancers and probes; the page's static files and the login hold no data.
     const isPublic = url.pathname === "/health" || url.pathname === "/api/v1/session" || url.pathname in PAGE_FILES;
     if (via === "tcp" && !isPublic) {
-      const listen = parseListen(ctx.config.api.listen);
+      // what is bound decides, not the (reloaded) config
+      const listen = d.listening.tcp === null ? null : parseListen(d.listening.tcp);
       const token = ctx.config.api.token;
       const read = method === "GET" || method === "HEAD";
       if (listen && !isLoopbackHost(listen.host) && (!token || !(bearerMatches(req.headers.authorization, token) ||

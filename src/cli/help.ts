@@ -25,26 +25,32 @@ options:
   -c, --config PATH       config file (default ${DEFAULT_CONFIG_PATH}, or $NETEVD_CONFIG)`,
   },
   validate: {
-    usage: "netevd validate [-c PATH] [--json]",
+    usage: "netevd validate [-c PATH] [--json] [--migrate]",
     summary: "check a config file",
     details: `Checks a config file as the daemon would load it. Exit 0 when it is valid, 1 with the
 reasons (file, line, key) when it is not.
 
 options:
   -c, --config PATH       config file (default ${DEFAULT_CONFIG_PATH}, or $NETEVD_CONFIG)
-  --json                  {"ok": true|false, "file": ..., "problems": [{"path", "line", "message"}], "notes": [...]}`,
+  --json                  {"ok": true|false, "file": ..., "problems": [{"path", "line", "message"}], "notes": [...]}
+  --migrate               print the file rewritten with today's keys (what was mapped or dropped on stderr)`,
   },
   test: {
     usage: "netevd test SCRIPT --link L --event E [--ip A]",
     summary: "run a hook script with the environment a real event would give it",
-    details: `Runs SCRIPT as the daemon would for event E on link L (as system.user, with
-hooks.capabilities) and prints its output, exit code and duration.
+    details: `Runs SCRIPT as the daemon would for a real event E on link L now (argv [SCRIPT], that
+environment, as hooks.user) and prints its output, exit code and duration.
 
 options:
   --link L                the interface
   --event E               the event (a hook directory name without ".d", e.g. carrier, routable)
   --ip A                  an address to put in the event
   -c, --config PATH       config file`,
+  },
+  "hook-runner": {
+    usage: "netevd hook-runner [-c PATH]",
+    summary: "the privileged hook runner (hooks.user: root)",
+    details: "Started by `netevd run` as root, or by netevd-hook-runner.socket under systemd; not for interactive use.",
   },
   version: {
     usage: "netevd version [--json]",
@@ -119,7 +125,7 @@ ${CLIENT_OPTIONS}`,
 export function overview(): string {
   const w = Math.max(...Object.keys(COMMANDS).map((c) => c.length)) + 2;
   const line = (c: string) => `  ${c.padEnd(w)}${COMMANDS[c]!.summary}`;
-  const daemon = ["run", "validate", "test", "version", "help"];
+  const daemon = ["run", "validate", "test", "hook-runner", "version", "help"];
   const client = ["status", "list", "show", "events", "reload", "trigger"];
   return `usage: netevd [COMMAND] [OPTIONS]
 

@@ -32,7 +32,7 @@ export function dhclientJobs(fact: BackendFact, m: NetworkModel, ctx: DeriveCont
   if (!l || !ctx.selected(l.name)) return [];
   const snap = snapshotOf(m, l, ctx.extraState?.(l.index), list(fact.fields.DHCP_DNS));
   snap.gateway = list(fact.fields.DHCP_GATEWAY)[0] ?? snap.gateway;
-  const e = f.make({ event: "routable", link: l.name, index: l.index, backend: "dhclient", snap, replay });
+  const e = f.make({ event: "routable", link: l.name, index: l.index, source: "dhclient", snap, replay });
   // `changed` in contract terms: what the lease changed (dns, gateway, domain, hostname, addresses),
   // plus what else changed on the link since its last event. The raw DHCP_* keys are left out, and
   // so are the factory's own dns/gateway comparisons: those compare against snapshots that other

@@ -2,7 +2,7 @@
 // Pure apart from the clock and the id counter, which the EventFactory owns; no I/O.
 import type { LinkRecord, RouteRecord } from "../netlink/types.js";
 import type { NetworkModel } from "../state/model.js";
-import { isLinkLocal } from "../state/address.js";
+import { addressUsable, isLinkLocal } from "../state/address.js";
 import type { Backend, NetevdEvent } from "./types.js";
 
 /** What an event says about a link: its state fields plus addresses, gateway and DNS. */
@@ -21,12 +21,16 @@ export function linkState(l: LinkRecord): Record<string, unknown> {
 }
 
 
-/** The link's addresses with prefix, v4 then v6, link-local excluded, in a stable order. */
+/**
+ * The link's usable addresses with prefix, v4 then v6, link-local excluded, in a stable order.
+ * An IPv6 address still in duplicate address detection (or that failed it) is left out: a hook
+ * must be able to bind to what it is told about.
+ */
 export function linkAddresses(m: NetworkModel, index: number): string[] {
   const v4: string[] = [];
   const v6: string[] = [];
   for (const a of m.addrs.values()) {
-    if (a.index !== index || isLinkLocal(a.family, a.address)) continue;
+    if (a.index !== index || isLinkLocal(a.family, a.address) || !addressUsable(a)) continue;
     (a.family === 4 ? v4 : v6).push(`${a.address}/${a.prefixlen}`);
   }
   return [...v4.sort(), ...v6.sort()];
@@ -68,6 +72,8 @@ function changedKeys(prev: LinkSnapshot | undefined, next: LinkSnapshot): string
  * against the last event this link produced, so a script knows what changed without keeping state.
  */
 export class EventFactory {
+  /** the running backend: every event's `backend` (BACKEND), whatever produced it */
+  backend: Backend = "kernel";
   private seq = 0;
   private readonly last = new Map<number, LinkSnapshot>();
   private readonly runId: string;
@@ -77,7 +83,7 @@ export class EventFactory {
   }
 
   make(p: {
-    event: string; link: string | null; index: number | null; backend: Backend; snap: LinkSnapshot;
+    event: string; link: string | null; index: number | null; source: Backend; snap: LinkSnapshot;
     replay?: boolean; changed?: string[]; stateExtra?: Record<string, unknown>;
   }): NetevdEvent {
     const prev = p.index === null ? undefined : this.last.get(p.index);
@@ -90,7 +96,8 @@ export class EventFactory {
       event: p.event,
       link: p.link,
       index: p.index,
-      backend: p.backend,
+      backend: this.backend,
+      source: p.source,
       state: { ...p.snap.state, ...p.stateExtra },
       previous: prev ? { ...prev.state, addresses: prev.addresses, gateway: prev.gateway, dns: prev.dns } : null,
       changed,
@@ -125,8 +132,6 @@ export class EventFactory {
 
 export interface DeriveContext {
   // (kernel facts and backend facts both come through jobsFromFacts: one path for all sources)
-  /** whether kernel carrier facts fire carrier.d / no-carrier.d for this link (not when networkd reports carrier) */
-  kernelCarrier(index: number): boolean;
   /** routes that never trigger routes.d: netevd's own tables and protocol */
   ownRoute(r: RouteRecord): boolean;
   /** monitoring.interfaces */

@@ -84,7 +84,7 @@ export function nmJobs(fact: BackendFact, m: NetworkModel, ctx: DeriveContext, f
   const snap = snapshotOf(m, l, ctx.extraState?.(l.index), list(fact.fields.NMDns));
   const gateway = list(fact.fields.NMGateway)[0];
   if (gateway) snap.gateway = gateway;
-  const event = f.make({ event: dir, link: l.name, index: l.index, backend: "NetworkManager", snap, changed: Object.keys(fact.changes), replay });
+  const event = f.make({ event: dir, link: l.name, index: l.index, source: "NetworkManager", snap, changed: Object.keys(fact.changes), replay });
   return [{ event, state: dir, env: nmDeviceEnv(fact.name ?? l.name, fact.fields) }];
 }
 

@@ -14,7 +14,10 @@ export interface NetevdEvent {
   /** interface name; null for manager-level events */
   link: string | null;
   index: number | null;
+  /** the running backend (BACKEND), the same for every event of a run: "kernel" when there is none */
   backend: Backend;
+  /** what produced this event: "kernel" (netlink) or the backend itself (a D-Bus signal, a lease) */
+  source: Backend;
   /** everything known about the link's state now (carrier, operstate, mtu, backend states...) */
   state: Record<string, unknown>;
   /** the same fields before this change; null when there was no before (link added, replay) */
@@ -42,4 +45,6 @@ export interface HookJob {
   env: Record<string, string>;
   /** $JSON override (networkd: the verbatim Link.Describe()); default is the contract JSON */
   json?: string;
+  /** run the scripts of another dispatcher's directories, its way (compat.networkd_dispatcher) */
+  compat?: "networkd-dispatcher";
 }

@@ -27,9 +27,11 @@ export interface BackendSource {
   readonly backend: Backend;
   start(): void;
   stop(): void;
-  /** true when this backend reports the link's carrier (then kernel carrier facts do not fire carrier.d) */
-  ownsCarrier(index: number): boolean;
   health(): SourceHealth;
-  /** $JSON for a link's events when the backend has its own (networkd: Link.Describe()) */
+  /** $JSON for a link's events when the backend has its own (networkd: Link.Describe()); remembered per link */
   describe?(index: number): Promise<string | undefined>;
+  /** the last describe() result for the link, without asking (kernel carrier events cannot wait) */
+  lastDescribe?(index: number): string | undefined;
+  /** the kernel removed the link: drop what is remembered about it */
+  linkRemoved?(index: number): void;
 }

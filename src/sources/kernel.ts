@@ -12,25 +12,33 @@ export interface KernelSourceOptions {
   /** called with the facts of each batch, after the model was updated */
   onFacts: (facts: Fact[], model: NetworkModel) => void;
   rcvbufBytes?: number;
+  /** tests only: room per datagram, small enough that real notifications arrive truncated */
+  recvChunkBytes?: number;
 }
 
 export interface KernelStats {
   messages: number;
   batches: number;
   overflows: number;
+  /** notifications lost to truncation (EMSGSIZE), each followed by a resync like an overflow */
+  truncated: number;
   resyncs: number;
   decodeErrors: number;
 }
 
-// IPv4 routes vanish without a notification when their address goes or the link is set down:
-// after such a fact the routes are re-read (coalesced) so the model stays equal to the kernel.
+// IPv4 routes vanish without a notification when their preferred source address goes
+// (fib_sync_down_addr) or the link is set down (fib_sync_down_dev): after such a fact the routes
+// are re-read (coalesced) so the model stays equal to the kernel. An address removal only costs a
+// re-read when the model still holds a route that used it as its source once the kernel's own
+// notifications (the address's local and prefix routes) are in: a flood of address removals then
+// costs no re-dumps at all.
 const ROUTE_RESYNC_DELAY_MS = 20;
 const ROUTE_RESYNC_MAX_DELAY_MS = 250;
 
 export class KernelSource {
   model: NetworkModel = emptyModel();
   synced = false;
-  readonly stats: KernelStats = { messages: 0, batches: 0, overflows: 0, resyncs: 0, decodeErrors: 0 };
+  readonly stats: KernelStats = { messages: 0, batches: 0, overflows: 0, truncated: 0, resyncs: 0, decodeErrors: 0 };
   private monitor?: RtnlMonitor;
   private requester?: RtnlRequester;
   private buffered: RtMessage[][] | null = null;
@@ -38,6 +46,9 @@ export class KernelSource {
   private pendingKinds = new Set<ObjectKind>();
   private routeTimer: NodeJS.Timeout | null = null;
   private routeFirst = 0;
+  /** IPv4 addresses removed since the last check, and whether a link went admin-down */
+  private removedV4 = new Set<string>();
+  private linkDown = false;
   private closed = false;
 
   constructor(private readonly opts: KernelSourceOptions) {}
@@ -47,8 +58,9 @@ export class KernelSource {
     this.buffered = [];
     this.monitor = new RtnlMonitor({
       rcvbufBytes: this.opts.rcvbufBytes,
+      ...(this.opts.recvChunkBytes !== undefined && { recvChunkBytes: this.opts.recvChunkBytes }),
       onMessages: (msgs) => this.onMessages(msgs),
-      onOverflow: () => this.onOverflow(),
+      onOverflow: (cause) => this.onOverflow(cause),
       onError: (err) => { metrics.netlinkErrors.inc(); this.opts.log.error("netlink receive error", { err }); },
     });
     this.requester = RtnlRequester.open();
@@ -64,6 +76,16 @@ export class KernelSource {
     if (this.routeTimer) clearTimeout(this.routeTimer);
     this.monitor?.close();
     this.requester?.close();
+  }
+
+  /**
+   * Apply every notification the kernel has queued on the monitor socket, synchronously. Called
+   * before another source's news becomes an event (a D-Bus signal, a lease), so the event's
+   * snapshot holds every kernel fact that happened before it: networkd adds the DHCP address
+   * (queued on our socket at that moment), then says "routable".
+   */
+  catchUp(): void {
+    if (!this.closed && this.synced) this.monitor?.readNow();
   }
 
   get requests(): RtnlRequester {
@@ -86,9 +108,12 @@ export class KernelSource {
     const facts: Fact[] = [];
     for (const m of msgs) facts.push(...applyMessage(this.model, m));
     if (facts.length === 0) return;
-    if (facts.some((f) => (f.fact === "address-removed" && f.addr.family === 4) || f.fact === "admin-down")) {
-      this.scheduleRouteResync();
+    let check = false;
+    for (const f of facts) {
+      if (f.fact === "address-removed" && f.addr.family === 4) { this.removedV4.add(f.addr.address); check = true; }
+      else if (f.fact === "admin-down") { this.linkDown = true; check = true; }
     }
+    if (check) this.scheduleRouteResync();
     this.opts.onFacts(facts, this.model);
   }
 
@@ -98,12 +123,20 @@ export class KernelSource {
     for (const b of batches) this.apply(b);
   }
 
-  private onOverflow(): void {
-    this.stats.overflows++;
-    metrics.netlinkOverflows.inc();
-    this.opts.log.warn("netlink socket overflow (ENOBUFS): events were lost, re-reading the kernel state", {
-      overflows: this.stats.overflows,
-    });
+  private onOverflow(cause: "ENOBUFS" | "EMSGSIZE"): void {
+    if (cause === "EMSGSIZE") {
+      this.stats.truncated++;
+      metrics.netlinkTruncated.inc();
+      this.opts.log.warn("netlink notification truncated (EMSGSIZE): an event was lost, re-reading the kernel state", {
+        truncated: this.stats.truncated,
+      });
+    } else {
+      this.stats.overflows++;
+      metrics.netlinkOverflows.inc();
+      this.opts.log.warn("netlink socket overflow (ENOBUFS): events were lost, re-reading the kernel state", {
+        overflows: this.stats.overflows,
+      });
+    }
     void this.resync(["link", "addr", "route", "rule"]);
   }
 
@@ -120,8 +153,28 @@ export class KernelSource {
     const delay = Math.min(ROUTE_RESYNC_DELAY_MS, this.routeFirst + ROUTE_RESYNC_MAX_DELAY_MS - now);
     this.routeTimer = setTimeout(() => {
       this.routeTimer = null;
-      void this.resync(["route"]);
+      if (this.routesMayBeStale()) void this.resync(["route"]);
     }, delay);
+  }
+
+  /**
+   * After address removals / admin-down: could the kernel have dropped routes without telling us?
+   * A link set down: yes. Removed addresses: only if a route in the model still has one of them as
+   * its preferred source (and no link has that address any more).
+   */
+  private routesMayBeStale(): boolean {
+    const removed = this.removedV4;
+    const down = this.linkDown;
+    this.removedV4 = new Set();
+    this.linkDown = false;
+    if (down) return true;
+    if (removed.size === 0) return false;
+    for (const a of this.model.addrs.values()) if (a.family === 4) removed.delete(a.address);
+    if (removed.size === 0) return false;
+    for (const r of this.model.routes.values()) {
+      if (r.family === 4 && r.prefsrc !== undefined && removed.has(r.prefsrc)) return true;
+    }
+    return false;
   }
 
   /**

@@ -59,6 +59,8 @@ export class NetworkdSource implements BackendSource {
   private generation = 0;
   attachedNow = false;
   readonly links = new Set<number>();
+  /** the last Link.Describe() per link: $JSON of kernel carrier events, which do not wait for networkd */
+  private readonly described = new Map<number, string>();
   stats = { signals: 0, calls: 0, errors: 0, resyncs: 0 };
 
   constructor(private readonly log: Logger, private readonly sink: BackendSink) {
@@ -77,10 +79,6 @@ export class NetworkdSource implements BackendSource {
 
   stop(): void {
     this.watch.stop();
-  }
-
-  ownsCarrier(index: number): boolean {
-    return this.attachedNow && this.links.has(index);
   }
 
   health(): SourceHealth {
@@ -126,7 +124,7 @@ export class NetworkdSource implements BackendSource {
         const [props] = await this.call<[Record<string, unknown>]>("GetAll", String(path), PROPS_IFACE, "s", [LINK_IFACE]);
         this.sink.linkState(index, typeof name === "string" ? name : undefined, pickStates(props, LINK_PROPS));
       }
-      for (const i of [...this.links]) if (!seen.has(i)) this.links.delete(i);
+      for (const i of [...this.links]) if (!seen.has(i)) this.linkRemoved(i);
       const [mprops] = await this.call<[Record<string, unknown>]>("GetAll", MANAGER_PATH, PROPS_IFACE, "s", [MANAGER_IFACE]);
       if (gen !== this.generation) return; // networkd left again while we were reading
       this.sink.managerState(pickStates(mprops, MANAGER_PROPS));
@@ -142,6 +140,7 @@ export class NetworkdSource implements BackendSource {
   private detach(): void {
     this.generation++;
     this.owner = null;
+    this.described.clear();
     if (this.attachedNow) {
       this.attachedNow = false;
       this.sink.attached(false);
@@ -168,10 +167,25 @@ export class NetworkdSource implements BackendSource {
     }
   }
 
-  /** `Link.Describe()`: networkd's own JSON for the link, verbatim. */
+  /** `Link.Describe()`: networkd's own JSON for the link, verbatim; remembered for lastDescribe(). */
   async describe(index: number): Promise<string | undefined> {
-    if (!this.bus || !this.attachedNow) return undefined;
+    // (also while attaching: the initial state's links are described for lastDescribe())
+    if (!this.bus || !this.owner) return undefined;
+    const gen = this.generation;
     const [json] = await this.call<[string]>("Describe", linkPath(index), LINK_IFACE);
-    return typeof json === "string" ? json : undefined;
+    if (typeof json !== "string") return undefined;
+    // a link networkd no longer lists, or an answer from before a detach, is not remembered
+    if (gen === this.generation && this.links.has(index)) this.described.set(index, json);
+    return json;
+  }
+
+  /** The kernel removed the link: forget it (its index may come back as another link). */
+  linkRemoved(index: number): void {
+    this.links.delete(index);
+    this.described.delete(index);
+  }
+
+  lastDescribe(index: number): string | undefined {
+    return this.described.get(index);
   }
 }

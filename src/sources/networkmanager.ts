@@ -206,11 +206,6 @@ export class NetworkManagerSource implements BackendSource {
     this.watch.stop();
   }
 
-  /** carrier.d / no-carrier.d stay with the kernel source. */
-  ownsCarrier(): boolean {
-    return false;
-  }
-
   health(): SourceHealth {
     if (this.attachedNow) return { state: "attached", ok: true };
     const w = this.watch.state;

@@ -7,3 +7,20 @@ export function isLinkLocal(family: 4 | 6, address: string): boolean {
   if (first === "") return false; // "::..." starts with zero bits
   return (parseInt(first, 16) & 0xffc0) === 0xfe80;
 }
+
+// IFA_F_* bits (include/uapi/linux/if_addr.h) that decide whether an address can be used
+const IFA_F_OPTIMISTIC = 0x04;
+const IFA_F_DADFAILED = 0x08;
+
+/** Duplicate address detection failed: another host on the link holds the address. */
+export function dadFailed(a: { flags: number }): boolean {
+  return (a.flags & IFA_F_DADFAILED) !== 0;
+}
+
+/**
+ * Can an application use (bind to) the address now? Not while IPv6 duplicate address detection
+ * runs (tentative; optimistic DAD excepted), never after it failed.
+ */
+export function addressUsable(a: { flags: number; tentative: boolean }): boolean {
+  return !dadFailed(a) && (!a.tentative || (a.flags & IFA_F_OPTIMISTIC) !== 0);
+}

@@ -26,7 +26,7 @@ env > $OUT/${dir}.$n.env
 
 interface Run {
   dir: string; t: number; argv1: string; argv2: string;
-  event: { changed: string[]; dns: string[]; gateway: string | null; backend: string; replay: boolean };
+  event: { changed: string[]; dns: string[]; gateway: string | null; backend: string; source: string; replay: boolean };
   [k: string]: unknown;
 }
 const runs = (out: string): Run[] => readJsonLines<Run>(join(out, "runs.jsonl"));
@@ -145,8 +145,7 @@ if (labFile(import.meta.url, { backend: "dhclient", resolved: true, polkit: true
       const r = (await settle(out)).filter((x) => x.dir === "routable.d");
       assert.equal(r.length, 1, JSON.stringify(r));
       const x = r[0]!;
-      assert.equal(x.argv1, lab.ifname);
-      assert.equal(x.argv2, "routable");
+      assert.equal(x.argv1, "", "argv is [path]: no $1");
       assert.equal(x.STATE, "routable");
       assert.equal(x.BACKEND, "dhclient");
       assert.equal(x.NETEVD_REPLAY, "1");
@@ -158,6 +157,7 @@ if (labFile(import.meta.url, { backend: "dhclient", resolved: true, polkit: true
       assert.equal(x.DHCP_HOSTNAME, "labclient");
       assert.match(String(x.DHCP_LEASE_EXPIRY), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
       assert.equal(x.event.backend, "dhclient");
+      assert.equal(x.event.source, "dhclient");
       assert.equal(x.event.gateway, "10.77.0.1");
       assert.deepEqual(x.event.dns, ["10.77.0.1"]);
       await waitFor("resolved has lab0's DNS server", async () => (await resolvedDns()).join() === "10.77.0.1", 5000, 100);
@@ -308,7 +308,7 @@ if (labFile(import.meta.url, { backend: "dhclient", resolved: true, polkit: true
       const after = (await settle(out, 1500)).slice(before);
       assert.deepEqual(after.filter((r) => r.dir === "routable.d"), [], "a release fires no routable.d");
       const removed = after.find((r) => r.dir === "address-removed.d")!;
-      assert.equal(removed.argv1, lab.ifname);
+      assert.equal(removed.argv1, "", "argv is [path]: no $1");
       assert.equal((await ip("-4", "-o", "addr", "show", "dev", lab.ifname)).trim(), "");
     } finally {
       await stopDhclient();

@@ -29,7 +29,7 @@ interface Run { dir: string; argv1: string; argv2: string; t: string; ev: Netevd
 /** Runs in the order the daemon emitted their events. */
 const runs = (out: string): Run[] =>
   readJsonLines<Run>(join(out, "runs.jsonl")).sort((a, b) => seq(a.ev.id) - seq(b.ev.id));
-const nmDirs = (rs: Run[]) => rs.filter((r) => r.ev.backend === "NetworkManager" && r.dir !== "manager.d").map((r) => r.dir.replace(".d", ""));
+const nmDirs = (rs: Run[]) => rs.filter((r) => r.ev.source === "NetworkManager" && r.dir !== "manager.d").map((r) => r.dir.replace(".d", ""));
 const ms = (r: Run) => Number(BigInt(r.t) / 1_000_000n);
 
 const tree = () => hookTree(Object.fromEntries(DIRS.map((d) => [d, { "50-rec": recorder(d) }])));
@@ -84,8 +84,7 @@ if (labFile(import.meta.url, { backend: "nm" })) {
       assert.deepEqual(nmDirs(r), ["activated"], "only lab0's current state is replayed (lo and unmanaged devices are not)");
       const a = r.find((x) => x.dir === "activated.d")!;
       assert.equal(a.NETEVD_REPLAY, "1");
-      assert.equal(a.argv1, lab.ifname);
-      assert.equal(a.argv2, "activated");
+      assert.equal(a.argv1, "", "argv is [path]: no $1");
       assert.equal(a.STATE, "activated");
       assert.equal(a.BACKEND, "NetworkManager");
       assert.equal(a.DEVICE_IFACE, lab.ifname);
@@ -95,10 +94,11 @@ if (labFile(import.meta.url, { backend: "nm" })) {
       assert.equal(a.ev.gateway, "10.77.0.1");
       assert.deepEqual(a.ev.dns, ["10.77.0.1"]);
       assert.ok(a.ev.addresses.includes("10.77.0.50/24"), `${a.ev.addresses}`);
-      // carrier.d stays with the kernel source
+      // carrier.d comes from the kernel source, BACKEND is still the running backend's name
       const carrier = r.filter((x) => x.dir === "carrier.d");
       assert.equal(carrier.length, 1);
-      assert.equal(carrier[0]!.BACKEND, "kernel");
+      assert.equal(carrier[0]!.BACKEND, "NetworkManager");
+      assert.equal(carrier[0]!.ev.source, "kernel");
     } finally {
       await d.stop();
     }
@@ -177,7 +177,11 @@ if (labFile(import.meta.url, { backend: "nm" })) {
       const r = await settle(out);
       const nc = r.filter((x) => x.dir === "no-carrier.d");
       assert.equal(nc.length, 1);
-      assert.equal(nc[0]!.BACKEND, "kernel");
+      assert.equal(nc[0]!.BACKEND, "NetworkManager");
+      assert.equal(nc[0]!.ev.source, "kernel");
+      // NetworkManager's last known state of the device rides along (it has not noticed yet)
+      assert.equal(nc[0]!.NM_STATE, "100");
+      assert.equal(nc[0]!.DEVICE_IFACE, lab.ifname);
       assert.ok(ms(nc[0]!) - cut < 2000, `no-carrier.d ran ${ms(nc[0]!) - cut} ms after the cut`);
       const un = r.find((x) => x.dir === "unavailable.d")!;
       assert.equal(un.BACKEND, "NetworkManager");
@@ -206,11 +210,11 @@ if (labFile(import.meta.url, { backend: "nm" })) {
     /** NM events for the device since `from`, once NM's own state for it is the last one's */
     const eventsUntilSettled = async (from: number) => {
       await waitFor(`NM events for ${name} up to NetworkManager's current state`, async () => {
-        const r = runs(out).slice(from).filter((x) => x.LINK === name && x.ev.backend === "NetworkManager");
+        const r = runs(out).slice(from).filter((x) => x.LINK === name && x.ev.source === "NetworkManager");
         const st = (await nmcli("-g", "GENERAL.STATE", "device", "show", name).catch(() => "")).trim().split(" ")[0];
         return r.length > 0 && r.at(-1)!.NM_STATE === st;
       }, 10_000, 100).catch((err: Error) => { throw new Error(`${err.message}\nevents: ${runs(out).slice(from).filter((x) => x.LINK === name).map((x) => x.dir)}\nNM:\n${nmLog()}`); });
-      return runs(out).slice(from).filter((x) => x.LINK === name && x.ev.backend === "NetworkManager");
+      return runs(out).slice(from).filter((x) => x.LINK === name && x.ev.source === "NetworkManager");
     };
     try {
       await d.waitRecord((r) => r.msg === "ready");

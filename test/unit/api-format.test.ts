@@ -9,7 +9,7 @@ import type { NetevdEvent } from "../../src/events/types.js";
 
 const ev: NetevdEvent = {
   schema: "netevd.event.v1", id: "mx1-7", ts: "2026-11-28T12:00:00.000Z", event: "no-carrier", link: "lab0", index: 2,
-  backend: "kernel", state: { carrier: false }, previous: { carrier: true }, changed: ["carrier"], addresses: ["10.0.0.2/24"],
+  backend: "kernel", source: "kernel", state: { carrier: false }, previous: { carrier: true }, changed: ["carrier"], addresses: ["10.0.0.2/24"],
   gateway: null, dns: [], replay: false,
 };
 

@@ -10,7 +10,7 @@ import {
 
 const ev = (seq: number, over: Partial<NetevdEvent> = {}, run = "mx1"): NetevdEvent => ({
   schema: "netevd.event.v1", id: `${run}-${seq}`, ts: new Date(Date.UTC(2026, 10, 28, 12, 0, seq)).toISOString(),
-  event: "carrier", link: "eth0", index: 2, backend: "kernel", state: {}, previous: null, changed: [],
+  event: "carrier", link: "eth0", index: 2, backend: "kernel", source: "kernel", state: {}, previous: null, changed: [],
   addresses: [], gateway: null, dns: [], replay: false, ...over,
 });
 const history = [ev(1), ev(2, { event: "no-carrier" }), ev(3, { link: "eth1", index: 3 }), ev(4), ev(5, { event: "routes" })];

@@ -29,7 +29,7 @@ class FakeRes extends EventEmitter {
 const asRes = (r: FakeRes) => r as unknown as ServerResponse;
 
 const ev = (seq: number, link = "eth0", event = "carrier"): NetevdEvent => ({
-  schema: "netevd.event.v1", id: `r1-${seq}`, ts: "2026-11-28T12:00:00.000Z", event, link, index: 2, backend: "kernel",
+  schema: "netevd.event.v1", id: `r1-${seq}`, ts: "2026-11-28T12:00:00.000Z", event, link, index: 2, backend: "kernel", source: "kernel",
   state: {}, previous: null, changed: [], addresses: [], gateway: null, dns: [], replay: false,
 });
 

@@ -19,10 +19,12 @@ function setup(): { m: NetworkModel; f: EventFactory; ctx: DeriveContext } {
   applyMessage(m, { kind: "link", op: "new", link: link({ index: 3, name: "ignored0" }) });
   applyMessage(m, { kind: "addr", op: "new", addr: { family: 4, index: 2, address: "10.77.0.50", prefixlen: 24, scope: 0, flags: 0, tentative: false } });
   const ctx: DeriveContext = {
-    kernelCarrier: () => true, ownRoute: () => false, selected: (n) => n !== "ignored0",
+    ownRoute: () => false, selected: (n) => n !== "ignored0",
     extraState: (i) => m.backend.get(i)?.fields,
   };
-  return { m, f: new EventFactory(() => new Date("2026-11-28T12:00:00Z")), ctx };
+  const f = new EventFactory(() => new Date("2026-11-28T12:00:00Z"));
+  f.backend = "dhclient";
+  return { m, f, ctx };
 }
 
 const lease = (o: { dns?: string; expire?: string; host?: string; iface?: string } = {}) => parseLeases(`lease {
@@ -47,6 +49,7 @@ test("a new lease fires routable.d once with BACKEND=dhclient and the DHCP_* var
   const j = jobs[0]!;
   assert.equal(j.state, "routable");
   assert.equal(j.event.event, "routable");
+  assert.equal(j.event.source, "dhclient");
   assert.equal(j.event.backend, "dhclient");
   assert.equal(j.event.gateway, "10.77.0.1");
   assert.deepEqual(j.event.dns, ["10.77.0.1"]);

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { LinkRecord } from "../../src/netlink/types.js";
-import { applyMessage, emptyModel } from "../../src/state/model.js";
+import { applyBackendState, applyMessage, emptyModel } from "../../src/state/model.js";
 import { EventFactory, jobsFromFacts, replayJobs, type DeriveContext } from "../../src/events/derive.js";
 import { History } from "../../src/events/history.js";
 import { selectEvents, splitEventId } from "../../src/api/query.js";
@@ -10,7 +10,7 @@ import { hookDirName, HOOK_EVENTS } from "../../src/events/dirs.js";
 const link = (over: Partial<LinkRecord> = {}): LinkRecord => ({
   index: 2, name: "eth0", flags: 0, carrier: true, up: true, mtu: 1500, operstate: "up", type: 1, ...over,
 });
-const ctx: DeriveContext = { kernelCarrier: () => true, ownRoute: (r) => r.protocol === 110, selected: (n) => n !== "ignored0" };
+const ctx: DeriveContext = { ownRoute: (r) => r.protocol === 110, selected: (n) => n !== "ignored0" };
 const clock = () => new Date("2026-11-28T12:00:00.123Z");
 
 test("carrier loss → no-carrier event with previous and changed", () => {
@@ -72,7 +72,7 @@ test("history is a bounded ring with filters", () => {
   const snap = { state: {}, addresses: [], gateway: null, dns: [] };
   const ids: string[] = [];
   for (let i = 0; i < 5; i++) {
-    const e = f.make({ event: i % 2 ? "carrier" : "no-carrier", link: "eth0", index: 2, backend: "kernel", snap });
+    const e = f.make({ event: i % 2 ? "carrier" : "no-carrier", link: "eth0", index: 2, source: "kernel", snap });
     ids.push(e.id);
     h.addEvent(e);
   }
@@ -104,4 +104,55 @@ test("a carrier loss and its return in one kernel batch: each event shows its ow
     ["no-carrier", false, true, true],
     ["carrier", true, false, true],
   ]);
+});
+
+test("carrier under networkd: the kernel fires it at once with networkd's last state; networkd's own report fires nothing", () => {
+  const m = emptyModel();
+  const f = new EventFactory(clock);
+  f.backend = "systemd-networkd";
+  applyMessage(m, { kind: "link", op: "new", link: link() });
+  applyMessage(m, { kind: "addr", op: "new", addr: { family: 4, index: 2, address: "192.0.2.10", prefixlen: 24, scope: 0, flags: 0, tentative: false } });
+  applyBackendState(m, "systemd-networkd", 2, { OperationalState: "routable", AdministrativeState: "configured", CarrierState: "carrier" }, "eth0");
+  const x: DeriveContext = { ...ctx, extraState: (i) => m.backend.get(i)?.fields };
+  f.seed(m, x.extraState);
+  const jobs = jobsFromFacts(applyMessage(m, { kind: "link", op: "new", link: link({ carrier: false, operstate: "lowerlayerdown" }) }), m, x, f);
+  assert.deepEqual(jobs.map((j) => j.event.event), ["no-carrier"]);
+  const j = jobs[0]!;
+  assert.equal(j.event.backend, "systemd-networkd", "BACKEND is the running backend");
+  assert.equal(j.event.source, "kernel");
+  assert.equal(j.event.state.OperationalState, "routable", "networkd's last known state rides along");
+  assert.deepEqual(j.env, { IFACE: "eth0", IP_ADDRS: "192.0.2.10", IP6_ADDRS: "", OperationalState: "routable", AdministrativeState: "configured" });
+  // networkd reports the same transition a few ms later: no second no-carrier.d, and no-carrier is
+  // not an operational dir of its own
+  const later = applyBackendState(m, "systemd-networkd", 2, { CarrierState: "no-carrier", OperationalState: "no-carrier" });
+  assert.deepEqual(jobsFromFacts(later, m, x, f), []);
+  // backend-only states stay with the backend
+  const up = applyBackendState(m, "systemd-networkd", 2, { OperationalState: "routable" });
+  const r = jobsFromFacts(up, m, x, f);
+  assert.deepEqual(r.map((k) => [k.event.event, k.event.source, k.event.backend]), [["routable", "systemd-networkd", "systemd-networkd"]]);
+});
+
+test("IPv6 DAD: address-added.d once the tentative flag clears; a DAD failure is address-dad-failed.d; ADDRESSES only usable addresses", () => {
+  const m = emptyModel();
+  const f = new EventFactory(clock);
+  applyMessage(m, { kind: "link", op: "new", link: link() });
+  const v6 = { family: 6 as const, index: 2, address: "2001:db8::5", prefixlen: 64, scope: 0 };
+  const ev = (facts: ReturnType<typeof applyMessage>) => jobsFromFacts(facts, m, ctx, f).map((j) => j.event);
+  // RTM_NEWADDR with IFA_F_TENTATIVE: not usable yet, nothing fires, not in ADDRESSES
+  assert.deepEqual(ev(applyMessage(m, { kind: "addr", op: "new", addr: { ...v6, flags: 0x40 | 0x80, tentative: true } })), []);
+  // DAD done: the flag clears
+  const added = ev(applyMessage(m, { kind: "addr", op: "new", addr: { ...v6, flags: 0x80, tentative: false } }));
+  assert.deepEqual(added.map((e) => [e.event, e.state.address, e.addresses]), [["address-added", "2001:db8::5/64", ["2001:db8::5/64"]]]);
+  // a second, duplicate address: tentative, then dadfailed
+  const dup = { ...v6, address: "2001:db8::6" };
+  assert.deepEqual(ev(applyMessage(m, { kind: "addr", op: "new", addr: { ...dup, flags: 0x40 | 0x80, tentative: true } })), []);
+  const failed = ev(applyMessage(m, { kind: "addr", op: "new", addr: { ...dup, flags: 0x40 | 0x08 | 0x80, tentative: true } }));
+  assert.deepEqual(failed.map((e) => [e.event, e.state.address, e.addresses]), [["address-dad-failed", "2001:db8::6/64", ["2001:db8::5/64"]]]);
+  assert.match(String(failed[0]!.state.reason), /duplicate address detection failed/);
+  // the failed one goes away: it was never announced, so no address-removed.d
+  assert.deepEqual(ev(applyMessage(m, { kind: "addr", op: "del", addr: { ...dup, flags: 0, tentative: false } })), []);
+  // optimistic DAD: usable at once
+  const opt = ev(applyMessage(m, { kind: "addr", op: "new", addr: { ...v6, address: "2001:db8::7", flags: 0x40 | 0x04, tentative: true } }));
+  assert.deepEqual(opt.map((e) => e.event), ["address-added"]);
+  assert.deepEqual(ev(applyMessage(m, { kind: "addr", op: "del", addr: { ...v6, flags: 0, tentative: false } })).map((e) => e.event), ["address-removed"]);
 });

@@ -108,6 +108,7 @@ function sampleEvent(over: Partial<NetevdEvent> = {}): NetevdEvent {
     link: "eth0",
     index: 2,
     backend: "systemd-networkd",
+    source: "systemd-networkd",
     state: { operstate: "up", carrier: true, mtu: 1500 },
     previous: { operstate: "down", carrier: false, mtu: 1500 },
     changed: ["operstate", "carrier", "addresses"],
@@ -186,7 +187,7 @@ test("buildHookEnv: JSON override, NETEVD_REPLAY, manager event, backend env", (
 });
 
 test("buildHookEnv: LINK with '@' only from the kernel", () => {
-  const k = buildHookEnv({ event: sampleEvent({ link: "veth0@x", backend: "kernel" }), state: "carrier", env: {} }, {});
+  const k = buildHookEnv({ event: sampleEvent({ link: "veth0@x", backend: "systemd-networkd", source: "kernel" }), state: "carrier", env: {} }, {});
   assert.equal(k.env.LINK, "veth0@x");
   const n = buildHookEnv({ event: sampleEvent({ link: "veth0@x" }), state: "routable", env: {} }, {});
   assert.equal(n.env.LINK, undefined);
@@ -254,6 +255,8 @@ test("checkStat / checkDirStat", () => {
   assert.equal(checkStat(fakeStat(0o100757), 0), "world-writable");
   assert.equal(checkStat(fakeStat(0o100777), 0), "group- and world-writable");
   assert.equal(checkStat(fakeStat(0o100644), 0), "not executable");
+  assert.equal(checkStat(fakeStat(0o104755), 0), "setuid");
+  assert.equal(checkStat(fakeStat(0o102755), 0), "setgid");
   assert.match(checkStat(fakeStat(0o040755), 0)!, /not a regular file \(directory\)/);
   assert.match(checkStat(fakeStat(0o010755), 0)!, /not a regular file/);
   // a non-root daemon needs r-x on a root-owned script

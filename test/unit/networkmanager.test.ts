@@ -136,7 +136,7 @@ function model() {
   return m;
 }
 const ctx = (m: ReturnType<typeof model>): DeriveContext => ({
-  kernelCarrier: () => true, ownRoute: () => false, selected: () => true, extraState: (i) => m.backend.get(i)?.fields,
+  ownRoute: () => false, selected: () => true, extraState: (i) => m.backend.get(i)?.fields,
 });
 const BE = "NetworkManager";
 const ip = { NMAddresses: "10.77.0.50/24", NMGateway: "10.77.0.1", NMDns: "10.77.0.1" };
@@ -150,7 +150,7 @@ test("each StateChanged is one event in the new state's dir, with addresses from
   const out = seq.flatMap(([n, o, r]) => jobs(applyBackendState(m, BE, 2, { ...transitionFields(n, o, r), ...(n >= 70 && n <= 100 ? ip : { NMAddresses: "", NMGateway: "", NMDns: "" }) }, "lab0")));
   assert.deepEqual(out.map((j) => j.state), ["prepare", "config", "ip-config", "ip-check", "secondaries", "activated", "deactivating", "disconnected"]);
   const act = out[5]!;
-  assert.equal(act.event.backend, "NetworkManager");
+  assert.equal(act.event.source, "NetworkManager");
   assert.equal(act.event.link, "lab0");
   assert.deepEqual(act.event.addresses, ["10.77.0.50/24"]);
   assert.equal(act.event.gateway, "10.77.0.1");

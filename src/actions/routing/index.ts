@@ -138,7 +138,7 @@ export class RoutingReconciler {
     if (c.action === "del") this.ownDeletes.set(c.id, Date.now());
     const result = await applyChange(this.o.requester(), c);
     const details = changeDetails(c);
-    const link = this.o.model().links.get(c.index);
+    const link = c.index === null ? undefined : this.o.model().links.get(c.index);
     if (result instanceof Error) {
       if (c.action === "del") this.ownDeletes.delete(c.id);
       this.o.log.warn("policy routing change failed", { action: c.action, object: c.object, link: link?.name, ...details, err: result });
@@ -158,7 +158,7 @@ export class RoutingReconciler {
     const snap: LinkSnapshot = link ? snapshotOf(this.o.model(), link) : { state: {}, addresses: [], gateway: null, dns: [] };
     // index null for make(): a record must not become the link's `previous` for hook events
     const e = this.o.events.make({
-      event: "routing", link: link?.name ?? null, index: null, backend: "kernel", snap,
+      event: "routing", link: link?.name ?? null, index: null, source: "kernel", snap,
       changed: [c.object], stateExtra: { action: c.action, object: c.object, reason, ...details },
     });
     e.index = link ? link.index : c.index;
