@@ -23,6 +23,8 @@ lib=$stage/usr/lib/netevd
 install -d "$lib/bin" "$lib/build/Release" "$stage/usr/bin"
 install -m 0755 bin/netevd "$lib/bin/netevd"
 cp -a dist/src "$lib/dist-src.tmp" && install -d "$lib/dist" && mv "$lib/dist-src.tmp" "$lib/dist/src"
+# the web page's static files (plain JS/CSS/HTML, not compiled), served from beside page.js
+install -d "$lib/dist/src/api/page" && install -m 0644 src/api/page/* "$lib/dist/src/api/page/"
 install -m 0644 build/Release/netevd_native.node "$lib/build/Release/"
 install -m 0644 package.json package-lock.json "$lib/"
 # production dependencies only: a copy of the installed tree, pruned (no network, no scripts).
@@ -52,6 +54,8 @@ install -m 0644 packaging/completion/_netevd "$stage/usr/share/zsh/vendor-comple
 install -m 0644 README.md "$stage/usr/share/doc/netevd/"
 install -m 0644 LICENSE "$stage/usr/share/doc/netevd/copyright"
 install -m 0644 config/netevd.example.yaml "$stage/usr/share/doc/netevd/examples/"
+install -d "$stage/usr/share/doc/netevd/examples/monitoring"
+install -m 0644 packaging/monitoring/* "$stage/usr/share/doc/netevd/examples/monitoring/"
 install -d -m 0755 "$stage/etc/netevd"
 install -m 0644 config/netevd.example.yaml "$stage/etc/netevd/netevd.yaml"
 # the common events' hook directories (the full list: README, "Hook scripts")

@@ -2,12 +2,17 @@
 // CSP, and the session cookie that lets a browser (whose EventSource cannot send an Authorization
 // header) read the API beyond loopback. Files are read when requested: nothing is held at idle.
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { existsSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import type { IncomingMessage, ServerResponse } from "node:http";
 
-/** this file is dist/src/api/page.js; the page's files stay in the source tree, shipped as they are */
-export const PAGE_DIR = fileURLToPath(new URL("../../../src/api/page/", import.meta.url));
+/**
+ * The page's files (plain, not compiled): beside this module in a package (scripts/package.sh
+ * copies them to dist/src/api/page/), else in the source tree (this file is dist/src/api/page.js).
+ */
+export const PAGE_DIR = [new URL("./page/", import.meta.url), new URL("../../../src/api/page/", import.meta.url)]
+  .map((u) => fileURLToPath(u)).find((d) => existsSync(`${d}index.html`)) ?? fileURLToPath(new URL("../../../src/api/page/", import.meta.url));
 
 /** URL path → file in PAGE_DIR and its type. A fixed table: no request string becomes a path. */
 export const PAGE_FILES: Readonly<Record<string, { file: string; type: string }>> = {
