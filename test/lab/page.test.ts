@@ -179,3 +179,31 @@ if (labFile(import.meta.url)) {
     }
   });
 }
+
+if (process.env.NETEVD_IN_LAB === "1") {
+  test("the page on loopback needs no sign-in; a degraded source shows its reason in the banner", { skip: !existsSync(CHROMIUM) && "chromium is not installed" }, async () => {
+    const { base } = hookTree({});
+    // no networkd runs in this lab: the backend source is degraded, with a reason
+    const cfg = writeConfig(`system:\n  backend: systemd-networkd\n  scripts_dir: ${base}\nhooks:\n  replay_on_start: false\n`);
+    const d = DaemonProcess.start(["run", "-c", cfg]);
+    const browser = Browser.launch();
+    try {
+      await d.waitRecord((r) => r.msg === "ready", 10_000);
+      const health = JSON.parse((await http("/health")).text) as { sources: Record<string, { ok: boolean; detail?: string; state: string }> };
+      const nd = health.sources["systemd-networkd"]!;
+      assert.equal(nd.ok, false);
+      const page = await browser.newPage(1280, 800);
+      await page.goto(`http://127.0.0.1:${PORT}/`);
+      await page.waitFor("app shown without a login", `!document.getElementById("app").hidden && document.getElementById("login").hidden`);
+      const banner = await page.waitFor<string>("degraded banner", `document.querySelector('#health .source.bad[data-source="systemd-networkd"]')?.innerText`);
+      assert.ok(banner.includes(nd.state), banner);
+      if (nd.detail) assert.ok(banner.includes(nd.detail), `${banner} shows the reason ${nd.detail}`);
+      assert.equal(await page.eval(`document.getElementById("logout").hidden`), true, "no sign-out where there is no sign-in");
+      saveShot("page-degraded.png", await page.screenshot());
+      assert.deepEqual(page.problems, []);
+    } finally {
+      await browser.close();
+      await d.stop();
+    }
+  });
+}
