@@ -16,7 +16,7 @@ export default tseslint.config(
     files: ["src/api/page/**/*.js"],
     languageOptions: {
       sourceType: "script",
-      globals: Object.fromEntries(["document", "window", "Node", "fetch", "EventSource", "setTimeout", "setInterval", "clearTimeout"].map((g) => [g, "readonly"])),
+      globals: Object.fromEntries(["document", "window", "Node", "fetch", "EventSource", "setTimeout", "setInterval", "clearTimeout", "requestAnimationFrame"].map((g) => [g, "readonly"])),
     },
   },
 );

@@ -117,7 +117,11 @@ async function loadAll() {
   state.interfaces = ifs.interfaces;
   state.rules = rules.rules;
   state.routes = routes.routes;
-  state.events = new Map(events.events.map((e) => [e.id, e]));
+  // merged, not replaced: what the stream delivered while this was loading stays (and so does a
+  // previous daemon run's history after a restart)
+  const fresh = new Map(events.events.map((e) => [e.id, e]));
+  for (const [id, e] of state.events) if (!fresh.has(id) && Date.parse(e.ts) >= Date.parse(since)) fresh.set(id, e);
+  state.events = new Map([...fresh.values()].sort((a, b) => Date.parse(a.ts) - Date.parse(b.ts)).map((e) => [e.id, e]));
   renderAll();
 }
 
@@ -154,16 +158,13 @@ function openStream() {
   closeStream();
   const es = new EventSource("/api/v1/events/stream?include=hooks");
   state.source = es;
-  let lost = false;
   es.onopen = () => {
     setLive("on", "live");
-    // back after a daemon restart or a network break: what we missed is in the history
-    if (lost) { lost = false; loadAll().catch(fail); }
+    // the stream is open: the history loaded now has everything before it (also after a daemon
+    // restart or a network break)
+    loadAll().catch(fail);
   };
-  es.onerror = () => {
-    lost = true;
-    setLive("off", "reconnecting…");
-  };
+  es.onerror = () => setLive("off", "reconnecting…");
   es.onmessage = (m) => {
     const e = JSON.parse(m.data);
     const had = state.events.get(e.id);
@@ -175,7 +176,7 @@ function openStream() {
       for (const k of ["carrier", "operstate", "up"]) if (k in e.state) l[k] = e.state[k];
       renderInterfaces();
     }
-    renderTimeline();
+    scheduleTimeline();
     scheduleRefresh();
   };
   es.addEventListener("hook", (m) => {
@@ -183,7 +184,7 @@ function openStream() {
     const e = state.events.get(h.eventId);
     if (e) {
       e.hooks = (e.hooks || []).filter((x) => x.script !== h.script || x.startedAt !== h.startedAt).concat([h]);
-      renderTimeline();
+      scheduleTimeline();
       if (!h.ok) renderFailures();
       if (state.selected === e.id) renderDetail();
     }
@@ -260,6 +261,12 @@ function timelineLinks(events) {
   const names = new Set(state.interfaces.filter((l) => l.monitored && l.name !== "lo").map((l) => l.name));
   for (const e of events) if (e.link) names.add(e.link);
   return [...names];
+}
+
+let timelineFrame = 0;
+/** at most one timeline render per frame, however fast events come */
+function scheduleTimeline() {
+  if (!timelineFrame) timelineFrame = requestAnimationFrame(() => { timelineFrame = 0; renderTimeline(); });
 }
 
 function renderTimeline() {
