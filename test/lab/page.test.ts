@@ -181,11 +181,12 @@ if (labFile(import.meta.url)) {
 }
 
 if (process.env.NETEVD_IN_LAB === "1") {
-  test("the page on loopback needs no sign-in; a degraded source shows its reason in the banner", { skip: !existsSync(CHROMIUM) && "chromium is not installed" }, async () => {
+  test("the page on loopback needs no sign-in; a degraded source shows its reason; it reconnects by itself after a daemon restart", { skip: !existsSync(CHROMIUM) && "chromium is not installed" }, async () => {
     const { base } = hookTree({});
     // no networkd runs in this lab: the backend source is degraded, with a reason
     const cfg = writeConfig(`system:\n  backend: systemd-networkd\n  scripts_dir: ${base}\nhooks:\n  replay_on_start: false\n`);
     const d = DaemonProcess.start(["run", "-c", cfg]);
+    let d2: DaemonProcess | undefined;
     const browser = Browser.launch();
     try {
       await d.waitRecord((r) => r.msg === "ready", 10_000);
@@ -201,9 +202,20 @@ if (process.env.NETEVD_IN_LAB === "1") {
       assert.equal(await page.eval(`document.getElementById("logout").hidden`), true, "no sign-out where there is no sign-in");
       saveShot("page-degraded.png", await page.screenshot());
       assert.deepEqual(page.problems, []);
+
+      // the daemon restarts: the page says so, reconnects by itself and is live again
+      await d.stop();
+      await page.waitFor("reconnecting shown", `document.getElementById("live").textContent.startsWith("reconnecting")`, 5000);
+      d2 = DaemonProcess.start(["run", "-c", cfg]);
+      await d2.waitRecord((r) => r.msg === "ready", 10_000);
+      await page.waitFor("live again", `document.getElementById("live").textContent === "live"`, 15_000);
+      await ipSrv("link", "set", lab.peer, "down");
+      await page.waitFor("an event of the new run on the timeline", `document.querySelector('svg.strip[data-link="${lab.ifname}"] rect.tick[data-event="no-carrier"]')`, 3000);
+      await ipSrv("link", "set", lab.peer, "up");
     } finally {
       await browser.close();
       await d.stop();
+      await d2?.stop();
     }
   });
 }
