@@ -273,7 +273,6 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
   }
 
   function stream(r: RequestInfo): void {
-    queryParams(r.url.searchParams, ["link", "event", "limit", "include"]);
     const sel = parseEventSelection(r.url.searchParams, { include: true });
     if (r.req.method === "HEAD") {
       r.res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store" });
@@ -286,10 +285,13 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
     const lastId = r.req.headers["last-event-id"];
     const all = ctx.history.events.toArray();
     // a resuming client gets everything after its last event; a new one live events only, or first
-    // the newest `limit` from the history
+    // what `since` and/or `limit` select from the history (like GET /api/v1/events)
+    const pick: { link?: string; event?: string; since?: string; limit?: number } = { ...filter };
+    if (sel.since !== undefined) pick.since = sel.since;
+    if (sel.limit !== undefined) pick.limit = sel.limit;
     const replay = typeof lastId === "string" && lastId !== ""
       ? eventsAfter(all, lastId).filter((e) => matchesFilter(e, filter))
-      : sel.limit === undefined ? [] : selectEvents(all, { ...filter, limit: sel.limit });
+      : sel.limit === undefined && sel.since === undefined ? [] : selectEvents(all, pick);
     d.streams.open(r.res, filter, replay);
   }
 

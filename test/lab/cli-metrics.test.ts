@@ -182,6 +182,19 @@ if (labFile(import.meta.url)) {
       assert.ok(tokyo.startsWith(t), `${tokyo} starts with ${t} (UTC+9)`);
       const utc = (await cli(["events", "--utc", "--link", lab.ifname, "-n", "1", "-c", cfg], { TZ: "Asia/Tokyo" })).stdout;
       assert.ok(utc.startsWith(last.ts), utc);
+      // --follow --since: first what happened since then, then live
+      const follow = spawn(process.execPath, [MAIN, "events", "--follow", "--json", "--since", local, "-c", cfg], { stdio: ["ignore", "pipe", "pipe"] });
+      let followed = "";
+      follow.stdout.on("data", (c: Buffer) => { followed += c.toString(); });
+      try {
+        await waitFor("--follow --since replays since then", () => followed.includes('"event":"carrier"'), 5000);
+        assert.ok(!followed.includes('"event":"no-carrier"'), "nothing from before --since");
+        await carrier(false);
+        await waitFor("then live events", () => followed.includes('"event":"no-carrier"'), 5000);
+      } finally {
+        follow.kill();
+        await carrier(true);
+      }
       const bad = await cli(["events", "--since", "last tuesday", "-c", cfg]);
       assert.equal(bad.code, 2);
       assert.equal(bad.stderr.trim().split("\n").length, 2, "one line and a hint");
