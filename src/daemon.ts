@@ -409,6 +409,10 @@ export class Daemon {
         throw new Error(moved.map((k) => `api.${k}: changed from ${JSON.stringify(this.config.api[k])} to ${JSON.stringify(config.api[k])}; ` +
           "the API listeners are not moved by a reload: restart netevd to apply this").join("\n"));
       }
+      if (config.metrics.listen !== this.config.metrics.listen) {
+        throw new Error(`metrics.listen: changed from ${JSON.stringify(this.config.metrics.listen)} to ${JSON.stringify(config.metrics.listen)}; ` +
+          "the metrics listener is not moved by a reload: restart netevd to apply this");
+      }
       this.config = config;
       this.log.setLevel(config.system.log_level);
       this.history.resize(config.events.history_size);

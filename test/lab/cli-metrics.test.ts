@@ -278,6 +278,11 @@ if (labFile(import.meta.url)) {
       const status = JSON.parse((await cli(["status", "--json", "-c", cfg])).stdout) as { reload: { ok: boolean; problems: string[] } };
       assert.equal(status.reload.ok, false);
       assert.match(status.reload.problems.join("\n"), /history_size/);
+      // the metrics listener stays where it is bound: moving it is refused, not silently ignored
+      writeFileSync(cfg, yaml().replace("127.0.0.1:9100", "127.0.0.1:9101"));
+      const moved = await cli(["reload", "-c", cfg]);
+      assert.equal(moved.code, 1);
+      assert.match(moved.stderr, /metrics\.listen/);
       writeFileSync(cfg, yaml());
       assert.equal((await cli(["reload", "-c", cfg])).code, 0);
       const s3 = samples((await get(9090, "/metrics")).text);
