@@ -53,6 +53,7 @@ export interface HookFailureView {
 }
 
 export const RECENT_FAILURES_WINDOW_MS = 3600_000;
+const LOGIN_ATTEMPTS_PER_SEC = 1;
 const RECENT_FAILURES_MAX = 20;
 
 export function hookResultText(h: HookResultRecord): string {
@@ -160,6 +161,7 @@ export function readBody(req: IncomingMessage, max: number, drainLimit = Math.ma
 
 export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerResponse, via: Via) => void {
   const { ctx } = d;
+  const loginLimiter = new RateLimiter();
   const page = (r: RequestInfo) => {
     queryParams(r.url.searchParams, []);
     if (!ctx.config.api.dashboard) throw new HttpError(404, "not_found", "the web page is off (api.dashboard: false)");
@@ -325,6 +327,9 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
       return;
     }
     if (typeof b.token !== "string" || Object.keys(b).length !== 1) throw new HttpError(400, "invalid_body", 'a JSON body {"token": "<api.token>"} is required');
+    // one sign-in attempt per second per peer: guessing the token through the page stays slow
+    const wait = loginLimiter.take(r.req.socket.remoteAddress ?? "?", LOGIN_ATTEMPTS_PER_SEC);
+    if (wait > 0) throw new HttpError(429, "rate_limited", "one sign-in attempt per second", { "retry-after": String(wait) });
     const token = ctx.config.api.token;
     if (!token) throw new HttpError(404, "not_found", "api.token is not set: the page needs no login");
     if (!bearerMatches(`Bearer ${b.token}`, token)) {

@@ -87,6 +87,9 @@ if (labFile(import.meta.url)) {
       assert.equal((await http("/api/v1/status", { host: PAGE_ADDR })).status, 401, "reads need the token beyond loopback");
       const badLogin = await http("/api/v1/session", { method: "POST", host: PAGE_ADDR, headers: { "content-type": "application/json" }, body: JSON.stringify({ token: "nope-nope-nope" }) });
       assert.equal(badLogin.status, 401);
+      const tooFast = await http("/api/v1/session", { method: "POST", host: PAGE_ADDR, headers: { "content-type": "application/json" }, body: JSON.stringify({ token: TOKEN }) });
+      assert.equal(tooFast.status, 429, "one sign-in attempt per second, even with the right token");
+      await new Promise((r) => setTimeout(r, 1100));
       const crossSite = await http("/api/v1/session", { method: "POST", host: PAGE_ADDR, headers: { "content-type": "application/json", origin: "http://evil.example" }, body: JSON.stringify({ token: TOKEN }) });
       assert.equal(crossSite.status, 403, "a login from another origin is refused");
       const login = await http("/api/v1/session", { method: "POST", host: PAGE_ADDR, headers: { "content-type": "application/json" }, body: JSON.stringify({ token: TOKEN }) });
@@ -101,6 +104,7 @@ if (labFile(import.meta.url)) {
       assert.equal(csrf.status, 401, "the cookie never authorizes a mutating endpoint");
 
       // the page, as a person sees it
+      await new Promise((r) => setTimeout(r, 1100));
       const page = await browser.newPage(1280, 800);
       await page.goto(`http://${PAGE_ADDR}:${PORT}/`);
       await page.waitFor("login form", `!document.getElementById("login").hidden`);
