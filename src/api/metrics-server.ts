@@ -6,11 +6,19 @@ import type { Config } from "../config/schema.js";
 import { parseListen } from "../config/schema.js";
 import type { Logger } from "../log.js";
 import { registry, scrapeMetrics } from "../metrics.js";
-import type { ApiServer } from "./server.js";
+
+export interface MetricsListener {
+  readonly listen: string;
+  close(): Promise<void>;
+}
 
 const MAX_CONNECTIONS = 16;
 
-export async function startMetricsListener(config: Config, log: Logger): Promise<ApiServer | null> {
+/**
+ * Bind metrics.listen. A port that cannot be bound is logged, not fatal (like a taken api.listen):
+ * the daemon runs, and /metrics stays on the API.
+ */
+export async function startMetricsListener(config: Config, log: Logger): Promise<MetricsListener | null> {
   if (!config.metrics.enabled || !config.metrics.listen) return null;
   const where = parseListen(config.metrics.listen);
   if (!where) return null;
@@ -35,14 +43,18 @@ export async function startMetricsListener(config: Config, log: Logger): Promise
   server.setTimeout(30_000);
   server.maxConnections = MAX_CONNECTIONS;
   server.on("error", (err: NodeJS.ErrnoException) => log.error("metrics listener error", { err: err.message, code: err.code }));
-  await new Promise<void>((res, rej) => {
-    server.once("error", rej);
-    server.listen(where, () => { server.off("error", rej); res(); });
-  }).catch((err: Error) => { throw new Error(`cannot listen on metrics.listen ${config.metrics.listen}: ${err.message}`); });
+  try {
+    await new Promise<void>((res, rej) => {
+      server.once("error", rej);
+      server.listen(where, () => { server.off("error", rej); res(); });
+    });
+  } catch (err) {
+    log.error("cannot listen on metrics.listen; /metrics stays on the API only", { listen: config.metrics.listen, err: (err as Error).message });
+    return null;
+  }
   log.info("metrics listening", { listen: config.metrics.listen });
   return {
-    tcp: config.metrics.listen,
-    socket: null,
+    listen: config.metrics.listen,
     close: () => new Promise<void>((res) => { server.close(() => res()); server.closeAllConnections(); }),
   };
 }
