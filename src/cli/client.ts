@@ -41,7 +41,7 @@ class UsageError extends Error {
 }
 
 /** options of the daemon-side commands that take a value (for finding the command word) */
-const OTHER_VALUE_OPTIONS = new Set(["link", "event", "ip"]);
+const OTHER_VALUE_OPTIONS = new Set(["link", "event", "ip", "fd"]);
 
 /** The command `argv` names (its first positional argument, skipping option values), or undefined. */
 export function commandOf(argv: readonly string[]): string | undefined {
