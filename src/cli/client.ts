@@ -7,10 +7,11 @@ import { defaultConfig, type Config } from "../config/schema.js";
 import { hookDirName } from "../events/dirs.js";
 import { validIfname } from "../events/validate.js";
 import type { NetevdEvent } from "../events/types.js";
+import type { HookResultRecord } from "../events/history.js";
 import { ApiError, callApi, DaemonUnreachable, followStream, type Endpoint } from "../api/client.js";
 import type { InterfaceView, RouteView, RuleView } from "../api/views.js";
 import type { ScriptsView } from "../api/scripts.js";
-import { formatEvent, formatInterface, formatInterfaces, formatRoutes, formatRules, formatScripts, formatStatus } from "./format.js";
+import { formatEvent, formatHookResult, formatInterface, formatInterfaces, formatRoutes, formatRules, formatScripts, formatStatus } from "./format.js";
 import { COMMANDS, usageErrorText } from "./help.js";
 import { paintFor } from "./colour.js";
 import { parseSince } from "./since.js";
@@ -265,12 +266,15 @@ async function events(ep: () => Endpoint, o: EventsOptions, paint: ReturnType<ty
   let connectedOnce = false;
   const seen = new Set<string>();
   const streamQuery = new URLSearchParams(q);
+  // people also see each hook's result as it arrives; --json stays one event contract per line
+  if (!o.json) streamQuery.set("include", "hooks");
   for (;;) {
     // resuming: the history after lastId, whatever the limit or since said at the start
-    const path = `/api/v1/events/stream?${lastId ? new URLSearchParams([...streamQuery].filter(([k]) => k === "link" || k === "event")) : streamQuery}`;
+    const path = `/api/v1/events/stream?${lastId ? new URLSearchParams([...streamQuery].filter(([k]) => k === "link" || k === "event" || k === "include")) : streamQuery}`;
     let connected = false;
     try {
       await followStream(endpoint, path, (m) => {
+        if (m.event === "hook") { out(formatHookResult(JSON.parse(m.data) as HookResultRecord, { paint })); return; }
         if (m.event !== undefined && m.event !== "message") return;
         if (m.id) {
           if (seen.has(m.id)) return;

@@ -131,6 +131,15 @@ export function formatEvent(e: NetevdEvent & { hooks?: HookResultRecord[] }, o: 
   return line;
 }
 
+/** A hook result as `events --follow` prints it when it arrives: under its event, indented. */
+export function formatHookResult(h: HookResultRecord, o: { paint?: Paint } = {}): string {
+  const p = o.paint ?? NO_COLOUR;
+  const result = h.ok ? "ok" : h.timedOut ? "timeout" : h.error ? `error: ${h.error}` : h.signal ? `killed by ${h.signal}` : `exit ${h.exitCode}`;
+  let line = `    hook ${h.event}.d/${h.script} (${h.eventId}): ${h.ok ? p.green(result) : p.red(result)} (${h.durationMs.toFixed(1)} ms)\n`;
+  if (!h.ok) for (const l of h.stderrTail.slice(-3)) line += p.dim(`      ${l}\n`);
+  return line;
+}
+
 interface StatusView {
   version: string; pid: number; startedAt: string; readyAt: string | null; uptimeSec: number; backend: string;
   health: { status: string; sources: Record<string, { state: string; ok: boolean; detail?: string }> };

@@ -127,8 +127,19 @@ if (labFile(import.meta.url)) {
     try {
       const clean = await cli(["status", "-c", cfg]);
       assert.match(clean.stdout, /failed hooks in the last hour: none/);
+      // people following the events see each hook's result as it arrives
+      const follow = spawn(process.execPath, [MAIN, "events", "--follow", "-c", cfg], { stdio: ["ignore", "pipe", "pipe"] });
+      let followed = "";
+      follow.stdout.on("data", (c: Buffer) => { followed += c.toString(); });
+      await sleep(300);
       await carrier(false);
       await carrier(true);
+      try {
+        await waitFor("the hook result in events --follow", () => /\n {4}hook carrier\.d\/20-probe \(\S+-\d+\): exit 2 \(/.test(followed), 5000);
+        assert.match(followed, /\n {6}probe of lab0 failed: no route to 192\.0\.2\.1\n/);
+      } finally {
+        follow.kill();
+      }
       const st = await waitFor("failure in status", async () => {
         const r = await cli(["status", "-c", cfg]);
         return r.stdout.includes("20-probe") ? r : undefined;
