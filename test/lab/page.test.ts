@@ -171,6 +171,19 @@ if (labFile(import.meta.url)) {
       assert.ok(!d.records.some((r) => typeof r.path === "string" && r.path.includes(TOKEN)), "the token is in no logged URL");
       process.stdout.write(`# flap drawn after ${downMs} ms (down) and ${upMs} ms (up)\n`);
 
+      // a rejected reload: the page says so, with the reasons
+      await page.goto(`http://${PAGE_ADDR}:${PORT}/`);
+      await new Promise((r) => setTimeout(r, 1100));
+      await signIn(page);
+      await page.waitFor("app back", `!document.getElementById("app").hidden`);
+      writeFileSync(cfg, `system:\n  backend: none\n  scripts_dir: ${base}\nhooks:\n  timeout_sec: -3\napi:\n  listen: "0.0.0.0:${PORT}"\n  token: ${TOKEN}\n`);
+      assert.equal((await http("/api/v1/reload", { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } })).status, 422);
+      await page.eval(`document.getElementById("window").dispatchEvent(new Event("change"))`);
+      const rejected = await page.waitFor<string>("rejected reload shown", `document.querySelector("#reload.bad")?.innerText`, 5000);
+      assert.match(rejected, /rejected, the previous configuration stays in force/);
+      assert.match(rejected, /hooks\.timeout_sec/);
+      saveShot("page-reload-rejected.png", await page.screenshot());
+
       // api.dashboard: false turns the page off (reloaded, no restart)
       writeFileSync(cfg, `system:\n  backend: none\n  scripts_dir: ${base}\napi:\n  listen: "0.0.0.0:${PORT}"\n  token: ${TOKEN}\n  dashboard: false\n`);
       const reload = await http("/api/v1/reload", { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } });

@@ -464,6 +464,7 @@ document.addEventListener("DOMContentLoaded", () => {
     loadAll().catch(fail);
   });
   // the strip's right edge is "now": move it along (the page's own timer; the daemon has none)
-  setInterval(() => { if (state.status && !document.hidden) renderTimeline(); }, 15000);
+  // what no event announces (a reload, a source's health) is refreshed now and then while the page is open
+  setInterval(() => { if (state.status && !document.hidden) { renderTimeline(); scheduleRefresh(); } }, 15000);
   start();
 });
