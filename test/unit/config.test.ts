@@ -117,7 +117,7 @@ describe("defaults", () => {
 
   it("configKeyPaths lists every leaf key", () => {
     const paths = configKeyPaths();
-    assert.equal(paths.length, 44);
+    assert.equal(paths.length, 46);
     assert.ok(paths.includes("backends.dhclient.lease_files"));
     assert.ok(paths.includes("api.token"));
   });
