@@ -131,11 +131,13 @@ if (labFile(import.meta.url)) {
       const follow = spawn(process.execPath, [MAIN, "events", "--follow", "-c", cfg], { stdio: ["ignore", "pipe", "pipe"] });
       let followed = "";
       follow.stdout.on("data", (c: Buffer) => { followed += c.toString(); });
-      await sleep(300);
+      // hook results are streamed live only: flap once the client is connected
+      await waitFor("the follower connected", async () => (JSON.parse((await cli(["status", "--json", "-c", cfg])).stdout) as { api: { streams: number } }).api.streams >= 1, 10_000);
       await carrier(false);
       await carrier(true);
       try {
-        await waitFor("the hook result in events --follow", () => /\n {4}hook carrier\.d\/20-probe \(\S+-\d+\): exit 2 \(/.test(followed), 5000);
+        await waitFor("the hook result in events --follow", () => /\n {4}hook carrier\.d\/20-probe \(\S+-\d+\): exit 2 \(/.test(followed), 5000)
+          .catch((e: Error) => { throw new Error(`${e.message}; it printed:\n${followed}`); });
         assert.match(followed, /\n {6}probe of lab0 failed: no route to 192\.0\.2\.1\n/);
       } finally {
         follow.kill();
