@@ -1,7 +1,7 @@
 # bash completion for netevd                                    -*- shell-script -*-
 # Installed as /usr/share/bash-completion/completions/netevd.
 
-_netevd_events="carrier no-carrier link-added link-removed address-added address-removed address-dad-failed mtu routes off dormant degraded-carrier degraded enslaved routable missing configuring configured failed linger unmanaged unavailable disconnected prepare config need-auth ip-config ip-check secondaries activated deactivating pending initialized manager"
+_netevd_events="carrier no-carrier link-added link-removed address-added address-removed address-dad-failed mtu routes off dormant degraded-carrier degraded enslaved routable missing configuring configured failed linger unmanaged unavailable disconnected prepare config need-auth ip-config ip-check secondaries activated deactivating pending initialized manager dhcp4-change dhcp6-change connectivity-change hostname"
 
 _netevd_links() {
     local d
