@@ -4,12 +4,14 @@
 # with the lab). Needs root. About 3-4 minutes in total.
 #
 #   scripts/bench.sh                 all benchmarks
-#   scripts/bench.sh ingest idle     some of them (ingest idle dispatch carrier-hook networkd-hook)
+#   scripts/bench.sh ingest idle     some of them (ingest idle dispatch carrier-hook networkd-hook api-rss soak)
+#   scripts/bench.sh soak            the soak alone (10 minutes; BENCH_SOAK_SECONDS=120 for a short one);
+#                                    not part of "all": run it on a quiet machine
 #
 # Output: human lines per benchmark, one JSON line `{"bench": ...}` each (also collected in
 # $NETEVD_BENCH_OUT, default /tmp/netevd-bench-<time>.jsonl), and a summary at the end.
 # Knobs (env): BENCH_INGEST_OPS, BENCH_IDLE_STARTS, BENCH_IDLE_SECONDS, BENCH_DISPATCH_RUNS,
-# BENCH_FLAPS, BENCH_FLAPS_SHELL, BENCH_NETWORKD_FLAPS.
+# BENCH_FLAPS, BENCH_FLAPS_SHELL, BENCH_NETWORKD_FLAPS, BENCH_SOAK_SECONDS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,7 +53,8 @@ for b in "${SEL[@]}"; do
         carrier-hook)  run "$b" -- "${RT[@]}" node dist/bench/carrier-hook.js ;;
         networkd-hook) run "$b" -b networkd -- "${RT[@]}" node dist/bench/networkd-hook.js ;;
         api-rss)       run "$b" -- node dist/bench/api-rss.js ;;
-        *) echo "bench: unknown benchmark $b (one of: ${ALL[*]})" >&2; exit 2 ;;
+        soak)          run "$b" -b networkd -- node dist/bench/soak.js ;;
+        *) echo "bench: unknown benchmark $b (one of: ${ALL[*]} soak)" >&2; exit 2 ;;
     esac
 done
 
@@ -83,6 +86,10 @@ for (const r of lines) {
     case "networkd-hook":
       out(`networkd signal -> hook: netevd p50 ${r.netevdEmitJson.sigToHook.p50} ms (emit_json on), ${r.netevdNoJson.sigToHook.p50} ms (off) (target 4); ` +
         `networkd-dispatcher p50 ${r.networkdDispatcher.sigToHook.p50} ms; ratio ${r.ratioP50.emitJson}x / ${r.ratioP50.noJson}x ${load}`);
+      break;
+    case "soak":
+      out(`soak (${r.seconds} s): RSS by window ${r.rssMbByWindow.join(" ")} MB (flat: ${r.rssFlat}); /health p50 ${r.healthMs.p50} ms, p99 ${r.healthMs.p99} ms; ` +
+        `lost final states ${r.lostFinalStates}; carrier hook runs ${r.hookRuns} vs expected ${r.hookRunsExpected} (coalesced, all dirs: ${r.coalescedAllDirs}); ${r.backendRestarts} backend restarts ${load}`);
       break;
     case "api-rss":
       out(`api: RSS idle ${r.idle.rssMb} MB, after ${r.requests} requests ${r.afterRequests.rssMb} MB (${r.reqPerSec} req/s, ${r.serverErrors} 5xx), ` +
