@@ -91,6 +91,8 @@ export function sessionValid(value: string | undefined, token: string, nowMs = D
   const exp = Number(m[1]);
   if (exp * 1000 <= nowMs || exp * 1000 > nowMs + (SESSION_TTL_SEC + 60) * 1000) return false;
   const given = Buffer.from(m[2]!, "base64url");
+  // one encoding per MAC: the 43rd character's two spare bits must be zero
+  if (given.toString("base64url") !== m[2]) return false;
   const want = mac(token, exp);
   return given.length === want.length && timingSafeEqual(given, want);
 }

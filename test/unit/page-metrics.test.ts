@@ -18,7 +18,11 @@ test("a session value is valid for its token until it expires, and for nothing e
   assert.equal(sessionValid(v, `${TOKEN}x`, now), false, "another token (rotated)");
   const [exp, mac] = v.split(".") as [string, string];
   assert.equal(sessionValid(`${Number(exp) + 3600}.${mac}`, TOKEN, now), false, "a stretched expiry");
-  assert.equal(sessionValid(`${exp}.${mac.slice(0, -1)}${mac.endsWith("A") ? "B" : "A"}`, TOKEN, now), false, "a changed MAC");
+  assert.equal(sessionValid(`${exp}.${mac.startsWith("A") ? "B" : "A"}${mac.slice(1)}`, TOKEN, now), false, "a changed MAC");
+  // the 43rd character carries two spare bits: the next character decodes to the same MAC, and is refused
+  const alt = `${mac.slice(0, -1)}${String.fromCharCode(mac.charCodeAt(42) + 1)}`;
+  assert.ok(Buffer.from(alt, "base64url").equals(Buffer.from(mac, "base64url")));
+  assert.equal(sessionValid(`${exp}.${alt}`, TOKEN, now), false, "a non-canonical spelling");
   for (const junk of [undefined, "", "x", `${exp}.`, `.${mac}`, `${exp}.${mac}.x`, "9".repeat(20) + "." + mac]) assert.equal(sessionValid(junk, TOKEN, now), false, String(junk));
 });
 
