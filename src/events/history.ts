@@ -46,6 +46,7 @@ export class History {
   readonly events: Ring<NetevdEvent>;
   readonly hooks: Ring<HookRunResult>;
   private listeners = new Set<(e: NetevdEvent) => void>();
+  private hookListeners = new Set<(r: HookRunResult) => void>();
 
   constructor(size: number) {
     this.events = new Ring(size);
@@ -59,11 +60,17 @@ export class History {
 
   addHookResult(r: HookRunResult): void {
     this.hooks.push(r);
+    for (const l of this.hookListeners) l(r);
   }
 
   subscribe(fn: (e: NetevdEvent) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  subscribeHooks(fn: (r: HookRunResult) => void): () => void {
+    this.hookListeners.add(fn);
+    return () => this.hookListeners.delete(fn);
   }
 
   resize(size: number): void {

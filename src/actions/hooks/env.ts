@@ -1,6 +1,6 @@
 // Pure: the environment of a hook script, built from a HookJob. The environment is cleared, then
 // filled with the daemon's variables and the backend's extra variables; every value is validated
-// (src/events/validate.ts) and a bad one is dropped and reported, never passed on.
+// (src/net/validate.ts) and a bad one is dropped and reported, never passed on.
 import type { HookJob, NetevdEvent } from "../../events/types.js";
 import { checkValue, hasControlChars, MAX_JSON, validationKind, validIp } from "../../net/validate.js";
 import { isLinkLocal } from "../../net/address.js";
