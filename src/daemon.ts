@@ -13,7 +13,6 @@ import { factFields } from "./state/describe.js";
 import { applyBackendState, applyManagerState, dropBackendState, factLink, linkByName, type Fact, type NetworkModel } from "./state/model.js";
 import { sdNotify } from "./netlink/native.js";
 import { ServiceNotifier } from "./notify.js";
-import type { RouteRecord } from "./netlink/types.js";
 import { dadFailed } from "./net/address.js";
 import { backendReplayJobs, DAD_FAILED_REASON, EventFactory, jobsFromFacts, replayJobs, snapshotOf, type DeriveContext } from "./events/derive.js";
 import { hookDirName } from "./hook-dirs.js";
@@ -95,7 +94,7 @@ export class Daemon {
       run: (job) => this.runJob(job),
     });
     this.derive = {
-      ownRoute: (r) => this.isOwnRoute(r),
+      ownRoute: (r) => this.routing.ownsRoute(r),
       selected: (name) => interfaceSelected(this.config, name),
       extraState: (index) => this.kernel.model.backend.get(index)?.fields,
     };
@@ -359,16 +358,6 @@ export class Daemon {
     this.jsonChains.set(index, next);
     void next.finally(() => { if (this.jsonChains.get(index) === next) this.jsonChains.delete(index); });
     return true;
-  }
-
-  /** Routes netevd installs itself (policy routing) never trigger routes.d. */
-  private isOwnRoute(r: RouteRecord): boolean {
-    if (r.protocol === this.config.routing.protocol) return true;
-    for (const name of this.config.routing.policy_rules) {
-      const l = linkByName(this.kernel.model, name);
-      if (l && r.table === this.config.routing.table_base + l.index) return true;
-    }
-    return false;
   }
 
   /** Record an event and (unless it is a record only) hand it to the hook dispatcher. The one path for every source. */

@@ -97,3 +97,14 @@ describe("routing reconciler rate limit", () => {
     await h.rec.stop();
   });
 });
+
+describe("routing reconciler: own routes", () => {
+  it("routes with netevd's protocol or in a policy-routed link's table are its own; others are not", () => {
+    const { rec } = harness();
+    const r = (over: Partial<RouteRecord>): RouteRecord => ({ family: 4, table: 254, dstLen: 0, srcLen: 0, tos: 0, oif: 3, protocol: 3, scope: 0, type: 1, flags: 0, ...over });
+    assert.equal(rec.ownsRoute(r({ protocol: 110 })), true, "tagged with routing.protocol");
+    assert.equal(rec.ownsRoute(r({ table: 203 })), true, "table_base (200) + wan1's index (3)");
+    assert.equal(rec.ownsRoute(r({ table: 204 })), false, "no policy-routed link has index 4");
+    assert.equal(rec.ownsRoute(r({})), false, "main table, dhcp's protocol");
+  });
+});

@@ -4,7 +4,8 @@
 // at a time and at most one more is pending; nothing runs while nothing changes.
 import type { Config } from "../../config/index.js";
 import type { Logger } from "../../log.js";
-import type { Fact, NetworkModel } from "../../state/model.js";
+import type { RouteRecord } from "../../netlink/types.js";
+import { linkByName, type Fact, type NetworkModel } from "../../state/model.js";
 import { snapshotOf, type EventFactory, type LinkSnapshot } from "../../events/factory.js";
 import type { HookJob } from "../../events/types.js";
 import { metrics } from "../../metrics.js";
@@ -53,6 +54,22 @@ export class RoutingReconciler {
     this.dirty = true;
     // setImmediate: facts of one I/O round coalesce into one pass
     this.running ??= new Promise<void>((r) => setImmediate(r)).then(() => this.loop());
+  }
+
+  /**
+   * Is this route netevd's own (tagged with routing.protocol, or in the table of a link under
+   * policy routing)? Such routes never trigger routes.d.
+   */
+  ownsRoute(r: RouteRecord): boolean {
+    const cfg = this.o.config().routing;
+    if (r.protocol === cfg.protocol) return true;
+    if (r.table <= cfg.table_base) return false;
+    const m = this.o.model();
+    for (const name of cfg.policy_rules) {
+      const l = linkByName(m, name);
+      if (l && r.table === cfg.table_base + l.index) return true;
+    }
+    return false;
   }
 
   onFacts(facts: Fact[]): void {
