@@ -10,7 +10,8 @@ import { BUS_NAMES, chooseBackend, probeBackends } from "./sources/detect.js";
 import { BusNameWatch } from "./sources/presence.js";
 import type { BackendSink, BackendSource, SourceHealth } from "./sources/backend.js";
 import { factFields } from "./state/describe.js";
-import { applyBackendState, applyManagerState, dropBackendState, factLink, linkByName, type Fact, type NetworkModel } from "./state/model.js";
+import { factLink, linkByName, type Fact, type NetworkModel } from "./state/model.js";
+import { ModelStore } from "./state/store.js";
 import { sdNotify } from "./netlink/native.js";
 import { ServiceNotifier } from "./notify.js";
 import { dadFailed } from "./net/address.js";
@@ -44,6 +45,8 @@ export interface DaemonOptions {
 
 export class Daemon {
   config: Config;
+  /** the network model: the kernel source writes its kernel part, the backend sink the rest */
+  readonly store = new ModelStore();
   readonly kernel: KernelSource;
   backend: BackendSource | null = null;
   readonly routing: RoutingReconciler;
@@ -86,7 +89,7 @@ export class Daemon {
       send: sdNotify,
       onError: (err) => o.log.warn("cannot notify the service manager", { err: err.message }),
     });
-    this.kernel = new KernelSource({ log: o.log.child({ source: "kernel" }), onFacts: (f, m) => this.onKernelFacts(f, m) });
+    this.kernel = new KernelSource({ log: o.log.child({ source: "kernel" }), store: this.store, onFacts: (f, m) => this.onKernelFacts(f, m) });
     this.history = new History(o.config.events.history_size);
     this.dispatcher = new Dispatcher({
       maxParallel: () => this.config.hooks.max_parallel,
@@ -204,7 +207,7 @@ export class Daemon {
   private switchBackend(name: typeof this.backendName): void {
     const old = this.backend;
     old?.stop();
-    if (old) for (const index of this.kernel.model.links.keys()) dropBackendState(this.kernel.model, index);
+    if (old) this.store.dropBackendOfLinks();
     this.backend = null;
     this.backendName = name;
     this.startBackend();
@@ -221,9 +224,9 @@ export class Daemon {
     const backend = this.backendName;
     const log = this.log.child({ source: backend });
     const sink: BackendSink = {
-      linkState: (index, name, fields) => this.onBackendFacts(applyBackendState(this.kernel.model, backend, index, fields, name)),
-      linkGone: (index, keys) => dropBackendState(this.kernel.model, index, keys),
-      managerState: (fields) => this.onBackendFacts(applyManagerState(this.kernel.model, backend, fields)),
+      linkState: (index, name, fields) => this.onBackendFacts(this.store.backendState(backend, index, fields, name)),
+      linkGone: (index, keys) => this.store.dropBackend(index, keys),
+      managerState: (fields) => this.onBackendFacts(this.store.managerState(backend, fields)),
       attached: (on) => { if (on) this.settle(); this.refreshStatus(); },
       unavailable: () => { this.settle(); this.refreshStatus(); },
     };

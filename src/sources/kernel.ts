@@ -5,7 +5,8 @@ import { RtnlMonitor, RtnlRequester, type RtnlMonitorOptions } from "../netlink/
 import type { ObjectKind, RtMessage } from "../netlink/types.js";
 import type { Logger } from "../log.js";
 import { metrics } from "../metrics.js";
-import { applyMessage, diffModels, emptyModel, modelFrom, withBackendState, type Fact, type NetworkModel } from "../state/model.js";
+import { applyMessage, emptyModel, type Fact, type NetworkModel } from "../state/model.js";
+import { ModelStore, type KernelMaps } from "../state/store.js";
 
 export interface KernelSourceOptions {
   log: Logger;
@@ -16,6 +17,8 @@ export interface KernelSourceOptions {
   recvChunkBytes?: number;
   /** the two rtnetlink sockets; the real ones by default (unit tests pass fakes) */
   sockets?: KernelSockets;
+  /** the model whose kernel part this source writes (default: a store of its own) */
+  store?: ModelStore;
 }
 
 /** The multicast socket as the kernel source uses it. */
@@ -51,7 +54,7 @@ const ROUTE_RESYNC_DELAY_MS = 20;
 const ROUTE_RESYNC_MAX_DELAY_MS = 250;
 
 export class KernelSource {
-  model: NetworkModel = emptyModel();
+  readonly store: ModelStore;
   synced = false;
   readonly stats: KernelStats = { messages: 0, batches: 0, overflows: 0, truncated: 0, resyncs: 0, decodeErrors: 0 };
   private monitor?: KernelMonitor;
@@ -66,7 +69,13 @@ export class KernelSource {
   private linkDown = false;
   private closed = false;
 
-  constructor(private readonly opts: KernelSourceOptions) {}
+  constructor(private readonly opts: KernelSourceOptions) {
+    this.store = opts.store ?? new ModelStore();
+  }
+
+  get model(): NetworkModel {
+    return this.store.model;
+  }
 
   /** Subscribe, then dump: nothing that happens in between is lost (it is buffered and applied after). */
   async start(): Promise<void> {
@@ -81,7 +90,7 @@ export class KernelSource {
     });
     this.requester = sockets.requester();
     const dump = await this.requester.dumpAll();
-    this.model = withBackendState(modelFrom(dump), this.model);
+    this.store.loadKernel(dump);
     this.synced = true;
     // an overflow during the initial dump started a resync: it applies the buffer when it is done
     if (!this.resyncing) this.flushBuffered();
@@ -122,7 +131,7 @@ export class KernelSource {
 
   private apply(msgs: RtMessage[]): void {
     const facts: Fact[] = [];
-    for (const m of msgs) facts.push(...applyMessage(this.model, m));
+    for (const m of msgs) facts.push(...this.store.applyKernel(m));
     if (facts.length === 0) return;
     let check = false;
     for (const f of facts) {
@@ -217,15 +226,12 @@ export class KernelSource {
         // only the kinds re-read get new maps; diffModels skips the maps that are the same object
         const fresh = emptyModel();
         for (const kind of kinds) for (const m of await req.dump(kind)) applyMessage(fresh, m);
-        const next: NetworkModel = {
-          ...this.model,
-          links: kinds.includes("link") ? fresh.links : this.model.links,
-          addrs: kinds.includes("addr") ? fresh.addrs : this.model.addrs,
-          routes: kinds.includes("route") ? fresh.routes : this.model.routes,
-          rules: kinds.includes("rule") ? fresh.rules : this.model.rules,
-        };
-        const facts = diffModels(this.model, next);
-        this.model = next;
+        const replaced: Partial<KernelMaps> = {};
+        if (kinds.includes("link")) replaced.links = fresh.links;
+        if (kinds.includes("addr")) replaced.addrs = fresh.addrs;
+        if (kinds.includes("route")) replaced.routes = fresh.routes;
+        if (kinds.includes("rule")) replaced.rules = fresh.rules;
+        const facts = this.store.replaceKernel(replaced);
         if (facts.length) this.opts.onFacts(facts, this.model);
         this.opts.log.debug("kernel resync done", { kinds, changes: facts.length });
       } catch (err) {

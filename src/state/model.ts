@@ -63,13 +63,6 @@ export function modelFrom(dump: { links: LinkRecord[]; addrs: AddressRecord[]; r
   return m;
 }
 
-/** Kernel objects from `next`, backend state kept from `prev` (a kernel re-dump knows nothing of backends). */
-export function withBackendState(next: NetworkModel, prev: NetworkModel): NetworkModel {
-  next.backend = prev.backend;
-  next.manager = prev.manager;
-  return next;
-}
-
 /** The link named `name` now (names are unique among live links), if any. */
 export function linkByName(m: NetworkModel, name: string): LinkRecord | undefined {
   for (const l of m.links.values()) if (l.name === name) return l;

@@ -8,6 +8,7 @@ import type { DumpResult, RtnlMonitorOptions, RtnlRequester } from "../../src/ne
 import type { AddressRecord, LinkRecord, ObjectKind, RouteRecord, RtMessage } from "../../src/netlink/types.js";
 import { createLogger } from "../../src/log.js";
 import type { Fact } from "../../src/state/model.js";
+import { ModelStore } from "../../src/state/store.js";
 
 const log = createLogger({ level: "error", format: "json", sink: { write: () => true } });
 
@@ -182,5 +183,27 @@ describe("kernel source", () => {
     mock.timers.tick(20);
     assert.deepEqual(k.dumps.map((d) => d.kind), ["route"]);
     s.src.close();
+  });
+
+  it("backend state in the shared store survives the initial dump and a re-dump, untouched", async () => {
+    const k = fakeKernel();
+    const store = new ModelStore();
+    const src = new KernelSource({ log, sockets: k.sockets, store, onFacts: () => {} });
+    const model = store.model;
+    // a backend that attached before the kernel's dump finished
+    store.backendState("systemd-networkd", 2, { OperationalState: "routable" }, "eth0");
+    store.managerState("systemd-networkd", { OperationalState: "routable" });
+    const started = src.start();
+    k.full.resolve({ links: [link()], addrs: [], routes: [], rules: [] });
+    await started;
+    assert.equal(src.model, model, "one model object for everyone");
+    assert.equal(model.backend.get(2)?.fields.OperationalState, "routable");
+    const resync = src.resync(["link", "addr", "route", "rule"]);
+    for (let i = 0; i < 4; i++) { await settle(); k.dumps[i]?.answer.resolve(i === 0 ? [{ kind: "link", op: "new", link: link() }] : []); }
+    await resync;
+    assert.equal(model.backend.get(2)?.fields.OperationalState, "routable", "a re-dump knows nothing of backends and leaves them");
+    assert.equal(model.manager.OperationalState, "routable");
+    assert.deepEqual(store.backendState("systemd-networkd", 2, { OperationalState: "routable" }), [], "so a backend re-read of the same state is no change");
+    src.close();
   });
 });
