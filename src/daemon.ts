@@ -65,6 +65,7 @@ export class Daemon {
   /** the backend's first state is known: before that, backend facts only fill the model */
   private backendSettled = false;
   private settle: () => void = () => {};
+  private readonly jsonChains = new Map<number, Promise<void>>();
   private stopping = false;
   /** aborted at stop: running hooks get SIGTERM, and SIGKILL after the grace period, with all they started */
   private readonly hookAbort = new AbortController();
@@ -276,7 +277,16 @@ export class Daemon {
   /** networkd: keep the link's last Describe() current ($JSON of kernel carrier events, which do not wait for it). */
   private refreshDescribe(index: number): void {
     if (!this.backend?.describe || !this.wantBackendJson()) return;
-    this.backend.describe(index).catch((err: Error) => this.log.debug("backend Describe failed", { index, err: err.message }));
+    const prev = this.jsonChains.get(index) ?? Promise.resolve();
+    const next = prev.then(async () => {
+      try {
+        await this.backend?.describe?.(index);
+      } catch (err) {
+        this.log.debug("backend Describe failed", { index, err: (err as Error).message });
+      }
+    });
+    this.jsonChains.set(index, next);
+    void next.finally(() => { if (this.jsonChains.get(index) === next) this.jsonChains.delete(index); });
   }
 
   private wantBackendJson(): boolean {
@@ -335,15 +345,21 @@ export class Daemon {
       this.emit(job);
       return false;
     }
-    // the source answers a link's Describe() calls in call order: the link's events stay in order
-    void describe(index).then((json) => {
-      if (json !== undefined) { job.json = json; job.env.json = json; }
-      // networkd-dispatcher reads the addresses when it runs the scripts: so do we, now that the
-      // kernel's notifications of what networkd just did have been read
-      if (job.compat === "networkd-dispatcher") Object.assign(job.env, networkdDispatcherAddresses(this.kernel.model, index));
-    }, (err: Error) => {
-      this.log.warn("backend Describe failed; $JSON falls back to the event contract", { link: job.event.link, err: err.message });
-    }).then(() => this.emit(job));
+    const prev = this.jsonChains.get(index) ?? Promise.resolve();
+    const next = prev.then(async () => {
+      try {
+        const json = await describe(index);
+        if (json !== undefined) { job.json = json; job.env.json = json; }
+        // networkd-dispatcher reads the addresses when it runs the scripts: so do we, now that the
+        // kernel's notifications of what networkd just did have been read
+        if (job.compat === "networkd-dispatcher") Object.assign(job.env, networkdDispatcherAddresses(this.kernel.model, index));
+      } catch (err) {
+        this.log.warn("backend Describe failed; $JSON falls back to the event contract", { link: job.event.link, err: (err as Error).message });
+      }
+      this.emit(job);
+    });
+    this.jsonChains.set(index, next);
+    void next.finally(() => { if (this.jsonChains.get(index) === next) this.jsonChains.delete(index); });
     return true;
   }
 

@@ -21,11 +21,6 @@ export interface BusBackendIdentity {
   events: string;
 }
 
-/** Tests only: a fake system bus. */
-export interface BusSeams {
-  connect?: () => Promise<SystemBus>;
-}
-
 export interface BusSourceStats {
   signals: number;
   calls: number;
@@ -45,10 +40,9 @@ export abstract class BusBackendSource implements BackendSource {
   attachedNow = false;
   stats: BusSourceStats = { signals: 0, calls: 0, errors: 0, resyncs: 0 };
 
-  constructor(protected readonly id: BusBackendIdentity, protected readonly log: Logger, protected readonly sink: BackendSink,
-    seams: BusSeams = {}) {
+  constructor(protected readonly id: BusBackendIdentity, protected readonly log: Logger, protected readonly sink: BackendSink) {
     this.watch = new BusNameWatch({
-      name: id.name, label: id.label, log, ...seams,
+      name: id.name, label: id.label, log,
       onBus: (bus) => this.onBus(bus),
       onPresent: (bus) => void this.attach(bus),
       onAbsent: () => this.detach(),

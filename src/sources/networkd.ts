@@ -5,7 +5,7 @@
 import type { SystemBus, Signal } from "../dbus/bus.js";
 import type { Logger } from "../log.js";
 import type { BackendSink } from "./backend.js";
-import { BusBackendSource, unwrap, type BusSeams } from "./bus-backend.js";
+import { BusBackendSource, unwrap } from "./bus-backend.js";
 
 export const NETWORKD_NAME = "org.freedesktop.network1";
 const MANAGER_PATH = "/org/freedesktop/network1";
@@ -52,11 +52,9 @@ export class NetworkdSource extends BusBackendSource {
   readonly links = new Set<number>();
   /** the last Link.Describe() per link: $JSON of kernel carrier events, which do not wait for networkd */
   private readonly described = new Map<number, string>();
-  /** per link, the end of its queue of Describe() calls */
-  private readonly describeChains = new Map<number, Promise<void>>();
 
-  constructor(log: Logger, sink: BackendSink, seams?: BusSeams) {
-    super({ name: NETWORKD_NAME, label: "systemd-networkd", events: "networkd" }, log, sink, seams);
+  constructor(log: Logger, sink: BackendSink) {
+    super({ name: NETWORKD_NAME, label: "systemd-networkd", events: "networkd" }, log, sink);
   }
 
   protected onBus(bus: SystemBus): void {
@@ -124,21 +122,8 @@ export class NetworkdSource extends BusBackendSource {
     }
   }
 
-  /**
-   * `Link.Describe()`: networkd's own JSON for the link, verbatim; remembered for lastDescribe().
-   * A link's calls run one after another in call order, so whoever waits for them (a link's
-   * events) sees the answers in order.
-   */
-  describe(index: number): Promise<string | undefined> {
-    const prev = this.describeChains.get(index) ?? Promise.resolve();
-    const next = prev.then(() => this.describeNow(index));
-    const tail = next.then(() => {}, () => {});
-    this.describeChains.set(index, tail);
-    void tail.then(() => { if (this.describeChains.get(index) === tail) this.describeChains.delete(index); });
-    return next;
-  }
-
-  private async describeNow(index: number): Promise<string | undefined> {
+  /** `Link.Describe()`: networkd's own JSON for the link, verbatim; remembered for lastDescribe(). */
+  async describe(index: number): Promise<string | undefined> {
     // (also while attaching: the initial state's links are described for lastDescribe())
     if (!this.bus || !this.owner) return undefined;
     const gen = this.generation;
