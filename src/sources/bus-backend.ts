@@ -21,6 +21,11 @@ export interface BusBackendIdentity {
   events: string;
 }
 
+/** Tests only: a fake system bus. */
+export interface BusSeams {
+  connect?: () => Promise<SystemBus>;
+}
+
 export interface BusSourceStats {
   signals: number;
   calls: number;
@@ -40,9 +45,10 @@ export abstract class BusBackendSource implements BackendSource {
   attachedNow = false;
   stats: BusSourceStats = { signals: 0, calls: 0, errors: 0, resyncs: 0 };
 
-  constructor(protected readonly id: BusBackendIdentity, protected readonly log: Logger, protected readonly sink: BackendSink) {
+  constructor(protected readonly id: BusBackendIdentity, protected readonly log: Logger, protected readonly sink: BackendSink,
+    seams: BusSeams = {}) {
     this.watch = new BusNameWatch({
-      name: id.name, label: id.label, log,
+      name: id.name, label: id.label, log, ...seams,
       onBus: (bus) => this.onBus(bus),
       onPresent: (bus) => void this.attach(bus),
       onAbsent: () => this.detach(),

@@ -5,7 +5,7 @@
 import type { SystemBus, Signal } from "../dbus/bus.js";
 import type { Logger } from "../log.js";
 import type { BackendSink } from "./backend.js";
-import { BusBackendSource, unwrap } from "./bus-backend.js";
+import { BusBackendSource, unwrap, type BusSeams } from "./bus-backend.js";
 
 export const NETWORKD_NAME = "org.freedesktop.network1";
 const MANAGER_PATH = "/org/freedesktop/network1";
@@ -53,8 +53,8 @@ export class NetworkdSource extends BusBackendSource {
   /** the last Link.Describe() per link: $JSON of kernel carrier events, which do not wait for networkd */
   private readonly described = new Map<number, string>();
 
-  constructor(log: Logger, sink: BackendSink) {
-    super({ name: NETWORKD_NAME, label: "systemd-networkd", events: "networkd" }, log, sink);
+  constructor(log: Logger, sink: BackendSink, seams?: BusSeams) {
+    super({ name: NETWORKD_NAME, label: "systemd-networkd", events: "networkd" }, log, sink, seams);
   }
 
   protected onBus(bus: SystemBus): void {
