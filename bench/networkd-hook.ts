@@ -98,7 +98,7 @@ async function flaps(
 }
 
 async function netevd(emitJson: boolean, kernel: CarrierWatch, nd: NetworkdWatch): Promise<Variant> {
-  const { base, out } = stampTree(["no-carrier", "carrier"], "binary");
+  const { base, out } = stampTree(["no-carrier", "carrier", "routable"], "binary");
   const cfg = writeConfig(`system:\n  backend: systemd-networkd\n  scripts_dir: ${base}\nmonitoring:\n  interfaces: [${lab.ifname}]\n` +
     `hooks:\n  replay_on_start: false\nbackends:\n  systemd_networkd:\n    emit_json: ${emitJson}\n`);
   const d = DaemonProcess.start(["run", "-c", cfg]);
@@ -114,7 +114,7 @@ async function netevd(emitJson: boolean, kernel: CarrierWatch, nd: NetworkdWatch
 }
 
 async function dispatcher(kernel: CarrierWatch, nd: NetworkdWatch): Promise<Variant> {
-  const { base, out } = stampTree(["no-carrier", "carrier"], "binary");
+  const { base, out } = stampTree(["no-carrier", "carrier", "routable"], "binary");
   const child: ChildProcess = spawn("networkd-dispatcher", ["-S", base], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr!.on("data", (b: Buffer) => { stderr = (stderr + b.toString()).slice(-2000); });

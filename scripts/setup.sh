@@ -14,8 +14,10 @@ fi
 
 # iproute2/util-linux: ip, unshare, nsenter, setpriv; dbus: the lab's private system bus;
 # dnsmasq-base (NOT dnsmasq, which would start a host DNS server): the lab's DHCP/DNS server;
-# isc-dhcp-client, network-manager, systemd (networkd, hostnamed), polkitd: the real backends under test.
-pkgs=(iproute2 util-linux dbus dnsmasq-base isc-dhcp-client network-manager polkitd systemd passwd g++ make python3)
+# isc-dhcp-client, network-manager, systemd (networkd, hostnamed), polkitd: the real backends under test;
+# networkd-dispatcher: the peer the benchmarks measure netevd against (a Python daemon; its service
+# is not started, the bench runs it inside its lab only). NetworkManager ships its own dispatcher.
+pkgs=(iproute2 util-linux dbus dnsmasq-base isc-dhcp-client network-manager polkitd systemd passwd g++ make python3 networkd-dispatcher)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
