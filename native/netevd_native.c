@@ -707,6 +707,9 @@ static napi_value js_malloc_trim(napi_env env, napi_callback_info info) {
   return ret;
 }
 
+/* native/netevd_memory.cc */
+napi_value netevd_low_memory_notification(napi_env env, napi_callback_info info);
+
 /* ---------- module ---------- */
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -732,6 +735,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"capEffective", NULL, js_cap_effective, NULL, NULL, NULL, napi_enumerable, NULL},
     {"sdNotify", NULL, js_sd_notify, NULL, NULL, NULL, napi_enumerable, NULL},
     {"mallocTrim", NULL, js_malloc_trim, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"lowMemoryNotification", NULL, netevd_low_memory_notification, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

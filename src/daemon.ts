@@ -24,6 +24,7 @@ import { DnsActions } from "./actions/dns.js";
 import { metrics } from "./metrics.js";
 import { checkApiConfig, startApi, type ApiServer } from "./api/server.js";
 import { packageVersion } from "./api/version.js";
+import { compactMemory, IdleCompactor } from "./memory.js";
 
 export interface DaemonOptions {
   config: Config;
@@ -50,6 +51,7 @@ export class Daemon {
   private readonly jsonChains = new Map<number, Promise<void>>();
   private stopping = false;
   private api: ApiServer | null = null;
+  private readonly compactor = new IdleCompactor();
 
   constructor(private readonly o: DaemonOptions) {
     this.config = o.config;
@@ -114,6 +116,10 @@ export class Daemon {
     this.readyAt = Date.now();
     this.log.info("ready", { backend: this.config.system.backend, startupMs: this.readyAt - this.startedAt, pid: process.pid });
     sdNotify("READY=1\nSTATUS=watching network events");
+    // start-up's garbage (module compilation, the initial dump, the replay) goes now, not on V8's
+    // idle timers; the compaction the replay's events asked for is this one
+    compactMemory();
+    this.compactor.stop();
   }
 
   private startBackend(): void {
@@ -235,6 +241,7 @@ export class Daemon {
   emit(job: HookJob, runHooks = true): void {
     const e = job.event;
     this.history.addEvent(e);
+    this.compactor.touch();
     metrics.events.inc({ source: e.source, event: e.event });
     this.log.info("event", { event: e.event, link: e.link, index: e.index, id: e.id, source: e.source, replay: e.replay, changed: e.changed });
     if (runHooks) this.dispatcher.submit(job);
@@ -337,6 +344,7 @@ export class Daemon {
     sdNotify("STOPPING=1");
     // no hook starts from now on; running ones finish (or time out) before we exit
     const hooksDone = this.dispatcher.close();
+    this.compactor.stop();
     await this.api?.close();
     this.backend?.stop();
     this.dns.stop();

@@ -2,10 +2,20 @@
 
 import { readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document } from "yaml";
+import { createRequire } from "node:module";
+import type { Document, LineCounter } from "yaml";
 import { ConfigError, deepFreeze, validateConfig, validateValue, type Config, type ConfigProblem } from "./schema.js";
 
 export const DEFAULT_CONFIG_PATH = "/etc/netevd/netevd.yaml";
+
+// The YAML parser is loaded on first use only: client commands (status, events, ...) that read no
+// config file never load it.
+let yamlModule: typeof import("yaml") | undefined;
+const yaml = (): typeof import("yaml") => (yamlModule ??= createRequire(import.meta.url)("yaml") as typeof import("yaml"));
+const isAlias = (n: unknown) => yaml().isAlias(n);
+const isMap = (n: unknown) => yaml().isMap(n);
+const isScalar = (n: unknown) => yaml().isScalar(n);
+const isSeq = (n: unknown) => yaml().isSeq(n);
 
 /** Environment variables that override single keys, applied after the file. */
 export const ENV_OVERRIDES = {
@@ -100,8 +110,8 @@ function byLine(a: ConfigProblem, b: ConfigProblem): number {
 
 /** Parse YAML text into an unfrozen Config; throws ConfigError listing every problem. */
 function parseUnfrozen(text: string, file: string): Config {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: false });
+  const lc = new (yaml().LineCounter)();
+  const doc = yaml().parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: false });
   // Errors at end of input point past the final newline; report the last real line instead.
   const lastLine = Math.max(1, text.endsWith("\n") ? lc.lineStarts.length - 1 : lc.lineStarts.length);
   const syntax: ConfigProblem[] = [...doc.errors, ...doc.warnings].map((e) => ({
