@@ -160,6 +160,16 @@ interface Device {
   queue: Promise<void>;
   /** StateChanged signals received for it */
   signals: number;
+  /**
+   * Its IP configuration (NMAddresses/NMGateway/NMDns) as last read during this activation; unset
+   * outside the IP states. Later states of the activation are reported with it at once (NM is
+   * busy activating: reading it again costs two round trips that NM answers late), and it is
+   * re-read behind them.
+   */
+  ip?: Record<string, string>;
+  /** a re-read of the IP configuration is out (and whether another was asked for meanwhile) */
+  refreshing?: boolean;
+  refreshAgain?: boolean;
 }
 
 type Props = Record<string, unknown>;
@@ -349,7 +359,9 @@ export class NetworkManagerSource implements BackendSource {
         const reason = Array.isArray(sr) ? nmNumber(unwrap(sr[1])) : undefined;
         Object.assign(fields, transitionFields(state, last, reason));
       }
-      Object.assign(fields, IP_STATES.has(state) ? await this.readIp(props) : NO_IP);
+      const ip = IP_STATES.has(state) ? await this.readIp(props) : undefined;
+      d.ip = ip;
+      Object.assign(fields, ip ?? NO_IP);
       if (gen === this.generation) this.report(d, state, fields);
     });
   }
@@ -374,6 +386,32 @@ export class NetworkManagerSource implements BackendSource {
     const read = (p: string | undefined, iface: string) => p ? this.getAll(p, iface).catch(() => undefined) : Promise.resolve(undefined);
     const [ip4, ip6] = await Promise.all([read(p4, IP4_IFACE), read(p6, IP6_IFACE)]);
     return ipFields(ip4, ip6);
+  }
+
+  /**
+   * Re-read the device's IP configuration outside its queue (one read out at a time, one more
+   * when asked meanwhile) and report what changed: no event (the state did not change), but DNS
+   * pushes and policy routing see NM's final gateway and servers.
+   */
+  private refreshIp(d: Device, gen: number): void {
+    if (d.refreshing) { d.refreshAgain = true; return; }
+    d.refreshing = true;
+    void (async () => {
+      try {
+        do {
+          d.refreshAgain = false;
+          const ip = await this.readIp(await this.getAll(d.path, DEVICE_IFACE));
+          // the device left its IP states meanwhile (or NM went away): this is stale
+          if (gen !== this.generation || !d.ip || d.index === undefined) return;
+          d.ip = ip;
+          this.sink.linkState(d.index, d.iface, ip);
+        } while (d.refreshAgain);
+      } catch (err) {
+        this.log.debug("re-reading a device's IP configuration failed", { path: d.path, err: (err as Error).message });
+      } finally {
+        d.refreshing = false;
+      }
+    })();
   }
 
   private report(d: Device, state: number, fields: Record<string, string>): void {
@@ -414,12 +452,21 @@ export class NetworkManagerSource implements BackendSource {
       const d = this.device(s.path);
       d.signals++;
       void this.enqueue(d, gen, "StateChanged", async () => {
+        if (d.index !== undefined && IP_STATES.has(n) && d.ip) {
+          // a later state of an activation whose IP configuration we read already: report it now
+          // (activated.d should not wait for NM to answer while it is busy), re-read it behind
+          if (gen === this.generation) this.report(d, n, { ...transitionFields(n, o, r), ...d.ip });
+          this.refreshIp(d, gen);
+          return;
+        }
         // the signal carries the transition; the device's properties are read only for an unknown
         // device (its Interface/Ifindex) and for states with IP configuration
         const props = d.index === undefined || IP_STATES.has(n) ? await this.getAll(d.path, DEVICE_IFACE) : undefined;
         if (props && !(await this.identify(d, props))) return;
         if (d.index === undefined) return;
-        const fields = { ...transitionFields(n, o, r), ...(props && IP_STATES.has(n) ? await this.readIp(props) : NO_IP) };
+        const ip = props && IP_STATES.has(n) ? await this.readIp(props) : undefined;
+        d.ip = ip;
+        const fields = { ...transitionFields(n, o, r), ...(ip ?? NO_IP) };
         if (gen === this.generation) this.report(d, n, fields);
       });
     } else if (s.iface === NM_IFACE && s.path === NM_PATH) {
