@@ -9,6 +9,13 @@
       "cflags!": ["-O3"],
       "cflags_cc": ["-std=gnu++17"],
       "cflags_cc!": ["-O3", "-fno-exceptions"]
+    },
+    {
+      "target_name": "netevd-hookexec",
+      "type": "executable",
+      "sources": ["native/hookexec.c"],
+      "cflags": ["-O2", "-std=gnu11", "-Wall", "-Wextra"],
+      "cflags!": ["-O3"]
     }
   ]
 }

@@ -4,7 +4,8 @@
  *   - NETLINK_ROUTE sockets polled on the libuv loop (uv_poll_t), delivering every readable burst
  *     of datagrams to JavaScript as ONE Buffer (datagrams concatenated; each is a sequence of
  *     4-byte aligned nlmsghdr records, so the concatenation stays decodable);
- *   - privilege helpers: clear the ambient capability set, read the effective set, sd_notify.
+ *   - privilege helpers: clear the ambient capability set, read the effective set, sd_notify;
+ *   - process plumbing: execve, socketpair, close-on-exec, SO_PEERCRED, NoNewPrivs.
  *
  * N-API only (no V8/C++), C11. Handles are small positive integers that are never reused, so a
  * stale close() can never hit a newer socket.
@@ -13,6 +14,7 @@
 #include <uv.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #if defined(__GLIBC__) || defined(__linux__)
 #include <malloc.h>
@@ -68,6 +70,7 @@ typedef struct nl_sock {
   uv_poll_t poll; /* poll.data points back here; the struct is freed in the uv close callback */
   uint8_t *buf;
   size_t cap;
+  size_t chunk; /* bytes offered to each recv: RECV_CHUNK, smaller only for tests (truncation) */
 } nl_sock;
 
 typedef struct addon_state {
@@ -265,7 +268,7 @@ static int read_burst(nl_sock *s, int sync) {
     struct sockaddr_nl from;
     socklen_t fromlen = sizeof from;
     memset(&from, 0, sizeof from);
-    ssize_t n = recvfrom(s->fd, s->buf + total, RECV_CHUNK, MSG_DONTWAIT | MSG_TRUNC,
+    ssize_t n = recvfrom(s->fd, s->buf + total, s->chunk, MSG_DONTWAIT | MSG_TRUNC,
                          (struct sockaddr *)&from, &fromlen);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -273,7 +276,7 @@ static int read_burst(nl_sock *s, int sync) {
       break;
     }
     if (n == 0) break;
-    if ((size_t)n > RECV_CHUNK) { truncated = 1; continue; } /* MSG_TRUNC: real size was larger */
+    if ((size_t)n > s->chunk) { truncated = 1; continue; } /* MSG_TRUNC: real size was larger */
     if (from.nl_pid != 0) continue; /* not from the kernel: another process writing to our port */
     size_t padded = ((size_t)n + 3) & ~(size_t)3;
     if (padded != (size_t)n) memset(s->buf + total + n, 0, padded - (size_t)n);
@@ -343,10 +346,15 @@ static void state_finalize(napi_env env, void *data, void *hint) { free(data); }
 
 /* ---------- exports: netlink ---------- */
 
-/* open(groups: number[], rcvbufBytes: number, onData: (buf: Buffer | null, errno: number) => void): number */
+/*
+ * open(groups: number[], rcvbufBytes: number, onData: (buf: Buffer | null, errno: number) => void,
+ *      recvChunk?: number): number
+ * recvChunk (tests only) offers each recv fewer bytes than RECV_CHUNK, so that real kernel
+ * datagrams arrive truncated (MSG_TRUNC, reported as EMSGSIZE).
+ */
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 3) {
     napi_throw_type_error(env, NULL, "open(groups, rcvbufBytes, onData) needs 3 arguments");
@@ -375,6 +383,14 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
   CHECK_NAPI(env, napi_typeof(env, argv[2], &t));
   if (t != napi_function) { napi_throw_type_error(env, NULL, "onData must be a function"); return NULL; }
+  int64_t chunk = RECV_CHUNK;
+  if (argc >= 4) {
+    CHECK_NAPI(env, napi_typeof(env, argv[3], &t));
+    if (t != napi_undefined && (napi_get_value_int64(env, argv[3], &chunk) != napi_ok || chunk < 16 || chunk > RECV_CHUNK)) {
+      napi_throw_range_error(env, NULL, "recvChunk must be a number 16..65536");
+      return NULL;
+    }
+  }
 
   addon_state *st = get_state(env);
   int slot = -1;
@@ -417,6 +433,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   nl_sock *s = calloc(1, sizeof *s);
   if (!s) { close(fd); return throw_errno(env, ENOMEM, "calloc"); }
   s->fd = fd;
+  s->chunk = (size_t)chunk;
   s->env = env;
   s->st = st;
   s->poll.data = s;
@@ -692,6 +709,119 @@ static napi_value js_sd_notify(napi_env env, napi_callback_info info) {
   return ret;
 }
 
+/* ---------- exports: process plumbing for the privilege drop and the hook runner ---------- */
+
+/* Frees a NULL-terminated array of strings made by get_string_array. */
+static void free_strings(char **v) {
+  if (!v) return;
+  for (char **p = v; *p; p++) free(*p);
+  free(v);
+}
+
+/* A JS array of strings as a NULL-terminated char* array (NULL on error, with an exception thrown). */
+static char **get_string_array(napi_env env, napi_value arr) {
+  bool isarr = false;
+  uint32_t n = 0;
+  if (napi_is_array(env, arr, &isarr) != napi_ok || !isarr || napi_get_array_length(env, arr, &n) != napi_ok) {
+    napi_throw_type_error(env, NULL, "expected an array of strings");
+    return NULL;
+  }
+  char **v = calloc((size_t)n + 1, sizeof *v);
+  if (!v) { napi_throw_error(env, NULL, "out of memory"); return NULL; }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value el;
+    napi_valuetype t;
+    if (napi_get_element(env, arr, i, &el) != napi_ok || napi_typeof(env, el, &t) != napi_ok || t != napi_string ||
+        !(v[i] = get_string(env, el, NULL))) {
+      free_strings(v);
+      napi_throw_type_error(env, NULL, "expected an array of strings");
+      return NULL;
+    }
+  }
+  return v;
+}
+
+/*
+ * execve(file, argv, envp): replace this process (the started-as-root `netevd run` becomes the
+ * unprivileged daemon through setpriv, leaving no root parent behind). Returns only on failure (throws).
+ */
+static napi_value js_execve(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) { napi_throw_type_error(env, NULL, "execve(file, argv, envp)"); return NULL; }
+  char *file = get_string(env, argv[0], NULL);
+  char **av = file ? get_string_array(env, argv[1]) : NULL;
+  char **ev = av ? get_string_array(env, argv[2]) : NULL;
+  if (!ev) { free(file); free_strings(av); return NULL; }
+  execve(file, av, ev);
+  int e = errno;
+  free(file);
+  free_strings(av);
+  free_strings(ev);
+  return throw_errno(env, e, "execve");
+}
+
+/* socketpair(): [fd, fd], AF_UNIX SOCK_STREAM, both close-on-exec. */
+static napi_value js_socketpair(napi_env env, napi_callback_info info) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return throw_errno(env, errno, "socketpair");
+  napi_value arr, a, b;
+  CHECK_NAPI(env, napi_create_array_with_length(env, 2, &arr));
+  napi_create_int32(env, sv[0], &a);
+  napi_create_int32(env, sv[1], &b);
+  napi_set_element(env, arr, 0, a);
+  napi_set_element(env, arr, 1, b);
+  return arr;
+}
+
+/* setCloexec(fd, on) */
+static napi_value js_set_cloexec(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd = -1;
+  bool on = true;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_bool(env, argv[1], &on) != napi_ok) {
+    napi_throw_type_error(env, NULL, "setCloexec(fd: number, on: boolean)");
+    return NULL;
+  }
+  int flags = fcntl(fd, F_GETFD);
+  if (flags < 0) return throw_errno(env, errno, "fcntl(F_GETFD)");
+  if (fcntl(fd, F_SETFD, on ? (flags | FD_CLOEXEC) : (flags & ~FD_CLOEXEC)) < 0) return throw_errno(env, errno, "fcntl(F_SETFD)");
+  return NULL;
+}
+
+/* peerCred(fd): {pid, uid, gid} of a unix socket's peer (SO_PEERCRED), or throws (ENOTSOCK, ...). */
+static napi_value js_peer_cred(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd = -1;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
+    napi_throw_type_error(env, NULL, "peerCred(fd: number)");
+    return NULL;
+  }
+  struct ucred cr;
+  socklen_t len = sizeof cr;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) return throw_errno(env, errno, "getsockopt(SO_PEERCRED)");
+  napi_value obj, v;
+  CHECK_NAPI(env, napi_create_object(env, &obj));
+  napi_create_int32(env, cr.pid, &v);
+  napi_set_named_property(env, obj, "pid", v);
+  napi_create_uint32(env, cr.uid, &v);
+  napi_set_named_property(env, obj, "uid", v);
+  napi_create_uint32(env, cr.gid, &v);
+  napi_set_named_property(env, obj, "gid", v);
+  return obj;
+}
+
+/* setNoNewPrivs(): prctl(PR_SET_NO_NEW_PRIVS, 1) for this process and everything it starts. */
+static napi_value js_set_no_new_privs(napi_env env, napi_callback_info info) {
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return throw_errno(env, errno, "prctl(PR_SET_NO_NEW_PRIVS)");
+  return NULL;
+}
+
 /*
  * mallocTrim(): give the C heap's free memory back to the kernel (glibc malloc_trim(0)). Start-up
  * (module compilation, the config parser) leaves megabytes freed but still mapped in malloc's
@@ -734,6 +864,11 @@ static napi_value init(napi_env env, napi_value exports) {
     {"ambientRaise", NULL, js_ambient_raise, NULL, NULL, NULL, napi_enumerable, NULL},
     {"capEffective", NULL, js_cap_effective, NULL, NULL, NULL, napi_enumerable, NULL},
     {"sdNotify", NULL, js_sd_notify, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"execve", NULL, js_execve, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"socketpair", NULL, js_socketpair, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"setCloexec", NULL, js_set_cloexec, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"peerCred", NULL, js_peer_cred, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"setNoNewPrivs", NULL, js_set_no_new_privs, NULL, NULL, NULL, napi_enumerable, NULL},
     {"mallocTrim", NULL, js_malloc_trim, NULL, NULL, NULL, napi_enumerable, NULL},
     {"lowMemoryNotification", NULL, netevd_low_memory_notification, NULL, NULL, NULL, napi_enumerable, NULL},
   };

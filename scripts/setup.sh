@@ -41,6 +41,32 @@ if [[ ! -x $RESOLVED_ROOT/lib/systemd/systemd-resolved ]]; then
     rm -rf "$tmp"
 fi
 
+# networkd-dispatcher and chrony's dispatcher hook, for the lab's compat.networkd_dispatcher test only:
+# unpacked into a private directory, never installed (an installed networkd-dispatcher would start on
+# a systemd host and run /etc/networkd-dispatcher's scripts). Its Python modules are plain libraries.
+ND_ROOT=/var/lib/netevd-lab/networkd-dispatcher
+CHRONY_ROOT=/var/lib/netevd-lab/chrony
+nd_deps=(python3-dbus python3-gi gir1.2-glib-2.0)
+nd_missing=()
+for p in "${nd_deps[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || nd_missing+=("$p")
+done
+if (( ${#nd_missing[@]} )); then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends "${nd_missing[@]}" >/dev/null 2>&1 || {
+        apt-get update -qq; apt-get install -y -qq --no-install-recommends "${nd_missing[@]}" >/dev/null; }
+fi
+for pkg in networkd-dispatcher chrony; do
+    root=$ND_ROOT; [[ $pkg == chrony ]] && root=$CHRONY_ROOT
+    [[ -d $root/usr ]] && continue
+    tmp=$(mktemp -d)
+    ( cd "$tmp" && apt-get download -qq "$pkg" >/dev/null 2>&1 ) || {
+        apt-get update -qq; ( cd "$tmp" && apt-get download -qq "$pkg" >/dev/null ); }
+    mkdir -p "$root"
+    for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$root"; done
+    rm -rf "$tmp"
+done
+
 if ! getent passwd netevd >/dev/null; then
     useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin netevd
     echo "setup.sh: created system user netevd"

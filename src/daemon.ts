@@ -10,6 +10,7 @@ import type { BackendSink, BackendSource, SourceHealth } from "./sources/backend
 import { factFields } from "./state/describe.js";
 import { applyBackendState, applyManagerState, dropBackendState, factLink, type Fact, type NetworkModel } from "./state/model.js";
 import { sdNotify } from "./netlink/native.js";
+import { ServiceNotifier } from "./notify.js";
 import type { RouteRecord } from "./netlink/types.js";
 import { dadFailed } from "./state/address.js";
 import { backendReplayJobs, DAD_FAILED_REASON, EventFactory, jobsFromFacts, replayJobs, snapshotOf, type DeriveContext } from "./events/derive.js";
@@ -17,12 +18,15 @@ import { hookDirName } from "./events/dirs.js";
 import { History } from "./events/history.js";
 import type { HookJob } from "./events/types.js";
 import { Dispatcher } from "./actions/hooks/dispatcher.js";
-import { runHookDir } from "./actions/hooks/run.js";
-import { discoverHooks } from "./actions/hooks/discover.js";
+import { runHookDir, type RemoteRunner } from "./actions/hooks/run.js";
+import { discoverMerged } from "./actions/hooks/merge.js";
+import { networkdDispatcherJobs, networkdDispatcherReplayJobs } from "./events/networkd.js";
+import { processesNamed } from "./sources/processes.js";
+import { HOOK_EVENTS } from "./events/dirs.js";
 import { RoutingReconciler } from "./actions/routing/index.js";
 import { DnsActions } from "./actions/dns.js";
 import { metrics } from "./metrics.js";
-import { checkApiConfig, startApi, type ApiServer } from "./api/server.js";
+import { startApi, type ApiServer } from "./api/server.js";
 import { packageVersion } from "./api/version.js";
 import { compactMemory, IdleCompactor } from "./memory.js";
 
@@ -30,6 +34,8 @@ export interface DaemonOptions {
   config: Config;
   configFile: string;
   log: Logger;
+  /** the privileged runner that runs hooks as root (hooks.user: root) */
+  hookRunner?: RemoteRunner;
 }
 
 export class Daemon {
@@ -45,16 +51,27 @@ export class Daemon {
   readonly dispatcher: Dispatcher;
   readonly derive: DeriveContext;
   private readonly daemonUid = process.getuid?.() ?? 0;
+  /** owners a hook script may have besides root: none for root hooks, else the daemon's user */
+  private get hookOwnerUid(): number {
+    return this.o.hookRunner ? 0 : this.daemonUid;
+  }
   /** the backend's first state is known: before that, backend facts only fill the model */
   private backendSettled = false;
   private settle: () => void = () => {};
   private readonly jsonChains = new Map<number, Promise<void>>();
   private stopping = false;
+  /** aborted at stop: running hooks get SIGTERM, and SIGKILL after the grace period, with all they started */
+  private readonly hookAbort = new AbortController();
   private api: ApiServer | null = null;
   private readonly compactor = new IdleCompactor();
+  readonly notifier: ServiceNotifier;
 
   constructor(private readonly o: DaemonOptions) {
     this.config = o.config;
+    this.notifier = new ServiceNotifier({
+      send: sdNotify,
+      onError: (err) => o.log.warn("cannot notify the service manager", { err: err.message }),
+    });
     this.kernel = new KernelSource({ log: o.log.child({ source: "kernel" }), onFacts: (f, m) => this.onKernelFacts(f, m) });
     this.history = new History(o.config.events.history_size);
     this.dispatcher = new Dispatcher({
@@ -106,16 +123,18 @@ export class Daemon {
     clearTimeout(bound);
     this.backendSettled = true;
     this.events.seed(m, this.derive.extraState);
+    this.logCompat();
     if (this.config.hooks.replay_on_start) {
       for (const job of replayJobs(m, this.derive, this.events)) this.emit(this.withBackendJson(job));
       if (this.backend) for (const job of backendReplayJobs(this.backend.backend, m, this.derive, this.events)) this.emitBackend(job);
+      if (this.ndCompat()) for (const job of networkdDispatcherReplayJobs(m, this.derive, this.events)) this.emitBackend(job);
     }
     this.routing.schedule("startup");
     // before "ready": ready means the API answers
     this.api = await startApi(this);
     this.readyAt = Date.now();
     this.log.info("ready", { backend: this.config.system.backend, startupMs: this.readyAt - this.startedAt, pid: process.pid });
-    sdNotify("READY=1\nSTATUS=watching network events");
+    this.notifier.ready(this.statusText());
     // start-up's garbage (module compilation, the initial dump, the replay) goes now, not on V8's
     // idle timers; the compaction the replay's events asked for is this one
     compactMemory();
@@ -129,8 +148,8 @@ export class Daemon {
       linkState: (index, name, fields) => this.onBackendFacts(applyBackendState(this.kernel.model, backend, index, fields, name)),
       linkGone: (index, keys) => dropBackendState(this.kernel.model, index, keys),
       managerState: (fields) => this.onBackendFacts(applyManagerState(this.kernel.model, backend, fields)),
-      attached: (on) => { if (on) this.settle(); },
-      unavailable: () => this.settle(),
+      attached: (on) => { if (on) this.settle(); this.refreshStatus(); },
+      unavailable: () => { this.settle(); this.refreshStatus(); },
     };
     switch (backend) {
       case "systemd-networkd": this.backend = new NetworkdSource(log, sink); break;
@@ -165,6 +184,14 @@ export class Daemon {
     for (const job of jobsFromFacts(facts, this.kernel.model, this.derive, this.events)) {
       if (this.emitBackend(job) && job.event.index !== null) described.add(job.event.index);
     }
+    if (this.ndCompat()) {
+      for (const f of facts) {
+        if (f.fact !== "backend-state" || f.backend !== "systemd-networkd") continue;
+        for (const job of networkdDispatcherJobs(f, this.kernel.model, this.derive, this.events)) {
+          if (this.emitBackend(job) && job.event.index !== null) described.add(job.event.index);
+        }
+      }
+    }
     for (const f of facts) if (f.fact === "backend-state" && !described.has(f.index)) this.refreshDescribe(f.index);
   }
 
@@ -197,6 +224,33 @@ export class Daemon {
     return job;
   }
 
+  /** compat.networkd_dispatcher, which only means something under the networkd backend. */
+  private ndCompat(): boolean {
+    return this.config.compat.networkd_dispatcher && this.config.system.backend === "systemd-networkd";
+  }
+
+  /** The base directories of a job's scripts: netevd's, or networkd-dispatcher's for its runs. */
+  private hookDirsOf(job: HookJob): readonly string[] {
+    return job.compat === "networkd-dispatcher" ? this.config.compat.networkd_dispatcher_dirs : this.config.system.scripts_dirs;
+  }
+
+  /** Startup: how many networkd-dispatcher scripts netevd took over, and whether it runs too. */
+  private logCompat(): void {
+    if (!this.config.compat.networkd_dispatcher) return;
+    if (this.config.system.backend !== "systemd-networkd") {
+      this.log.warn("compat.networkd_dispatcher needs system.backend: systemd-networkd; its scripts will not run", { backend: this.config.system.backend });
+      return;
+    }
+    const dirs = this.config.compat.networkd_dispatcher_dirs;
+    const scripts = new Set<string>();
+    for (const event of HOOK_EVENTS) for (const sc of discoverMerged(dirs, event, this.hookOwnerUid).scripts) scripts.add(sc.path);
+    this.log.info("networkd-dispatcher scripts taken over", { scripts: scripts.size, dirs: dirs.join(":"), user: this.daemonUid === 0 ? "root" : String(this.daemonUid) });
+    const pids = processesNamed("networkd-dispatcher");
+    if (pids.length) {
+      this.log.warn("networkd-dispatcher is running too: both will run its scripts; stop and disable it (systemctl disable --now networkd-dispatcher)", { pids });
+    }
+  }
+
   /**
    * A backend with its own $JSON (networkd: Link.Describe(), when emit_json is on) costs a D-Bus
    * round trip per event, chained per link so that a link's events stay in order. Returns whether
@@ -206,8 +260,9 @@ export class Daemon {
     const index = job.event.index;
     const describe = this.backend?.describe?.bind(this.backend);
     // no script to read $JSON: skip the round trip (it costs milliseconds while networkd is busy)
-    if (!describe || index === null || job.event.source === "kernel" || !this.wantBackendJson() ||
-        discoverHooks(this.config.system.scripts_dir, job.event.event, this.daemonUid).scripts.length === 0) {
+    const wantJson = this.wantBackendJson() || job.compat !== undefined;
+    if (!describe || index === null || job.event.source === "kernel" || !wantJson ||
+        discoverMerged(this.hookDirsOf(job), job.event.event, this.hookOwnerUid).scripts.length === 0) {
       this.emit(job);
       return false;
     }
@@ -249,11 +304,13 @@ export class Daemon {
 
   private async runJob(job: HookJob): Promise<void> {
     try {
-      const results = await runHookDir(this.config.system.scripts_dir, job, {
+      const results = await runHookDir(this.hookDirsOf(job), job, {
         timeoutSec: this.config.hooks.timeout_sec,
-        daemonUid: this.daemonUid,
+        daemonUid: this.hookOwnerUid,
         log: this.log.child({ source: "hooks" }),
         daemonEnv: process.env,
+        signal: this.hookAbort.signal,
+        ...(this.o.hookRunner ? { runner: this.o.hookRunner } : {}),
       });
       for (const r of results) {
         this.history.addHookResult(r);
@@ -267,12 +324,13 @@ export class Daemon {
   }
 
   private onKernelFacts(facts: Fact[], model: NetworkModel): void {
-    const monitored = this.config.monitoring.interfaces;
-    if (this.log.enabled("info")) {
+    const { interfaces, exclude } = this.config.monitoring;
+    // kernel facts are the most numerous records: debug (events, which they cause, are info)
+    if (this.log.enabled("debug")) {
       for (const f of facts) {
         const link = factLink(f);
-        if (link !== undefined && monitored.length && !interfaceSelected(this.config, link)) continue;
-        this.log.info("fact", { source: "kernel", ...factFields(f) });
+        if (link !== undefined && (interfaces.length || exclude.length) && !interfaceSelected(this.config, link)) continue;
+        this.log.debug("fact", { source: "kernel", ...factFields(f) });
       }
     }
     this.updateGauges();
@@ -304,6 +362,16 @@ export class Daemon {
     return { ok: Object.values(sources).every((s) => s.ok), sources };
   }
 
+  /** What `systemctl status` shows: each source's state, e.g. "kernel ok, systemd-networkd absent". */
+  statusText(prefix = ""): string {
+    const parts = Object.entries(this.health().sources).map(([name, h]) => `${name} ${h.ok ? "ok" : h.state}`);
+    return prefix + parts.join(", ");
+  }
+
+  private refreshStatus(): void {
+    if (this.readyAt !== null && !this.stopping) this.notifier.status(this.statusText());
+  }
+
   /**
    * Fire a hook dir by hand (API/CLI trigger): the event a real one would be, flagged in `changed`.
    * The event name must be on the allow-list and the link must exist.
@@ -320,10 +388,26 @@ export class Daemon {
 
   /** Re-read the config; a bad file is rejected and the running config stays. */
   reload(): { ok: boolean; problems?: string } {
+    this.notifier.reloading();
+    const result = this.reloadConfig();
+    this.notifier.reloaded(this.statusText(result.ok ? "" : "new config rejected, old one in force; "));
+    return result;
+  }
+
+  private reloadConfig(): { ok: boolean; problems?: string } {
     try {
       const { config, file } = loadConfig({ path: this.o.configFile });
-      const apiProblem = checkApiConfig(config);
-      if (apiProblem) throw new Error(apiProblem);
+      if (config.hooks.user !== this.config.hooks.user ||
+          (config.hooks.user === "root" && config.system.scripts_dirs.join(":") !== this.config.system.scripts_dirs.join(":"))) {
+        throw new Error("hooks.user (and, for root hooks, system.scripts_dirs) take effect only at a restart");
+      }
+      const moved = (["enabled", "listen", "socket"] as const).filter((k) => config.api[k] !== this.config.api[k]);
+      if (moved.length) {
+        // the listeners stay where they are bound; accepting the keys would make the config lie
+        // about what is served (and the auth decision follows what is bound, not the config)
+        throw new Error(moved.map((k) => `api.${k}: changed from ${JSON.stringify(this.config.api[k])} to ${JSON.stringify(config.api[k])}; ` +
+          "the API listeners are not moved by a reload: restart netevd to apply this").join("\n"));
+      }
       this.config = config;
       this.log.setLevel(config.system.log_level);
       this.history.resize(config.events.history_size);
@@ -341,10 +425,13 @@ export class Daemon {
     if (this.stopping) return;
     this.stopping = true;
     this.log.info("stopping", { reason });
-    sdNotify("STOPPING=1");
-    // no hook starts from now on; running ones finish (or time out) before we exit
+    this.notifier.stopping();
+    // no hook starts from now on; running ones are ended (SIGTERM, SIGKILL 2 s later, descendants
+    // included) before we exit; root hooks end when the runner sees us close the connection
     const hooksDone = this.dispatcher.close();
     this.compactor.stop();
+    this.hookAbort.abort();
+    this.o.hookRunner?.close();
     await this.api?.close();
     this.backend?.stop();
     this.dns.stop();

@@ -1,5 +1,9 @@
-// Structured logging: one record per line. JSON lines when stdout is not a TTY (journald, files,
-// tests), aligned text for people on a TTY. Every record carries its fields, not just a message.
+// Structured logging: one record per line. JSON lines when stdout is not a TTY (files, tests),
+// aligned text for people on a TTY. Every record carries its fields, not just a message. When
+// stdout is journald's stream (format auto), records go to the journal natively, with their
+// priority and fields (src/journal.ts).
+import { JOURNAL_SOCKET, journalDatagram, PRIORITY, stdoutIsJournal } from "./journal.js";
+import { sendDatagram } from "./netlink/native.js";
 
 export type Level = "trace" | "debug" | "info" | "warn" | "error";
 const rank: Record<Level, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50 };
@@ -17,17 +21,78 @@ export interface Logger {
   enabled(level: Level): boolean;
 }
 
-export interface LogSink { write(line: string): void }
+export interface LogSink {
+  /** false: the record was not taken (the sink is backed up) and is counted as dropped */
+  write(line: string): boolean | void;
+  /** called once when a sink that refused records takes them again */
+  onResume?(cb: () => void): void;
+}
 
-export function createLogger(opts: { level: Level; format: "auto" | "text" | "json"; sink?: LogSink; isTTY?: boolean }): Logger {
-  const sink = opts.sink ?? { write: (s: string) => process.stdout.write(s) };
+/** The bytes a stream sink may hold unwritten before records are dropped. */
+export const LOG_BACKLOG_BYTES = 256 * 1024;
+
+/** Records dropped because the log sink was backed up, since the start (for the metric). */
+export const logStats = { dropped: 0 };
+
+/**
+ * A sink on a stream (stdout) that never queues without bound: a pipe whose reader is slow
+ * (journald under load, a stuck `| less`) makes node buffer every write in memory. Beyond
+ * `maxBacklog` unwritten bytes, records are refused (and counted) until the stream drains. A
+ * stream that fails (EPIPE: the reader went away) refuses everything from then on.
+ */
+export function streamSink(stream: NodeJS.WritableStream & { writableLength: number }, maxBacklog = LOG_BACKLOG_BYTES): LogSink {
+  let broken = false;
+  let waiting: Array<() => void> = [];
+  let drainArmed = false;
+  stream.on("error", () => { broken = true; });
+  return {
+    write(line) {
+      if (broken) return false;
+      if (stream.writableLength > maxBacklog) {
+        if (!drainArmed) {
+          drainArmed = true;
+          stream.once("drain", () => {
+            drainArmed = false;
+            for (const cb of waiting.splice(0)) cb();
+          });
+        }
+        return false;
+      }
+      stream.write(line);
+      return true;
+    },
+    onResume(cb) {
+      waiting.push(cb);
+      if (waiting.length > 16) waiting = waiting.slice(-16);
+    },
+  };
+}
+
+/** Sends one record to the journal; false when it could not (the record then goes to stdout). */
+export type JournalSend = (level: Level, rec: Fields, text: string) => boolean;
+
+export function createLogger(opts: { level: Level; format: "auto" | "text" | "json"; sink?: LogSink; isTTY?: boolean; journal?: JournalSend }): Logger {
+  const sink = opts.sink ?? streamSink(process.stdout);
   const json = opts.format === "json" || (opts.format === "auto" && !(opts.isTTY ?? process.stdout.isTTY));
-  const state = { min: rank[opts.level] };
+  const journal = opts.journal ?? (opts.format === "auto" && !opts.sink && stdoutIsJournal() ? nativeJournal : undefined);
+  const state = { min: rank[opts.level], dropped: 0 };
+  // under journald, stdout's "<N>" prefix carries the record's priority
+  const write = (rec: Fields, level: Level): boolean =>
+    sink.write(journal ? `<${PRIORITY[level]}>${safeJson(rec)}\n` : json ? safeJson(rec) + "\n" : textLine(rec)) !== false;
   const make = (bound: Fields): Logger => {
     const emit = (level: Level, msg: string, fields?: Fields) => {
       if (rank[level] < state.min) return;
       const rec: Fields = { ts: new Date().toISOString(), level, msg, ...bound, ...fields };
-      sink.write(json ? safeJson(rec) + "\n" : textLine(rec));
+      if (journal?.(level, rec, textBody(rec))) return;
+      if (write(rec, level)) return;
+      logStats.dropped++;
+      if (state.dropped++ > 0) return;
+      // the first drop of a run: say how many were lost once the sink takes records again
+      sink.onResume?.(() => {
+        const dropped = state.dropped;
+        state.dropped = 0;
+        write({ ts: new Date().toISOString(), level: "warn", msg: "log records dropped: the log sink was too slow", dropped, droppedTotal: logStats.dropped }, "warn");
+      });
     };
     return {
       trace: (m, f) => emit("trace", m, f),
@@ -41,6 +106,14 @@ export function createLogger(opts: { level: Level; format: "auto" | "text" | "js
     };
   };
   return make({});
+}
+
+function nativeJournal(level: Level, rec: Fields, text: string): boolean {
+  try {
+    return sendDatagram(JOURNAL_SOCKET, journalDatagram(level, String(rec.msg), rec, text));
+  } catch {
+    return false; // no journal socket, or the record is too big for one datagram
+  }
 }
 
 function safeJson(rec: Fields): string {
@@ -60,8 +133,13 @@ function textValue(v: unknown): string {
   return safeJson(v as Fields) ?? String(v);
 }
 
-function textLine(rec: Fields): string {
-  const { ts, level, msg, ...rest } = rec;
+/** "msg  key=value ...": the text line without time and level (the journal's MESSAGE) */
+function textBody(rec: Fields): string {
+  const { ts: _ts, level: _level, msg, ...rest } = rec;
   const kv = Object.entries(rest).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${textValue(v)}`).join(" ");
-  return `${String(ts).slice(11, 23)} ${String(level).toUpperCase().padEnd(5)} ${String(msg).replace(ctl, "?")}${kv ? "  " + kv : ""}\n`;
+  return `${String(msg).replace(ctl, "?")}${kv ? "  " + kv : ""}`;
+}
+
+function textLine(rec: Fields): string {
+  return `${String(rec.ts).slice(11, 23)} ${String(rec.level).toUpperCase().padEnd(5)} ${textBody(rec)}\n`;
 }

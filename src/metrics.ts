@@ -2,6 +2,7 @@
 // (/metrics) in the Prometheus text format.
 import { readdirSync, readFileSync } from "node:fs";
 import { Counter, Gauge, Histogram, Registry } from "./prometheus.js";
+import { logStats } from "./log.js";
 
 export const registry = new Registry();
 
@@ -20,6 +21,9 @@ registry.register(new Gauge("netevd_process_open_fds", "Open file descriptors", 
 registry.register(new Gauge("netevd_process_threads", "OS threads of the process", [],
   (g) => { try { g.set(Number(/^Threads:\s+(\d+)/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? 0)); } catch { /* not Linux procfs */ } }));
 
+registry.register(new Counter("netevd_log_records_dropped_total", "Log records dropped because the log sink (stdout: a pipe, journald) was backed up", [],
+  (c) => { c.reset(); c.inc(logStats.dropped); }));
+
 const counter = (name: string, help: string, labelNames: string[] = []) => registry.register(new Counter(name, help, labelNames));
 const gauge = (name: string, help: string, labelNames: string[] = []) => registry.register(new Gauge(name, help, labelNames));
 
@@ -32,6 +36,7 @@ export const metrics = {
   netlinkMessages: counter("netevd_netlink_messages_total", "rtnetlink notifications received"),
   netlinkErrors: counter("netevd_netlink_errors_total", "rtnetlink receive or decode errors"),
   netlinkOverflows: counter("netevd_netlink_overflows_total", "rtnetlink socket overflows (ENOBUFS), each followed by a resync"),
+  netlinkTruncated: counter("netevd_netlink_truncated_total", "rtnetlink notifications that arrived truncated (MSG_TRUNC), each followed by a resync"),
   netlinkResyncs: counter("netevd_netlink_resyncs_total", "Kernel state re-dumps"),
   dbusCalls: counter("netevd_dbus_calls_total", "D-Bus method calls made, by destination service", ["service"]),
   dbusErrors: counter("netevd_dbus_errors_total", "D-Bus method calls that failed, by destination service", ["service"]),

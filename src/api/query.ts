@@ -1,7 +1,5 @@
 // The API's pure parts: request parameters and bodies → validated values, event selection from the
 // history, the listen-address policy, the rate limiter. No I/O, so all of it is unit-tested.
-import { isIPv4, isIPv6 } from "node:net";
-import { parseListen, type Config } from "../config/schema.js";
 import { hookDirName } from "../events/dirs.js";
 import type { HookResultRecord } from "../events/history.js";
 import type { NetevdEvent } from "../events/types.js";
@@ -168,39 +166,7 @@ export function isJsonContentType(ct: string | undefined): boolean {
   return type === "application/json" || (type.startsWith("application/") && type.endsWith("+json"));
 }
 
-/** Whether a listen host only accepts local connections. */
-export function isLoopbackHost(host: string): boolean {
-  if (host === "localhost") return true;
-  if (isIPv4(host)) return host.startsWith("127.");
-  if (isIPv6(host)) {
-    const h = host.toLowerCase();
-    if (h === "::1" || h === "0:0:0:0:0:0:0:1") return true;
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
-    return mapped !== null && mapped[1]!.startsWith("127.");
-  }
-  return false; // any other host name may resolve to anything
-}
-
-/**
- * Why the API must not start with this config, or undefined. The daemon exits 1 with this message:
- * a non-loopback TCP listener without a token would let anyone on the network call the API.
- */
-export function checkApiConfig(config: Config): string | undefined {
-  const api = config.api;
-  if (!api.enabled || api.listen === "") return undefined;
-  let listen;
-  try {
-    listen = parseListen(api.listen);
-  } catch (err) {
-    return `api.listen: ${(err as Error).message}`;
-  }
-  if (listen && !isLoopbackHost(listen.host) && !api.token) {
-    return `api.listen is ${JSON.stringify(api.listen)}, which is not a loopback address, and api.token is not set: ` +
-      `refusing to serve the API to the network without a token. Set api.token, or listen on 127.0.0.1 / [::1], ` +
-      `or set api.listen to "" and use the unix socket`;
-  }
-  return undefined;
-}
+export { checkApiConfig, isLoopbackHost } from "../config/check.js";
 
 /**
  * Token buckets per client address: `rate` requests per second, bursts up to `rate`. Refilled on

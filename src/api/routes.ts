@@ -161,7 +161,8 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
     { path: "/api/v1/events/stream", get: (r) => stream(r) },
     {
       path: "/api/v1/scripts",
-      get: (r) => { queryParams(r.url.searchParams, []); sendJson(r.res, 200, scriptsView(ctx.config.system.scripts_dir, d.daemonUid)); },
+      get: (r) => { queryParams(r.url.searchParams, []); sendJson(r.res, 200, scriptsView(ctx.config.system.scripts_dirs, d.daemonUid,
+        ctx.config.compat.networkd_dispatcher ? ctx.config.compat.networkd_dispatcher_dirs : undefined)); },
     },
     {
       path: "/api/v1/reload",
@@ -281,7 +282,8 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
     // Listening beyond loopback, reads carry DHCP data, hook output and the host's routing: they
     // need the token too. /health stays open for load balancers and probes.
     if (via === "tcp" && url.pathname !== "/health") {
-      const listen = parseListen(ctx.config.api.listen);
+      // what is bound decides, not the (reloaded) config
+      const listen = d.listening.tcp === null ? null : parseListen(d.listening.tcp);
       const token = ctx.config.api.token;
       if (listen && !isLoopbackHost(listen.host) && (!token || !bearerMatches(req.headers.authorization, token))) {
         throw new HttpError(401, "unauthorized", "the API listens beyond loopback: every request needs the bearer token", { "www-authenticate": "Bearer" });

@@ -139,7 +139,9 @@ export async function startApi(ctx: ApiContext): Promise<ApiServer> {
       throw new Error(`cannot listen on api.listen ${api.listen}: ${(err as Error).message}`);
     }
     servers.push(s);
-    listening.tcp = api.listen;
+    // the address really bound (a host name in api.listen resolved): auth decisions follow it
+    const a = s.address();
+    listening.tcp = a && typeof a === "object" ? (a.family === "IPv6" ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`) : api.listen;
   }
   if (api.socket) {
     const s = serve("unix");

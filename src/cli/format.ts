@@ -1,6 +1,6 @@
 // Tables and lines for people (`--json` prints the API's answer instead). Pure.
 import type { InterfaceView, RouteView, RuleView } from "../api/views.js";
-import type { ScriptsView } from "../api/scripts.js";
+import type { ScriptSetView, ScriptsView } from "../api/scripts.js";
 import type { NetevdEvent } from "../events/types.js";
 import type { HookResultRecord } from "../events/history.js";
 
@@ -77,16 +77,34 @@ export function formatRules(list: RuleView[]): string {
   );
 }
 
+function scriptRows(v: ScriptSetView, rows: string[][]): void {
+  for (const d of v.dirs) {
+    const dir = `${d.event}.d`;
+    if (d.problem) rows.push([dir, "(directory)", "", `skipped: ${d.problem}`]);
+    for (const s of d.scripts) {
+      let status = s.target ? `runs (-> ${s.target})` : "runs";
+      if (s.overrides?.length) status += `; overrides ${s.overrides.join(", ")}`;
+      rows.push([dir, s.name, s.origin, status]);
+    }
+    for (const m of d.masked) rows.push([dir, m.name, m.origin, m.masks.length ? `masked (-> /dev/null): ${m.masks.join(", ")} does not run` : "masked (-> /dev/null), nothing to mask"]);
+    for (const s of d.skipped) rows.push([dir, s.name, s.path.slice(0, s.path.length - dir.length - s.name.length - 2), `skipped: ${s.reason}`]);
+  }
+  for (const u of v.unknownDirs) rows.push([u.name, "(directory)", u.path.slice(0, u.path.length - u.name.length - 1), `ignored: ${u.reason}`]);
+  for (const p of v.problems) rows.push(["", "(directory)", p.dir, p.problem]);
+}
+
 export function formatScripts(v: ScriptsView): string {
   const rows: string[][] = [];
-  for (const d of v.dirs) {
-    if (d.problem) rows.push([`${d.event}.d`, "(directory)", `skipped: ${d.problem}`]);
-    for (const s of d.scripts) rows.push([`${d.event}.d`, s.name, s.target ? `runs (-> ${s.target})` : "runs"]);
-    for (const s of d.skipped) rows.push([`${d.event}.d`, s.name, `skipped: ${s.reason}`]);
+  scriptRows(v, rows);
+  const dirs = v.scriptsDirs ?? [v.scriptsDir];
+  let out = `scripts dirs: ${dirs.join(":")} (earlier wins by file name)${v.problem ? ` (${v.problem})` : ""}\n`;
+  out += rows.length ? table(["DIR", "SCRIPT", "FROM", "STATUS"], rows) : "no hook scripts\n";
+  if (v.networkdDispatcher) {
+    const nd: string[][] = [];
+    scriptRows(v.networkdDispatcher, nd);
+    out += `\nnetworkd-dispatcher scripts (compat.networkd_dispatcher), dirs: ${v.networkdDispatcher.scriptsDirs.join(":")}\n`;
+    out += nd.length ? table(["DIR", "SCRIPT", "FROM", "STATUS"], nd) : "no networkd-dispatcher scripts\n";
   }
-  for (const u of v.unknownDirs) rows.push([u.name, "(directory)", `ignored: ${u.reason}`]);
-  let out = `scripts dir: ${v.scriptsDir}${v.problem ? ` (${v.problem})` : ""}\n`;
-  out += rows.length ? table(["DIR", "SCRIPT", "STATUS"], rows) : "no hook scripts\n";
   return out;
 }
 

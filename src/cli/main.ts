@@ -1,15 +1,14 @@
 // The `netevd` command.
-import { chownSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { chownSync, closeSync, existsSync, mkdirSync, readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from "../config/index.js";
+import { ConfigError, DEFAULT_CONFIG_PATH, formatProblem, loadConfig, migrateConfigText } from "../config/index.js";
 import { createLogger } from "../log.js";
 import { spawn } from "node:child_process";
-import { CAP_NET_ADMIN_BIT, CAP_NUMBERS, effectiveCaps, lookupUser, REEXEC_MARK, setprivArgv } from "./privileges.js";
-import { ambientClearAll, ambientRaise } from "../netlink/native.js";
+import { CAP_NET_ADMIN_BIT, CAP_NUMBERS, effectiveCaps, lookupUser, setprivArgv, setprivPath, unreadableFor, type PasswdEntry } from "./privileges.js";
+import { addonCandidates, ambientClearAll, ambientRaise, loadNative } from "../netlink/native.js";
 import { CLIENT_USAGE, clientCommandOf, runClientCommand } from "./client.js";
-import { checkApiConfig } from "../api/server.js";
 
 const EXIT = { ok: 0, failure: 1, usage: 2, unreachable: 3 } as const;
 
@@ -17,10 +16,15 @@ const USAGE = `usage: netevd [COMMAND] [OPTIONS]
 
 commands:
   run                     run the daemon (the default)
-  validate [-c PATH]      check a config file; exit 1 with the reasons when it is bad
+  validate [-c PATH] [--migrate]
+                          check a config file; exit 1 with the reasons when it is bad;
+                          --migrate prints it rewritten with today's keys
   test SCRIPT --link L --event E [--ip A]
-                          run SCRIPT with the environment a real event E on link L would give it,
-                          and print its output, exit code and duration
+                          run SCRIPT as the daemon would for a real event E on link L now (argv
+                          [SCRIPT], that environment, as hooks.user), print its output, exit code
+                          and duration
+  hook-runner             the privileged hook runner (hooks.user: root); started by \`netevd run\`
+                          as root, or by netevd-hook-runner.socket under systemd
   version                 print the version
 
 options:
@@ -51,6 +55,8 @@ async function main(argv: string[]): Promise<number> {
         link: { type: "string" },
         event: { type: "string" },
         ip: { type: "string" },
+        fd: { type: "string" },
+        migrate: { type: "boolean" },
       },
     });
   } catch (err) {
@@ -68,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
       return run(values.config);
     case "validate":
       if (rest.length) throw new UsageError(`validate takes no positional arguments; use -c PATH`);
-      return validate(values.config);
+      return values.migrate ? migrate(values.config) : validate(values.config);
     case "test": {
       const [script, ...extra] = rest;
       if (!script || extra.length) throw new UsageError("test takes one SCRIPT: netevd test SCRIPT --link L --event E [--ip A]");
@@ -80,20 +86,24 @@ async function main(argv: string[]): Promise<number> {
         if (err instanceof ConfigError) { process.stderr.write(`${err.message}\n`); return EXIT.failure; }
         throw err;
       }
-      if (process.getuid?.() === 0 && !process.env[REEXEC_MARK]) {
+      const asRoot = config.hooks.user === "root";
+      if (process.getuid?.() === 0 && !asRoot) {
         // run the script as the daemon runs hooks: as system.user, with only hooks.capabilities
         const user = lookupUser(config.system.user);
-        if (!user) { process.stderr.write(`netevd: user "${config.system.user}" (system.user) does not exist\n`); return EXIT.failure; }
-        return reexecAs(user, config.hooks.capabilities, false);
+        if (!user || user.uid === 0) { process.stderr.write(`netevd: user "${config.system.user}" (system.user) does not exist or is root\n`); return EXIT.failure; }
+        return execAs(user, config.hooks.capabilities, false);
       }
       const { testHook, TestUsageError } = await import("./test-hook.js");
       try {
-        return await testHook({ script, link: values.link, event: values.event, ip: values.ip }, config);
+        return await testHook({ script, link: values.link, event: values.event, ip: values.ip }, config, process.stdout, asRoot);
       } catch (err) {
         if (err instanceof TestUsageError) throw new UsageError(err.message);
         throw err;
       }
     }
+    case "hook-runner":
+      if (rest.length) throw new UsageError("hook-runner takes no arguments");
+      return hookRunner(values.config, values.fd);
     case "version":
       process.stdout.write(values.json ? JSON.stringify({ version: packageVersion(), node: process.version }) + "\n" : `netevd ${packageVersion()} (node ${process.version})\n`);
       return EXIT.ok;
@@ -117,6 +127,27 @@ function validate(path: string | undefined): number {
   }
 }
 
+/** `validate --migrate`: the file rewritten with today's keys on stdout, what was mapped or dropped on stderr. */
+function migrate(path: string | undefined): number {
+  try {
+    const { file, fromFile } = loadConfig({ path });
+    if (!fromFile) {
+      process.stderr.write(`no config file (${file}): nothing to migrate\n`);
+      return EXIT.failure;
+    }
+    const { text, warnings } = migrateConfigText(readFileSync(file, "utf8"), file);
+    for (const w of warnings) process.stderr.write(`${formatProblem(file, w)}\n`);
+    process.stdout.write(text);
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return EXIT.failure;
+    }
+    throw err;
+  }
+}
+
 async function run(path: string | undefined): Promise<number> {
   let loaded;
   try {
@@ -128,15 +159,11 @@ async function run(path: string | undefined): Promise<number> {
     }
     throw err;
   }
+  // loadConfig made every check of runProblems() (the same ones `validate` makes)
   const { config, file, notes } = loaded;
-  const apiProblem = checkApiConfig(config);
-  if (apiProblem) {
-    process.stderr.write(`netevd: ${apiProblem}; not starting\n`);
-    return EXIT.failure;
-  }
 
-  if (process.getuid?.() === 0 && !process.env[REEXEC_MARK]) {
-    // root: continue as system.user with only the capabilities we need
+  if (process.getuid?.() === 0) {
+    // root: continue as system.user with only the capabilities we need (whatever the environment says)
     const user = lookupUser(config.system.user);
     if (!user) {
       process.stderr.write(`netevd: user "${config.system.user}" (system.user) does not exist; create it ` +
@@ -144,8 +171,20 @@ async function run(path: string | undefined): Promise<number> {
         `Refusing to run the daemon as root.\n`);
       return EXIT.failure;
     }
+    if (user.uid === 0) {
+      process.stderr.write(`netevd: system.user "${user.name}" has uid 0; the daemon never runs as root. To run hook scripts as root, set hooks.user: root.\n`);
+      return EXIT.failure;
+    }
+    const unreadable = unreadableFor(user, programFiles());
+    if (unreadable) {
+      process.stderr.write(`netevd: the ${user.name} user cannot read ${unreadable}, which it needs to run netevd; ` +
+        `install netevd where system users can read it (the Debian package puts it in /usr/lib/netevd), or let ${user.name} in (chmod o+rx on that path)\n`);
+      return EXIT.failure;
+    }
     prepareSocketDir(config.api.enabled ? config.api.socket : "", user);
-    return reexecAs(user, config.hooks.capabilities);
+    const extraEnv: Record<string, string> = {};
+    if (config.hooks.user === "root") extraEnv[RUNNER_FD_ENV] = String(startHookRunner(file));
+    return execAs(user, config.hooks.capabilities, true, extraEnv);
   }
   const log = createLogger({
     level: config.system.log_level,
@@ -156,6 +195,7 @@ async function run(path: string | undefined): Promise<number> {
   // hooks inherit exactly hooks.capabilities (default none): clear the ambient set, then raise
   // only those. If that fails, hooks could inherit more than configured: do not start.
   try {
+    loadNative().setNoNewPrivs();
     ambientClearAll();
     for (const cap of config.hooks.capabilities) ambientRaise(CAP_NUMBERS[cap]!);
   } catch (err) {
@@ -168,9 +208,15 @@ async function run(path: string | undefined): Promise<number> {
     log.warn("running without CAP_NET_ADMIN: events and hooks work, policy routing cannot change the kernel");
   }
 
-  // loaded only here: the root parent that just re-executes itself need not load the daemon
+  let hookRunner;
+  if (config.hooks.user === "root") {
+    hookRunner = await connectHookRunner(log);
+    if (!hookRunner) return EXIT.failure;
+  }
+
+  // loaded only here: a command that execs or fails early need not load the daemon
   const { Daemon } = await import("../daemon.js");
-  const daemon = new Daemon({ config, configFile: file, log });
+  const daemon = new Daemon({ config, configFile: file, log, hookRunner });
   let exitCode: number = EXIT.ok;
   const done = new Promise<void>((resolveDone) => {
     const stop = (reason: string, code: number) => {
@@ -212,15 +258,127 @@ function prepareSocketDir(socketPath: string, user: { uid: number; gid: number }
   }
 }
 
-/** Run this command again as `user` through setpriv; this process only relays signals and the exit code. */
-function reexecAs(user: { name: string; uid: number; gid: number }, caps: readonly string[], daemon = true): Promise<number> {
-  const argv = setprivArgv(user, caps, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], daemon);
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: "inherit", env: { ...process.env, [REEXEC_MARK]: "1" } });
-  for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(sig, () => child.kill(sig));
-  return new Promise((res) => {
-    child.on("error", (err) => { process.stderr.write(`netevd: cannot run setpriv: ${err.message}\n`); res(EXIT.failure); });
-    child.on("exit", (code, signal) => res(code ?? (signal === "SIGTERM" ? EXIT.ok : EXIT.failure)));
+/** The files the unprivileged daemon must read: node, bin/netevd, the compiled program, the addon. */
+function programFiles(): string[] {
+  const files = [process.execPath, fileURLToPath(import.meta.url), ...addonCandidates().filter((f) => existsSync(f))];
+  if (process.argv[1]) files.push(process.argv[1]);
+  return files.map((f) => { try { return realpathSync(f); } catch { return f; } });
+}
+
+/** The environment variable that names the inherited hook runner socket (hooks.user: root, started as root). */
+const RUNNER_FD_ENV = "NETEVD_HOOK_RUNNER_FD";
+
+/**
+ * Start the privileged hook runner (root, own session) with one end of a socketpair as its fd 3;
+ * returns our end, made inheritable for the exec into the unprivileged daemon.
+ */
+function startHookRunner(configFile: string): number {
+  const native = loadNative();
+  const [mine, theirs] = native.socketpair();
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, "hook-runner", "-c", configFile, "--fd", "3"], {
+    stdio: ["ignore", "inherit", "inherit", theirs],
+    detached: true, // its own session: the terminal's Ctrl-C goes to the daemon, which then closes the socket
+    env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...(process.env.NETEVD_LOG_FORMAT ? { NETEVD_LOG_FORMAT: process.env.NETEVD_LOG_FORMAT } : {}) },
   });
+  child.unref();
+  closeSync(theirs);
+  native.setCloexec(mine, false);
+  return mine;
+}
+
+/** The daemon's connection to the root hook runner: the inherited socket, else the systemd socket. */
+async function connectHookRunner(log: ReturnType<typeof createLogger>) {
+  const { RunnerClient } = await import("../actions/hooks/runner-client.js");
+  const { RUNNER_SOCKET } = await import("../actions/hooks/runner.js");
+  const raw = process.env[RUNNER_FD_ENV];
+  delete process.env[RUNNER_FD_ENV];
+  if (raw !== undefined && /^[0-9]{1,6}$/.test(raw)) {
+    const fd = Number(raw);
+    try {
+      // only a root process can have made it: a unix socket whose peer was root when created
+      const cred = loadNative().peerCred(fd);
+      if (cred.uid !== 0) throw new Error(`peer uid ${cred.uid}, not root`);
+      loadNative().setCloexec(fd, true);
+      log.info("hook runner", { via: "inherited socket", runnerPid: cred.pid });
+      return RunnerClient.fromFd(fd);
+    } catch (err) {
+      log.error("hooks.user is root but the inherited hook runner socket is unusable; not starting", { err: (err as Error).message });
+      return undefined;
+    }
+  }
+  try {
+    const client = await RunnerClient.connect(RUNNER_SOCKET);
+    log.info("hook runner", { via: RUNNER_SOCKET });
+    return client;
+  } catch (err) {
+    log.error("hooks.user is root but no hook runner is reachable; not starting. Start netevd as root " +
+      "(it starts the runner), or enable netevd-hook-runner.socket under systemd", { socket: RUNNER_SOCKET, err: (err as Error).message });
+    return undefined;
+  }
+}
+
+/** `netevd hook-runner`: the privileged runner; root only, and only when hooks.user is root. */
+async function hookRunner(path: string | undefined, fdArg: string | undefined): Promise<number> {
+  if (process.getuid?.() !== 0) {
+    process.stderr.write("netevd: hook-runner runs as root (it runs hooks.user: root scripts)\n");
+    return EXIT.failure;
+  }
+  let config;
+  try {
+    config = loadConfig({ path }).config;
+  } catch (err) {
+    if (err instanceof ConfigError) { process.stderr.write(`netevd: invalid configuration, hook runner not starting:\n${err.message}\n`); return EXIT.failure; }
+    throw err;
+  }
+  const log = createLogger({
+    level: config.system.log_level,
+    format: (process.env.NETEVD_LOG_FORMAT as "text" | "json" | undefined) ?? config.system.log_format,
+  }).child({ source: "hook-runner" });
+  if (config.hooks.user !== "root") {
+    log.error("hooks.user is not root: the hook runner has nothing to do; not starting");
+    return EXIT.failure;
+  }
+  const { runRunner } = await import("../actions/hooks/runner.js");
+  if (fdArg !== undefined) {
+    if (!/^[0-9]{1,6}$/.test(fdArg)) throw new UsageError("--fd takes a file descriptor number");
+    await runRunner({ scriptsDir: config.system.scripts_dir, log, fd: Number(fdArg) });
+    return EXIT.ok;
+  }
+  // socket activation: LISTEN_FDS=1 for this pid, the socket is fd 3
+  if (process.env.LISTEN_FDS !== "1" || process.env.LISTEN_PID !== String(process.pid)) {
+    log.error("hook-runner needs --fd N or a socket from systemd (netevd-hook-runner.socket)");
+    return EXIT.failure;
+  }
+  const user = lookupUser(config.system.user);
+  if (!user || user.uid === 0) {
+    log.error("system.user does not exist or is root; not starting", { user: config.system.user });
+    return EXIT.failure;
+  }
+  const native = loadNative();
+  await runRunner({ scriptsDir: config.system.scripts_dir, log, listenFd: 3, allowUid: user.uid, peerUid: (fd) => native.peerCred(fd).uid });
+  return EXIT.ok;
+}
+
+/**
+ * Become `user` through setpriv by exec: this process is replaced (same pid), no root parent stays.
+ * Returns only on failure.
+ */
+function execAs(user: PasswdEntry, caps: readonly string[], daemon: boolean, extraEnv: Record<string, string> = {}): number {
+  const setpriv = setprivPath();
+  if (!setpriv) {
+    process.stderr.write("netevd: setpriv (util-linux) not found; it is needed to drop privileges\n");
+    return EXIT.failure;
+  }
+  const argv = setprivArgv(user, caps, [process.execPath, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], daemon);
+  const env = Object.entries({ ...process.env, ...extraEnv }).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
+  try {
+    // Node marks its stdio close-on-exec: the daemon must keep them (the terminal, journald's stream)
+    for (const fd of [0, 1, 2]) { try { loadNative().setCloexec(fd, false); } catch { /* closed */ } }
+    loadNative().execve(setpriv, argv, env);
+  } catch (err) {
+    process.stderr.write(`netevd: cannot exec ${setpriv}: ${(err as Error).message}\n`);
+  }
+  return EXIT.failure;
 }
 
 main(process.argv.slice(2)).then(

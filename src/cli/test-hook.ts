@@ -7,7 +7,7 @@ import { EventFactory, snapshotOf } from "../events/factory.js";
 import { hookDirName } from "../events/dirs.js";
 import { validIfname, validIp } from "../events/validate.js";
 import { buildHookEnv } from "../actions/hooks/env.js";
-import { runScript, type HookLogger } from "../actions/hooks/run.js";
+import { runContext, runScript, type HookLogger } from "../actions/hooks/run.js";
 import type { Config } from "../config/index.js";
 
 export interface TestHookArgs {
@@ -19,7 +19,11 @@ export interface TestHookArgs {
 
 export class TestUsageError extends Error {}
 
-export async function testHook(a: TestHookArgs, config: Config, out: NodeJS.WritableStream = process.stdout): Promise<number> {
+/**
+ * Run the script as a hook would run for that event: argv [real path], the event's environment, as
+ * the current user (the caller has become hooks.user already; `asRoot` for hooks.user: root).
+ */
+export async function testHook(a: TestHookArgs, config: Config, out: NodeJS.WritableStream = process.stdout, asRoot = false): Promise<number> {
   if (!hookDirName(a.event)) throw new TestUsageError(`unknown event "${a.event}" (an event is a hook dir name without .d, e.g. routable, no-carrier)`);
   if (!validIfname(a.link, true)) throw new TestUsageError(`invalid interface name "${a.link}"`);
   if (a.ip !== undefined && !validIp(a.ip.replace(/\/\d{1,3}$/, ""))) throw new TestUsageError(`invalid address "${a.ip}"`);
@@ -48,14 +52,15 @@ export async function testHook(a: TestHookArgs, config: Config, out: NodeJS.Writ
 
   const print: HookLogger = {
     info: (msg, f) => { if (msg === "hook output") out.write(`${f.stream === "stderr" ? "stderr" : "stdout"}: ${String(f.line)}\n`); },
-    warn: () => {},
+    warn: (msg, f) => { if (msg === "hook env value dropped") out.write(`warning: ${String(f.variable)} dropped: ${String(f.reason)}\n`); },
     error: () => {},
     debug: () => {},
   };
   const path = resolve(a.script);
-  const r = await runScript({ name: basename(path), path }, job, env, {
+  const r = await runScript({ name: basename(path), path }, runContext(job), env, {
     timeoutSec: config.hooks.timeout_sec,
-    daemonUid: process.getuid?.() ?? 0,
+    daemonUid: asRoot ? 0 : process.getuid?.() ?? 0,
+    noNewPrivs: !asRoot,
     log: print,
   });
   if (r.error) {

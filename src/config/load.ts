@@ -1,27 +1,25 @@
 // Reading the YAML config file, mapping problems to lines, env overrides.
 
-import { readFileSync, statSync } from "node:fs";
+import { closeSync, constants as fsc, fstatSync, openSync, readSync, statSync, type Stats } from "node:fs";
 import { resolve } from "node:path";
-import { createRequire } from "node:module";
-import type { Document, LineCounter } from "yaml";
-import { ConfigError, deepFreeze, validateConfig, validateValue, type Config, type ConfigProblem } from "./schema.js";
+import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document } from "yaml";
+import { ConfigError, deepFreeze, formatProblem, validateConfig, validateValue, type Config, type ConfigProblem } from "./schema.js";
+import { applyLegacyEdits, joinListen, legacyEdits, splitListen, type LegacyEdit } from "./legacy.js";
+import { runProblems } from "./check.js";
 
 export const DEFAULT_CONFIG_PATH = "/etc/netevd/netevd.yaml";
-
-// The YAML parser is loaded on first use only: client commands (status, events, ...) that read no
-// config file never load it.
-let yamlModule: typeof import("yaml") | undefined;
-const yaml = (): typeof import("yaml") => (yamlModule ??= createRequire(import.meta.url)("yaml") as typeof import("yaml"));
-const isAlias = (n: unknown) => yaml().isAlias(n);
-const isMap = (n: unknown) => yaml().isMap(n);
-const isScalar = (n: unknown) => yaml().isScalar(n);
-const isSeq = (n: unknown) => yaml().isSeq(n);
 
 /** Environment variables that override single keys, applied after the file. */
 export const ENV_OVERRIDES = {
   NETEVD_LOG_LEVEL: "system.log_level",
   NETEVD_BACKEND: "system.backend",
   NETEVD_API_LISTEN: "api.listen",
+} as const;
+
+/** The Rust netevd's variables: they replace the host or the port of api.listen. */
+export const ENV_LISTEN_PARTS = {
+  NETEVD_API_BIND_ADDRESS: "host",
+  NETEVD_API_PORT: "port",
 } as const;
 
 /** Pseudo file name used in ConfigError for bad environment variables. */
@@ -108,10 +106,37 @@ function byLine(a: ConfigProblem, b: ConfigProblem): number {
   return (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER);
 }
 
+interface Parsed {
+  config: Config;
+  /** accepted keys of older configs that are mapped or ignored, with why */
+  warnings: ConfigProblem[];
+}
+
 /** Parse YAML text into an unfrozen Config; throws ConfigError listing every problem. */
-function parseUnfrozen(text: string, file: string): Config {
-  const lc = new (yaml().LineCounter)();
-  const doc = yaml().parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: false });
+function parseUnfrozen(text: string, file: string): Parsed {
+  const { doc, lc, plain, lines, problems: buildProblems } = parseYaml(text, file);
+  const legacy = legacyEdits(plain);
+  const { config, problems } = validateConfig(applyLegacyEdits(plain, legacy.edits), (p) => lines.get(p));
+  const withLine = (p: ConfigProblem): ConfigProblem => {
+    const line = p.line ?? lines.get(p.path);
+    return line === undefined ? p : { ...p, line };
+  };
+  const all = [...buildProblems, ...legacy.problems.map(withLine), ...problems];
+  if (all.length) {
+    if (all.some((p) => p.path === "" && p.line === undefined)) {
+      // Top-level type error: point at the first line of the document.
+      const line = nodeLine(doc.contents, lc);
+      for (const p of all) if (p.path === "" && p.line === undefined && line !== undefined) p.line = line;
+    }
+    throw new ConfigError(file, all.sort(byLine));
+  }
+  return { config, warnings: legacy.warnings.map(withLine).sort(byLine) };
+}
+
+/** YAML text → plain data with the line of every key path; throws ConfigError on syntax errors. */
+function parseYaml(text: string, file: string): { doc: Document; lc: LineCounter; plain: unknown; lines: Map<string, number>; problems: ConfigProblem[] } {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: false });
   // Errors at end of input point past the final newline; report the last real line instead.
   const lastLine = Math.max(1, text.endsWith("\n") ? lc.lineStarts.length - 1 : lc.lineStarts.length);
   const syntax: ConfigProblem[] = [...doc.errors, ...doc.warnings].map((e) => ({
@@ -129,17 +154,35 @@ function parseUnfrozen(text: string, file: string): Config {
     if (!(e instanceof TooComplex)) throw e;
     throw new ConfigError(file, [{ path: "", message: "document is too large, too deeply nested or too heavily aliased" }]);
   }
-  const { config, problems } = validateConfig(plain, (p) => st.lines.get(p));
-  const all = [...st.problems, ...problems];
-  if (all.length) {
-    if (all.some((p) => p.path === "" && p.line === undefined)) {
-      // Top-level type error: point at the first line of the document.
-      const line = nodeLine(doc.contents, lc);
-      for (const p of all) if (p.path === "" && p.line === undefined && line !== undefined) p.line = line;
+  return { doc, lc, plain, lines: st.lines, problems: st.problems };
+}
+
+function applyEditsToDocument(doc: Document, edits: readonly LegacyEdit[]): void {
+  for (const e of edits) {
+    if (e.op === "delete") doc.deleteIn(e.path);
+    else if (e.op === "set") doc.setIn(e.path, e.value);
+    else {
+      const cur = doc.getIn(e.path);
+      const have = isSeq(cur) ? cur.items.map((i) => (isScalar(i) ? i.value : undefined)) : [];
+      if (!isSeq(cur)) doc.setIn(e.path, doc.createNode([]));
+      for (const v of e.values) if (!have.includes(v)) doc.addIn(e.path, v);
     }
-    throw new ConfigError(file, all.sort(byLine));
   }
-  return config;
+}
+
+/**
+ * `netevd validate --migrate`: the file rewritten with today's keys (comments of the keys that stay
+ * are kept). Throws ConfigError when the result would not be valid (what cannot be migrated).
+ */
+export function migrateConfigText(text: string, file: string): { text: string; warnings: ConfigProblem[] } {
+  const { warnings } = parseUnfrozen(text, file);
+  const { doc, plain } = parseYaml(text, file);
+  applyEditsToDocument(doc, legacyEdits(plain).edits);
+  const out = doc.toString({ lineWidth: 0 });
+  // the rewritten file must itself be valid and have nothing left to migrate
+  const again = parseUnfrozen(out, `${file} (migrated)`);
+  if (again.warnings.length) throw new ConfigError(file, again.warnings);
+  return { text: out, warnings };
 }
 
 /**
@@ -148,7 +191,13 @@ function parseUnfrozen(text: string, file: string): Config {
  * with every problem (syntax errors, unknown keys, wrong types, duplicates).
  */
 export function parseConfig(text: string, file: string): Config {
-  return deepFreeze(parseUnfrozen(text, file));
+  return deepFreeze(parseUnfrozen(text, file).config);
+}
+
+/** Like parseConfig, with the warnings about older keys that were mapped or ignored. */
+export function parseConfigWithWarnings(text: string, file: string): Parsed {
+  const r = parseUnfrozen(text, file);
+  return { config: deepFreeze(r.config), warnings: r.warnings };
 }
 
 /**
@@ -173,6 +222,23 @@ export function applyEnvOverrides(config: Config, env: NodeJS.ProcessEnv): { con
     const [section, key] = path.split(".") as [string, string];
     sets.push([section, key, r.value]);
     notes.push(`${name}=${JSON.stringify(raw)} overrides ${path}`);
+  }
+  const host = env.NETEVD_API_BIND_ADDRESS;
+  const port = env.NETEVD_API_PORT;
+  if (host !== undefined || port !== undefined) {
+    const set = sets.find((s) => s[0] === "api" && s[1] === "listen");
+    const current = (set?.[2] as string | undefined) ?? config.api.listen;
+    const base = splitListen(current === "" ? "127.0.0.1:9090" : current);
+    const listen = joinListen(host ?? base.host, port ?? base.port);
+    const r = validateValue("api.listen", listen);
+    const names = Object.keys(ENV_LISTEN_PARTS).filter((n) => env[n] !== undefined).join(" and ");
+    if (!r.ok) {
+      for (const m of r.messages) problems.push({ path: names, message: `${m} (sets api.listen to ${JSON.stringify(listen)})` });
+    } else {
+      if (set) set[2] = r.value;
+      else sets.push(["api", "listen", r.value]);
+      notes.push(`${names} set api.listen to ${JSON.stringify(listen)}`);
+    }
   }
   if (problems.length) throw new ConfigError(ENV_SOURCE, problems);
   if (sets.length === 0) return { config: deepFreeze(config), notes };
@@ -223,11 +289,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadResult {
 
   let text: string | undefined;
   try {
-    const st = statSync(file);
-    if (st.isDirectory()) throw new ConfigError(file, [{ path: "", message: "is a directory, expected a YAML file" }]);
-    if (st.size > MAX_CONFIG_BYTES) throw new ConfigError(file, [{ path: "", message: `file is too large (${st.size} bytes, limit ${MAX_CONFIG_BYTES})` }]);
-    if (st.mode & 0o002) notes.push(`warning: ${file} is writable by all users`);
-    text = readFileSync(file, "utf8");
+    text = readConfigFile(file, notes);
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     const code = errCode(e);
@@ -240,7 +302,52 @@ export function loadConfig(opts: LoadOptions = {}): LoadResult {
     notes.push(`no config file at ${file}, using defaults`);
   }
 
-  const base = text === undefined ? validateConfig(undefined).config : parseUnfrozen(text, file);
+  let base: Config;
+  if (text === undefined) {
+    base = validateConfig(undefined).config;
+  } else {
+    const parsed = parseUnfrozen(text, file);
+    base = parsed.config;
+    for (const w of parsed.warnings) notes.push(`warning: ${formatProblem(file, w)}`);
+  }
   const { config, notes: envNotes } = applyEnvOverrides(base, env);
+  // the checks `run` makes beyond the schema (validate and reload make the same ones)
+  const problems = runProblems(config);
+  if (problems.length) throw new ConfigError(file, problems);
   return { config, file, fromFile: text !== undefined, notes: [...notes, ...envNotes] };
+}
+
+/** Why a file of this kind cannot be a config file, or undefined for a regular file. */
+function notRegular(st: Stats): string | undefined {
+  if (st.isFile()) return undefined;
+  const kind = st.isDirectory() ? "a directory" : st.isFIFO() ? "a FIFO" : st.isSocket() ? "a socket"
+    : st.isCharacterDevice() || st.isBlockDevice() ? "a device" : "not a regular file";
+  return `is ${kind}, expected a regular YAML file`;
+}
+
+/**
+ * Read the config file without ever blocking: a FIFO, device or directory is refused before it is
+ * read (stat first, so that opening a device has no side effect; O_NONBLOCK and fstat after opening,
+ * so that a file swapped in between cannot block us either), and at most MAX_CONFIG_BYTES are read.
+ */
+function readConfigFile(file: string, notes: string[]): string {
+  const refuse = (message: string) => new ConfigError(file, [{ path: "", message }]);
+  const pre = notRegular(statSync(file));
+  if (pre) throw refuse(pre);
+  const fd = openSync(file, fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOCTTY);
+  try {
+    const st = fstatSync(fd);
+    const kind = notRegular(st);
+    if (kind) throw refuse(kind);
+    if (st.size > MAX_CONFIG_BYTES) throw refuse(`file is too large (${st.size} bytes, limit ${MAX_CONFIG_BYTES})`);
+    if (st.mode & 0o002) notes.push(`warning: ${file} is writable by all users`);
+    // one byte more than the cap: a file that grew after fstat is still refused
+    const buf = Buffer.allocUnsafe(MAX_CONFIG_BYTES + 1); // pages untouched beyond what is read
+    let len = 0;
+    for (let n; len < buf.length && (n = readSync(fd, buf, len, buf.length - len, null)) > 0;) len += n;
+    if (len > MAX_CONFIG_BYTES) throw refuse(`file is too large (more than ${MAX_CONFIG_BYTES} bytes)`);
+    return buf.toString("utf8", 0, len);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -26,12 +26,24 @@ export interface SystemConfig {
   readonly log_format: LogFormat;
   readonly backend: Backend;
   readonly user: string;
+  /** The admin hook directory: the first of scripts_dirs. */
   readonly scripts_dir: string;
+  /** Hook directories merged by file name, the first wins (admin before vendor). */
+  readonly scripts_dirs: readonly string[];
 }
 
 export interface MonitoringConfig {
   /** Interface names or globs; empty = all interfaces. */
   readonly interfaces: readonly string[];
+  /** Interface names or globs never watched (no events, no hooks), whatever `interfaces` says. */
+  readonly exclude: readonly string[];
+}
+
+export interface CompatConfig {
+  /** Also run networkd-dispatcher's scripts, the way it runs them. */
+  readonly networkd_dispatcher: boolean;
+  /** networkd-dispatcher's script directories, merged like system.scripts_dirs */
+  readonly networkd_dispatcher_dirs: readonly string[];
 }
 
 export interface RoutingConfig {
@@ -72,6 +84,8 @@ export interface HooksConfig {
   readonly max_parallel: number;
   readonly replay_on_start: boolean;
   readonly capabilities: readonly Capability[];
+  /** null: the daemon's user (system.user); "root": through the privileged hook runner */
+  readonly user: string | null;
 }
 
 export interface EventsConfig {
@@ -102,6 +116,7 @@ export interface Config {
   readonly events: EventsConfig;
   readonly api: ApiConfig;
   readonly metrics: MetricsConfig;
+  readonly compat: CompatConfig;
 }
 
 /** One validation problem. `path` is e.g. "hooks.timeout_sec" or "monitoring.interfaces[2]" ("" = whole file). */
@@ -142,6 +157,9 @@ export const DEFAULT_LEASE_FILES: readonly string[] = [
   "/var/lib/dhclient/*.lease",
 ];
 
+/** Admin directory first (it wins by file name), then the vendor directory packages install into. */
+export const DEFAULT_SCRIPTS_DIRS: readonly string[] = ["/etc/netevd", "/usr/lib/netevd"];
+
 const DEFAULTS: Config = deepFreeze({
   system: {
     log_level: "info",
@@ -149,9 +167,11 @@ const DEFAULTS: Config = deepFreeze({
     backend: "systemd-networkd",
     user: "netevd",
     scripts_dir: "/etc/netevd",
+    scripts_dirs: [...DEFAULT_SCRIPTS_DIRS],
   },
   monitoring: {
     interfaces: [],
+    exclude: [],
   },
   routing: {
     policy_rules: [],
@@ -178,6 +198,7 @@ const DEFAULTS: Config = deepFreeze({
     max_parallel: 4,
     replay_on_start: true,
     capabilities: [],
+    user: null,
   },
   events: {
     history_size: 1000,
@@ -192,6 +213,10 @@ const DEFAULTS: Config = deepFreeze({
   },
   metrics: {
     enabled: true,
+  },
+  compat: {
+    networkd_dispatcher: false,
+    networkd_dispatcher_dirs: ["/etc/networkd-dispatcher", "/usr/lib/networkd-dispatcher"],
   },
 });
 
@@ -310,6 +335,8 @@ function nullable<T>(inner: Leaf<T>): Leaf<T | null> {
 /** A list whose items are checked by `item`; duplicates are rejected. */
 function list<T>(item: (s: unknown) => Parsed<T>, what: string): Leaf<T[]> {
   return new Leaf((v) => {
+    // `interfaces:` with nothing after it (as templates invite: "empty = all") is the empty list
+    if (v === null) return ok([]);
     if (!Array.isArray(v)) return fail(wrongType(`a list of ${what}`, v));
     const out: T[] = [];
     const issues: Issue[] = [];
@@ -375,6 +402,14 @@ function absolutePathError(s: string): string | null {
   if (s.includes("\0")) return "must not contain NUL characters";
   if (s.length > 4095) return "path is too long";
   return null;
+}
+
+function checkScriptsDir(v: unknown): Parsed<string> {
+  if (typeof v !== "string") return fail(wrongType("a string (absolute directory path)", v));
+  const err = absolutePathError(v);
+  if (err) return fail(err);
+  if (v.split("/").includes("..")) return fail(`must not contain "..", got ${describeValue(v)}`);
+  return ok(v.length > 1 ? v.replace(/\/+$/, "") : v);
 }
 
 function checkLeaseFile(v: unknown): Parsed<string> {
@@ -501,11 +536,15 @@ const SCHEMA: Section<Config> = {
     log_level: oneOf(LOG_LEVELS),
     log_format: oneOf(LOG_FORMATS),
     backend: oneOf(BACKENDS, { networkd: "systemd-networkd", systemd_networkd: "systemd-networkd" }),
-    user: str((s) => (USER_RE.test(s) ? null : `expected a user name matching ${USER_RE.source}, got ${describeValue(s)}`)),
+    user: str((s) => (s === "root"
+      ? "the daemon never runs as root (it parses untrusted input: netlink, D-Bus, DHCP leases, HTTP); to run hook scripts as root, set hooks.user: root"
+      : USER_RE.test(s) ? null : `expected a user name matching ${USER_RE.source}, got ${describeValue(s)}`)),
     scripts_dir: str(absolutePathError),
+    scripts_dirs: list(checkScriptsDir, "absolute directory paths"),
   },
   monitoring: {
     interfaces: list(checkInterfacePattern, "interface names or globs"),
+    exclude: list(checkInterfacePattern, "interface names or globs"),
   },
   routing: {
     policy_rules: list(checkPolicyIface, "interface names"),
@@ -527,6 +566,7 @@ const SCHEMA: Section<Config> = {
     max_parallel: int(1, 256),
     replay_on_start: bool(),
     capabilities: list(checkCapability, "capability names"),
+    user: nullable(str((s) => (USER_RE.test(s) ? null : `expected root or the daemon's user name, got ${describeValue(s)}`))),
   },
   events: {
     history_size: int(10, 1_000_000),
@@ -541,6 +581,10 @@ const SCHEMA: Section<Config> = {
   },
   metrics: {
     enabled: bool(),
+  },
+  compat: {
+    networkd_dispatcher: bool(),
+    networkd_dispatcher_dirs: list(checkScriptsDir, "absolute directory paths"),
   },
 };
 
@@ -666,7 +710,36 @@ function walk(sec: AnySection, value: unknown, path: string, defaults: Record<st
 export function validateConfig(input: unknown, lineOf: LineLookup = () => undefined): { config: Config; problems: ConfigProblem[] } {
   const ctx: Ctx = { problems: [], lineOf };
   const config = walk(SCHEMA as unknown as AnySection, input, "", DEFAULTS as unknown as Record<string, unknown>, ctx) as unknown as Config;
+  const hu = config.hooks.user;
+  if (hu !== null && hu !== "root" && hu !== config.system.user) {
+    report(ctx, "hooks.user", `hooks run either as root (hooks.user: root) or as the daemon's user (system.user, ${JSON.stringify(config.system.user)}); got ${JSON.stringify(hu)}`);
+  }
+  resolveScriptsDirs(input, config as { system: { scripts_dir: string; scripts_dirs: readonly string[] } }, ctx);
   return { config, problems: ctx.problems };
+}
+
+/**
+ * system.scripts_dirs is the list; system.scripts_dir (the older, single key) replaces its first,
+ * admin, entry, so a config that sets only scripts_dir keeps its meaning and still gets the vendor
+ * directory. Afterwards scripts_dir is always scripts_dirs[0].
+ */
+function resolveScriptsDirs(input: unknown, config: { system: { scripts_dir: string; scripts_dirs: readonly string[] } }, ctx: Ctx): void {
+  const sys = isMapping(input) && isMapping(input.system) ? input.system : {};
+  const hasDir = Object.hasOwn(sys, "scripts_dir");
+  const hasDirs = Object.hasOwn(sys, "scripts_dirs");
+  const s = config.system;
+  if (hasDirs) {
+    if (s.scripts_dirs.length === 0) {
+      if (sys.scripts_dirs !== undefined) report(ctx, "system.scripts_dirs", "must list at least one directory (the first is where admins put their scripts)");
+      s.scripts_dirs = [...DEFAULT_SCRIPTS_DIRS];
+    }
+    if (hasDir && s.scripts_dir !== s.scripts_dirs[0]) {
+      report(ctx, "system.scripts_dir", `system.scripts_dir (${s.scripts_dir}) and system.scripts_dirs (first ${s.scripts_dirs[0]}) disagree: keep scripts_dirs`);
+    }
+  } else if (hasDir) {
+    s.scripts_dirs = [s.scripts_dir, ...DEFAULT_SCRIPTS_DIRS.slice(1).filter((d) => d !== s.scripts_dir)];
+  }
+  s.scripts_dir = s.scripts_dirs[0] as string;
 }
 
 function leafAt(path: string): Leaf<unknown> | undefined {

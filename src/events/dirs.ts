@@ -11,6 +11,12 @@ export const NETWORKD_OPER_DIRS = [
 
 export const NETWORKD_ADMIN_DIRS = ["configuring", "configured", "failed", "linger", "unmanaged"] as const;
 
+/** networkd-dispatcher's states (its ADMIN_STATES and OPER_STATES): its <state>.d directories. */
+export const ND_ADMIN_STATES = ["configured", "configuring", "failed", "pending", "unmanaged", "linger", "initialized"] as const;
+export const ND_OPER_STATES = [
+  "carrier", "degraded", "degraded-carrier", "dormant", "enslaved", "missing", "no-carrier", "off", "routable",
+] as const;
+
 /** NetworkManager device states (NM_DEVICE_STATE_*) by number. */
 export const NM_DEVICE_STATES: Readonly<Record<number, string>> = {
   0: "unknown", 10: "unmanaged", 20: "unavailable", 30: "disconnected", 40: "prepare", 50: "config",
@@ -24,6 +30,8 @@ export const HOOK_EVENTS = [
     ...NETWORKD_OPER_DIRS,
     ...NETWORKD_ADMIN_DIRS,
     ...Object.values(NM_DEVICE_STATES).filter((s) => s !== "unknown"),
+    ...ND_ADMIN_STATES,
+    ...ND_OPER_STATES,
     "manager",
   ]),
 ] as readonly string[];

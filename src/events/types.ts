@@ -45,4 +45,6 @@ export interface HookJob {
   env: Record<string, string>;
   /** $JSON override (networkd: the verbatim Link.Describe()); default is the contract JSON */
   json?: string;
+  /** run the scripts of another dispatcher's directories, its way (compat.networkd_dispatcher) */
+  compat?: "networkd-dispatcher";
 }

@@ -123,6 +123,8 @@ export const VALIDATION_KIND: Record<string, ValidationKind> = {
   AdministrativeState: "text",
   IP_ADDRS: "iplist",
   IP6_ADDRS: "iplist",
+  ADDR: "iplist",
+  ESSID: "text",
   json: "json",
   DEVICE_IFACE: "ifname",
   NM_STATE: "int",

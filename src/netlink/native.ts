@@ -12,9 +12,10 @@ export interface NativeAddon {
    * A bound NETLINK_ROUTE socket joined to `groups` (RTNLGRP_* numbers), polled on the event loop.
    * onData gets every readable burst as one Buffer (datagrams concatenated), or (null, errno) on a
    * receive error; ENOBUFS (messages lost) keeps the socket usable. Throws an Error with .code.
-   * rcvbufBytes <= 0 keeps the kernel default.
+   * rcvbufBytes <= 0 keeps the kernel default. A datagram larger than the receive room (64 KiB, or
+   * recvChunk, which only tests lower) is dropped and reported as EMSGSIZE.
    */
-  open(groups: number[], rcvbufBytes: number, onData: (buf: Buffer | null, errno: number) => void): number;
+  open(groups: number[], rcvbufBytes: number, onData: (buf: Buffer | null, errno: number) => void, recvChunk?: number): number;
   /** sendto the kernel; returns the bytes sent; throws Error with .code (e.g. EBADF after close) */
   send(handle: number, buf: Buffer): number;
   /** the kernel-assigned nl_pid */
@@ -45,6 +46,15 @@ export interface NativeAddon {
   lowMemoryNotification(): void;
   /** send to socketPath (default: the C environment's NOTIFY_SOCKET); false when there is none */
   sdNotify(message: string, socketPath?: string): boolean;
+  /** execve(2); returns only by throwing */
+  execve(file: string, argv: string[], envp: string[]): never;
+  /** AF_UNIX SOCK_STREAM pair, both ends close-on-exec */
+  socketpair(): [number, number];
+  setCloexec(fd: number, on: boolean): void;
+  /** SO_PEERCRED of a unix socket */
+  peerCred(fd: number): { pid: number; uid: number; gid: number };
+  /** prctl(PR_SET_NO_NEW_PRIVS, 1) */
+  setNoNewPrivs(): void;
 }
 
 const ADDON_FILE = "netevd_native.node";
@@ -65,6 +75,15 @@ export function addonCandidates(): string[] {
     dir = up;
   }
   return out;
+}
+
+/** A program built next to the addon (build/Release/<name>); throws when it is not built. */
+export function nativeExecutable(name: string): string {
+  for (const file of addonCandidates()) {
+    const exe = path.join(path.dirname(file), name);
+    if (existsSync(exe)) return exe;
+  }
+  throw new Error(`${name} not found next to the native addon; build it with \`npx node-gyp rebuild\``);
 }
 
 /** The addon, loaded on first call. Throws an Error with code "ERR_NETEVD_NATIVE_MISSING" if not built. */
@@ -122,4 +141,9 @@ export function sdNotify(message: string): boolean {
   const sock = process.env.NOTIFY_SOCKET;
   if (!sock) return false;
   return loadNative().sdNotify(message, sock);
+}
+
+/** One datagram to the unix socket at `path` (journald's native protocol); throws on a send failure. */
+export function sendDatagram(path: string, message: string): boolean {
+  return loadNative().sdNotify(message, path);
 }

@@ -333,8 +333,13 @@ export interface RtnlMonitorOptions {
   groups?: readonly number[];
   /** one call per kernel batch (one readable burst), messages in kernel order; not called for empty batches */
   onMessages: (msgs: RtMessage[]) => void;
-  /** the kernel dropped notifications (ENOBUFS): the caller must re-read the state */
-  onOverflow: () => void;
+  /**
+   * Notifications were lost: the kernel dropped them (ENOBUFS) or one arrived truncated (EMSGSIZE,
+   * MSG_TRUNC). The caller must re-read the state.
+   */
+  onOverflow: (cause: "ENOBUFS" | "EMSGSIZE") => void;
+  /** room per datagram (tests only: a small value makes real datagrams arrive truncated) */
+  recvChunkBytes?: number;
   /** other receive errors, and exceptions thrown by onMessages/onOverflow (rethrown when absent) */
   onError?: (err: Error) => void;
 }
@@ -348,6 +353,8 @@ export interface RtnlMonitorStats {
   decodeErrors: number;
   /** ENOBUFS events */
   overflows: number;
+  /** truncated datagrams (EMSGSIZE), each followed by onOverflow like an ENOBUFS */
+  truncated: number;
   /** datagrams discarded after an overflow (older than the loss; the resync covers them) */
   discarded: number;
   /** well-formed messages that are not RtMessages (e.g. AF_BRIDGE link messages), skipped */
@@ -358,7 +365,7 @@ export const DEFAULT_MONITOR_RCVBUF = 4 * 1024 * 1024;
 
 /** The multicast socket. It keeps the event loop alive until close() (or unref()). */
 export class RtnlMonitor {
-  readonly stats: RtnlMonitorStats = { messages: 0, batches: 0, decodeErrors: 0, overflows: 0, ignored: 0, discarded: 0 };
+  readonly stats: RtnlMonitorStats = { messages: 0, batches: 0, decodeErrors: 0, overflows: 0, truncated: 0, ignored: 0, discarded: 0 };
   private readonly sock: NetlinkSocket;
   private readonly opts: RtnlMonitorOptions;
 
@@ -368,6 +375,7 @@ export class RtnlMonitor {
     this.sock = NetlinkSocket.open({
       groups: opts.groups ?? C.DEFAULT_MONITOR_GROUPS,
       rcvbufBytes: opts.rcvbufBytes ?? DEFAULT_MONITOR_RCVBUF,
+      ...(opts.recvChunkBytes !== undefined && { recvChunkBytes: opts.recvChunkBytes }),
       onData: (buf) => this.onData(buf),
       onError: (errno) => this.onSocketError(errno),
     });
@@ -426,7 +434,12 @@ export class RtnlMonitor {
       // discard it, so that everything received from now on is newer than the loss. The caller
       // re-reads the state, which covers what was discarded.
       this.stats.discarded += this.sock.drain();
-      this.guard(() => this.opts.onOverflow());
+      this.guard(() => this.opts.onOverflow("ENOBUFS"));
+    } else if (errno === E.EMSGSIZE) {
+      // a notification too large for the receive room was cut off and skipped: the model may now
+      // miss a change, exactly as after an overflow (what is queued is fine: no drain)
+      this.stats.truncated++;
+      this.guard(() => this.opts.onOverflow("EMSGSIZE"));
     } else {
       const err = new NetlinkError(errno, "receive rtnetlink notifications");
       if (this.opts.onError) this.guard(() => this.opts.onError?.(err));

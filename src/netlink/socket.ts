@@ -20,6 +20,8 @@ export interface NetlinkSocketOptions {
   groups?: readonly number[];
   /** SO_RCVBUF(FORCE) in bytes; 0/undefined keeps the kernel default */
   rcvbufBytes?: number;
+  /** room per received datagram (default 64 KiB); tests lower it to make the kernel's datagrams arrive truncated */
+  recvChunkBytes?: number;
   /** each readable burst: one or more datagrams, concatenated */
   onData: (buf: Buffer) => void;
   /** a receive error; ENOBUFS means the kernel dropped messages (the socket stays usable) */
@@ -38,7 +40,7 @@ export class NetlinkSocket {
       if (this.handle === 0) return; // closed meanwhile
       if (buf) onData(buf);
       else onError(errno);
-    });
+    }, opts.recvChunkBytes);
   }
 
   /**

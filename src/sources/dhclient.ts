@@ -24,7 +24,7 @@ interface LeaseFile {
   mtimeMs: number;
   size: number;
   leases: Map<string, Lease>;
-  /** problems already logged: "line|reason" */
+  /** problems already logged: their keys (kind and content, not line), kept across rewrites */
   logged: Set<string>;
 }
 
@@ -258,11 +258,11 @@ export class DhclientSource implements BackendSource {
     const t0 = performance.now();
     const parsed = parseLeases(text);
     const ms = performance.now() - t0;
-    const logged = prev && size >= prev.size ? prev.logged : new Set<string>();
+    const logged = prev?.logged ?? new Set<string>();
     const problems = [...parsed.problems];
-    if (size > LEASE_LIMITS.file) problems.unshift({ line: 0, reason: `file larger than ${LEASE_LIMITS.file} bytes: only its last ${LEASE_LIMITS.file} bytes are read (line numbers count from there)` });
+    if (size > LEASE_LIMITS.file) problems.unshift({ line: 0, key: "file too large", reason: `file larger than ${LEASE_LIMITS.file} bytes: only its last ${LEASE_LIMITS.file} bytes are read (line numbers count from there)` });
     for (const p of problems) {
-      const key = `${p.line}|${p.reason}`;
+      const key = p.key;
       if (logged.has(key)) continue;
       if (logged.size >= MAX_LOGGED) logged.clear();
       logged.add(key);

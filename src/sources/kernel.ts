@@ -12,12 +12,16 @@ export interface KernelSourceOptions {
   /** called with the facts of each batch, after the model was updated */
   onFacts: (facts: Fact[], model: NetworkModel) => void;
   rcvbufBytes?: number;
+  /** tests only: room per datagram, small enough that real notifications arrive truncated */
+  recvChunkBytes?: number;
 }
 
 export interface KernelStats {
   messages: number;
   batches: number;
   overflows: number;
+  /** notifications lost to truncation (EMSGSIZE), each followed by a resync like an overflow */
+  truncated: number;
   resyncs: number;
   decodeErrors: number;
 }
@@ -34,7 +38,7 @@ const ROUTE_RESYNC_MAX_DELAY_MS = 250;
 export class KernelSource {
   model: NetworkModel = emptyModel();
   synced = false;
-  readonly stats: KernelStats = { messages: 0, batches: 0, overflows: 0, resyncs: 0, decodeErrors: 0 };
+  readonly stats: KernelStats = { messages: 0, batches: 0, overflows: 0, truncated: 0, resyncs: 0, decodeErrors: 0 };
   private monitor?: RtnlMonitor;
   private requester?: RtnlRequester;
   private buffered: RtMessage[][] | null = null;
@@ -54,8 +58,9 @@ export class KernelSource {
     this.buffered = [];
     this.monitor = new RtnlMonitor({
       rcvbufBytes: this.opts.rcvbufBytes,
+      ...(this.opts.recvChunkBytes !== undefined && { recvChunkBytes: this.opts.recvChunkBytes }),
       onMessages: (msgs) => this.onMessages(msgs),
-      onOverflow: () => this.onOverflow(),
+      onOverflow: (cause) => this.onOverflow(cause),
       onError: (err) => { metrics.netlinkErrors.inc(); this.opts.log.error("netlink receive error", { err }); },
     });
     this.requester = RtnlRequester.open();
@@ -118,12 +123,20 @@ export class KernelSource {
     for (const b of batches) this.apply(b);
   }
 
-  private onOverflow(): void {
-    this.stats.overflows++;
-    metrics.netlinkOverflows.inc();
-    this.opts.log.warn("netlink socket overflow (ENOBUFS): events were lost, re-reading the kernel state", {
-      overflows: this.stats.overflows,
-    });
+  private onOverflow(cause: "ENOBUFS" | "EMSGSIZE"): void {
+    if (cause === "EMSGSIZE") {
+      this.stats.truncated++;
+      metrics.netlinkTruncated.inc();
+      this.opts.log.warn("netlink notification truncated (EMSGSIZE): an event was lost, re-reading the kernel state", {
+        truncated: this.stats.truncated,
+      });
+    } else {
+      this.stats.overflows++;
+      metrics.netlinkOverflows.inc();
+      this.opts.log.warn("netlink socket overflow (ENOBUFS): events were lost, re-reading the kernel state", {
+        overflows: this.stats.overflows,
+      });
+    }
     void this.resync(["link", "addr", "route", "rule"]);
   }
 

@@ -7,6 +7,7 @@
 // as `\ooo`, keeps appending `lease { }` blocks (the last one per interface is current) and only
 // rewrites the file on start and on release.
 import { isIP } from "node:net";
+import { createHash } from "node:crypto";
 import { validHostname, validIfname, validIp } from "../events/validate.js";
 
 /** Size caps, in bytes. The source reads at most the last `file` bytes of a file. */
@@ -37,6 +38,11 @@ export interface Lease {
 export interface LeaseProblem {
   line: number;
   reason: string;
+  /**
+   * What the problem is about, independent of where it is: the reason's kind and a hash of the
+   * offending line. The source logs each key once, however often the file is rewritten or grows.
+   */
+  key: string;
 }
 
 export interface LeaseParse {
@@ -148,22 +154,27 @@ function listValues(tokens: Token[]): string[] | undefined {
   return tokens.length % 2 === 1 ? out : undefined;
 }
 
+/** A problem before its key is known (keys are computed once, from the text, at the end). */
+type RawProblem = Omit<LeaseProblem, "key">;
+
 interface OpenBlock {
   line: number;
   bytes: number;
   /** first reason the block is rejected */
-  bad?: LeaseProblem;
+  bad?: RawProblem;
   /** depth of nested `{ }` inside a rejected block */
   nested: number;
   stmt: Token[];
   stmtLine: number;
+  /** the statement being read had more tokens than kept */
+  stmtOverflow: boolean;
   lease: Partial<Lease> & { routers: string[]; dns: string[]; domainName: string[]; domainSearch: string[] };
   /** value problems (dropped values); reported once the block turns out well-formed */
-  dropped: LeaseProblem[];
+  dropped: RawProblem[];
 }
 
 function newBlock(line: number): OpenBlock {
-  return { line, bytes: 0, nested: 0, stmt: [], stmtLine: line, lease: { routers: [], dns: [], domainName: [], domainSearch: [] }, dropped: [] };
+  return { line, bytes: 0, nested: 0, stmt: [], stmtLine: line, stmtOverflow: false, lease: { routers: [], dns: [], domainName: [], domainSearch: [] }, dropped: [] };
 }
 
 /** One `option NAME ...;` or other statement of a lease block. Marks the block bad or records dropped values. */
@@ -260,7 +271,7 @@ function optionValue(l: OpenBlock["lease"], name: string, values: string[], toke
  */
 export function parseLeases(text: string): LeaseParse {
   const leases = new Map<string, Lease>();
-  const problems: LeaseProblem[] = [];
+  const problems: RawProblem[] = [];
   let blocks = 0;
   let block: OpenBlock | null = null;
   /** depth of a non-lease block at the top level (lease6 { ... }) being skipped */
@@ -318,7 +329,10 @@ export function parseLeases(text: string): LeaseParse {
       const b: OpenBlock = block;
       b.bytes += len;
       if (len > LEASE_LIMITS.line) {
-        b.bad ??= { line: lineNo, reason: `line longer than ${LEASE_LIMITS.line} bytes` };
+        // limited per statement: one over-long option is dropped, the rest of the lease is used
+        const name = b.stmt.length === 0 && b.nested === 0 ? droppableStatement(raw) : undefined;
+        if (name !== undefined) b.dropped.push({ line: lineNo, reason: `${name}: line longer than ${LEASE_LIMITS.line} bytes; dropped` });
+        else b.bad ??= { line: lineNo, reason: `line longer than ${LEASE_LIMITS.line} bytes` };
         continue;
       }
       if (b.bytes > LEASE_LIMITS.block) b.bad ??= { line: lineNo, reason: `block longer than ${LEASE_LIMITS.block} bytes` };
@@ -346,8 +360,15 @@ export function parseLeases(text: string): LeaseParse {
           continue;
         }
         if (tok.t === ";") {
-          if (!b.bad && b.stmt.length > 0) applyStatement(b, b.stmt, b.stmtLine);
+          const head = b.stmt[0];
+          if (b.stmtOverflow) {
+            const name = head?.t === "word" ? head.v : "";
+            const opt = b.stmt[1];
+            if (name === "option" && opt?.t === "word") b.dropped.push({ line: b.stmtLine, reason: `option ${opt.v}: more than 256 values; dropped` });
+            else b.bad ??= { line: b.stmtLine, reason: "statement too long" };
+          } else if (!b.bad && b.stmt.length > 0) applyStatement(b, b.stmt, b.stmtLine);
           b.stmt = [];
+          b.stmtOverflow = false;
         } else if (tok.t === "}") {
           if (b.stmt.length > 0) b.bad ??= { line: b.stmtLine, reason: "statement not terminated by ';'" };
           closeBlock(b);
@@ -358,7 +379,7 @@ export function parseLeases(text: string): LeaseParse {
         } else {
           if (b.stmt.length === 0) b.stmtLine = lineNo;
           if (b.stmt.length < 256) b.stmt.push(tok);
-          else b.bad ??= { line: lineNo, reason: "statement too long" };
+          else b.stmtOverflow = true;
         }
         continue;
       }
@@ -392,7 +413,21 @@ export function parseLeases(text: string): LeaseParse {
   } else if (skipDepth > 0 || topStmt > 0) {
     incomplete = true;
   }
-  return { leases, problems, blocks, incomplete };
+  return { leases, problems: withKeys(problems, text), blocks, incomplete };
+}
+
+function withKeys(problems: RawProblem[], text: string): LeaseProblem[] {
+  if (problems.length === 0) return [];
+  const wanted = new Set(problems.map((p) => p.line));
+  const lineText = new Map<number, string>();
+  let pos = 0;
+  for (let n = 1; pos < text.length && lineText.size < wanted.size; n++) {
+    let nl = text.indexOf("\n", pos);
+    if (nl < 0) nl = text.length;
+    if (wanted.has(n)) lineText.set(n, text.slice(pos, nl));
+    pos = nl + 1;
+  }
+  return problems.map((p) => ({ ...p, key: problemKey(p.reason, lineText.get(p.line) ?? "") }));
 }
 
 /** A lease whose expiry is past (or now: `dhclient -r` writes renew/rebind/expire = the time of release). */
@@ -424,4 +459,26 @@ export function leaseFields(l: Lease): Record<(typeof DHCP_KEYS)[number], string
     DHCP_HOSTNAME: l.hostName ?? "",
     DHCP_LEASE_EXPIRY: l.expire === undefined ? "" : l.expire === null ? "never" : new Date(l.expire).toISOString().replace(".000Z", "Z"),
   };
+}
+
+/** A problem's identity: its kind (the reason without numbers) and a hash of the line it is about. */
+export function problemKey(reason: string, lineText: string): string {
+  const kind = reason.replace(/[0-9]+/g, "#");
+  return `${kind}|${createHash("sha1").update(lineText).digest("base64").slice(0, 16)}`;
+}
+
+/** Statements a lease cannot do without: one of them too long rejects the block. */
+const REQUIRED = new Set(["interface", "fixed-address", "renew", "rebind", "expire"]);
+
+/**
+ * An over-long line that is one whole statement of something a lease can do without (`option
+ * domain-search ...;`, `filename ...;`): its name, so that only it is dropped. Undefined otherwise.
+ * Looks only at the line's start and end (the line is not tokenized: it may be huge).
+ */
+export function droppableStatement(raw: string): string | undefined {
+  const m = /^[ \t]*(option[ \t]+)?([A-Za-z0-9_.-]{1,64})[ \t]/.exec(raw.slice(0, 100));
+  if (!m || !/;[ \t\r]*$/.test(raw.slice(-16))) return undefined;
+  const name = m[2]!;
+  if (!m[1] && (REQUIRED.has(name) || name === "option")) return undefined;
+  return m[1] ? `option ${name}` : name;
 }

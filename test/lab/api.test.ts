@@ -656,8 +656,8 @@ if (labFile(import.meta.url)) {
       assert.match(dir("no-carrier").problem ?? "", /writable/);
       assert.deepEqual(v.unknownDirs.map((u) => u.name), ["carier.d"]);
       const human = await cli("list", "scripts");
-      assert.match(human.stdout, /carrier\.d\s+20-noexec\s+skipped: not executable/);
-      assert.match(human.stdout, /carrier\.d\s+10-ok\s+runs/);
+      assert.match(human.stdout, /carrier\.d\s+20-noexec\s+\S+\s+skipped: not executable/);
+      assert.match(human.stdout, /carrier\.d\s+10-ok\s+\S+\s+runs/);
     } finally {
       await d.stop();
     }

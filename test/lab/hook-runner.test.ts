@@ -4,10 +4,10 @@ import { test } from "node:test";
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { labFile, lab, waitFor, sleep } from "./lab.js";
+import { labFile, waitFor, tempDir } from "./lab.js";
 import {
-  buildHookEnv, discoverHooks, runHookDir, runScript, skippedScripts, resetSkipRegistry,
-  type HookLogger, type HookScript,
+  buildHookEnv, discoverHooks, runHookDir, runScript as runScriptCtx, runContext, skippedScripts, resetSkipRegistry,
+  MAX_LOGGED_LINES, type HookLogger, type HookScript, type RunOptions,
 } from "../../src/actions/hooks/index.js";
 import type { HookJob, NetevdEvent } from "../../src/events/types.js";
 
@@ -67,12 +67,27 @@ function groupMembers(pgid: number): number[] {
   return out;
 }
 
+const runScript = (s: HookScript, j: HookJob, env: Record<string, string>, o: RunOptions) => runScriptCtx(s, runContext(j), env, o);
+
+/** Live (non-zombie) processes whose command line contains `marker`. */
+function withMarker(marker: string): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync("/proc")) {
+    if (!/^[0-9]+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, "utf8");
+      if (cmd.includes(marker) && !gone(Number(d))) out.push(Number(d));
+    } catch { /* raced with exit */ }
+  }
+  return out;
+}
+
 const readPid = (f: string): Promise<number> =>
   waitFor(`pid in ${f}`, () => { try { return Number(fs.readFileSync(f, "utf8").trim()) || 0; } catch { return 0; } }, 3000);
 
 if (labFile(import.meta.url)) {
-  const root = fs.mkdtempSync(path.join(lab.dir, "hooks-"));
-  fs.chmodSync(root, 0o755);
+  // below /run/netevd-lab/tmp: a root-owned chain of directories, as scripts need
+  const root = tempDir("hooks-");
   let n = 0;
   /** A fresh scripts dir (with the hook dir for `event`) and an output dir. */
   const fresh = (event: string, dirMode = 0o755) => {
@@ -85,13 +100,13 @@ if (labFile(import.meta.url)) {
   const opts = (log: HookLogger, over: Record<string, unknown> = {}) =>
     ({ timeoutSec: 10, daemonUid: 0, log, daemonEnv: { LANG: "C.UTF-8", HOME: "/root" }, ...over });
 
-  test("scripts run byte-wise sorted, serially, with argv and the cleared environment", async () => {
+  test("scripts run byte-wise sorted, serially, with argv [real path] and the cleared environment", async () => {
     const { scripts, hookDir, out } = fresh("carrier");
     const names = ["10-c", "a-low", "01-a", "Z-up", "02-b"];
     for (const name of names) {
       script(hookDir, name, [
         `echo ${name} >> ${out}/order`,
-        `echo "$0 $1 $2" > ${out}/${name}.argv`,
+        `echo "$0 $#" > ${out}/${name}.argv`,
         `tr '\\0' '\\n' < /proc/$$/environ > ${out}/${name}.env`,
         name === "02-b" ? "echo failing >&2; exit 1" : "exit 0",
       ].join("\n"));
@@ -108,8 +123,8 @@ if (labFile(import.meta.url)) {
 
     const expectedEnv = buildHookEnv(j, { LANG: "C.UTF-8", HOME: "/root" }).env;
     for (const name of order) {
-      // #! scripts are executed through the checked fd: the interpreter's $0 is /proc/self/fd/3
-      assert.equal(fs.readFileSync(`${out}/${name}.argv`, "utf8"), "/proc/self/fd/3 lab0 carrier\n");
+      // exec'd by path, no arguments: $0 is the script's real path, $# is 0
+      assert.equal(fs.readFileSync(`${out}/${name}.argv`, "utf8"), `${fs.realpathSync(path.join(hookDir, name))} 0\n`);
       const env = Object.fromEntries(fs.readFileSync(`${out}/${name}.env`, "utf8").trim().split("\n")
         .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
       assert.deepEqual(env, expectedEnv);
@@ -153,6 +168,8 @@ if (labFile(import.meta.url)) {
     fs.symlinkSync(path.join(targets, "good-target"), path.join(hookDir, "40-link"));
     fs.symlinkSync(path.join(targets, "ww-target"), path.join(hookDir, "41-badlink"));
     fs.symlinkSync(path.join(targets, "missing"), path.join(hookDir, "42-dangling"));
+    mk("43-setuid", 0o4755);
+    mk("44-setgid", 0o2755);
 
     const d = discoverHooks(scripts, "routable", 0);
     assert.equal(d.dir, hookDir);
@@ -161,7 +178,7 @@ if (labFile(import.meta.url)) {
     assert.equal(d.scripts[0]!.target, path.join(targets, "good-target"));
     const reasons = Object.fromEntries(d.skipped.map((s) => [s.name, s.reason]));
     assert.deepEqual(Object.keys(reasons).sort(), [".hidden", "20-gw", "21-ww", "22-other", "30-noexec", "41-badlink",
-      "42-dangling", "foo~", "sub", "x.dpkg-old", "y.rpmnew", "z.bak"].sort());
+      "42-dangling", "43-setuid", "44-setgid", "foo~", "sub", "x.dpkg-old", "y.rpmnew", "z.bak"].sort());
     assert.equal(reasons["20-gw"], "group-writable");
     assert.equal(reasons["21-ww"], "world-writable");
     assert.match(reasons["22-other"]!, /owned by uid 65534/);
@@ -173,6 +190,8 @@ if (labFile(import.meta.url)) {
     assert.equal(reasons.sub, "subdirectory");
     assert.equal(reasons["30-noexec"], "not executable");
     assert.equal(reasons["41-badlink"], "symlink target: world-writable");
+    assert.equal(reasons["43-setuid"], "setuid");
+    assert.equal(reasons["44-setgid"], "setgid");
     assert.equal(reasons["42-dangling"], "dangling symlink");
 
     resetSkipRegistry();
@@ -221,24 +240,49 @@ if (labFile(import.meta.url)) {
     assert.match(discoverHooks(scripts, "../etc", 0).dirProblem ?? "", /no hook directory/);
   });
 
-  test("swap between check and exec: the checked file runs, not the new one", async () => {
-    const { base, hookDir, out } = fresh("carrier");
-    const p = script(hookDir, "01-swap", `echo original > ${out}/who`);
-    const staging = mkdir(path.join(base, "staging"));
-    const evil = script(staging, "evil", `echo evil > ${out}/who; touch ${out}/evil-ran`);
-    let swapped = false;
-    const log = logger();
-    const s: HookScript = { name: "01-swap", path: p };
+  test("a world-writable directory anywhere up the chain: the scripts are skipped with the reason logged", async () => {
+    const { base, scripts, hookDir, out } = fresh("carrier");
+    script(hookDir, "01-ok", `touch ${out}/ran`);
+    assert.deepEqual(discoverHooks(scripts, "carrier", 0).scripts.map((x) => x.name), ["01-ok"]);
+    for (const [dir, mode, reason] of [[base, 0o777, "world-writable"], [scripts, 0o1777, "world-writable"], [base, 0o775, "group-writable"]] as const) {
+      fs.chmodSync(dir, mode);
+      resetSkipRegistry();
+      const log = logger();
+      assert.deepEqual(await runHookDir(scripts, job("carrier"), opts(log)), []);
+      const skip = log.recs.find((r) => r.msg === "hook skipped");
+      assert.ok(skip, "the skip is logged");
+      assert.equal(skip.level, "warn");
+      assert.match(String(skip.fields.reason), new RegExp(`not trusted: ${dir} is (group- and )?${reason}`));
+      fs.chmodSync(dir, 0o755);
+    }
+    // an untrusted owner up the chain too
+    fs.chownSync(base, 65534, 65534);
+    assert.match(discoverHooks(scripts, "carrier", 0).dirProblem ?? "", /owned by uid 65534/);
+    fs.chownSync(base, 0, 0);
+    assert.equal(fs.existsSync(`${out}/ran`), false);
+    // a symlink whose target lies below /tmp (world-writable) is skipped
+    const tmpTarget = fs.mkdtempSync("/tmp/netevd-hook-target-");
+    try {
+      fs.chmodSync(tmpTarget, 0o755);
+      script(tmpTarget, "t", `touch ${out}/tmp-ran`);
+      fs.symlinkSync(path.join(tmpTarget, "t"), path.join(hookDir, "02-tmp"));
+      const d = discoverHooks(scripts, "carrier", 0);
+      assert.match(d.skipped.find((x) => x.name === "02-tmp")?.reason ?? "", /symlink target path is not trusted: \/tmp is/);
+    } finally {
+      fs.rmSync(tmpTarget, { recursive: true, force: true });
+    }
+  });
+
+  test("the chain is checked again right before exec: a script whose directory went bad is refused", async () => {
+    const { scripts, hookDir, out } = fresh("carrier");
+    const p = script(hookDir, "01-late", `touch ${out}/ran`);
+    fs.chmodSync(scripts, 0o777);
     const j = job("carrier");
-    const r = await runScript(s, j, buildHookEnv(j, {}).env, {
-      ...opts(log),
-      afterCheck: (checked) => { fs.renameSync(evil, checked.path); swapped = true; },
-    });
-    assert.ok(swapped);
-    assert.equal(r.ok, true, JSON.stringify(r));
-    assert.equal(fs.readFileSync(`${out}/who`, "utf8"), "original\n");
-    assert.equal(fs.existsSync(`${out}/evil-ran`), false);
-    assert.match(fs.readFileSync(p, "utf8"), /evil/); // the swap really happened
+    const r = await runScript({ name: "01-late", path: p }, j, buildHookEnv(j, {}).env, opts(logger()));
+    fs.chmodSync(scripts, 0o755);
+    assert.equal(r.ok, false);
+    assert.match(r.error ?? "", /refused: path is not trusted: .* is (group- and )?world-writable/);
+    assert.equal(fs.existsSync(`${out}/ran`), false);
   });
 
   test("timeout: SIGTERM ignored, group SIGKILLed 2 s later with its background child", async () => {
@@ -297,10 +341,11 @@ if (labFile(import.meta.url)) {
     assert.ok(log.recs.some((x) => x.msg === "hook output" && x.fields.line === "started" && x.fields.stream === "stdout"));
   });
 
-  test("known escape (documented): a grandchild that calls setsid leaves the group and survives", async () => {
+  test("a grandchild that calls setsid (or double-forks) dies when the script exits", async () => {
     const { hookDir, out } = fresh("carrier");
     const p = script(hookDir, "01-escape", [
       `setsid sh -c 'echo $$ > ${out}/esc.tmp && mv ${out}/esc.tmp ${out}/esc; exec sleep 1003' </dev/null >/dev/null 2>&1 &`,
+      `(sleep 1004 </dev/null >/dev/null 2>&1 &)`,
       `while [ ! -s ${out}/esc ]; do sleep 0.01; done`,
       "exit 0",
     ].join("\n"));
@@ -308,9 +353,25 @@ if (labFile(import.meta.url)) {
     const r = await runScript({ name: "01-escape", path: p }, j, buildHookEnv(j, {}).env, opts(logger()));
     assert.equal(r.ok, true);
     const esc = await readPid(`${out}/esc`);
-    await sleep(50);
-    assert.equal(gone(esc), false, "the setsid grandchild escaped the group kill");
-    process.kill(esc, "SIGKILL");
+    // the run ends only once nothing of it is left
+    assert.equal(gone(esc), true, "the setsid grandchild is gone when the run ends");
+    assert.deepEqual(withMarker("sleep\u00001003"), []);
+    assert.deepEqual(withMarker("sleep\u00001004"), []);
+  });
+
+  test("at the timeout a setsid grandchild that ignores SIGTERM goes too", async () => {
+    const { hookDir, out } = fresh("carrier");
+    const p = script(hookDir, "01-escape-hang", [
+      `setsid sh -c 'trap "" TERM; echo $$ > ${out}/esc.tmp && mv ${out}/esc.tmp ${out}/esc; while :; do sleep 1005; done' </dev/null >/dev/null 2>&1 &`,
+      "exec sleep 1006",
+    ].join("\n"));
+    const j = job("carrier");
+    const r = await runScript({ name: "01-escape-hang", path: p }, j, buildHookEnv(j, {}).env, { ...opts(logger()), timeoutSec: 0.5 });
+    assert.equal(r.timedOut, true);
+    const esc = await readPid(`${out}/esc`);
+    assert.equal(gone(esc), true);
+    assert.deepEqual(withMarker("sleep\u00001005"), []);
+    assert.deepEqual(withMarker("sleep\u00001006"), []);
   });
 
   test("stdout/stderr lines are logged tagged with script and event id; stderrTail keeps the last 5", async () => {
@@ -367,7 +428,65 @@ if (labFile(import.meta.url)) {
     // a file that went bad after discovery is refused on the fd check
     const bad = script(hookDir, "02-bad", `touch ${out}/bad-ran`, 0o777);
     const refused = await runScript({ name: "02-bad", path: bad }, j, {}, opts(log));
-    assert.match(refused.error ?? "", /refused after open: group- and world-writable/);
+    assert.match(refused.error ?? "", /refused: group- and world-writable/);
     assert.equal(fs.existsSync(`${out}/bad-ran`), false);
+  });
+
+  test("an event JSON at the execve string limit: the value is dropped and logged, the script still runs", async () => {
+    const { scripts, hookDir, out } = fresh("routable");
+    script(hookDir, "01-env", `tr '\\0' '\\n' < /proc/$$/environ > ${out}/env`);
+    // JSON must be valid: {"k":"aaaa…"} of exactly `size` bytes; "JSON=" + value + NUL > 131072 for these sizes
+    for (const size of [131_067, 131_070, 131_072]) {
+      const json = `{"k":"${"a".repeat(size - 8)}"}`;
+      assert.equal(Buffer.byteLength(json), size);
+      const log = logger();
+      const [r] = await runHookDir(scripts, job("routable", {}, { json }), opts(log));
+      assert.equal(r?.ok, true, JSON.stringify(r));
+      const env = fs.readFileSync(`${out}/env`, "utf8");
+      assert.match(env, /^LINK=lab0$/m);
+      assert.match(env, /^NETEVD_EVENT=\{/m);
+      assert.doesNotMatch(env, /^JSON=/m);
+      const dropped = log.recs.find((x) => x.msg === "hook env value dropped" && x.fields.variable === "JSON");
+      assert.ok(dropped, `JSON drop logged for ${size}`);
+      assert.match(String(dropped.fields.reason), /131072-byte limit/);
+    }
+  });
+
+  test("hook abuse: output flood is capped and counted; the run ends on time and leaves nothing", async () => {
+    const { hookDir } = fresh("carrier");
+    const p = script(hookDir, "01-flood", "yes 'flood line' | head -c 20000000; echo tail >&2; exit 0");
+    const log = logger();
+    const j = job("carrier");
+    const r = await runScript({ name: "01-flood", path: p }, j, buildHookEnv(j, {}).env, opts(log));
+    assert.equal(r.ok, true);
+    const logged = log.recs.filter((x) => x.msg === "hook output");
+    assert.ok(logged.length <= MAX_LOGGED_LINES, `${logged.length} lines logged`);
+    const dropped = log.recs.find((x) => x.msg === "hook output not logged");
+    assert.ok(dropped, "the drop is logged");
+    // 20 MB of "flood line\n" (11 bytes): every line is counted, logged or not
+    assert.equal(Number(dropped.fields.droppedLines) + logged.length, Math.ceil(20_000_000 / 11) + 1);
+    assert.deepEqual(r.stderrTail, ["tail"]);
+  });
+
+  test("hook abuse: a bounded fork storm, a hook that never exits, one that closes stdout: each ends at the timeout and leaves no process", async () => {
+    const { hookDir } = fresh("carrier");
+    const cases: Array<[string, string, string]> = [
+      // a fork storm bounded by the timeout: ~100 orphaned sleepers per second, each double-forked away
+      ["01-storm", "trap '' TERM; while :; do (sleep 1101 </dev/null >/dev/null 2>&1 &); sleep 0.01; done", "sleep\u00001101"],
+      ["02-forever", "trap '' TERM INT HUP; while :; do sleep 1102; done", "sleep\u00001102"],
+      ["03-closed", "exec >&- 2>&- </dev/null; trap '' TERM; sleep 1103; sleep 1103", "sleep\u00001103"],
+    ];
+    for (const [name, body, marker] of cases) {
+      const p = script(hookDir, name, body);
+      const log = logger();
+      const j = job("carrier");
+      const t0 = Date.now();
+      const r = await runScript({ name, path: p }, j, buildHookEnv(j, {}).env, { ...opts(log), timeoutSec: 1 });
+      const wall = Date.now() - t0;
+      assert.equal(r.timedOut, true, name);
+      assert.ok(wall < 1000 + 2000 + 1500, `${name}: wall ${wall} ms`);
+      assert.deepEqual(withMarker(marker), [], `${name}: nothing left`);
+      assert.ok(log.recs.some((x) => x.msg === "hook timed out" && x.fields.script === name));
+    }
   });
 }

@@ -10,7 +10,7 @@ const factsOf = (d: DaemonProcess, link: string | string[], from = 0): LogRecord
 
 if (labFile(import.meta.url)) {
   test("facts for a veth's life: add, carrier flaps, mtu, v4+v6 addresses and routes, rename, delete", async () => {
-    const cfg = configFile("system:\n  backend: none\n  log_level: info\nhooks:\n  replay_on_start: false\n");
+    const cfg = configFile("system:\n  backend: none\n  log_level: debug\nhooks:\n  replay_on_start: false\n");
     const d = DaemonProcess.start(["run", "-c", cfg]);
     try {
       await d.waitRecord((r) => r.msg === "ready");

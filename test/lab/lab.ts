@@ -170,9 +170,22 @@ export class DaemonProcess {
   }
 }
 
+/**
+ * Where lab tests create files: in the lab, /run/netevd-lab/tmp (the lab's private /run tmpfs, gone
+ * with the lab), whose directory chain is root-owned and not world-writable, as hook scripts need
+ * (/tmp is world-writable: a script below it is refused). Outside a lab, the OS temp dir.
+ */
+function tempBase(): string {
+  if (!process.env.NETEVD_LAB_DIR) return tmpdir(); // not inside a lab (harness.sh sets it)
+  const base = "/run/netevd-lab/tmp";
+  mkdirSync(base, { recursive: true, mode: 0o755 });
+  chmodSync(base, 0o755);
+  return base;
+}
+
 /** A world-readable temp dir (the daemon drops to the netevd user and must read what tests write). */
 export function tempDir(prefix = "netevd-test-"): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tempBase(), prefix));
   chmodSync(dir, 0o755);
   return dir;
 }

@@ -9,7 +9,6 @@ import { parseDocument } from "yaml";
 import {
   ConfigError,
   DEFAULT_CONFIG_PATH,
-  configEquals,
   configKeyPaths,
   defaultConfig,
   globMatch,
@@ -60,8 +59,8 @@ function withTmp<T>(fn: (dir: string) => T): T {
 }
 
 const EXPECTED_DEFAULTS: Config = {
-  system: { log_level: "info", log_format: "auto", backend: "systemd-networkd", user: "netevd", scripts_dir: "/etc/netevd" },
-  monitoring: { interfaces: [] },
+  system: { log_level: "info", log_format: "auto", backend: "systemd-networkd", user: "netevd", scripts_dir: "/etc/netevd", scripts_dirs: ["/etc/netevd", "/usr/lib/netevd"] },
+  monitoring: { interfaces: [], exclude: [] },
   routing: { policy_rules: [], table_base: 200, priority_from: 32765, priority_to: 32766, protocol: 110, cleanup_on_exit: false },
   backends: {
     systemd_networkd: { emit_json: true, use_dns: false, use_domain: false, use_hostname: false },
@@ -73,7 +72,7 @@ const EXPECTED_DEFAULTS: Config = {
       lease_files: ["/var/lib/dhcp/*.leases", "/var/lib/dhcp/*.lease", "/var/lib/dhclient/*.leases", "/var/lib/dhclient/*.lease"],
     },
   },
-  hooks: { timeout_sec: 30, debounce_ms: 0, routes_debounce_ms: 250, max_parallel: 4, replay_on_start: true, capabilities: [] },
+  hooks: { timeout_sec: 30, debounce_ms: 0, routes_debounce_ms: 250, max_parallel: 4, replay_on_start: true, capabilities: [], user: null },
   events: { history_size: 1000 },
   api: {
     enabled: true,
@@ -84,6 +83,7 @@ const EXPECTED_DEFAULTS: Config = {
     rate_limit_per_sec: 200,
   },
   metrics: { enabled: true },
+  compat: { networkd_dispatcher: false, networkd_dispatcher_dirs: ["/etc/networkd-dispatcher", "/usr/lib/networkd-dispatcher"] },
 };
 
 describe("defaults", () => {
@@ -115,7 +115,7 @@ describe("defaults", () => {
 
   it("configKeyPaths lists every leaf key", () => {
     const paths = configKeyPaths();
-    assert.equal(paths.length, 37);
+    assert.equal(paths.length, 42);
     assert.ok(paths.includes("backends.dhclient.lease_files"));
     assert.ok(paths.includes("api.token"));
   });
@@ -128,8 +128,9 @@ describe("example file", () => {
     const r = loadConfig({ path: EXAMPLE, env: {} });
     assert.equal(r.fromFile, true);
     assert.equal(r.file, EXAMPLE);
-    assert.deepEqual(r.config, EXPECTED_DEFAULTS);
-    assert.ok(configEquals(r.config, defaultConfig()));
+    const containerHost = ["veth*", "docker*", "br-*", "cni*", "flannel*", "cali*", "lxc*", "virbr*"];
+    assert.deepEqual(r.config, { ...EXPECTED_DEFAULTS, monitoring: { interfaces: [], exclude: containerHost } });
+    assert.deepEqual(r.notes, []);
   });
 
   it("spells out every key", () => {
@@ -163,6 +164,7 @@ system:
   scripts_dir: /usr/local/etc/netevd
 monitoring:
   interfaces: [eth0, "wl*", "en?[0-9]*", "[!v]*", "veth0@if5", eth0.100, "br-lan"]
+  exclude: ["veth*", "docker*"]
 routing:
   policy_rules: [eth1, wlan0, bond0.10]
   table_base: 1000
@@ -192,6 +194,7 @@ hooks:
   max_parallel: 256
   replay_on_start: false
   capabilities: [CAP_NET_ADMIN, CAP_NET_BIND_SERVICE]
+  user: root
 events:
   history_size: 10
 api:
@@ -203,22 +206,26 @@ api:
   rate_limit_per_sec: 100000
 metrics:
   enabled: false
+compat:
+  networkd_dispatcher: true
+  networkd_dispatcher_dirs: [/srv/nd]
 `,
       "all.yaml",
     );
     assert.deepEqual(cfg, {
-      system: { log_level: "debug", log_format: "json", backend: "dhclient", user: "_netevd$", scripts_dir: "/usr/local/etc/netevd" },
-      monitoring: { interfaces: ["eth0", "wl*", "en?[0-9]*", "[!v]*", "veth0@if5", "eth0.100", "br-lan"] },
+      system: { log_level: "debug", log_format: "json", backend: "dhclient", user: "_netevd$", scripts_dir: "/usr/local/etc/netevd", scripts_dirs: ["/usr/local/etc/netevd", "/usr/lib/netevd"] },
+      monitoring: { interfaces: ["eth0", "wl*", "en?[0-9]*", "[!v]*", "veth0@if5", "eth0.100", "br-lan"], exclude: ["veth*", "docker*"] },
       routing: { policy_rules: ["eth1", "wlan0", "bond0.10"], table_base: 1000, priority_from: 100, priority_to: 4294967294, protocol: 200, cleanup_on_exit: true },
       backends: {
         systemd_networkd: { emit_json: false, use_dns: true, use_domain: true, use_hostname: true },
         networkmanager: { use_dns: true, use_domain: false, use_hostname: true },
         dhclient: { use_dns: true, use_domain: true, use_hostname: false, lease_files: ["/var/lib/NetworkManager/*.lease", "/tmp/x.leases"] },
       },
-      hooks: { timeout_sec: 2.5, debounce_ms: 100, routes_debounce_ms: 0, max_parallel: 256, replay_on_start: false, capabilities: ["CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE"] },
+      hooks: { timeout_sec: 2.5, debounce_ms: 100, routes_debounce_ms: 0, max_parallel: 256, replay_on_start: false, capabilities: ["CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE"], user: "root" },
       events: { history_size: 10 },
       api: { enabled: false, listen: "[::1]:8080", socket: "", token: "s3cret-token_!", max_body_bytes: 256, rate_limit_per_sec: 100000 },
       metrics: { enabled: false },
+      compat: { networkd_dispatcher: true, networkd_dispatcher_dirs: ["/srv/nd"] },
     });
   });
 
@@ -381,7 +388,7 @@ describe("errors", () => {
       "  history_size: [1]", // 9
       "metrics: true", // 10
       "routing:",
-      "  policy_rules:", // 12
+      "  policy_rules: 5", // 12
       "",
     ].join("\n");
     const err = errorOf(() => parseConfig(text, "c.yaml"));
@@ -405,7 +412,7 @@ describe("errors", () => {
     assert.match(lines[4] ?? "", /expected a list of capability names, got string "CAP_NET_RAW"/);
     assert.match(lines[5] ?? "", /got a list/);
     assert.match(lines[6] ?? "", /c\.yaml:10: metrics: expected a mapping, got boolean true/);
-    assert.match(lines[7] ?? "", /got null \(empty value\)/);
+    assert.match(lines[7] ?? "", /got number 5/);
   });
 
   it("reports YAML syntax errors with a line", () => {

@@ -255,6 +255,8 @@ test("checkStat / checkDirStat", () => {
   assert.equal(checkStat(fakeStat(0o100757), 0), "world-writable");
   assert.equal(checkStat(fakeStat(0o100777), 0), "group- and world-writable");
   assert.equal(checkStat(fakeStat(0o100644), 0), "not executable");
+  assert.equal(checkStat(fakeStat(0o104755), 0), "setuid");
+  assert.equal(checkStat(fakeStat(0o102755), 0), "setgid");
   assert.match(checkStat(fakeStat(0o040755), 0)!, /not a regular file \(directory\)/);
   assert.match(checkStat(fakeStat(0o010755), 0)!, /not a regular file/);
   // a non-root daemon needs r-x on a root-owned script

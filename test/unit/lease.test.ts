@@ -140,7 +140,7 @@ test("malformed blocks are rejected with their line; the blocks around them stil
     // truncated: the next block starts before this one is closed
     `lease {\n  interface "lab0";\n  fixed-address 10.77.0.66;\n` +
     garbage +
-    `lease {\n  interface "lab0";\n  fixed-address 10.77.0.77;\n  option domain-name "${"x".repeat(LEASE_LIMITS.line)}";\n}\n` +
+    `lease {\n  interface "lab0";\n  fixed-address 10.77.0.77;\n  interface "${"x".repeat(LEASE_LIMITS.line)}";\n}\n` +
     `lease {\n  interface "lab0";\n  fixed-address 10.77.0.88;\n  option host-name "unterminated;\n}\n` +
     `lease {\n  interface "../../etc/passwd";\n  fixed-address 10.77.0.99;\n}\n` +
     `lease {\n  interface "lab0";\n  fixed-address 10.77.0.100\n}\n` +
@@ -189,4 +189,36 @@ test("performance: a few KB parse well under 1 ms", () => {
   const per = (performance.now() - t0) / n;
   assert.ok(per < 0.5, `${per.toFixed(3)} ms per ${text.length}-byte file`);
   console.log(`# parseLeases: ${(per * 1000).toFixed(1)} µs per ${text.length}-byte file`);
+});
+
+// Issue 15 row 7: lines are limited per option, not per lease.
+test("one over-long option is dropped with a reason; the rest of the lease is used", () => {
+  const long = Array.from({ length: 400 }, (_, i) => `"d${i}.example.test."`).join(", ");
+  assert.ok(long.length > LEASE_LIMITS.line);
+  const r = parseLeases(block({ extra: `  option domain-search ${long};\n` }));
+  const l = r.leases.get("lab0");
+  assert.ok(l, "the lease is used");
+  assert.equal(l.fixedAddress, "10.77.0.50");
+  assert.deepEqual(l.routers, ["10.77.0.1"]);
+  assert.equal(l.hostName, "labclient");
+  assert.equal(r.problems.length, 1);
+  assert.match(r.problems[0]!.reason, /option domain-search: line longer than 4096 bytes; dropped/);
+  // the same with a line under the byte cap but more values than a statement keeps
+  const many = Array.from({ length: 300 }, (_, i) => `"s${i}."`).join(", ");
+  const r2 = parseLeases(block({ extra: `  option domain-search ${many};\n` }));
+  assert.equal(r2.leases.get("lab0")?.fixedAddress, "10.77.0.50");
+  assert.match(r2.problems[0]?.reason ?? "", /option domain-search: more than 256 values; dropped/);
+  // a required statement that is too long still rejects its block
+  const r3 = parseLeases(block({ extra: `  fixed-address ${"1".repeat(LEASE_LIMITS.line)};\n` }));
+  assert.equal(r3.leases.size, 0);
+});
+
+test("a problem's key names its content, not its line: the same bad option in a later block has the same key", () => {
+  const bad = `  option domain-search ${"\"x.test.\", ".repeat(500)}"y.test.";\n`;
+  const one = parseLeases(block({ extra: bad }));
+  const two = parseLeases(block({ addr: "10.77.0.51" }) + block({ extra: bad }));
+  assert.equal(one.problems.length, 1);
+  assert.equal(two.problems.length, 1);
+  assert.notEqual(one.problems[0]!.line, two.problems[0]!.line);
+  assert.equal(one.problems[0]!.key, two.problems[0]!.key);
 });

@@ -1,6 +1,7 @@
 // Lists and checks the candidate scripts of one hook directory. Cheap on purpose (it runs for every
-// event before the first spawn): one stat of the directory, one readdir, one stat per entry (plus a
-// realpath and a stat of the target's directory for the rare symlink).
+// event before the first spawn): one stat and one realpath of the directory, an lstat per directory
+// of its chain up to `/`, one readdir, one stat per entry (plus a realpath and the target's chain for
+// the rare symlink).
 import * as fs from "node:fs";
 import { dirname, join } from "node:path";
 import { hookDirName } from "../../events/dirs.js";
@@ -57,6 +58,7 @@ export function checkStat(st: fs.Stats, daemonUid: number): string | undefined {
   if (owner) return owner;
   const w = writableReason(mode);
   if (w) return w;
+  if ((mode & 0o6000) !== 0) return (mode & 0o4000) !== 0 ? "setuid" : "setgid";
   if ((mode & 0o111) === 0) return "not executable";
   if (daemonUid !== 0) {
     // the daemon user needs r-x (the interpreter of a #! script reads it); group bits count because
@@ -73,6 +75,29 @@ export function checkDirStat(st: fs.Stats, daemonUid: number): string | undefine
   const owner = ownerReason(Number(st.uid), daemonUid);
   if (owner) return owner;
   return writableReason(Number(st.mode));
+}
+
+/**
+ * The whole chain of directories from `/` down to `dir` (an absolute path without symlinks, e.g.
+ * a realpath) must be owned by root or the daemon user and not group- or world-writable: then
+ * nobody else can rename or replace anything along the path, and a script checked by path is the
+ * script that runs (as NetworkManager-dispatcher requires). Returns the first problem, or undefined.
+ */
+export function chainProblem(dir: string, daemonUid: number): string | undefined {
+  const parts = dir.split("/").filter(Boolean);
+  let cur = "/";
+  for (let i = 0; ; i++) {
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(cur);
+    } catch (e) {
+      return `cannot stat ${cur}: ${errCode(e)}`;
+    }
+    const reason = checkDirStat(st, daemonUid);
+    if (reason) return `${cur} is ${reason}`;
+    if (i >= parts.length) return undefined;
+    cur = cur === "/" ? `/${parts[i]}` : `${cur}/${parts[i]}`;
+  }
 }
 
 /** Why a file name is ignored by name (backups, package-manager leftovers, dotfiles), or undefined. */
@@ -130,6 +155,16 @@ export function discoverHooks(scriptsDir: string, event: string, daemonUid: numb
     out.dirProblem = `hook directory is ${dirReason}`;
     return out;
   }
+  let chain: string | undefined;
+  try {
+    chain = chainProblem(fs.realpathSync.native(dir), daemonUid);
+  } catch (e) {
+    chain = `cannot resolve: ${errCode(e)}`;
+  }
+  if (chain) {
+    out.dirProblem = `hook directory path is not trusted: ${chain}`;
+    return out;
+  }
 
   let entries: fs.Dirent[];
   try {
@@ -168,9 +203,8 @@ export function discoverHooks(scriptsDir: string, event: string, daemonUid: numb
       let target: string;
       try {
         target = fs.realpathSync.native(path);
-        const tdir = fs.statSync(dirname(target));
-        const tr = checkDirStat(tdir, daemonUid);
-        if (tr) { skip(`symlink target directory is ${tr}`); continue; }
+        const tr = chainProblem(dirname(target), daemonUid);
+        if (tr) { skip(`symlink target path is not trusted: ${tr}`); continue; }
       } catch (e) {
         skip(`cannot resolve symlink: ${errCode(e)}`);
         continue;

@@ -38,7 +38,9 @@ export class Dispatcher {
   constructor(private readonly o: DispatcherOptions) {}
 
   static keyOf(job: HookJob): string {
-    return `${job.event.index ?? job.event.link ?? "-"}|${job.event.backend}|${coalesceGroup(job.event.event)}`;
+    // networkd-dispatcher's carrier and no-carrier are two operational states, each run: no shared slot
+    const group = job.compat ? `${job.compat}:${job.event.event}` : coalesceGroup(job.event.event);
+    return `${job.event.index ?? job.event.link ?? "-"}|${job.event.backend}|${group}`;
   }
 
   submit(job: HookJob): void {

@@ -146,3 +146,91 @@ function printableName(name: string): string {
   const s = safeJsonStringify(name.length > 64 ? `${name.slice(0, 64)}…` : name);
   return s.slice(1, -1);
 }
+
+/** The kernel's limit for one argv/envp string, terminating NUL included (MAX_ARG_STRLEN, 32 pages). */
+export const MAX_ARG_STRLEN = 131072;
+/** The whole argv + envp budget when the stack limit is unknown: ARG_MAX with the default 8 MiB stack (stack / 4). */
+export const DEFAULT_ARG_BUDGET = 2 * 1024 * 1024;
+
+/**
+ * What execve(2) accepts in total for argv + envp: a quarter of the stack limit (RLIMIT_STACK, as
+ * /proc/self/limits gives it), at most 3/4 of _STK_LIM (6 MiB), at least ARG_MAX's floor (128 KiB).
+ */
+export function execArgBudget(limitsText: string | undefined): number {
+  if (limitsText === undefined) return DEFAULT_ARG_BUDGET;
+  const m = /^Max stack size\s+(\S+)/m.exec(limitsText);
+  if (!m) return DEFAULT_ARG_BUDGET;
+  const stack = m[1] === "unlimited" ? Infinity : Number(m[1]);
+  if (!Number.isFinite(stack) && m[1] !== "unlimited") return DEFAULT_ARG_BUDGET;
+  return Math.max(128 * 1024, Math.min(stack / 4, 6 * 1024 * 1024));
+}
+
+/** Bytes the kernel counts for one environment entry: "NAME=value" and its NUL. */
+export function envEntryBytes(name: string, value: string): number {
+  return Buffer.byteLength(name) + 1 + Buffer.byteLength(value) + 1;
+}
+
+/** Variables dropped last when the whole environment is too big: what every script relies on. */
+const KEEP_LAST: ReadonlySet<string> = new Set(["PATH", "LINK", "LINKINDEX", "STATE", "EVENT", "BACKEND", "ADDRESSES", "NETEVD_REPLAY", "LANG", "TZ"]);
+
+/**
+ * Make `env` fit what execve(2) accepts, so that the script always runs: an entry longer than
+ * MAX_ARG_STRLEN is dropped; then, while argv (`argv`, the exec'd program's arguments) + envp
+ * (strings and pointers) exceed `budget`, the largest remaining value is dropped (the variables
+ * every script relies on last). Each drop is reported. Returns a new object.
+ */
+export function fitExecLimits(env: Record<string, string>, argv: readonly string[], budget: number):
+  { env: Record<string, string>; problems: EnvProblem[] } {
+  const out: Record<string, string> = {};
+  const problems: EnvProblem[] = [];
+  let total = 0;
+  for (const a of argv) total += Buffer.byteLength(a) + 1 + 8;
+  for (const [name, value] of Object.entries(env)) {
+    const n = envEntryBytes(name, value);
+    if (n > MAX_ARG_STRLEN) {
+      problems.push({ variable: name, reason: `${name}=value is ${n} bytes with its NUL, over the kernel's ${MAX_ARG_STRLEN}-byte limit for one exec string` });
+      continue;
+    }
+    out[name] = value;
+    total += n + 8; // the string and its envp pointer
+  }
+  total += 16; // the NULL ends of argv and envp
+  if (total > budget) {
+    const order = Object.keys(out).sort((a, b) => {
+      const ka = KEEP_LAST.has(a) ? 1 : 0;
+      const kb = KEEP_LAST.has(b) ? 1 : 0;
+      return ka - kb || envEntryBytes(b, out[b]!) - envEntryBytes(a, out[a]!);
+    });
+    for (const name of order) {
+      if (total <= budget) break;
+      total -= envEntryBytes(name, out[name]!) + 8;
+      delete out[name];
+      problems.push({ variable: name, reason: `dropped to fit the execve limit of ${budget} bytes for arguments and environment` });
+    }
+  }
+  return { env: out, problems };
+}
+
+/** At most this many variables in a hook environment (the daemon sets about 20). */
+export const MAX_ENV_VARS = 256;
+
+/**
+ * Re-validate an environment that crossed a process boundary (the privileged runner checks what
+ * the daemon sends): every name and value must be what buildHookEnv could have produced.
+ * Returns the first problem, or undefined.
+ */
+export function checkHookEnv(env: unknown): string | undefined {
+  if (typeof env !== "object" || env === null || Array.isArray(env)) return "env is not an object";
+  const entries = Object.entries(env as Record<string, unknown>);
+  if (entries.length > MAX_ENV_VARS) return `more than ${MAX_ENV_VARS} variables`;
+  for (const [name, value] of entries) {
+    if (!NAME.test(name) || name.length > 128) return "a variable name is not valid";
+    if (dangerousName(name)) return `${name}: refused (changes loader/shell behaviour)`;
+    if (typeof value !== "string") return `${name}: not a string`;
+    if (name === "PATH" && value !== HOOK_PATH) return "PATH is not the hook PATH";
+    if (name === "NETEVD_REPLAY" && value !== "1") return "NETEVD_REPLAY is not 1";
+    const reason = checkValue(validationKind(name), value, { kernelName: name === "LINK" });
+    if (reason !== undefined) return `${name}: ${reason}`;
+  }
+  return undefined;
+}

@@ -1,26 +1,27 @@
 // Runs hook scripts: one script (runScript), or the scripts of one hook directory serially
 // (runHookDir). See spec section 2.
 //
-// What runs is what was checked: the script is opened (following symlinks), the open fd is fstat'ed
-// and checked again, and exactly that fd is executed through /proc/self/fd/3 (the fd is passed as
-// the child's fd 3, without O_CLOEXEC, so that the interpreter of a `#!` script can re-open it).
-// Renaming another file over the path between the check and the exec changes nothing.
-// Consequence for `#!` scripts: the kernel hands the interpreter "/proc/self/fd/3" as the script
-// path, so `$0` is "/proc/self/fd/3" (argv[0] is the real path only for binaries); LINK/STATE
-// in `$1`/`$2` and the environment are unaffected.
+// What runs is what was checked: the script's real path (symlinks resolved) is checked, the whole
+// chain of directories from `/` down included (owned by root or the daemon user, not group- or
+// world-writable), so nobody else can swap the file in between, and then executed by that path with
+// argv = [path]: a `#!` script's `$0` is its real path.
 //
-// Completion is the child's `exit` event, never EOF on its pipes: a backgrounded grandchild that
-// keeps stdout open cannot hang a run. When the script exits, what is left of its process group is
-// SIGKILLed, its pipes are read for at most PIPE_DRAIN_MS more and then destroyed.
-// Known escape: a grandchild that calls setsid(2) (or setpgid) leaves the script's process group
-// and survives; only a cgroup per run would catch it.
+// Each script runs under netevd-hookexec (native/hookexec.c): it closes every fd above 2, sets
+// NoNewPrivs (not for root hooks), limits the inheritable set to the ambient set (the capabilities
+// in hooks.capabilities, none by default), and is a child subreaper: whatever the script started,
+// even after setsid, is killed when the script exits, at the timeout (SIGTERM, SIGKILL 2 s later)
+// and when this process dies (PR_SET_PDEATHSIG). Completion is the launcher's exit, never EOF on
+// the pipes. Output is logged line by line up to a per-run cap; the rest is counted.
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
+import { dirname } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import type { Readable } from "node:stream";
 import type { HookJob } from "../../events/types.js";
-import { buildHookEnv } from "./env.js";
-import { checkStat, discoverHooks, type Discovery, type HookScript, type SkippedScript } from "./discover.js";
+import { nativeExecutable } from "../../netlink/native.js";
+import { buildHookEnv, execArgBudget, fitExecLimits } from "./env.js";
+import { discoverMerged, mergedParts } from "./merge.js";
+import { chainProblem, checkStat, type Discovery, type HookScript, type SkippedScript } from "./discover.js";
 
 export interface HookRunResult {
   event: string;
@@ -36,7 +37,7 @@ export interface HookRunResult {
   timedOut: boolean;
   ok: boolean;
   stderrTail: string[];
-  /** could not open/check/exec */
+  /** could not check/exec */
   error?: string;
 }
 
@@ -47,14 +48,35 @@ export interface HookLogger {
   debug(msg: string, fields: Record<string, unknown>): void;
 }
 
+/** What a run is for (tags every log record of it). */
+export interface RunContext {
+  event: string;
+  eventId: string;
+  link: string | null;
+}
+
+export function runContext(job: HookJob): RunContext {
+  return { event: job.event.event, eventId: job.event.id, link: job.event.link };
+}
+
 export interface RunOptions {
   timeoutSec: number;
+  /** owners trusted besides root (the daemon's uid; 0 = root only, as for root hooks) */
   daemonUid: number;
   log: HookLogger;
-  /** test-only seam: called after the fd was checked and before spawn */
-  afterCheck?: (script: HookScript) => void | Promise<void>;
+  /** NoNewPrivs for the script (default true; false only for root hooks) */
+  noNewPrivs?: boolean;
   /** called right before spawn (the benchmark measures event → exec start with it) */
   onSpawn?: (script: HookScript, hrtimeNs: bigint) => void;
+  /** ends the run as a timeout does (SIGTERM to everything, SIGKILL after the grace period) */
+  signal?: AbortSignal;
+}
+
+/** Runs one script somewhere else (the privileged runner for hooks.user: root). */
+export interface RemoteRunner {
+  run(script: HookScript, ctx: RunContext, env: Record<string, string>, timeoutSec: number, log: HookLogger): Promise<HookRunResult>;
+  /** end the connection: the runner ends every run of it */
+  close(): void;
 }
 
 /** Grace period between SIGTERM and SIGKILL on timeout. */
@@ -65,34 +87,45 @@ export const PIPE_DRAIN_MS = 100;
 export const STDERR_TAIL = 5;
 /** A longer line is cut (and the rest of it dropped) so that a script cannot grow our memory. */
 export const MAX_LINE = 8192;
-
-const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY;
+/** Per run (stdout and stderr together): at most this many lines ... */
+export const MAX_LOGGED_LINES = 1000;
+/** ... and this many bytes are logged; the rest is counted, and the count logged. */
+export const MAX_LOGGED_BYTES = 256 * 1024;
 
 function errCode(e: unknown): string {
   const err = e as NodeJS.ErrnoException | undefined;
   return err?.code ?? err?.message ?? String(e);
 }
 
-function killGroup(pid: number, sig: NodeJS.Signals): boolean {
-  try {
-    process.kill(-pid, sig);
-    return true;
-  } catch {
-    return false; // ESRCH: nothing left in the group
+let argBudget: number | undefined;
+function budget(): number {
+  if (argBudget === undefined) {
+    let text: string | undefined;
+    try { text = fs.readFileSync("/proc/self/limits", "utf8"); } catch { /* default */ }
+    argBudget = execArgBudget(text);
   }
+  return argBudget;
 }
+
+/** What a run may still log; shared by its stdout and stderr. */
+interface OutputBudget { lines: number; bytes: number; droppedLines: number; droppedBytes: number }
 
 /**
  * Splits a stream into lines (LF, a trailing CR is removed), UTF-8 safe, each line capped at
- * MAX_LINE characters. Flushes a final partial line on end/close.
+ * MAX_LINE characters. Flushes a final partial line on end/close. Once the budget is spent and no
+ * line is wanted any more (`wantLines` false), only bytes and newlines are counted.
  */
-function lineReader(stream: Readable, onLine: (line: string) => void): { flush(): void } {
+function lineReader(stream: Readable, budgetLeft: OutputBudget, wantLines: boolean, onLine: (line: string, logged: boolean) => void): { flush(): void } {
   const dec = new StringDecoder("utf8");
   let buf = "";
   let skipping = false; // inside an over-long line: drop until the next newline
   let done = false;
   const emit = (line: string): void => {
-    onLine(line.endsWith("\r") ? line.slice(0, -1) : line);
+    const text = line.endsWith("\r") ? line.slice(0, -1) : line;
+    const bytes = Buffer.byteLength(text) + 1;
+    const logged = budgetLeft.lines > 0 && budgetLeft.bytes >= bytes;
+    if (logged) { budgetLeft.lines--; budgetLeft.bytes -= bytes; } else { budgetLeft.droppedLines++; budgetLeft.droppedBytes += bytes; }
+    onLine(text, logged);
   };
   const feed = (text: string): void => {
     let start = 0;
@@ -113,14 +146,25 @@ function lineReader(stream: Readable, onLine: (line: string) => void): { flush()
       skipping = true;
     }
   };
+  let partial = false; // counting: the last chunk ended inside a line
+  const count = (chunk: Buffer): void => {
+    budgetLeft.droppedBytes += chunk.length;
+    partial = chunk.length > 0 && chunk[chunk.length - 1] !== 10;
+    for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) budgetLeft.droppedLines++;
+  };
   const flush = (): void => {
     if (done) return;
     done = true;
+    if (partial) budgetLeft.droppedLines++;
     feed(dec.end());
     if (buf !== "" && !skipping) emit(buf);
     buf = "";
   };
-  stream.on("data", (chunk: Buffer) => { if (!done) feed(dec.write(chunk)); });
+  stream.on("data", (chunk: Buffer) => {
+    if (done) return;
+    if (!wantLines && budgetLeft.lines <= 0 && buf === "") count(chunk);
+    else feed(dec.write(chunk));
+  });
   stream.on("end", flush);
   stream.on("close", flush);
   stream.on("error", () => { /* destroyed pipe, EPIPE...: nothing to do */ });
@@ -141,14 +185,35 @@ function elapsedMs(t0: bigint): number {
 }
 
 /**
- * Run one script: open + fstat + check, then exec the checked fd. Resolves when the script has
- * exited (or could not be started); never rejects.
+ * The real path of a script and why it must not run (undefined: it may): the directory chain and
+ * the file itself are checked (lstat of the real path: a regular file, owner, mode, no setuid/setgid).
  */
-export async function runScript(script: HookScript, job: HookJob, env: Record<string, string>, opts: RunOptions): Promise<HookRunResult> {
-  const ev = job.event;
-  const base = { event: ev.event, eventId: ev.id, link: ev.link, script: script.name, path: script.path };
+export function checkScriptPath(path: string, daemonUid: number): { real?: string; problem?: string } {
+  let real: string;
+  try {
+    real = fs.realpathSync.native(path);
+  } catch (e) {
+    return { problem: `cannot resolve: ${errCode(e)}` };
+  }
+  const chain = chainProblem(dirname(real), daemonUid);
+  if (chain) return { real, problem: `path is not trusted: ${chain}` };
+  try {
+    const reason = checkStat(fs.lstatSync(real), daemonUid);
+    if (reason) return { real, problem: reason };
+  } catch (e) {
+    return { real, problem: `cannot stat: ${errCode(e)}` };
+  }
+  return { real };
+}
+
+/**
+ * Run one script: check its path, then exec it through netevd-hookexec. Resolves when the script
+ * and everything it started are gone (or it could not be started); never rejects.
+ */
+export async function runScript(script: HookScript, ctx: RunContext, env: Record<string, string>, opts: RunOptions): Promise<HookRunResult> {
+  const base = { event: ctx.event, eventId: ctx.eventId, link: ctx.link, script: script.name, path: script.path };
   const fields = (extra: Record<string, unknown> = {}): Record<string, unknown> =>
-    ({ event: ev.event, eventId: ev.id, link: ev.link, script: script.name, ...extra });
+    ({ event: ctx.event, eventId: ctx.eventId, link: ctx.link, script: script.name, ...extra });
   const wallStart = Date.now();
   const t0 = process.hrtime.bigint();
   const failed = (error: string): HookRunResult => {
@@ -158,72 +223,51 @@ export async function runScript(script: HookScript, job: HookJob, env: Record<st
     return r;
   };
 
-  // ---- open and check what will be executed
-  let fd: number;
+  const { real, problem } = checkScriptPath(script.path, opts.daemonUid);
+  if (problem !== undefined || real === undefined) return failed(`refused: ${problem ?? "no path"}`);
+  let launcher: string;
   try {
-    fd = fs.openSync(script.path, OPEN_FLAGS);
+    launcher = nativeExecutable("netevd-hookexec");
   } catch (e) {
-    return failed(`cannot open: ${errCode(e)}`);
+    return failed(`cannot exec: ${(e as Error).message}`);
   }
-  let fdOpen = true;
-  const closeFd = (): void => {
-    if (fdOpen) { fdOpen = false; try { fs.closeSync(fd); } catch { /* ignore */ } }
-  };
-  try {
-    const reason = checkStat(fs.fstatSync(fd), opts.daemonUid);
-    if (reason) { closeFd(); return failed(`refused after open: ${reason}`); }
-  } catch (e) {
-    closeFd();
-    return failed(`cannot fstat: ${errCode(e)}`);
-  }
+  const args = [...(opts.noNewPrivs === false ? [] : ["-n"]), "-g", String(KILL_GRACE_MS), "--", real];
+  const fit = fitExecLimits(env, [launcher, ...args], budget());
+  for (const p of fit.problems) opts.log.warn("hook env value dropped", fields({ variable: p.variable, reason: p.reason }));
 
-  if (opts.afterCheck) {
-    try {
-      const p = opts.afterCheck(script);
-      if (p) await p;
-    } catch (e) {
-      closeFd();
-      return failed(`afterCheck: ${errCode(e)}`);
-    }
-  }
-
-  // ---- spawn the checked fd
   let child: ChildProcess;
   const startedAt = new Date().toISOString();
   const t1 = process.hrtime.bigint();
   opts.onSpawn?.(script, t1);
   try {
-    // argv carries the same validated values as the environment: a value dropped there is "" here
-    child = spawn("/proc/self/fd/3", [env.LINK ?? "", env.STATE ?? ""], {
-      argv0: script.target ?? script.path,
+    child = spawn(launcher, args, {
       cwd: "/",
-      env,
+      env: fit.env,
       shell: false,
-      detached: true, // setsid(): own session and process group, pgid = pid
-      stdio: ["ignore", "pipe", "pipe", fd],
+      detached: true, // setsid(): own session and process group
+      stdio: ["ignore", "pipe", "pipe"],
       windowsHide: true,
     });
   } catch (e) {
-    closeFd();
     return failed(`cannot exec: ${errCode(e)}`);
-  } finally {
-    closeFd();
   }
 
   return new Promise<HookRunResult>((resolve) => {
     const pid = child.pid;
     const stderrTail: string[] = [];
+    const left: OutputBudget = { lines: MAX_LOGGED_LINES, bytes: MAX_LOGGED_BYTES, droppedLines: 0, droppedBytes: 0 };
     let timedOut = false;
     let settled = false;
     let termTimer: NodeJS.Timeout | undefined;
     let killTimer: NodeJS.Timeout | undefined;
 
-    const out = child.stdout ? lineReader(child.stdout, (line) =>
-      opts.log.info("hook output", fields({ stream: "stdout", line }))) : undefined;
-    const err = child.stderr ? lineReader(child.stderr, (line) => {
+    const out = child.stdout ? lineReader(child.stdout, left, false, (line, logged) => {
+      if (logged) opts.log.info("hook output", fields({ stream: "stdout", line }));
+    }) : undefined;
+    const err = child.stderr ? lineReader(child.stderr, left, true, (line, logged) => {
       stderrTail.push(line);
       if (stderrTail.length > STDERR_TAIL) stderrTail.shift();
-      opts.log.info("hook output", fields({ stream: "stderr", line }));
+      if (logged) opts.log.info("hook output", fields({ stream: "stderr", line }));
     }) : undefined;
 
     const finish = async (exitCode: number | null, signal: string | null, error?: string): Promise<void> => {
@@ -232,9 +276,8 @@ export async function runScript(script: HookScript, job: HookJob, env: Record<st
       const durationMs = elapsedMs(t1);
       if (termTimer) clearTimeout(termTimer);
       if (killTimer) clearTimeout(killTimer);
-      // no grandchild survives the script (except one that left the group with setsid)
-      if (pid !== undefined) killGroup(pid, "SIGKILL");
-      // read what is still buffered, but never wait for EOF longer than PIPE_DRAIN_MS
+      // the launcher exits only when nothing of the script is left; what is still buffered in the
+      // pipes is read for at most PIPE_DRAIN_MS
       let drainTimer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((res) => { drainTimer = setTimeout(res, PIPE_DRAIN_MS); });
       await Promise.all([ended(child.stdout, deadline), ended(child.stderr, deadline)]);
@@ -243,6 +286,10 @@ export async function runScript(script: HookScript, job: HookJob, env: Record<st
       err?.flush();
       child.stdout?.destroy();
       child.stderr?.destroy();
+      if (left.droppedLines > 0 || left.droppedBytes > 0) {
+        opts.log.warn("hook output not logged", fields({ droppedLines: left.droppedLines, droppedBytes: left.droppedBytes,
+          limitLines: MAX_LOGGED_LINES, limitBytes: MAX_LOGGED_BYTES }));
+      }
 
       const ok = error === undefined && !timedOut && exitCode === 0;
       const r: HookRunResult = { ...base, startedAt, durationMs, exitCode, signal, timedOut, ok, stderrTail: [...stderrTail] };
@@ -260,17 +307,26 @@ export async function runScript(script: HookScript, job: HookJob, env: Record<st
       if (child.pid === undefined) void finish(null, null, `cannot exec: ${errCode(e)}`);
     });
 
+    const end = (): void => {
+      if (settled || pid === undefined || killTimer) return;
+      // the launcher signals every descendant: SIGTERM now, SIGKILL after KILL_GRACE_MS
+      try { process.kill(pid, "SIGTERM"); } catch { /* already gone */ }
+      // backstop, should the launcher itself not end
+      killTimer = setTimeout(() => {
+        if (!settled) try { process.kill(-pid, "SIGKILL"); } catch { /* gone */ }
+      }, KILL_GRACE_MS + 3000);
+    };
     if (pid !== undefined && opts.timeoutSec > 0 && Number.isFinite(opts.timeoutSec)) {
       termTimer = setTimeout(() => {
         termTimer = undefined;
         if (settled) return;
         timedOut = true;
-        killGroup(pid, "SIGTERM");
-        killTimer = setTimeout(() => {
-          killTimer = undefined;
-          if (!settled) killGroup(pid, "SIGKILL");
-        }, KILL_GRACE_MS);
+        end();
       }, Math.max(1, Math.round(opts.timeoutSec * 1000)));
+    }
+    if (opts.signal) {
+      if (opts.signal.aborted) end();
+      else opts.signal.addEventListener("abort", end, { once: true });
     }
   });
 }
@@ -322,17 +378,22 @@ export function resetSkipRegistry(): void {
  * environment (logging dropped values), then run the scripts serially. A failing script never stops
  * the next one. Resolves with one result per script that was attempted.
  */
-export async function runHookDir(scriptsDir: string, job: HookJob, opts: RunOptions & { daemonEnv: NodeJS.ProcessEnv }): Promise<HookRunResult[]> {
+export async function runHookDir(scriptsDirs: string | readonly string[], job: HookJob,
+  opts: RunOptions & { daemonEnv: NodeJS.ProcessEnv; runner?: RemoteRunner }): Promise<HookRunResult[]> {
   const ev = job.event;
   const ctx = { event: ev.event, eventId: ev.id, link: ev.link };
-  const d = discoverHooks(scriptsDir, ev.event, opts.daemonUid);
-  if (d.skipped.length > 0 || d.dirProblem !== undefined || currentSkips.has(d.dir)) recordDiscovery(d, opts.log, ctx);
+  const d = discoverMerged(typeof scriptsDirs === "string" ? [scriptsDirs] : scriptsDirs, ev.event, opts.daemonUid);
+  for (const p of mergedParts(d)) if (p.skipped.length > 0 || p.dirProblem !== undefined || currentSkips.has(p.dir)) recordDiscovery(p, opts.log, ctx);
   if (d.scripts.length === 0) return [];
 
   const { env, problems } = buildHookEnv(job, opts.daemonEnv);
   for (const p of problems) opts.log.warn("hook env value dropped", { ...ctx, variable: p.variable, reason: p.reason });
 
   const results: HookRunResult[] = [];
-  for (const script of d.scripts) results.push(await runScript(script, job, env, opts));
+  const rc = runContext(job);
+  for (const script of d.scripts) {
+    if (opts.signal?.aborted) break; // stopping: the rest of the directory does not start
+    results.push(await (opts.runner ? opts.runner.run(script, rc, env, opts.timeoutSec, opts.log) : runScript(script, rc, env, opts)));
+  }
   return results;
 }

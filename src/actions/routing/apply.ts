@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { NetlinkError, type RouteSpec, type RtnlRequester, type RuleSpec } from "../../netlink/rtnl.js";
 import type { RouteRecord, RuleRecord } from "../../netlink/types.js";
 import type { PlannedRoute, PlannedRule, RoutingDiff } from "./plan.js";
-import { routeId, ruleId } from "./plan.js";
+import { isOurTable, routeId, ruleId } from "./plan.js";
 
 export type RoutingObject = "rule" | "route";
 export type RoutingAction = "add" | "del";
@@ -18,8 +18,11 @@ export interface Change {
   action: RoutingAction;
   rule?: RuleSpec;
   route?: RouteSpec;
-  /** the interface it is for, when known (stale objects of a vanished link have only an index) */
-  index: number;
+  /**
+   * The interface it is for, when known (stale objects of a vanished link have only an index);
+   * null when the object names none (a tagged rule into a table that is not table_base + ifindex).
+   */
+  index: number | null;
 }
 
 export type ChangeResult = "done" | "noop" | Error;
@@ -65,8 +68,11 @@ export function routeDelSpec(r: RouteRecord): RouteSpec {
 /** The diff as an ordered list of changes: deletions first (rules, then routes), then routes, then rules. */
 export function changesOf(diff: RoutingDiff, tableBase: number): Change[] {
   const out: Change[] = [];
-  for (const r of diff.delRules) out.push({ id: ruleChangeId(r), object: "rule", action: "del", rule: ruleSpecOf(r), index: r.table - tableBase });
-  for (const r of diff.delRoutes) out.push({ id: routeChangeId(r), object: "route", action: "del", route: routeDelSpec(r), index: r.oif ?? r.table - tableBase });
+  // the table says whose an object is only when it is one of ours (table_base + ifindex); any
+  // other table minus table_base is a number that may well be some other, live link's index
+  const ofTable = (table: number): number | null => (isOurTable(tableBase, table) ? table - tableBase : null);
+  for (const r of diff.delRules) out.push({ id: ruleChangeId(r), object: "rule", action: "del", rule: ruleSpecOf(r), index: ofTable(r.table) });
+  for (const r of diff.delRoutes) out.push({ id: routeChangeId(r), object: "route", action: "del", route: routeDelSpec(r), index: r.oif ?? ofTable(r.table) });
   for (const r of diff.addRoutes) out.push({ id: routeChangeId(r), object: "route", action: "add", route: routeAddSpec(r), index: r.index });
   for (const r of diff.addRules) out.push({ id: ruleChangeId(r), object: "rule", action: "add", rule: ruleSpecOf(r), index: r.index });
   return out;

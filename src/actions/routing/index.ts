@@ -138,7 +138,7 @@ export class RoutingReconciler {
     if (c.action === "del") this.ownDeletes.set(c.id, Date.now());
     const result = await applyChange(this.o.requester(), c);
     const details = changeDetails(c);
-    const link = this.o.model().links.get(c.index);
+    const link = c.index === null ? undefined : this.o.model().links.get(c.index);
     if (result instanceof Error) {
       if (c.action === "del") this.ownDeletes.delete(c.id);
       this.o.log.warn("policy routing change failed", { action: c.action, object: c.object, link: link?.name, ...details, err: result });

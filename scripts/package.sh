@@ -1,0 +1,80 @@
+#!/bin/bash
+# `npm run package`: release/netevd_<version>_<arch>.deb and release/netevd-<version>-linux-<arch>.tar.gz
+# from this tree (built by `npm ci`), with dpkg-deb only: no packaging dependency from npm.
+# The tree installed on a host:
+#   /usr/lib/netevd/{bin,dist/src,build/Release/netevd_native.node,node_modules (production),package.json}
+#   /usr/bin/netevd -> ../lib/netevd/bin/netevd
+#   /usr/lib/systemd/system/netevd*.service|socket, /usr/lib/sysusers.d/netevd.conf,
+#   /usr/lib/tmpfiles.d/netevd.conf, /usr/share/polkit-1/rules.d/50-netevd.rules,
+#   man pages, shell completion, /etc/netevd/netevd.yaml (conffile), /etc/netevd/<event>.d/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+version=$(node -p 'require("./package.json").version')
+arch=$(dpkg --print-architecture)
+out=$root/release
+[[ -f build/Release/netevd_native.node ]] || { echo "package.sh: build/Release/netevd_native.node is missing: run npm ci first" >&2; exit 1; }
+npx --no-install tsc -p tsconfig.json
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+stage=$work/root
+lib=$stage/usr/lib/netevd
+install -d "$lib/bin" "$lib/build/Release" "$stage/usr/bin"
+install -m 0755 bin/netevd "$lib/bin/netevd"
+cp -a dist/src "$lib/dist-src.tmp" && install -d "$lib/dist" && mv "$lib/dist-src.tmp" "$lib/dist/src"
+install -m 0644 build/Release/netevd_native.node "$lib/build/Release/"
+install -m 0644 package.json package-lock.json "$lib/"
+# production dependencies only: a copy of the installed tree, pruned (no network, no scripts).
+# Optional ones go too: dbus-next's usocket is a second native addon (plus its build chain) that
+# dbus-next replaces by node:net when it is absent.
+cp -a node_modules "$lib/node_modules"
+(cd "$lib" && npm prune --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+find "$lib/node_modules" -mindepth 1 -maxdepth 2 -type d -empty -delete
+rm -f "$lib/package-lock.json" "$lib/node_modules/.package-lock.json"
+find "$lib" -name '*.map' -delete
+ln -s ../lib/netevd/bin/netevd "$stage/usr/bin/netevd"
+
+install -d "$stage/usr/lib/systemd/system" "$stage/usr/lib/sysusers.d" "$stage/usr/lib/tmpfiles.d" \
+    "$stage/usr/share/polkit-1/rules.d" "$stage/usr/share/man/man8" "$stage/usr/share/man/man5" \
+    "$stage/usr/share/bash-completion/completions" "$stage/usr/share/zsh/vendor-completions" \
+    "$stage/usr/share/doc/netevd/examples"
+for unit in systemd/netevd*.service systemd/netevd*.socket; do
+    [[ -e $unit ]] && install -m 0644 "$unit" "$stage/usr/lib/systemd/system/"
+done
+install -m 0644 packaging/sysusers.conf "$stage/usr/lib/sysusers.d/netevd.conf"
+install -m 0644 packaging/tmpfiles.conf "$stage/usr/lib/tmpfiles.d/netevd.conf"
+install -m 0644 config/netevd-polkit.rules "$stage/usr/share/polkit-1/rules.d/50-netevd.rules"
+gzip -9n < packaging/man/netevd.8 > "$stage/usr/share/man/man8/netevd.8.gz"
+gzip -9n < packaging/man/netevd.yaml.5 > "$stage/usr/share/man/man5/netevd.yaml.5.gz"
+install -m 0644 packaging/completion/netevd.bash "$stage/usr/share/bash-completion/completions/netevd"
+install -m 0644 packaging/completion/_netevd "$stage/usr/share/zsh/vendor-completions/_netevd"
+install -m 0644 README.md "$stage/usr/share/doc/netevd/"
+install -m 0644 LICENSE "$stage/usr/share/doc/netevd/copyright"
+install -m 0644 config/netevd.example.yaml "$stage/usr/share/doc/netevd/examples/"
+install -d -m 0755 "$stage/etc/netevd"
+install -m 0644 config/netevd.example.yaml "$stage/etc/netevd/netevd.yaml"
+# the common events' hook directories (the full list: README, "Hook scripts")
+for ev in carrier no-carrier link-added link-removed address-added address-removed routes mtu \
+          routable degraded off configured failed manager activated disconnected; do
+    install -d -m 0755 "$stage/etc/netevd/$ev.d"
+done
+
+# the tarball: the same tree plus an install script that does what the .deb's postinst does
+mkdir -p "$out"
+tarname=netevd-$version-linux-$arch
+tdir=$work/$tarname
+mkdir -p "$tdir"
+cp -a "$stage" "$tdir/root"
+install -m 0755 packaging/install.sh "$tdir/install.sh"
+install -m 0644 README.md "$tdir/"
+tar -C "$work" --owner=0 --group=0 --numeric-owner -czf "$out/$tarname.tar.gz" "$tarname"
+
+install -d "$stage/DEBIAN"
+size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
+sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" packaging/debian/control.in > "$stage/DEBIAN/control"
+echo /etc/netevd/netevd.yaml > "$stage/DEBIAN/conffiles"
+for s in postinst prerm postrm; do install -m 0755 "packaging/debian/$s" "$stage/DEBIAN/$s"; done
+dpkg-deb --root-owner-group -Zxz --build "$stage" "$out/netevd_${version}_${arch}.deb" >/dev/null
+echo "release/netevd_${version}_${arch}.deb"
+echo "release/$tarname.tar.gz"
