@@ -108,9 +108,9 @@ export function formatScripts(v: ScriptsView): string {
   return out;
 }
 
-/** One line per event: time, id, event, link, backend, what changed, addresses. */
+/** One line per event: time, id, event, link, source (kernel or the backend; older daemons: backend), what changed, addresses. */
 export function formatEvent(e: NetevdEvent & { hooks?: HookResultRecord[] }): string {
-  const parts = [e.ts, e.id, e.event.padEnd(15), dash(e.link).padEnd(10), e.backend];
+  const parts = [e.ts, e.id, e.event.padEnd(15), dash(e.link).padEnd(10), e.source ?? e.backend];
   if (e.replay) parts.push("replay");
   if (e.changed.length) parts.push(`changed=${e.changed.join(",")}`);
   if (e.addresses.length) parts.push(`addresses=${e.addresses.join(",")}`);
