@@ -115,7 +115,8 @@ async function netevd(emitJson: boolean, kernel: CarrierWatch, nd: NetworkdWatch
 
 async function dispatcher(kernel: CarrierWatch, nd: NetworkdWatch): Promise<Variant> {
   const { base, out } = stampTree(["no-carrier", "carrier", "routable"], "binary");
-  const child: ChildProcess = spawn("networkd-dispatcher", ["-S", base], { stdio: ["ignore", "ignore", "pipe"] });
+  // scripts/bench.sh: the copy scripts/setup-lab.sh unpacked, or an installed one
+  const child: ChildProcess = spawn(process.env.NETEVD_ND_BIN || "networkd-dispatcher", ["-S", base], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr!.on("data", (b: Buffer) => { stderr = (stderr + b.toString()).slice(-2000); });
   try {

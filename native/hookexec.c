@@ -60,8 +60,13 @@ static void close_fds_from(int lowfd) {
   for (long fd = lowfd; fd < max; fd++) close((int)fd);
 }
 
-/* inheritable := inheritable & ambient (dropping inheritable capabilities needs no privilege) */
-static void limit_inheritable(void) {
+/*
+ * inheritable := inheritable & ambient (dropping inheritable capabilities needs no privilege).
+ * If a seccomp filter refuses capset (EPERM) and NoNewPrivs is set, go on: with NoNewPrivs, no
+ * file capabilities and an empty permitted set, an inheritable capability can give the script
+ * nothing (it could only be raised into the ambient set from the permitted set).
+ */
+static void limit_inheritable(int nnp) {
   struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct data[2];
   memset(data, 0, sizeof data);
@@ -74,7 +79,7 @@ static void limit_inheritable(void) {
   }
   data[0].inheritable &= (unsigned)(amb & 0xffffffffu);
   data[1].inheritable &= (unsigned)(amb >> 32);
-  if (syscall(SYS_capset, &hdr, data) < 0) die("capset");
+  if (syscall(SYS_capset, &hdr, data) < 0 && !(nnp && errno == EPERM)) die("capset");
 }
 
 /* Send sig to every process whose chain of parents reaches us (found through /proc). */
@@ -144,7 +149,7 @@ int main(int argc, char **argv) {
 
   close_fds_from(3);
   if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("prctl(PR_SET_NO_NEW_PRIVS)");
-  limit_inheritable();
+  limit_inheritable(nnp);
   if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) die("prctl(PR_SET_CHILD_SUBREAPER)");
 
   sigset_t set, old;
@@ -179,7 +184,7 @@ int main(int argc, char **argv) {
   close(errpipe[1]);
   int exec_errno = 0;
   if (read(errpipe[0], &exec_errno, sizeof exec_errno) == (ssize_t)sizeof exec_errno)
-    fprintf(stderr, "%s: cannot execute %s: %s\n", prog, path, strerror(exec_errno));
+    fprintf(stderr, "%s: cannot execute %s: %s\n", prog, path, strerrorname_np(exec_errno) ? strerrorname_np(exec_errno) : strerror(exec_errno));
   close(errpipe[0]);
 
   int main_status = 0, main_done = 0, terminating = 0, killing = 0;

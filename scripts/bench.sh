@@ -10,6 +10,8 @@
 # Output: human lines per run, one JSON line `{"bench": ...}` per run (also collected in
 # $NETEVD_BENCH_OUT, default /tmp/netevd-bench-<time>.jsonl), then a summary: every figure as the
 # median of the rounds with its spread (min–max), and a markdown table for README.md.
+# networkd-dispatcher is the copy scripts/setup-lab.sh unpacks into /var/lib/netevd-lab (never
+# installed), or an installed one.
 # Knobs (env): BENCH_ROUNDS, BENCH_INGEST_OPS, BENCH_IDLE_STARTS, BENCH_IDLE_SECONDS, BENCH_DISPATCH_RUNS,
 # BENCH_FLAPS, BENCH_FLAPS_SHELL, BENCH_NETWORKD_FLAPS, BENCH_NM_CYCLES, BENCH_NM_CARRIER_FLAPS,
 # BENCH_API_REQUESTS, BENCH_API_EVENTS.
@@ -28,13 +30,18 @@ ROUNDS=${BENCH_ROUNDS:-3}
 ALL=(ingest idle dispatch carrier-hook networkd-hook nm-hook api-rss)
 (( $# )) && SEL=("$@") || SEL=("${ALL[@]}")
 
-# the peers are installed by scripts/setup.sh (the setup path), never from here
+# the peers come from the setup path (scripts/setup-lab.sh), never from here
+ND_LAB=/var/lib/netevd-lab/networkd-dispatcher/usr/bin/networkd-dispatcher
+if [[ -z "${NETEVD_ND_BIN:-}" ]]; then
+    if [[ -x $ND_LAB ]]; then NETEVD_ND_BIN=$ND_LAB; else NETEVD_ND_BIN=$(command -v networkd-dispatcher || true); fi
+fi
+export NETEVD_ND_BIN
 for b in "${SEL[@]}"; do
     case $b in
-        networkd-hook) command -v networkd-dispatcher >/dev/null ||
-            { echo "bench: networkd-dispatcher is not installed: run scripts/setup.sh first" >&2; exit 2; } ;;
+        networkd-hook) [[ -n "$NETEVD_ND_BIN" && -x "$NETEVD_ND_BIN" ]] ||
+            { echo "bench: networkd-dispatcher not found: run scripts/setup-lab.sh first" >&2; exit 2; } ;;
         nm-hook) [[ -x /usr/lib/NetworkManager/nm-dispatcher ]] ||
-            { echo "bench: /usr/lib/NetworkManager/nm-dispatcher is missing: run scripts/setup.sh first" >&2; exit 2; } ;;
+            { echo "bench: /usr/lib/NetworkManager/nm-dispatcher is missing: run scripts/setup-lab.sh first" >&2; exit 2; } ;;
     esac
 done
 

@@ -2,7 +2,7 @@
 # `npm run package`: release/netevd_<version>_<arch>.deb and release/netevd-<version>-linux-<arch>.tar.gz
 # from this tree (built by `npm ci`), with dpkg-deb only: no packaging dependency from npm.
 # The tree installed on a host:
-#   /usr/lib/netevd/{bin,dist/src,build/Release/netevd_native.node,node_modules (production),package.json}
+#   /usr/lib/netevd/{bin,dist/src,build/Release/{netevd_native.node,netevd-hookexec},node_modules (production),package.json}
 #   /usr/bin/netevd -> ../lib/netevd/bin/netevd
 #   /usr/lib/systemd/system/netevd*.service|socket, /usr/lib/sysusers.d/netevd.conf,
 #   /usr/lib/tmpfiles.d/netevd.conf, /usr/share/polkit-1/rules.d/50-netevd.rules,
@@ -12,18 +12,26 @@ cd "$(dirname "$0")/.."
 root=$PWD
 version=$(node -p 'require("./package.json").version')
 arch=$(dpkg --print-architecture)
-out=$root/release
-[[ -f build/Release/netevd_native.node ]] || { echo "package.sh: build/Release/netevd_native.node is missing: run npm ci first" >&2; exit 1; }
-npx --no-install tsc -p tsconfig.json
+out=${NETEVD_RELEASE_DIR:-$root/release}
+# the addon as the sources say (a pull may have changed native/ since npm ci); not while the test
+# suite runs from this tree (NETEVD_PACKAGE_KEEP_BUILD=1: rebuilding would pull it from under them)
+addon=build/Release/netevd_native.node
+if [[ ! -f $addon ]] || { [[ -z ${NETEVD_PACKAGE_KEEP_BUILD:-} ]] && [[ -n $(find native binding.gyp -newer "$addon" -print -quit) ]]; }; then
+    npx --no-install node-gyp rebuild >/dev/null
+fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# compiled into the staging area, never over the tree's dist/ (tests may be running from it)
+npx --no-install tsc -p tsconfig.json --outDir "$work/dist" --sourceMap false
 stage=$work/root
 lib=$stage/usr/lib/netevd
 install -d "$lib/bin" "$lib/build/Release" "$stage/usr/bin"
 install -m 0755 bin/netevd "$lib/bin/netevd"
-cp -a dist/src "$lib/dist-src.tmp" && install -d "$lib/dist" && mv "$lib/dist-src.tmp" "$lib/dist/src"
+install -d "$lib/dist" && cp -a "$work/dist/src" "$lib/dist/src"
 install -m 0644 build/Release/netevd_native.node "$lib/build/Release/"
+# the hook launcher (native/hookexec.c): every hook runs under it
+install -m 0755 build/Release/netevd-hookexec "$lib/build/Release/"
 install -m 0644 package.json package-lock.json "$lib/"
 # production dependencies only: a copy of the installed tree, pruned (no network, no scripts).
 # Optional ones go too: dbus-next's usocket is a second native addon (plus its build chain) that
@@ -76,5 +84,5 @@ sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" packagi
 echo /etc/netevd/netevd.yaml > "$stage/DEBIAN/conffiles"
 for s in postinst prerm postrm; do install -m 0755 "packaging/debian/$s" "$stage/DEBIAN/$s"; done
 dpkg-deb --root-owner-group -Zxz --build "$stage" "$out/netevd_${version}_${arch}.deb" >/dev/null
-echo "release/netevd_${version}_${arch}.deb"
-echo "release/$tarname.tar.gz"
+echo "$out/netevd_${version}_${arch}.deb"
+echo "$out/$tarname.tar.gz"

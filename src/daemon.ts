@@ -6,6 +6,8 @@ import { KernelSource } from "./sources/kernel.js";
 import { NetworkdSource } from "./sources/networkd.js";
 import { NetworkManagerSource } from "./sources/networkmanager.js";
 import { DhclientSource } from "./sources/dhclient.js";
+import { BUS_NAMES, chooseBackend, probeBackends } from "./sources/detect.js";
+import { BusNameWatch } from "./sources/presence.js";
 import type { BackendSink, BackendSource, SourceHealth } from "./sources/backend.js";
 import { factFields } from "./state/describe.js";
 import { applyBackendState, applyManagerState, dropBackendState, factLink, type Fact, type NetworkModel } from "./state/model.js";
@@ -65,6 +67,10 @@ export class Daemon {
   private api: ApiServer | null = null;
   private readonly compactor = new IdleCompactor();
   readonly notifier: ServiceNotifier;
+  /** system.backend, resolved when it is "auto" */
+  private backendName: Exclude<Config["system"]["backend"], "auto"> = "none";
+  /** auto: watches for the other managers while the chosen one is absent */
+  private followers: BusNameWatch[] = [];
 
   constructor(private readonly o: DaemonOptions) {
     this.config = o.config;
@@ -115,6 +121,7 @@ export class Daemon {
     });
     this.events.seed(m);
     const settled = new Promise<void>((r) => { this.settle = r; });
+    await this.resolveBackend();
     this.startBackend();
     // replay once the backend's state is known (or after a bound), so a link's carrier is replayed
     // by exactly one source
@@ -133,7 +140,7 @@ export class Daemon {
     // before "ready": ready means the API answers
     this.api = await startApi(this);
     this.readyAt = Date.now();
-    this.log.info("ready", { backend: this.config.system.backend, startupMs: this.readyAt - this.startedAt, pid: process.pid });
+    this.log.info("ready", { backend: this.backendName, startupMs: this.readyAt - this.startedAt, pid: process.pid });
     this.notifier.ready(this.statusText());
     // start-up's garbage (module compilation, the initial dump, the replay) goes now, not on V8's
     // idle timers; the compaction the replay's events asked for is this one
@@ -141,8 +148,58 @@ export class Daemon {
     this.compactor.stop();
   }
 
+  /** `auto`: pick the backend by what runs or is installed; follow another if the chosen one is absent. */
+  private async resolveBackend(): Promise<void> {
+    const configured = this.config.system.backend;
+    if (configured !== "auto") { this.backendName = configured; return; }
+    const choice = chooseBackend(await probeBackends(this.config.backends.dhclient.lease_files, this.log));
+    this.backendName = choice.backend;
+    this.log.info("backend chosen (system.backend: auto)", { backend: choice.backend, reason: choice.reason });
+    if (!choice.running) this.followOtherBackends();
+  }
+
+  private followOtherBackends(): void {
+    const quiet: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child: () => quiet, setLevel() {}, enabled: () => false };
+    for (const [name, busName] of Object.entries(BUS_NAMES) as [keyof typeof BUS_NAMES, string][]) {
+      if (name === this.backendName) continue;
+      const watch = new BusNameWatch({
+        name: busName, label: name, log: quiet,
+        onPresent: () => {
+          if (this.stopping || this.backend?.health().ok) return;
+          this.log.info("backend auto: switching to the manager that appeared", { from: this.backendName, backend: name, reason: `${name} appeared on the system bus` });
+          this.stopFollowing();
+          this.switchBackend(name);
+        },
+      });
+      this.followers.push(watch);
+      watch.start();
+    }
+  }
+
+  private stopFollowing(): void {
+    const watches = this.followers;
+    this.followers = [];
+    // not from inside a watch's own callback
+    setImmediate(() => { for (const w of watches) w.stop(); });
+  }
+
+  private switchBackend(name: typeof this.backendName): void {
+    const old = this.backend;
+    old?.stop();
+    if (old) for (const index of this.kernel.model.links.keys()) dropBackendState(this.kernel.model, index);
+    this.backend = null;
+    this.backendName = name;
+    this.startBackend();
+    this.refreshStatus();
+  }
+
+  /** The backend in use (system.backend, or what `auto` picked). */
+  get backendInUse(): string {
+    return this.backendName;
+  }
+
   private startBackend(): void {
-    const backend = this.config.system.backend;
+    const backend = this.backendName;
     const log = this.log.child({ source: backend });
     const sink: BackendSink = {
       linkState: (index, name, fields) => this.onBackendFacts(applyBackendState(this.kernel.model, backend, index, fields, name)),
@@ -359,6 +416,8 @@ export class Daemon {
       kernel: this.kernel.synced ? { state: "synced", ok: true } : { state: "syncing", ok: false, detail: "initial dump not finished" },
     };
     if (this.backend) sources[this.backend.backend] = this.backend.health();
+    const tcpError = this.api?.tcpError;
+    if (tcpError) sources.api = { state: "tcp-failed", ok: false, detail: tcpError };
     return { ok: Object.values(sources).every((s) => s.ok), sources };
   }
 
@@ -366,6 +425,10 @@ export class Daemon {
   statusText(prefix = ""): string {
     const parts = Object.entries(this.health().sources).map(([name, h]) => `${name} ${h.ok ? "ok" : h.state}`);
     return prefix + parts.join(", ");
+  }
+
+  apiStateChanged(): void {
+    this.refreshStatus();
   }
 
   private refreshStatus(): void {
@@ -433,6 +496,7 @@ export class Daemon {
     this.hookAbort.abort();
     this.o.hookRunner?.close();
     await this.api?.close();
+    for (const w of this.followers) w.stop();
     this.backend?.stop();
     this.dns.stop();
     await this.routing.stop();

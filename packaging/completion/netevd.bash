@@ -30,7 +30,8 @@ _netevd() {
             if [[ $prev == trigger ]]; then COMPREPLY=($(compgen -W "$(ls /sys/class/net 2>/dev/null)" -- "$cur"))
             else COMPREPLY=($(compgen -W "$events" -- "$cur")); fi ;;
         test) COMPREPLY=($(compgen -f -W "--link --event --ip -c --config" -- "$cur")) ;;
-        run|validate) COMPREPLY=($(compgen -W "-c --config" -- "$cur")) ;;
+        run) COMPREPLY=($(compgen -W "-c --config" -- "$cur")) ;;
+        validate) COMPREPLY=($(compgen -W "-c --config --migrate" -- "$cur")) ;;
         *) COMPREPLY=($(compgen -W "--json --endpoint --token" -- "$cur")) ;;
     esac
 }

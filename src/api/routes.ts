@@ -31,10 +31,14 @@ export interface ApiContext {
   readonly log: Logger;
   readonly kernel: { readonly stats: KernelStats; readonly synced: boolean };
   readonly backend: { readonly backend: string } | null;
+  /** what system.backend resolved to (auto) */
+  readonly backendInUse?: string;
   readonly dispatcher: { readonly stats: DispatcherStats };
   health(): { ok: boolean; sources: Record<string, SourceHealth> };
   trigger(link: string, event: string): { ok: true; eventId: string } | { ok: false; status: number; error: string };
   reload(): { ok: boolean; problems?: string };
+  /** the TCP listener failed or came up (for the service manager's STATUS=) */
+  apiStateChanged?(): void;
 }
 
 /** How a request arrived: the unix socket is authorized by its file mode, TCP by the token. */
@@ -56,7 +60,7 @@ export interface RouterDeps {
   version: string;
   daemonUid: number;
   /** what is actually bound (a reload does not move the listeners) */
-  listening: { tcp: string | null; socket: string | null };
+  listening: { tcp: string | null; socket: string | null; tcpError?: string | null };
 }
 
 type Handler = (r: RequestInfo, body: unknown) => Promise<void> | void;
@@ -217,13 +221,13 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
       startedAt: new Date(ctx.startedAt).toISOString(),
       readyAt: ctx.readyAt === null ? null : new Date(ctx.readyAt).toISOString(),
       uptimeSec: Math.round((Date.now() - ctx.startedAt) / 1000),
-      backend: ctx.config.system.backend,
+      backend: ctx.backendInUse ?? ctx.config.system.backend,
       health: { status: h.ok ? "ok" : "degraded", sources: h.sources },
       counts: { interfaces: m.links.size, addresses: m.addrs.size, routes: m.routes.size, rules: m.rules.size },
       events: { inHistory: events.size, historySize: ctx.config.events.history_size, lastId: last?.id ?? null, lastAt: last?.ts ?? null },
       hooks: { ...ctx.dispatcher.stats, scriptsDir: ctx.config.system.scripts_dir },
       kernel: { synced: ctx.kernel.synced, ...ctx.kernel.stats },
-      api: { listen: d.listening.tcp, socket: d.listening.socket, streams: d.streams.size },
+      api: { listen: d.listening.tcp, socket: d.listening.socket, tcpError: d.listening.tcpError ?? null, streams: d.streams.size },
       rssBytes: process.memoryUsage.rss(),
     };
   }

@@ -20,11 +20,16 @@ export interface ApiServer {
   /** what is bound: "host:port" / the socket path, or null */
   readonly tcp: string | null;
   readonly socket: string | null;
+  /** why api.listen is not bound (yet): binding is retried with backoff */
+  readonly tcpError: string | null;
   close(): Promise<void>;
 }
 
 /** connections per listener beyond this are refused (each SSE client holds one) */
 const MAX_CONNECTIONS = 256;
+
+/** retrying a TCP listen that failed (port taken); no timer once bound */
+const LISTEN_RETRY_MS = [1000, 2000, 5000, 10_000, 30_000, 60_000];
 
 /** idle keep-alive and stalled requests are dropped after this (per-socket timer, none at idle) */
 const SOCKET_IDLE_MS = 30_000;
@@ -92,20 +97,24 @@ function explainSocketError(err: NodeJS.ErrnoException, path: string): string {
 }
 
 /**
- * Start the API of spec section 6. Throws when it must not or cannot serve TCP (off-loopback without
- * a token, address in use): the daemon then exits 1. A unix socket that cannot be created is
- * logged, and the daemon keeps running without it.
+ * Start the API of spec section 6. Throws when it must not serve TCP (off-loopback without a
+ * token). A TCP address that cannot be bound (taken: Prometheus listens on 9090 too) is not fatal:
+ * the daemon runs, hooks fire, /health and `status` say so, and binding is retried with backoff.
+ * A unix socket that cannot be created is logged, and the daemon keeps running without it.
  */
 export async function startApi(ctx: ApiContext): Promise<ApiServer> {
   const api = ctx.config.api;
   const problem = checkApiConfig(ctx.config);
   if (problem) throw new Error(problem);
-  if (!api.enabled) return { tcp: null, socket: null, close: async () => {} };
+  if (!api.enabled) return { tcp: null, socket: null, tcpError: null, close: async () => {} };
   const log: Logger = ctx.log.child({ source: "api" });
   const streams = new EventStreams(ctx.history);
-  const listening: { tcp: string | null; socket: string | null } = { tcp: null, socket: null };
+  const listening: { tcp: string | null; socket: string | null; tcpError: string | null } = { tcp: null, socket: null, tcpError: null };
+  let retry: NodeJS.Timeout | null = null;
+  let closed = false;
   const route = createRouter({
-    ctx, streams, limiter: new RateLimiter(), version: packageVersion(), daemonUid: process.getuid?.() ?? 0, listening,
+    // the owners a script may have besides root: none for root hooks (hooks.user: root)
+    ctx, streams, limiter: new RateLimiter(), version: packageVersion(), daemonUid: ctx.config.hooks.user === "root" ? 0 : process.getuid?.() ?? 0, listening,
   });
   const servers: Server[] = [];
   const serve = (via: Via) => {
@@ -118,6 +127,8 @@ export async function startApi(ctx: ApiContext): Promise<ApiServer> {
   let socketIno: number | undefined;
 
   const close = async (): Promise<void> => {
+    closed = true;
+    if (retry) clearTimeout(retry);
     streams.close();
     await Promise.all(servers.map((s) => new Promise<void>((res) => {
       s.close(() => res());
@@ -130,19 +141,31 @@ export async function startApi(ctx: ApiContext): Promise<ApiServer> {
   };
 
   const tcp = parseListen(api.listen);
-  if (tcp) {
+  const bindTcp = async (attempt: number): Promise<void> => {
+    retry = null;
+    if (closed || !tcp) return;
     const s = serve("tcp");
     try {
       await listenOn(s, tcp);
     } catch (err) {
-      await close();
-      throw new Error(`cannot listen on api.listen ${api.listen}: ${(err as Error).message}`);
+      s.close();
+      const code = (err as NodeJS.ErrnoException).code;
+      const delay = LISTEN_RETRY_MS[Math.min(attempt, LISTEN_RETRY_MS.length - 1)]!;
+      listening.tcpError = `cannot listen on ${api.listen}: ${code ?? (err as Error).message}${code === "EADDRINUSE" ? " (the port is taken)" : ""}; retrying`;
+      if (attempt === 0) log.error("API TCP listener failed; the daemon runs on, the unix socket serves, binding is retried", { listen: api.listen, err: (err as Error).message, code });
+      if (!closed) retry = setTimeout(() => void bindTcp(attempt + 1), delay);
+      if (attempt === 0) ctx.apiStateChanged?.();
+      return;
     }
+    if (closed) { s.close(); return; }
     servers.push(s);
     // the address really bound (a host name in api.listen resolved): auth decisions follow it
     const a = s.address();
     listening.tcp = a && typeof a === "object" ? (a.family === "IPv6" ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`) : api.listen;
-  }
+    if (attempt > 0) log.info("API TCP listener bound after retrying", { listen: listening.tcp, attempts: attempt + 1 });
+    if (listening.tcpError) { listening.tcpError = null; ctx.apiStateChanged?.(); }
+  };
+  await bindTcp(0);
   if (api.socket) {
     const s = serve("unix");
     try {
@@ -159,6 +182,7 @@ export async function startApi(ctx: ApiContext): Promise<ApiServer> {
   return {
     get tcp() { return listening.tcp; },
     get socket() { return listening.socket; },
+    get tcpError() { return listening.tcpError; },
     close,
   };
 }

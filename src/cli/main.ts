@@ -339,9 +339,10 @@ async function hookRunner(path: string | undefined, fdArg: string | undefined): 
     return EXIT.failure;
   }
   const { runRunner } = await import("../actions/hooks/runner.js");
+  const dirs = { scripts: config.system.scripts_dirs, networkdDispatcher: config.compat.networkd_dispatcher_dirs };
   if (fdArg !== undefined) {
     if (!/^[0-9]{1,6}$/.test(fdArg)) throw new UsageError("--fd takes a file descriptor number");
-    await runRunner({ scriptsDir: config.system.scripts_dir, log, fd: Number(fdArg) });
+    await runRunner({ dirs, log, fd: Number(fdArg) });
     return EXIT.ok;
   }
   // socket activation: LISTEN_FDS=1 for this pid, the socket is fd 3
@@ -355,7 +356,7 @@ async function hookRunner(path: string | undefined, fdArg: string | undefined): 
     return EXIT.failure;
   }
   const native = loadNative();
-  await runRunner({ scriptsDir: config.system.scripts_dir, log, listenFd: 3, allowUid: user.uid, peerUid: (fd) => native.peerCred(fd).uid });
+  await runRunner({ dirs, log, listenFd: 3, allowUid: user.uid, peerUid: (fd) => native.peerCred(fd).uid });
   return EXIT.ok;
 }
 

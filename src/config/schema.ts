@@ -15,7 +15,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const LOG_FORMATS = ["auto", "text", "json"] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
-export const BACKENDS = ["systemd-networkd", "NetworkManager", "dhclient", "none"] as const;
+export const BACKENDS = ["auto", "systemd-networkd", "NetworkManager", "dhclient", "none"] as const;
 export type Backend = (typeof BACKENDS)[number];
 
 export const CAPABILITIES = ["CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_NET_BIND_SERVICE"] as const;
@@ -164,7 +164,7 @@ const DEFAULTS: Config = deepFreeze({
   system: {
     log_level: "info",
     log_format: "auto",
-    backend: "systemd-networkd",
+    backend: "auto",
     user: "netevd",
     scripts_dir: "/etc/netevd",
     scripts_dirs: [...DEFAULT_SCRIPTS_DIRS],

@@ -141,6 +141,22 @@ touch $OUT/done
     }
   });
 
+  test("hooks.user: root with admin and vendor directories: the runner runs the merged scripts (the admin copy wins)", async () => {
+    const admin = hookTree({ "carrier.d": { "10-both": "#!/bin/sh\necho admin >> $OUT/ran\n" } });
+    const vendor = hookTree({ "carrier.d": { "10-both": "#!/bin/sh\necho vendor >> $OUT/ran\n", "20-vendor": "#!/bin/sh\nid -u > $OUT/vendor-uid\n" } });
+    const cfg = writeConfig(`system:\n  backend: none\n  scripts_dirs: [${admin.base}, ${vendor.base}]\napi:\n  enabled: false\n` +
+      `monitoring:\n  interfaces: [${lab.ifname}]\nhooks:\n  user: root\n`);
+    const d = DaemonProcess.start(["run", "-c", cfg]);
+    try {
+      await waitFor("vendor hook ran", () => existsSync(join(vendor.out, "vendor-uid")), 8000);
+      assert.equal(readFileSync(join(vendor.out, "vendor-uid"), "utf8").trim(), "0");
+      assert.equal(readFileSync(join(admin.out, "ran"), "utf8"), "admin\n");
+      assert.equal(existsSync(join(vendor.out, "ran")), false, "the vendor copy of 10-both is overridden");
+    } finally {
+      await d.stop();
+    }
+  });
+
   test("a root hook outside a root-owned chain is refused by discovery (daemon-user-owned scripts do not run as root)", async () => {
     const { base, out } = hookTree({ "carrier.d": { "10-mine": `#!/bin/sh\ntouch $OUT/ran\n` } });
     const { chownSync } = await import("node:fs");
@@ -165,6 +181,7 @@ touch $OUT/done
     const runner = new DaemonProcess(spawn("systemd-socket-activate", ["-l", sock, "--", join(repoRoot, "bin/netevd"), "hook-runner", "-c", cfg],
       { env, stdio: ["ignore", "pipe", "pipe"] }));
     let daemon: DaemonProcess | undefined;
+    let runner2: DaemonProcess | undefined;
     try {
       await waitFor("runner socket", () => existsSync(sock), 5000);
       const { chownSync } = await import("node:fs");
@@ -191,9 +208,25 @@ touch $OUT/done
       assert.equal(refused.peerUid, 65534);
       await sleep(300);
       assert.equal(existsSync(join(out, "uid")), false, "nothing ran for the stranger");
+
+      // the runner restarts (systemctl restart netevd-hook-runner): the next run connects again
+      await runner.stop();
+      rmSync(sock, { force: true });
+      runner2 = new DaemonProcess(spawn("systemd-socket-activate", ["-l", sock, "--", join(repoRoot, "bin/netevd"), "hook-runner", "-c", cfg],
+        { env, stdio: ["ignore", "pipe", "pipe"] }));
+      await waitFor("runner socket again", () => existsSync(sock), 5000);
+      chownSync(sock, netevdUid(), netevdUid());
+      chmodSync(sock, 0o600);
+      await ipSrv("link", "set", lab.peer, "down");
+      await sleep(200);
+      await ipSrv("link", "set", lab.peer, "up");
+      await waitFor("root hook ran through the restarted runner", () => existsSync(join(out, "uid")), 10000);
+      assert.equal(readFileSync(join(out, "uid"), "utf8").trim(), "0");
+      await daemon.waitRecord((r) => r.msg === "hook runner connected again");
     } finally {
       await daemon?.stop();
       await runner.stop();
+      await runner2?.stop();
     }
   });
 

@@ -422,6 +422,13 @@ if (labFile(import.meta.url)) {
     const dropped = log.recs.filter((x) => x.msg === "hook env value dropped").map((x) => x.fields.variable).sort();
     assert.deepEqual(dropped, ["DHCP_HOSTNAME", "PATH"]);
 
+    // no #! line: the exec fails (ENOEXEC), reported as a run error
+    const noShebang = path.join(hookDir, "03-noshebang");
+    fs.writeFileSync(noShebang, "echo hi\n");
+    fs.chmodSync(noShebang, 0o755);
+    const enoexec = await runScript({ name: "03-noshebang", path: noShebang }, j, {}, opts(log));
+    assert.equal(enoexec.ok, false);
+    assert.match(enoexec.error ?? "", new RegExp(`cannot exec: ${noShebang}: ENOEXEC`));
     const missing = await runScript({ name: "nope", path: path.join(hookDir, "nope") }, j, {}, opts(log));
     assert.equal(missing.ok, false);
     assert.match(missing.error ?? "", /ENOENT/);

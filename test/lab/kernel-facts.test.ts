@@ -83,7 +83,7 @@ if (labFile(import.meta.url)) {
   });
 
   test("monitoring.interfaces filters which links produce facts (globs)", async () => {
-    const cfg = configFile("system:\n  backend: none\nmonitoring:\n  interfaces: [\"vf*\"]\nhooks:\n  replay_on_start: false\n");
+    const cfg = configFile("system:\n  backend: none\n  log_level: debug\nmonitoring:\n  interfaces: [\"vf*\"]\nhooks:\n  replay_on_start: false\n");
     const d = DaemonProcess.start(["run", "-c", cfg]);
     try {
       await d.waitRecord((r) => r.msg === "ready");
@@ -131,7 +131,7 @@ if (labFile(import.meta.url)) {
   });
 
   test("configured backend not on the bus: said plainly, kernel facts keep flowing", async () => {
-    const cfg = configFile("system:\n  backend: systemd-networkd\nhooks:\n  replay_on_start: false\n");
+    const cfg = configFile("system:\n  backend: systemd-networkd\n  log_level: debug\nhooks:\n  replay_on_start: false\n");
     const d = DaemonProcess.start(["run", "-c", cfg]);
     try {
       const absent = await d.waitRecord((r) => r.backend === "systemd-networkd" && r.presence === "absent");

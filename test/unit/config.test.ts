@@ -59,7 +59,7 @@ function withTmp<T>(fn: (dir: string) => T): T {
 }
 
 const EXPECTED_DEFAULTS: Config = {
-  system: { log_level: "info", log_format: "auto", backend: "systemd-networkd", user: "netevd", scripts_dir: "/etc/netevd", scripts_dirs: ["/etc/netevd", "/usr/lib/netevd"] },
+  system: { log_level: "info", log_format: "auto", backend: "auto", user: "netevd", scripts_dir: "/etc/netevd", scripts_dirs: ["/etc/netevd", "/usr/lib/netevd"] },
   monitoring: { interfaces: [], exclude: [] },
   routing: { policy_rules: [], table_base: 200, priority_from: 32765, priority_to: 32766, protocol: 110, cleanup_on_exit: false },
   backends: {
@@ -252,7 +252,7 @@ compat:
     const [p] = problemsOf("system:\n  backend: wicked\n");
     assert.equal(p?.path, "system.backend");
     assert.equal(p?.line, 2);
-    assert.match(p?.message ?? "", /expected one of systemd-networkd, NetworkManager, dhclient, none, got string "wicked"/);
+    assert.match(p?.message ?? "", /expected one of auto, systemd-networkd, NetworkManager, dhclient, none, got string "wicked"/);
   });
 
   it("protocol accepts numbers and hex strings", () => {

@@ -53,10 +53,14 @@ export interface RunContext {
   event: string;
   eventId: string;
   link: string | null;
+  /** which directories the script comes from: another dispatcher's (compat), else system.scripts_dirs */
+  compat?: "networkd-dispatcher";
 }
 
 export function runContext(job: HookJob): RunContext {
-  return { event: job.event.event, eventId: job.event.id, link: job.event.link };
+  const rc: RunContext = { event: job.event.event, eventId: job.event.id, link: job.event.link };
+  if (job.compat !== undefined) rc.compat = job.compat;
+  return rc;
 }
 
 export interface RunOptions {
@@ -87,6 +91,8 @@ export const PIPE_DRAIN_MS = 100;
 export const STDERR_TAIL = 5;
 /** A longer line is cut (and the rest of it dropped) so that a script cannot grow our memory. */
 export const MAX_LINE = 8192;
+/** How netevd-hookexec reports a failed exec on stderr (then exit 127). */
+const EXEC_FAILED = "netevd-hookexec: cannot execute ";
 /** Per run (stdout and stderr together): at most this many lines ... */
 export const MAX_LOGGED_LINES = 1000;
 /** ... and this many bytes are logged; the rest is counted, and the count logged. */
@@ -212,6 +218,7 @@ export function checkScriptPath(path: string, daemonUid: number): { real?: strin
  */
 export async function runScript(script: HookScript, ctx: RunContext, env: Record<string, string>, opts: RunOptions): Promise<HookRunResult> {
   const base = { event: ctx.event, eventId: ctx.eventId, link: ctx.link, script: script.name, path: script.path };
+  // (ctx.compat only chooses directories; it is not part of the result)
   const fields = (extra: Record<string, unknown> = {}): Record<string, unknown> =>
     ({ event: ctx.event, eventId: ctx.eventId, link: ctx.link, script: script.name, ...extra });
   const wallStart = Date.now();
@@ -291,6 +298,9 @@ export async function runScript(script: HookScript, ctx: RunContext, env: Record
           limitLines: MAX_LOGGED_LINES, limitBytes: MAX_LOGGED_BYTES }));
       }
 
+      // the launcher could not exec the script (ENOEXEC: no #! line, ...): a run error, not an exit code
+      const last = stderrTail[stderrTail.length - 1] ?? "";
+      if (error === undefined && exitCode === 127 && last.startsWith(EXEC_FAILED)) error = `cannot exec: ${last.slice(EXEC_FAILED.length)}`;
       const ok = error === undefined && !timedOut && exitCode === 0;
       const r: HookRunResult = { ...base, startedAt, durationMs, exitCode, signal, timedOut, ok, stderrTail: [...stderrTail] };
       if (error !== undefined) r.error = error;

@@ -1,6 +1,7 @@
 // The daemon's side of the privileged hook runner (hooks.user: root): sends run requests, relays the
 // run's log records into the daemon's log, resolves with the result. If the runner is gone, runs
-// fail with that reason (and are recorded as failed), the daemon goes on.
+// fail with that reason (and are recorded as failed), the daemon goes on; over systemd's socket the
+// next run connects again (the runner may have been restarted).
 import * as net from "node:net";
 import type { HookScript } from "./discover.js";
 import type { HookLogger, HookRunResult, RemoteRunner, RunContext } from "./run.js";
@@ -12,17 +13,35 @@ const LEVELS = new Set(["info", "warn", "error", "debug"]);
 /** A runner message longer than this is a broken runner (results and log records are small). */
 const MAX_MESSAGE = 1024 * 1024;
 
+function connectSocket(path: string): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(path);
+    sock.once("connect", () => { sock.removeListener("error", reject); resolve(sock); });
+    sock.once("error", reject);
+  });
+}
+
 export class RunnerClient implements RemoteRunner {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private buf = "";
   private gone: string | null = null;
+  private sock!: net.Socket;
+  private closing = false;
 
-  private constructor(private readonly sock: net.Socket) {
+  /** `path`: the runner's socket, connected again after a loss; none for an inherited socket */
+  private constructor(sock: net.Socket, private readonly path?: string) {
+    this.attach(sock);
+  }
+
+  private attach(sock: net.Socket): void {
+    this.sock = sock;
+    this.buf = "";
+    this.gone = null;
     sock.setEncoding("utf8");
-    sock.on("data", (chunk: string) => this.onData(chunk));
-    sock.on("error", (e) => this.fail(`hook runner connection: ${e.message}`));
-    sock.on("close", () => this.fail("hook runner gone"));
+    sock.on("data", (chunk: string) => { if (this.sock === sock) this.onData(chunk); });
+    sock.on("error", (e) => { if (this.sock === sock) this.fail(`hook runner connection: ${e.message}`); });
+    sock.on("close", () => { if (this.sock === sock) this.fail("hook runner gone"); });
   }
 
   /** Over an inherited socket (started by hand as root). */
@@ -31,12 +50,8 @@ export class RunnerClient implements RemoteRunner {
   }
 
   /** Over the runner's unix socket (systemd); rejects when nobody listens. */
-  static connect(path: string): Promise<RunnerClient> {
-    return new Promise((resolve, reject) => {
-      const sock = net.connect(path);
-      sock.once("connect", () => { sock.removeListener("error", reject); resolve(new RunnerClient(sock)); });
-      sock.once("error", reject);
-    });
+  static async connect(path: string): Promise<RunnerClient> {
+    return new RunnerClient(await connectSocket(path), path);
   }
 
   get closed(): boolean {
@@ -44,13 +59,24 @@ export class RunnerClient implements RemoteRunner {
   }
 
   close(): void {
+    this.closing = true;
     this.sock.end();
   }
 
-  run(script: HookScript, ctx: RunContext, env: Record<string, string>, timeoutSec: number, log: HookLogger): Promise<HookRunResult> {
-    if (this.gone !== null) return Promise.resolve(this.failed(script, ctx, this.gone, log));
+  async run(script: HookScript, ctx: RunContext, env: Record<string, string>, timeoutSec: number, log: HookLogger): Promise<HookRunResult> {
+    if (this.gone !== null && this.path !== undefined && !this.closing) {
+      try {
+        const sock = await connectSocket(this.path);
+        if (this.gone !== null) this.attach(sock); else sock.destroy(); // another run reconnected first
+        log.info("hook runner connected again", { socket: this.path });
+      } catch (e) {
+        this.gone = `hook runner unreachable: ${(e as Error).message}`;
+      }
+    }
+    if (this.gone !== null) return this.failed(script, ctx, this.gone, log);
     const id = this.nextId++;
     const req: RunRequest = { id, event: ctx.event, script: script.name, eventId: ctx.eventId, link: ctx.link, env, timeoutSec };
+    if (ctx.compat !== undefined) req.compat = ctx.compat;
     return new Promise((resolve) => {
       this.pending.set(id, { resolve, log, script, ctx });
       this.sock.write(`${JSON.stringify(req)}\n`);
@@ -58,8 +84,8 @@ export class RunnerClient implements RemoteRunner {
   }
 
   private failed(script: HookScript, ctx: RunContext, error: string, log: HookLogger): HookRunResult {
-    log.error("hook failed", { ...ctx, eventId: ctx.eventId, script: script.name, path: script.path, error });
-    return { ...ctx, script: script.name, path: script.path, startedAt: new Date().toISOString(), durationMs: 0,
+    log.error("hook failed", { event: ctx.event, eventId: ctx.eventId, link: ctx.link, script: script.name, path: script.path, error });
+    return { event: ctx.event, eventId: ctx.eventId, link: ctx.link, script: script.name, path: script.path, startedAt: new Date().toISOString(), durationMs: 0,
       exitCode: null, signal: null, timedOut: false, ok: false, stderrTail: [], error };
   }
 

@@ -17,13 +17,15 @@ import type { Logger } from "../../log.js";
 import { hookDirName } from "../../events/dirs.js";
 import { validIfname } from "../../events/validate.js";
 import { checkHookEnv } from "./env.js";
-import { discoverHooks } from "./discover.js";
+import { discoverMerged } from "./merge.js";
 import { runScript, type HookLogger, type HookRunResult, type RunContext } from "./run.js";
 
 /** One request line is at most this long (environments are at most a few hundred KiB). */
 export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 /** Runs at once per connection (hooks.max_parallel is at most 256). */
 export const MAX_RUNS = 256;
+/** Connections at once over systemd's socket (the daemon needs one; a restart briefly two). */
+export const MAX_CONNECTIONS = 4;
 /** hooks.timeout_sec's maximum. */
 const MAX_TIMEOUT_SEC = 86400;
 
@@ -35,6 +37,14 @@ export interface RunRequest {
   link: string | null;
   env: Record<string, string>;
   timeoutSec: number;
+  /** the script is one of networkd-dispatcher's directories (compat.networkd_dispatcher_dirs) */
+  compat?: "networkd-dispatcher";
+}
+
+/** The base directories the runner takes scripts from (its own config, never the request). */
+export interface RunnerDirs {
+  scripts: readonly string[];
+  networkdDispatcher: readonly string[];
 }
 
 export type RunnerMessage =
@@ -51,6 +61,7 @@ export function checkRequest(r: unknown): string | undefined {
   if (typeof q.eventId !== "string" || !/^[A-Za-z0-9._-]{1,64}$/.test(q.eventId)) return "bad eventId";
   if (q.link !== null && (typeof q.link !== "string" || !validIfname(q.link, true))) return "bad link";
   if (typeof q.timeoutSec !== "number" || !(q.timeoutSec > 0 && q.timeoutSec <= MAX_TIMEOUT_SEC)) return "bad timeoutSec";
+  if (q.compat !== undefined && q.compat !== "networkd-dispatcher") return "bad compat";
   return checkHookEnv(q.env);
 }
 
@@ -58,7 +69,7 @@ export function checkRequest(r: unknown): string | undefined {
  * Serve one connection: run what it asks (after the checks) as this process's user, and stop its
  * runs (SIGTERM to each launcher, which ends every descendant) when it closes.
  */
-export function serveConnection(sock: net.Socket, scriptsDir: string, log: Logger): Promise<void> {
+export function serveConnection(sock: net.Socket, dirs: RunnerDirs, log: Logger): Promise<void> {
   let buf = "";
   let closed = false;
   const running = new Map<number, AbortController>();
@@ -85,8 +96,9 @@ export function serveConnection(sock: net.Socket, scriptsDir: string, log: Logge
     };
     if (problem !== undefined) { refuse(problem); return; }
     if (running.size >= MAX_RUNS || running.has(q.id)) { refuse("too many runs, or a duplicate id"); return; }
-    // the script must be one discovery accepts, with root as the only trusted owner
-    const d = discoverHooks(scriptsDir, q.event, 0);
+    // the script must be one discovery accepts (the same merge of admin and vendor directories as
+    // the daemon's), with root as the only trusted owner
+    const d = discoverMerged(q.compat === "networkd-dispatcher" ? dirs.networkdDispatcher : dirs.scripts, q.event, 0);
     const script = d.scripts.find((s) => s.name === q.script);
     if (!script) {
       const skipped = d.skipped.find((s) => s.name === q.script);
@@ -135,19 +147,20 @@ export const RUNNER_SOCKET = "/run/netevd-hook-runner.sock";
  * it closes). `listenFd`: a listening socket from systemd (connections from uid `allowUid` only;
  * runs until SIGTERM). Resolves when done.
  */
-export async function runRunner(o: { scriptsDir: string; log: Logger; fd?: number; listenFd?: number; allowUid?: number; peerUid?: (fd: number) => number }): Promise<void> {
+export async function runRunner(o: { dirs: RunnerDirs; log: Logger; fd?: number; listenFd?: number; allowUid?: number; peerUid?: (fd: number) => number }): Promise<void> {
   if (o.fd !== undefined) {
     const sock = new net.Socket({ fd: o.fd, readable: true, writable: true });
     const stop = (): void => { sock.destroy(); };
     process.on("SIGTERM", stop);
     process.on("SIGINT", () => { /* the terminal's Ctrl-C: the daemon decides; we end when it closes the socket */ });
     process.on("SIGHUP", () => {});
-    o.log.info("hook runner ready", { mode: "inherited socket", pid: process.pid, scriptsDir: o.scriptsDir });
-    await serveConnection(sock, o.scriptsDir, o.log);
+    o.log.info("hook runner ready", { mode: "inherited socket", pid: process.pid, dirs: o.dirs });
+    await serveConnection(sock, o.dirs, o.log);
     return;
   }
   if (o.listenFd === undefined || o.allowUid === undefined || !o.peerUid) throw new Error("runRunner: fd, or listenFd with allowUid and peerUid");
   const conns = new Set<Promise<void>>();
+  const socks = new Set<net.Socket>();
   const server = net.createServer({ pauseOnConnect: true }, (sock) => {
     const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
     let uid = -1;
@@ -159,15 +172,22 @@ export async function runRunner(o: { scriptsDir: string; log: Logger; fd?: numbe
       sock.destroy();
       return;
     }
-    const p = serveConnection(sock, o.scriptsDir, o.log);
+    if (socks.size >= MAX_CONNECTIONS) {
+      o.log.warn("hook runner: too many connections; refused", { max: MAX_CONNECTIONS });
+      sock.destroy();
+      return;
+    }
+    const p = serveConnection(sock, o.dirs, o.log);
     conns.add(p);
-    void p.finally(() => conns.delete(p));
+    socks.add(sock);
+    void p.finally(() => { conns.delete(p); socks.delete(sock); });
     sock.resume();
   });
   await new Promise<void>((res, rej) => { server.once("error", rej); server.listen({ fd: o.listenFd }, () => res()); });
-  o.log.info("hook runner ready", { mode: "socket", pid: process.pid, scriptsDir: o.scriptsDir, allowUid: o.allowUid });
+  o.log.info("hook runner ready", { mode: "socket", pid: process.pid, dirs: o.dirs, allowUid: o.allowUid });
   await new Promise<void>((res) => {
-    const stop = (): void => { server.close(); res(); };
+    // stop: no new connection; every connection's runs end (SIGTERM, SIGKILL after the grace period)
+    const stop = (): void => { server.close(); for (const c of socks) c.destroy(); res(); };
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
   });
