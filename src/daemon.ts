@@ -61,6 +61,8 @@ export class Daemon {
   private backendSettled = false;
   private settle: () => void = () => {};
   private readonly jsonChains = new Map<number, Promise<void>>();
+  /** links whose Describe() is being refreshed (and whether once more was asked for) */
+  private readonly describeRefresh = new Map<number, { again: boolean }>();
   private stopping = false;
   /** aborted at stop: running hooks get SIGTERM, and SIGKILL after the grace period, with all they started */
   private readonly hookAbort = new AbortController();
@@ -252,19 +254,29 @@ export class Daemon {
     for (const f of facts) if (f.fact === "backend-state" && !described.has(f.index)) this.refreshDescribe(f.index);
   }
 
-  /** networkd: keep the link's last Describe() current ($JSON of kernel carrier events, which do not wait for it). */
+  /**
+   * networkd: keep the link's last Describe() current ($JSON of kernel carrier events, which do not
+   * wait for it). Not on the events' chain (an event with scripts must not wait for a refresh): one
+   * refresh out per link, one more when asked meanwhile.
+   */
   private refreshDescribe(index: number): void {
     if (!this.backend?.describe || !this.wantBackendJson()) return;
-    const prev = this.jsonChains.get(index) ?? Promise.resolve();
-    const next = prev.then(async () => {
+    const state = this.describeRefresh.get(index);
+    if (state) { state.again = true; return; }
+    const mine = { again: false };
+    this.describeRefresh.set(index, mine);
+    void (async () => {
       try {
-        await this.backend?.describe?.(index);
+        do {
+          mine.again = false;
+          await this.backend?.describe?.(index);
+        } while (mine.again && !this.stopping);
       } catch (err) {
         this.log.debug("backend Describe failed", { index, err: (err as Error).message });
+      } finally {
+        this.describeRefresh.delete(index);
       }
-    });
-    this.jsonChains.set(index, next);
-    void next.finally(() => { if (this.jsonChains.get(index) === next) this.jsonChains.delete(index); });
+    })();
   }
 
   private wantBackendJson(): boolean {
