@@ -261,6 +261,10 @@ export class Daemon {
    */
   private refreshDescribe(index: number): void {
     if (!this.backend?.describe || !this.wantBackendJson()) return;
+    // only a carrier script reads it: without one, no extra round trips while networkd is busy
+    const dirs = this.config.system.scripts_dirs;
+    if (discoverMerged(dirs, "carrier", this.hookOwnerUid).scripts.length === 0 &&
+        discoverMerged(dirs, "no-carrier", this.hookOwnerUid).scripts.length === 0) return;
     const state = this.describeRefresh.get(index);
     if (state) { state.again = true; return; }
     const mine = { again: false };
