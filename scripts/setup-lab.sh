@@ -40,10 +40,10 @@ nohup scripts/lab-rootfs.sh > /var/cache/netevd-lab/rootfs-build.log 2>&1 &
 scripts/setup.sh
 
 # iproute2/util-linux: ip, unshare, nsenter, setpriv; dbus: the lab's private system bus;
-# dnsmasq-base (NOT dnsmasq, which would start a host DNS server): the lab's DHCP/DNS server;
+# openssl: the sinks test's TLS certificates; dnsmasq-base (NOT dnsmasq, which would start a host DNS server): the lab's DHCP/DNS server;
 # isc-dhcp-client, network-manager, systemd (networkd, hostnamed), polkitd: the real backends under test.
 # shellcheck disable=SC2046
-apt_install $(missing_of iproute2 util-linux dbus dnsmasq-base isc-dhcp-client network-manager polkitd systemd)
+apt_install $(missing_of iproute2 util-linux openssl dbus dnsmasq-base isc-dhcp-client network-manager polkitd systemd)
 
 # systemd-resolved for the lab only: installing the package would repoint the host's /etc/resolv.conf,
 # so unpack it into a private directory instead (test/lab/harness.sh -r uses it).

@@ -27,7 +27,8 @@ import { processesNamed } from "./sources/processes.js";
 import { HOOK_EVENTS } from "./events/dirs.js";
 import { RoutingReconciler } from "./actions/routing/index.js";
 import { DnsActions } from "./actions/dns.js";
-import { metrics } from "./metrics.js";
+import { SinkSet } from "./actions/sinks/index.js";
+import { metrics, setSinkStatsSource } from "./metrics.js";
 import { startApi, type ApiServer } from "./api/server.js";
 import { packageVersion } from "./api/version.js";
 import { compactMemory, IdleCompactor } from "./memory.js";
@@ -73,6 +74,7 @@ export class Daemon {
   private backendName: Exclude<Config["system"]["backend"], "auto"> = "none";
   /** auto: watches for the other managers while the chosen one is absent */
   private followers: BusNameWatch[] = [];
+  readonly sinks: SinkSet;
 
   constructor(private readonly o: DaemonOptions) {
     this.config = o.config;
@@ -101,6 +103,8 @@ export class Daemon {
       events: this.events,
     });
     this.dns = new DnsActions({ log: o.log.child({ source: "dns" }), config: () => this.config, model: () => this.kernel.model });
+    this.sinks = new SinkSet({ log: o.log.child({ source: "sinks" }) });
+    setSinkStatsSource(() => this.sinks.stats());
   }
 
   get log(): Logger {
@@ -114,6 +118,8 @@ export class Daemon {
   async start(): Promise<void> {
     const t0 = performance.now();
     metrics.buildInfo.set({ version: packageVersion(), node: process.version }, 1);
+    // before any event (the replay included): what the last run left queued is delivered first
+    await this.sinks.apply(this.config);
     await this.kernel.start();
     const m = this.kernel.model;
     this.updateGauges();
@@ -373,6 +379,7 @@ export class Daemon {
     metrics.events.inc({ source: e.source, event: e.event });
     this.log.info("event", { event: e.event, link: e.link, index: e.index, id: e.id, source: e.source, replay: e.replay, changed: e.changed });
     if (runHooks) this.dispatcher.submit(job);
+    this.sinks.submit(e);
   }
 
   private async runJob(job: HookJob): Promise<void> {
@@ -434,6 +441,7 @@ export class Daemon {
     if (this.backend) sources[this.backend.backend] = this.backend.health();
     const tcpError = this.api?.tcpError;
     if (tcpError) sources.api = { state: "tcp-failed", ok: false, detail: tcpError };
+    Object.assign(sources, this.sinks.health());
     return { ok: Object.values(sources).every((s) => s.ok), sources };
   }
 
@@ -492,6 +500,7 @@ export class Daemon {
       this.history.resize(config.events.history_size);
       this.log.info("config reloaded", { file });
       this.routing.schedule("reload");
+      void this.sinks.apply(config).catch((err: Error) => this.log.error("sink reload failed", { err: err.message }));
       return { ok: true };
     } catch (err) {
       const msg = err instanceof ConfigError ? err.message : (err as Error).message;
@@ -518,5 +527,7 @@ export class Daemon {
     await this.routing.stop();
     this.kernel.close();
     await hooksDone;
+    // last: events of the shutdown itself are spooled too
+    await this.sinks.close();
   }
 }

@@ -47,3 +47,32 @@ export const metrics = {
   rules: gauge("netevd_rules", "Routing policy rules in the kernel model"),
   buildInfo: gauge("netevd_build_info", "Build information (value 1)", ["version", "node"]),
 };
+
+/**
+ * Per-sink metrics, read when scraped from the sinks the daemon registers (no timers, and a removed
+ * sink's series go with it). Counters restart at 0 when a reload restarts a changed sink.
+ */
+export interface SinkMetricStats {
+  name: string; delivered: number; failedAttempts: number; dropped: number; queued: number; queuedBytes: number; oldestAgeSec: number;
+}
+let sinkStats: () => SinkMetricStats[] = () => [];
+export function setSinkStatsSource(fn: () => SinkMetricStats[]): void {
+  sinkStats = fn;
+}
+const perSink = (m: Counter | Gauge, pick: (s: SinkMetricStats) => number) => {
+  m.reset();
+  for (const s of sinkStats()) {
+    if (m instanceof Counter) m.inc({ sink: s.name }, pick(s));
+    else m.set({ sink: s.name }, pick(s));
+  }
+};
+const sinkCounter = (name: string, help: string, pick: (s: SinkMetricStats) => number) =>
+  registry.register(new Counter(name, help, ["sink"], (c) => perSink(c, pick)));
+const sinkGauge = (name: string, help: string, pick: (s: SinkMetricStats) => number) =>
+  registry.register(new Gauge(name, help, ["sink"], (g) => perSink(g, pick)));
+sinkCounter("netevd_sink_delivered_total", "Events a sink's receiver accepted (2xx), by sink", (s) => s.delivered);
+sinkCounter("netevd_sink_failed_attempts_total", "Delivery attempts that failed (error, timeout, non-2xx), by sink", (s) => s.failedAttempts);
+sinkCounter("netevd_sink_dropped_total", "Events dropped from a sink's spool (spool full, or corrupt on recovery), by sink", (s) => s.dropped);
+sinkGauge("netevd_sink_queued_events", "Events waiting in a sink's spool", (s) => s.queued);
+sinkGauge("netevd_sink_queued_bytes", "Bytes of the events waiting in a sink's spool", (s) => s.queuedBytes);
+sinkGauge("netevd_sink_oldest_queued_age_seconds", "Age of the oldest event waiting in a sink's spool (0 when empty)", (s) => s.oldestAgeSec);

@@ -3,7 +3,8 @@
 // knows nothing about files; see load.ts for YAML, line numbers and env vars.
 
 import { isIPv4, isIPv6 } from "node:net";
-import { checkGlobSyntax, globMinLength, hasGlobChars } from "./glob.js";
+import { checkGlobSyntax, compileGlob, globMinLength, hasGlobChars } from "./glob.js";
+import { HOOK_EVENTS } from "../events/dirs.js";
 
 // ---------------------------------------------------------------------------
 // Types
@@ -30,6 +31,8 @@ export interface SystemConfig {
   readonly scripts_dir: string;
   /** Hook directories merged by file name, the first wins (admin before vendor). */
   readonly scripts_dirs: readonly string[];
+  /** Durable state (the event sinks' spools); the unit's StateDirectory. */
+  readonly state_dir: string;
 }
 
 export interface MonitoringConfig {
@@ -107,6 +110,33 @@ export interface MetricsConfig {
   readonly enabled: boolean;
 }
 
+/** One event sink: CloudEvents 1.0 over HTTP(S), spooled on disk (src/actions/sinks). */
+export interface SinkConfig {
+  /** [a-z0-9-]{1,32}: metric label, log field and spool directory name */
+  readonly name: string;
+  readonly url: string;
+  /** HMAC-SHA256 key file (regular file, not readable by others); null = unsigned */
+  readonly secret_file: string | null;
+  /** event name globs; [] = every event */
+  readonly events: readonly string[];
+  /** interface name globs (the rules of monitoring.interfaces); [] = every link and link-less events */
+  readonly links: readonly string[];
+  readonly timeout_sec: number;
+  readonly tls_verify: boolean;
+  /** PEM CA bundle trusted for this sink (instead of the system's) */
+  readonly ca_file: string | null;
+  /** events per request: 1 = structured mode, more = batched mode (a JSON array) */
+  readonly batch_max: number;
+  /** spool byte cap on disk; beyond it the oldest events are dropped (and counted) */
+  readonly spool_max_bytes: number;
+  /** how long appended events may wait for fdatasync: the window lost on power failure */
+  readonly spool_sync_ms: number;
+  readonly retry_initial_ms: number;
+  readonly retry_max_sec: number;
+  /** /health and `status` report the sink once it has failed for this long */
+  readonly unhealthy_after_sec: number;
+}
+
 export interface Config {
   readonly system: SystemConfig;
   readonly monitoring: MonitoringConfig;
@@ -117,6 +147,7 @@ export interface Config {
   readonly api: ApiConfig;
   readonly metrics: MetricsConfig;
   readonly compat: CompatConfig;
+  readonly sinks: readonly SinkConfig[];
 }
 
 /** One validation problem. `path` is e.g. "hooks.timeout_sec" or "monitoring.interfaces[2]" ("" = whole file). */
@@ -168,6 +199,7 @@ const DEFAULTS: Config = deepFreeze({
     user: "netevd",
     scripts_dir: "/etc/netevd",
     scripts_dirs: [...DEFAULT_SCRIPTS_DIRS],
+    state_dir: "/var/lib/netevd",
   },
   monitoring: {
     interfaces: [],
@@ -218,6 +250,22 @@ const DEFAULTS: Config = deepFreeze({
     networkd_dispatcher: false,
     networkd_dispatcher_dirs: ["/etc/networkd-dispatcher", "/usr/lib/networkd-dispatcher"],
   },
+  sinks: [],
+});
+
+export const SINK_DEFAULTS: Omit<SinkConfig, "name" | "url"> = deepFreeze({
+  secret_file: null,
+  events: [],
+  links: [],
+  timeout_sec: 10,
+  tls_verify: true,
+  ca_file: null,
+  batch_max: 1,
+  spool_max_bytes: 16 * 1024 * 1024,
+  spool_sync_ms: 200,
+  retry_initial_ms: 500,
+  retry_max_sec: 60,
+  unhealthy_after_sec: 60,
 });
 
 /** A fresh, mutable (not frozen) deep copy of the defaults. */
@@ -517,6 +565,94 @@ const protocolLeaf = new Leaf<number>((v) => {
   return ok(n);
 });
 
+const SINK_NAME = /^[a-z0-9-]{1,32}$/;
+
+function checkSinkUrl(s: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    return `expected an http:// or https:// URL, got ${describeValue(s)}`;
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") return `expected an http:// or https:// URL, got ${describeValue(s)}`;
+  // credentials in the URL would end up in logs and `status`: use secret_file (or a token in the path)
+  if (u.username || u.password) return "user:password@ in the URL is not supported (it would be logged); use secret_file";
+  if (u.hash) return "a #fragment is not sent to the server; remove it";
+  return null;
+}
+
+const EVENT_CHARS = /^[a-z0-9-]$/;
+
+function checkEventPattern(v: unknown): Parsed<string> {
+  if (typeof v !== "string") return fail(wrongType("a string (event name or glob)", v));
+  if (v.length === 0 || v.length > 64) return fail("must be 1 to 64 characters");
+  const err = checkGlobSyntax(v, EVENT_CHARS);
+  if (err) return fail(`invalid glob ${JSON.stringify(v)}: ${err}`);
+  const m = compileGlob(v);
+  if (!HOOK_EVENTS.some((e) => m(e))) return fail(`${JSON.stringify(v)} matches no event (events are the hook directory names without ".d": ${HOOK_EVENTS.join(", ")})`);
+  return ok(v);
+}
+
+/** A sink's keys: each parsed like any other key (the sinks list holds mappings, so it has its own walk). */
+const SINK_KEYS: Record<keyof SinkConfig, Leaf<unknown>> = {
+  name: str((s) => (SINK_NAME.test(s) ? null : `expected 1-32 characters of a-z 0-9 -, got ${describeValue(s)}`)),
+  url: str(checkSinkUrl),
+  secret_file: nullable(str(absolutePathError)),
+  events: list(checkEventPattern, "event names or globs"),
+  links: list(checkInterfacePattern, "interface names or globs"),
+  timeout_sec: positiveNumber(600),
+  tls_verify: bool(),
+  ca_file: nullable(str(absolutePathError)),
+  batch_max: int(1, 1000),
+  spool_max_bytes: int(16 * 1024, 1024 * 1024 * 1024),
+  spool_sync_ms: int(0, 60_000),
+  retry_initial_ms: int(10, 600_000),
+  retry_max_sec: positiveNumber(86400),
+  unhealthy_after_sec: positiveNumber(86400 * 7),
+};
+
+const sinksLeaf = new Leaf<SinkConfig[]>((v) => {
+  if (!Array.isArray(v)) return fail(wrongType("a list of sinks (mappings with name: and url:)", v));
+  const out: SinkConfig[] = [];
+  const issues: Issue[] = [];
+  const names = new Map<string, number>();
+  v.forEach((raw, i) => {
+    if (!isMapping(raw)) {
+      issues.push({ sub: `[${i}]`, message: wrongType("a mapping (name:, url:, ...)", raw) });
+      return;
+    }
+    const sink: Record<string, unknown> = { ...structuredClone(SINK_DEFAULTS) };
+    let bad = false;
+    for (const [k, val] of Object.entries(raw)) {
+      const leaf = Object.hasOwn(SINK_KEYS, k) ? SINK_KEYS[k as keyof SinkConfig] : undefined;
+      if (!leaf) {
+        const near = Object.keys(SINK_KEYS).find((c) => levenshtein(c, k.toLowerCase()) <= 2);
+        issues.push({ sub: `[${i}].${k}`, message: `unknown key ${JSON.stringify(k)}${near ? `; did you mean ${JSON.stringify(near)}?` : ""}` });
+        bad = true;
+        continue;
+      }
+      const r = leaf.parse(val);
+      if (r.ok) sink[k] = r.value;
+      else {
+        bad = true;
+        for (const is of r.issues) issues.push({ sub: `[${i}].${k}${is.sub ?? ""}`, message: is.message });
+      }
+    }
+    for (const k of ["name", "url"] as const) {
+      if (raw[k] === undefined) { issues.push({ sub: `[${i}]`, message: `missing required key "${k}"` }); bad = true; }
+    }
+    if (bad) return;
+    const prev = names.get(sink.name as string);
+    if (prev !== undefined) {
+      issues.push({ sub: `[${i}].name`, message: `duplicate sink name ${JSON.stringify(sink.name)} (same as [${prev}])` });
+      return;
+    }
+    names.set(sink.name as string, i);
+    out.push(sink as unknown as SinkConfig);
+  });
+  return issues.length ? { ok: false, issues } : ok(out);
+});
+
 // ---------------------------------------------------------------------------
 // The schema
 // ---------------------------------------------------------------------------
@@ -541,6 +677,7 @@ const SCHEMA: Section<Config> = {
       : USER_RE.test(s) ? null : `expected a user name matching ${USER_RE.source}, got ${describeValue(s)}`)),
     scripts_dir: str(absolutePathError),
     scripts_dirs: list(checkScriptsDir, "absolute directory paths"),
+    state_dir: str(absolutePathError),
   },
   monitoring: {
     interfaces: list(checkInterfacePattern, "interface names or globs"),
@@ -586,6 +723,7 @@ const SCHEMA: Section<Config> = {
     networkd_dispatcher: bool(),
     networkd_dispatcher_dirs: list(checkScriptsDir, "absolute directory paths"),
   },
+  sinks: sinksLeaf,
 };
 
 type AnySection = { readonly [k: string]: Leaf<unknown> | AnySection };

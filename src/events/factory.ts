@@ -1,5 +1,6 @@
 // Contract events from model state: link snapshots, ids, timestamps, `previous` and `changed`.
 // Pure apart from the clock and the id counter, which the EventFactory owns; no I/O.
+import { randomBytes } from "node:crypto";
 import type { LinkRecord, RouteRecord } from "../netlink/types.js";
 import type { NetworkModel } from "../state/model.js";
 import { addressUsable, isLinkLocal } from "../state/address.js";
@@ -68,7 +69,16 @@ function changedKeys(prev: LinkSnapshot | undefined, next: LinkSnapshot): string
 }
 
 /**
- * Makes contract events: ids (monotonic within a run), timestamps, and `previous`/`changed`
+ * The per-run id prefix: the start time (base 36, 8 characters) plus 24 random bits (5), so ids
+ * stay unique across restarts (a sink's receiver deduplicates on them) even when two runs start
+ * in the same millisecond, and prefixes of later runs still sort after earlier ones.
+ */
+export function runPrefix(nowMs = Date.now()): string {
+  return nowMs.toString(36) + randomBytes(3).readUIntBE(0, 3).toString(36).padStart(5, "0");
+}
+
+/**
+ * Makes contract events: ids (monotonic within a run, unique across runs), timestamps, and `previous`/`changed`
  * against the last event this link produced, so a script knows what changed without keeping state.
  */
 export class EventFactory {
@@ -79,7 +89,7 @@ export class EventFactory {
   private readonly runId: string;
 
   constructor(private readonly now: () => Date = () => new Date()) {
-    this.runId = Date.now().toString(36);
+    this.runId = runPrefix();
   }
 
   make(p: {

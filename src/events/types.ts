@@ -5,7 +5,7 @@ export type Backend = "kernel" | "systemd-networkd" | "NetworkManager" | "dhclie
 
 export interface NetevdEvent {
   schema: "netevd.event.v1";
-  /** monotonic, unique within one daemon run: "<boot-unique prefix>-<counter>" */
+  /** "<run prefix>-<counter>": the counter is monotonic within a run; the prefix (start time + 24 random bits) makes ids unique across runs */
   id: string;
   /** RFC 3339 with milliseconds, UTC */
   ts: string;

@@ -59,7 +59,7 @@ function withTmp<T>(fn: (dir: string) => T): T {
 }
 
 const EXPECTED_DEFAULTS: Config = {
-  system: { log_level: "info", log_format: "auto", backend: "auto", user: "netevd", scripts_dir: "/etc/netevd", scripts_dirs: ["/etc/netevd", "/usr/lib/netevd"] },
+  system: { log_level: "info", log_format: "auto", backend: "auto", user: "netevd", scripts_dir: "/etc/netevd", scripts_dirs: ["/etc/netevd", "/usr/lib/netevd"], state_dir: "/var/lib/netevd" },
   monitoring: { interfaces: [], exclude: [] },
   routing: { policy_rules: [], table_base: 200, priority_from: 32765, priority_to: 32766, protocol: 110, cleanup_on_exit: false },
   backends: {
@@ -84,6 +84,7 @@ const EXPECTED_DEFAULTS: Config = {
   },
   metrics: { enabled: true },
   compat: { networkd_dispatcher: false, networkd_dispatcher_dirs: ["/etc/networkd-dispatcher", "/usr/lib/networkd-dispatcher"] },
+  sinks: [],
 };
 
 describe("defaults", () => {
@@ -115,7 +116,7 @@ describe("defaults", () => {
 
   it("configKeyPaths lists every leaf key", () => {
     const paths = configKeyPaths();
-    assert.equal(paths.length, 42);
+    assert.equal(paths.length, 44);
     assert.ok(paths.includes("backends.dhclient.lease_files"));
     assert.ok(paths.includes("api.token"));
   });
@@ -162,6 +163,7 @@ system:
   backend: dhclient
   user: _netevd$
   scripts_dir: /usr/local/etc/netevd
+  state_dir: /srv/netevd
 monitoring:
   interfaces: [eth0, "wl*", "en?[0-9]*", "[!v]*", "veth0@if5", eth0.100, "br-lan"]
   exclude: ["veth*", "docker*"]
@@ -209,11 +211,26 @@ metrics:
 compat:
   networkd_dispatcher: true
   networkd_dispatcher_dirs: [/srv/nd]
+sinks:
+  - name: central-1
+    url: https://events.example.org/netevd
+    secret_file: /etc/netevd/central.secret
+    events: ["*carrier", routable]
+    links: ["eth*"]
+    timeout_sec: 2.5
+    tls_verify: false
+    ca_file: /etc/netevd/ca.pem
+    batch_max: 50
+    spool_max_bytes: 65536
+    spool_sync_ms: 0
+    retry_initial_ms: 100
+    retry_max_sec: 5
+    unhealthy_after_sec: 30
 `,
       "all.yaml",
     );
     assert.deepEqual(cfg, {
-      system: { log_level: "debug", log_format: "json", backend: "dhclient", user: "_netevd$", scripts_dir: "/usr/local/etc/netevd", scripts_dirs: ["/usr/local/etc/netevd", "/usr/lib/netevd"] },
+      system: { log_level: "debug", log_format: "json", backend: "dhclient", user: "_netevd$", scripts_dir: "/usr/local/etc/netevd", scripts_dirs: ["/usr/local/etc/netevd", "/usr/lib/netevd"], state_dir: "/srv/netevd" },
       monitoring: { interfaces: ["eth0", "wl*", "en?[0-9]*", "[!v]*", "veth0@if5", "eth0.100", "br-lan"], exclude: ["veth*", "docker*"] },
       routing: { policy_rules: ["eth1", "wlan0", "bond0.10"], table_base: 1000, priority_from: 100, priority_to: 4294967294, protocol: 200, cleanup_on_exit: true },
       backends: {
@@ -226,6 +243,11 @@ compat:
       api: { enabled: false, listen: "[::1]:8080", socket: "", token: "s3cret-token_!", max_body_bytes: 256, rate_limit_per_sec: 100000 },
       metrics: { enabled: false },
       compat: { networkd_dispatcher: true, networkd_dispatcher_dirs: ["/srv/nd"] },
+      sinks: [{
+        name: "central-1", url: "https://events.example.org/netevd", secret_file: "/etc/netevd/central.secret", events: ["*carrier", "routable"],
+        links: ["eth*"], timeout_sec: 2.5, tls_verify: false, ca_file: "/etc/netevd/ca.pem", batch_max: 50, spool_max_bytes: 65536,
+        spool_sync_ms: 0, retry_initial_ms: 100, retry_max_sec: 5, unhealthy_after_sec: 30,
+      }],
     });
   });
 
