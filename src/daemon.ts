@@ -22,8 +22,10 @@ import type { HookJob } from "./events/types.js";
 import { Dispatcher } from "./actions/hooks/dispatcher.js";
 import { runHookDir, type RemoteRunner } from "./actions/hooks/run.js";
 import { discoverMerged } from "./actions/hooks/merge.js";
-import { networkdDispatcherJobs, networkdDispatcherReplayJobs } from "./events/networkd.js";
+import { networkdDispatcherAddresses, networkdDispatcherJobs, networkdDispatcherReplayJobs } from "./events/networkd.js";
 import { processesNamed } from "./sources/processes.js";
+import { HostnamedSource } from "./sources/hostnamed.js";
+import { hostnameJob } from "./events/hostname.js";
 import { HOOK_EVENTS } from "./events/dirs.js";
 import { RoutingReconciler } from "./actions/routing/index.js";
 import { DnsActions } from "./actions/dns.js";
@@ -69,6 +71,7 @@ export class Daemon {
   private readonly hookAbort = new AbortController();
   private api: ApiServer | null = null;
   private readonly compactor = new IdleCompactor();
+  private hostnamed: HostnamedSource | null = null;
   readonly notifier: ServiceNotifier;
   /** system.backend, resolved when it is "auto" */
   private backendName: Exclude<Config["system"]["backend"], "auto"> = "none";
@@ -131,6 +134,13 @@ export class Daemon {
     const settled = new Promise<void>((r) => { this.settle = r; });
     await this.resolveBackend();
     this.startBackend();
+    // hostname.d, whatever the backend
+    this.hostnamed = new HostnamedSource(this.log.child({ source: "hostnamed" }), (c) => {
+      this.log.info("fact", { source: "hostnamed", fact: "hostname", hostname: c.hostname, previous: c.previous });
+      this.emit(hostnameJob(c, this.events));
+    });
+    // subscribed before "ready": a change right after start is seen (bounded: the bus may be slow)
+    await Promise.race([this.hostnamed.start(), new Promise((r) => setTimeout(r, 2000).unref())]);
     // replay once the backend's state is known (or after a bound), so a link's carrier is replayed
     // by exactly one source
     let bound: NodeJS.Timeout | undefined;
@@ -323,7 +333,7 @@ export class Daemon {
     const dirs = this.config.compat.networkd_dispatcher_dirs;
     const scripts = new Set<string>();
     for (const event of HOOK_EVENTS) for (const sc of discoverMerged(dirs, event, this.hookOwnerUid).scripts) scripts.add(sc.path);
-    this.log.info("networkd-dispatcher scripts taken over", { scripts: scripts.size, dirs: dirs.join(":"), user: this.daemonUid === 0 ? "root" : String(this.daemonUid) });
+    this.log.info("networkd-dispatcher scripts taken over", { scripts: scripts.size, dirs: dirs.join(":"), user: this.o.hookRunner ? "root" : this.config.system.user });
     const pids = processesNamed("networkd-dispatcher");
     if (pids.length) {
       this.log.warn("networkd-dispatcher is running too: both will run its scripts; stop and disable it (systemctl disable --now networkd-dispatcher)", { pids });
@@ -350,6 +360,9 @@ export class Daemon {
       try {
         const json = await describe(index);
         if (json !== undefined) { job.json = json; job.env.json = json; }
+        // networkd-dispatcher reads the addresses when it runs the scripts: so do we, now that the
+        // kernel's notifications of what networkd just did have been read
+        if (job.compat === "networkd-dispatcher") Object.assign(job.env, networkdDispatcherAddresses(this.kernel.model, index));
       } catch (err) {
         this.log.warn("backend Describe failed; $JSON falls back to the event contract", { link: job.event.link, err: (err as Error).message });
       }
@@ -485,8 +498,10 @@ export class Daemon {
     try {
       const { config, file } = loadConfig({ path: this.o.configFile });
       if (config.hooks.user !== this.config.hooks.user ||
-          (config.hooks.user === "root" && config.system.scripts_dirs.join(":") !== this.config.system.scripts_dirs.join(":"))) {
-        throw new Error("hooks.user (and, for root hooks, system.scripts_dirs) take effect only at a restart");
+          (config.hooks.user === "root" && (config.system.scripts_dirs.join(":") !== this.config.system.scripts_dirs.join(":") ||
+            config.compat.networkd_dispatcher !== this.config.compat.networkd_dispatcher ||
+            config.compat.networkd_dispatcher_dirs.join(":") !== this.config.compat.networkd_dispatcher_dirs.join(":")))) {
+        throw new Error("hooks.user (and, for root hooks, system.scripts_dirs and compat.networkd_dispatcher*) take effect only at a restart");
       }
       const moved = (["enabled", "listen", "socket"] as const).filter((k) => config.api[k] !== this.config.api[k]);
       if (moved.length) {
@@ -523,6 +538,7 @@ export class Daemon {
     await this.api?.close();
     for (const w of this.followers) w.stop();
     this.backend?.stop();
+    this.hostnamed?.stop();
     this.dns.stop();
     await this.routing.stop();
     this.kernel.close();

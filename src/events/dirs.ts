@@ -33,6 +33,9 @@ export const HOOK_EVENTS = [
     ...ND_ADMIN_STATES,
     ...ND_OPER_STATES,
     "manager",
+    // NetworkManager-dispatcher's events: lease options changed without a state change, the
+    // manager's connectivity, and the host name (systemd-hostnamed, every backend)
+    "dhcp4-change", "dhcp6-change", "connectivity-change", "hostname",
   ]),
 ] as readonly string[];
 

@@ -111,16 +111,26 @@ export function networkctlAddresses(m: NetworkModel, index: number): string[] {
   return list.map((a) => a.address);
 }
 
-/** networkd-dispatcher's variables, with its meaning (parse_address_strings: 127.* and fe80:* left out). */
-export function networkdDispatcherEnv(m: NetworkModel, l: LinkRecord, fields: Record<string, string>): Record<string, string> {
-  const addrs = networkctlAddresses(m, l.index);
+/**
+ * networkd-dispatcher's address variables, with its meaning (parse_address_strings: 127.* and
+ * fe80:* left out of the lists; ADDR is the first address networkctl lists, whatever it is).
+ */
+export function networkdDispatcherAddresses(m: NetworkModel, index: number): { ADDR: string; IP_ADDRS: string; IP6_ADDRS: string } {
+  const addrs = networkctlAddresses(m, index);
   return {
-    IFACE: l.name,
     ADDR: addrs[0] ?? "",
-    // networkd-dispatcher reads it from iw/iwconfig for wlan links; netevd does not (yet): empty, as it is for every other link
-    ESSID: "",
     IP_ADDRS: addrs.filter((a) => !a.includes(":") && a.includes(".") && !a.startsWith("127.")).join(" "),
     IP6_ADDRS: addrs.filter((a) => a.includes(":") && !a.startsWith("fe80:")).join(" "),
+  };
+}
+
+/** networkd-dispatcher's variables. */
+export function networkdDispatcherEnv(m: NetworkModel, l: LinkRecord, fields: Record<string, string>): Record<string, string> {
+  return {
+    IFACE: l.name,
+    ...networkdDispatcherAddresses(m, l.index),
+    // networkd-dispatcher reads it from iw/iwconfig for wlan links; netevd does not (yet): empty, as it is for every other link
+    ESSID: "",
     AdministrativeState: fields.AdministrativeState ?? "",
     OperationalState: fields.OperationalState ?? "",
   };

@@ -68,16 +68,44 @@ export function nmDeviceEnv(iface: string, fields: Record<string, string>): Reco
   put("NM_OLD_STATE_NAME", fields.NMOldStateName);
   put("NM_REASON", fields.NMReason);
   put("NM_REASON_NAME", fields.NMReasonName);
+  Object.assign(env, nmdEnv(fields.NMDispatcherEnv));
   return env;
+}
+
+const NMD_NAME = /^(CONNECTION_(ID|UUID|FILENAME)|DEVICE_IP_IFACE|IP[46]_(NUM_ADDRESSES|ADDRESS_[0-9]{1,2}|GATEWAY|NAMESERVERS|DOMAINS)|DHCP[46]_[A-Z0-9_]{1,64})$/;
+
+/**
+ * NetworkManager-dispatcher's variables, as the source read them (a JSON object in the model): only
+ * names of NMD's set pass; the values are validated again when the environment is built.
+ */
+export function nmdEnv(json: string | undefined): Record<string, string> {
+  if (!json) return {};
+  let obj: unknown;
+  try {
+    obj = JSON.parse(json);
+  } catch {
+    return {};
+  }
+  const out: Record<string, string> = {};
+  if (!obj || typeof obj !== "object" || Array.isArray(obj)) return out;
+  for (const [k, v] of Object.entries(obj as Record<string, unknown>)) if (NMD_NAME.test(k) && typeof v === "string") out[k] = v;
+  return out;
 }
 
 const list = (s: string | undefined): string[] => (s ? s.split(" ").filter(Boolean) : []);
 
 /** A device state transition (NMDeviceState, or NMOldState for the same state entered again) → its dir. */
 export function nmJobs(fact: BackendFact, m: NetworkModel, ctx: DeriveContext, f: EventFactory, replay = false): HookJob[] {
-  if (!fact.changes.NMDeviceState && !fact.changes.NMOldState) return [];
   const state = nmNumber(Number(fact.fields.NMDeviceState));
-  const dir = state === undefined ? undefined : deviceStateDir(state);
+  let dir: string | undefined;
+  if (fact.changes.NMDeviceState || fact.changes.NMOldState) {
+    dir = state === undefined ? undefined : deviceStateDir(state);
+  } else if (state === NM_ACTIVATED && (fact.changes.NMDhcp4 || fact.changes.NMDhcp6)) {
+    // NetworkManager-dispatcher's dhcp4-change/dhcp6-change: the lease's options changed while the
+    // device stays activated (a renewal that changes nothing but the expiry fires nothing)
+    const lost = (k: "NMDhcp4" | "NMDhcp6") => fact.changes[k]?.[1] === "";
+    dir = fact.changes.NMDhcp4 && !lost("NMDhcp4") ? "dhcp4-change" : fact.changes.NMDhcp6 && !lost("NMDhcp6") ? "dhcp6-change" : undefined;
+  }
   const l = linkFor(m, fact.index, fact.name);
   if (!dir || !l || !ctx.selected(l.name)) return [];
   // addresses as the kernel has them; gateway and DNS as NetworkManager configured them
@@ -85,11 +113,32 @@ export function nmJobs(fact: BackendFact, m: NetworkModel, ctx: DeriveContext, f
   const gateway = list(fact.fields.NMGateway)[0];
   if (gateway) snap.gateway = gateway;
   const event = f.make({ event: dir, link: l.name, index: l.index, source: "NetworkManager", snap, changed: Object.keys(fact.changes), replay });
-  return [{ event, state: dir, env: nmDeviceEnv(fact.name ?? l.name, fact.fields) }];
+  const out: HookJob[] = [{ event, state: dir, env: nmDeviceEnv(fact.name ?? l.name, fact.fields) }];
+  // both leases changed at once: dhcp6-change too
+  if (dir === "dhcp4-change" && fact.changes.NMDhcp6 && fact.changes.NMDhcp6[1] !== "") {
+    const e6 = f.make({ event: "dhcp6-change", link: l.name, index: l.index, source: "NetworkManager", snap, changed: Object.keys(fact.changes), replay });
+    out.push({ event: e6, state: "dhcp6-change", env: nmDeviceEnv(fact.name ?? l.name, fact.fields) });
+  }
+  return out;
 }
+
+const NM_ACTIVATED = 100;
 
 /** The manager's State changed → manager.d with STATE = its name. */
 export function nmManagerJobs(fact: ManagerFact, f: EventFactory): HookJob[] {
+  const out: HookJob[] = [];
+  const conn = fact.changes.NMConnectivity;
+  // the first value (attach) is where we start from, not a change
+  if (conn && conn[0] !== undefined && fact.fields.NMConnectivityName) {
+    const job = managerJob("NetworkManager", fact.fields.NMConnectivityName, fact.fields, Object.keys(fact.changes), f);
+    job.event.event = "connectivity-change";
+    job.env = { CONNECTIVITY_STATE: fact.fields.NMConnectivityName };
+    out.push(job);
+  }
+  return [...out, ...nmStateJobs(fact, f)];
+}
+
+function nmStateJobs(fact: ManagerFact, f: EventFactory): HookJob[] {
   const change = fact.changes.NMState;
   const state = change ? nmNumber(Number(change[1])) : undefined;
   if (!change || state === undefined) return [];

@@ -1,7 +1,7 @@
 // The event contract `netevd.event.v1`: what hooks get in NETEVD_EVENT, and what the API, the SSE
 // stream and the history serve. Plain data only.
 
-export type Backend = "kernel" | "systemd-networkd" | "NetworkManager" | "dhclient";
+export type Backend = "kernel" | "systemd-networkd" | "NetworkManager" | "dhclient" | "hostnamed";
 
 export interface NetevdEvent {
   schema: "netevd.event.v1";

@@ -24,16 +24,28 @@ const DEVICE_IFACE = "org.freedesktop.NetworkManager.Device";
 const IP4_IFACE = "org.freedesktop.NetworkManager.IP4Config";
 const IP6_IFACE = "org.freedesktop.NetworkManager.IP6Config";
 const PROPS_IFACE = "org.freedesktop.DBus.Properties";
+const ACTIVE_IFACE = "org.freedesktop.NetworkManager.Connection.Active";
+const SETTINGS_CONN_IFACE = "org.freedesktop.NetworkManager.Settings.Connection";
+const DHCP4_IFACE = "org.freedesktop.NetworkManager.DHCP4Config";
+const DHCP6_IFACE = "org.freedesktop.NetworkManager.DHCP6Config";
 
 /** Device states in which the device has (or is getting) IP configuration worth reading. */
 const IP_STATES = new Set([70, 80, 90, 100]);
 /** Re-reads after NetworkManager took its name but could not answer yet. */
 const RETRY_MS = [100, 250, 500, 1000, 2000, 5000];
 /** The IP fields of a device without IP configuration. */
-const NO_IP: Readonly<Record<string, string>> = { NMAddresses: "", NMGateway: "", NMDns: "" };
+const NO_IP: Readonly<Record<string, string>> = { NMAddresses: "", NMGateway: "", NMDns: "", NMDispatcherEnv: "", NMDhcp4: "", NMDhcp6: "" };
 
 const DEVICE_PATH = /^\/org\/freedesktop\/NetworkManager\/Devices\/[0-9]{1,10}$/;
 const CONFIG_PATH = /^\/org\/freedesktop\/NetworkManager\/IP[46]Config\/[0-9]{1,10}$/;
+const ACTIVE_PATH = /^\/org\/freedesktop\/NetworkManager\/ActiveConnection\/[0-9]{1,10}$/;
+const SETTINGS_PATH = /^\/org\/freedesktop\/NetworkManager\/Settings\/[0-9]{1,10}$/;
+const DHCP_PATH = /^\/org\/freedesktop\/NetworkManager\/DHCP[46]Config\/[0-9]{1,10}$/;
+
+/** An object path of the given shape, or undefined ("/" = none, and junk). */
+export function objectPath(p: unknown, shape: RegExp): string | undefined {
+  return typeof p === "string" && shape.test(p) ? p : undefined;
+}
 
 /** `/org/freedesktop/NetworkManager/Devices/3` is a device object path; anything else is not followed. */
 export function isDevicePath(p: unknown): p is string {
@@ -152,6 +164,94 @@ export function ipFields(ip4: Record<string, unknown> | undefined, ip6: Record<s
   return { NMAddresses: addresses.join(" "), NMGateway: gateway, NMDns: dns.join(" ") };
 }
 
+// ---------------------------------------------------------------------------
+// NetworkManager-dispatcher's variables, read from NetworkManager and validated here, so that an
+// NMD script ported by copying it finds what it reads.
+// ---------------------------------------------------------------------------
+
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const DHCP_OPTION = /^[a-z0-9_]{1,64}$/;
+/** At most this many addresses and DHCP options per family: bounded whatever NetworkManager says. */
+const MAX_ADDRESSES = 64;
+const MAX_OPTIONS = 128;
+const MAX_VALUE = 1024;
+const LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$/;
+
+function plainText(v: unknown, max = MAX_VALUE): string | undefined {
+  // eslint-disable-next-line no-control-regex
+  return typeof v === "string" && v.length <= max && !/[\u0000-\u001f\u007f-\u009f]/.test(v) ? v : undefined;
+}
+
+function domainList(v: unknown): string[] {
+  const arr = unwrap(v);
+  if (!Array.isArray(arr)) return [];
+  return (arr as unknown[]).filter((d): d is string => typeof d === "string" && d.length <= 253 && d.split(".").filter(Boolean).every((l) => LABEL.test(l)));
+}
+
+export interface NmdParts {
+  device: Record<string, unknown>;
+  ip4?: Record<string, unknown>;
+  ip6?: Record<string, unknown>;
+  active?: Record<string, unknown>;
+  settings?: Record<string, unknown>;
+  dhcp4?: Record<string, unknown>;
+  dhcp6?: Record<string, unknown>;
+}
+
+/**
+ * NetworkManager-dispatcher's variables for a device with IP configuration: CONNECTION_ID/UUID/
+ * FILENAME, DEVICE_IP_IFACE, IPn_NUM_ADDRESSES, IPn_ADDRESS_<i> ("addr/prefix gateway"),
+ * IPn_GATEWAY, IPn_NAMESERVERS, IPn_DOMAINS, DHCPn_<OPTION>. A value that fails validation is left out.
+ */
+export function nmdVariables(p: NmdParts): Record<string, string> {
+  const env: Record<string, string> = {};
+  const id = plainText(unwrap(p.active?.Id), 255);
+  if (id !== undefined) env.CONNECTION_ID = id;
+  const uuid = unwrap(p.active?.Uuid);
+  if (typeof uuid === "string" && UUID.test(uuid)) env.CONNECTION_UUID = uuid.toLowerCase();
+  const file = plainText(unwrap(p.settings?.Filename), 4095);
+  if (file !== undefined && file.startsWith("/")) env.CONNECTION_FILENAME = file;
+  const ipIface = unwrap(p.device.IpInterface);
+  if (typeof ipIface === "string" && validIfname(ipIface)) env.DEVICE_IP_IFACE = ipIface;
+  for (const [fam, cfg] of [[4, p.ip4], [6, p.ip6]] as const) {
+    if (!cfg) continue;
+    const gw = gatewayOf(cfg, fam) ?? "";
+    const addrs = addressData(cfg.AddressData, fam).slice(0, MAX_ADDRESSES);
+    env[`IP${fam}_NUM_ADDRESSES`] = String(addrs.length);
+    addrs.forEach((a, i) => { env[`IP${fam}_ADDRESS_${i}`] = `${a} ${gw || (fam === 4 ? "0.0.0.0" : "::")}`; });
+    if (gw) env[`IP${fam}_GATEWAY`] = gw;
+    const ns = fam === 4 ? ip4Nameservers(cfg) : ip6Nameservers(cfg);
+    if (ns.length) env[`IP${fam}_NAMESERVERS`] = ns.join(" ");
+    const domains = domainList(cfg.Domains);
+    if (domains.length) env[`IP${fam}_DOMAINS`] = domains.join(" ");
+  }
+  for (const [fam, cfg] of [[4, p.dhcp4], [6, p.dhcp6]] as const) {
+    const opts = unwrap(cfg?.Options);
+    if (!opts || typeof opts !== "object" || Array.isArray(opts)) continue;
+    let n = 0;
+    for (const [k, raw] of Object.entries(opts as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      if (n >= MAX_OPTIONS || !DHCP_OPTION.test(k)) continue;
+      const v = plainText(unwrap(raw));
+      if (v === undefined) continue;
+      env[`DHCP${fam}_${k.toUpperCase()}`] = v;
+      n++;
+    }
+  }
+  return env;
+}
+
+/**
+ * A lease's options as one comparable string, without the expiry (it moves at every renewal): a
+ * change of it is a dhcp4-change/dhcp6-change when the device stays activated.
+ */
+export function leaseKey(nmd: Record<string, string>, prefix: "DHCP4_" | "DHCP6_"): string {
+  const keys = Object.keys(nmd).filter((k) => k.startsWith(prefix) && k !== `${prefix}EXPIRY`).sort();
+  return keys.length ? JSON.stringify(keys.map((k) => [k, nmd[k]])) : "";
+}
+
+/** NM_CONNECTIVITY_* by number, as NetworkManager-dispatcher names them in CONNECTIVITY_STATE. */
+export const NM_CONNECTIVITY: Readonly<Record<number, string>> = { 0: "UNKNOWN", 1: "NONE", 2: "PORTAL", 3: "LIMITED", 4: "FULL" };
+
 interface Device {
   path: string;
   index?: number;
@@ -167,8 +267,8 @@ interface Device {
    * re-read behind them.
    */
   ip?: Record<string, string>;
-  /** a re-read of the IP configuration is out (and whether another was asked for meanwhile) */
-  refreshing?: boolean;
+  /** a re-read of the IP configuration that is out (and whether another was asked for meanwhile) */
+  refreshing?: Promise<void>;
   refreshAgain?: boolean;
 }
 
@@ -188,6 +288,8 @@ export class NetworkManagerSource implements BackendSource {
   private readonly removed = new Map<string, { index: number; iface: string }>();
   /** the device state last reported per ifindex (kept across NM restarts, so a resync reports only changes) */
   private readonly lastState = new Map<number, number>();
+  /** DHCP4Config/DHCP6Config object path → device object path (bounded) */
+  private readonly dhcpOwner = new Map<string, string>();
   private stopped = false;
   private managerSignals = 0;
   private attachFailures = 0;
@@ -232,6 +334,9 @@ export class NetworkManagerSource implements BackendSource {
     const rules = [
       `type='signal',sender='${NM_NAME}',interface='${DEVICE_IFACE}',member='StateChanged'`,
       ...["StateChanged", "DeviceAdded", "DeviceRemoved"].map((m) => `type='signal',sender='${NM_NAME}',path='${NM_PATH}',interface='${NM_IFACE}',member='${m}'`),
+      // lease options changing under an activated device; the manager's Connectivity
+      ...[DHCP4_IFACE, DHCP6_IFACE].map((i) => `type='signal',sender='${NM_NAME}',interface='${PROPS_IFACE}',member='PropertiesChanged',arg0='${i}'`),
+      `type='signal',sender='${NM_NAME}',path='${NM_PATH}',interface='${PROPS_IFACE}',member='PropertiesChanged',arg0='${NM_IFACE}'`,
     ];
     void Promise.all(rules.map((r) => bus.addMatch(r)))
       .catch((err: Error) => this.log.error("cannot subscribe to NetworkManager signals", { err: err.message }));
@@ -268,9 +373,11 @@ export class NetworkManagerSource implements BackendSource {
       const [paths] = await this.call<[unknown[]]>("GetDevices", NM_PATH, NM_IFACE);
       const seen = this.managerSignals;
       const [mstate] = await this.call<[unknown]>("Get", NM_PATH, PROPS_IFACE, "ss", [NM_IFACE, "State"]);
+      const [conn] = await this.call<[unknown]>("Get", NM_PATH, PROPS_IFACE, "ss", [NM_IFACE, "Connectivity"]).catch(() => [undefined]);
       if (gen !== this.generation) return;
       // as for devices: a StateChanged during the read is at least as new as the reply
       if (this.managerSignals === seen) this.reportManager(unwrap(mstate));
+      this.reportConnectivity(unwrap(conn));
       const devicePaths = (Array.isArray(paths) ? paths : []).filter(isDevicePath);
       await Promise.all(devicePaths.map((p) => this.readDevice(p, gen)));
       if (gen !== this.generation) return;
@@ -359,7 +466,7 @@ export class NetworkManagerSource implements BackendSource {
         const reason = Array.isArray(sr) ? nmNumber(unwrap(sr[1])) : undefined;
         Object.assign(fields, transitionFields(state, last, reason));
       }
-      const ip = IP_STATES.has(state) ? await this.readIp(props) : undefined;
+      const ip = IP_STATES.has(state) ? await this.readIp(props, d.path) : undefined;
       d.ip = ip;
       Object.assign(fields, ip ?? NO_IP);
       if (gen === this.generation) this.report(d, state, fields);
@@ -380,12 +487,22 @@ export class NetworkManagerSource implements BackendSource {
     return true;
   }
 
-  private async readIp(device: Props): Promise<Record<string, string>> {
+  private async readIp(device: Props, devicePath: string): Promise<Record<string, string>> {
     const p4 = configPath(unwrap(device.Ip4Config));
     const p6 = configPath(unwrap(device.Ip6Config));
     const read = (p: string | undefined, iface: string) => p ? this.getAll(p, iface).catch(() => undefined) : Promise.resolve(undefined);
-    const [ip4, ip6] = await Promise.all([read(p4, IP4_IFACE), read(p6, IP6_IFACE)]);
-    return ipFields(ip4, ip6);
+    const activePath = objectPath(unwrap(device.ActiveConnection), ACTIVE_PATH);
+    const d4 = objectPath(unwrap(device.Dhcp4Config), DHCP_PATH);
+    const d6 = objectPath(unwrap(device.Dhcp6Config), DHCP_PATH);
+    // a lease's later changes arrive as PropertiesChanged of these objects: remember whose they are
+    for (const p of [d4, d6]) if (p) this.dhcpOwner.set(p, devicePath);
+    if (this.dhcpOwner.size > 1024) this.dhcpOwner.delete(this.dhcpOwner.keys().next().value!);
+    const [ip4, ip6, active, dhcp4, dhcp6] = await Promise.all([
+      read(p4, IP4_IFACE), read(p6, IP6_IFACE), read(activePath, ACTIVE_IFACE), read(d4, DHCP4_IFACE), read(d6, DHCP6_IFACE),
+    ]);
+    const settings = await read(objectPath(unwrap(active?.Connection), SETTINGS_PATH), SETTINGS_CONN_IFACE);
+    const nmd = nmdVariables({ device, ip4, ip6, active, settings, dhcp4, dhcp6 });
+    return { ...ipFields(ip4, ip6), NMDispatcherEnv: JSON.stringify(nmd), NMDhcp4: leaseKey(nmd, "DHCP4_"), NMDhcp6: leaseKey(nmd, "DHCP6_") };
   }
 
   /**
@@ -395,12 +512,11 @@ export class NetworkManagerSource implements BackendSource {
    */
   private refreshIp(d: Device, gen: number): void {
     if (d.refreshing) { d.refreshAgain = true; return; }
-    d.refreshing = true;
-    void (async () => {
+    d.refreshing = (async () => {
       try {
         do {
           d.refreshAgain = false;
-          const ip = await this.readIp(await this.getAll(d.path, DEVICE_IFACE));
+          const ip = await this.readIp(await this.getAll(d.path, DEVICE_IFACE), d.path);
           // the device left its IP states meanwhile (or NM went away): this is stale
           if (gen !== this.generation || !d.ip || d.index === undefined) return;
           d.ip = ip;
@@ -409,7 +525,7 @@ export class NetworkManagerSource implements BackendSource {
       } catch (err) {
         this.log.debug("re-reading a device's IP configuration failed", { path: d.path, err: (err as Error).message });
       } finally {
-        d.refreshing = false;
+        d.refreshing = undefined;
       }
     })();
   }
@@ -422,6 +538,25 @@ export class NetworkManagerSource implements BackendSource {
   private gone(index: number): void {
     this.lastState.delete(index);
     this.sink.linkGone(index);
+  }
+
+  private reportConnectivity(v: unknown): void {
+    const c = nmNumber(v);
+    if (c !== undefined) this.sink.managerState({ NMConnectivity: String(c), NMConnectivityName: NM_CONNECTIVITY[c] ?? "UNKNOWN" });
+  }
+
+  /** A DHCP4Config/DHCP6Config changed: re-read its device's IP configuration (the model diffs). */
+  private onDhcpChanged(path: string, gen: number): void {
+    const devPath = this.dhcpOwner.get(path);
+    const d = devPath ? this.devices.get(devPath) : undefined;
+    if (!d || d.index === undefined) return;
+    void this.enqueue(d, gen, "DHCP options changed", async () => {
+      const props = await this.getAll(d.path, DEVICE_IFACE);
+      const state = nmNumber(unwrap(props.State));
+      if (state === undefined || !IP_STATES.has(state) || d.index === undefined) return;
+      const fields = await this.readIp(props, d.path);
+      if (gen === this.generation) this.sink.linkState(d.index, d.iface, fields);
+    });
   }
 
   private reportManager(v: unknown): void {
@@ -453,9 +588,11 @@ export class NetworkManagerSource implements BackendSource {
       d.signals++;
       void this.enqueue(d, gen, "StateChanged", async () => {
         if (d.index !== undefined && IP_STATES.has(n) && d.ip) {
-          // a later state of an activation whose IP configuration we read already: report it now
-          // (activated.d should not wait for NM to answer while it is busy), re-read it behind
-          if (gen === this.generation) this.report(d, n, { ...transitionFields(n, o, r), ...d.ip });
+          // a later state of an activation whose IP configuration we read already: a re-read that
+          // an earlier state started is nearly done (and its data complete: NM has it by ip-check),
+          // so take that instead of asking NM again while it is busy; re-read behind it
+          if (d.refreshing) await d.refreshing;
+          if (gen === this.generation && d.ip) this.report(d, n, { ...transitionFields(n, o, r), ...d.ip });
           this.refreshIp(d, gen);
           return;
         }
@@ -464,11 +601,23 @@ export class NetworkManagerSource implements BackendSource {
         const props = d.index === undefined || IP_STATES.has(n) ? await this.getAll(d.path, DEVICE_IFACE) : undefined;
         if (props && !(await this.identify(d, props))) return;
         if (d.index === undefined) return;
-        const ip = props && IP_STATES.has(n) ? await this.readIp(props) : undefined;
+        const ip = props && IP_STATES.has(n) ? await this.readIp(props, d.path) : undefined;
         d.ip = ip;
         const fields = { ...transitionFields(n, o, r), ...(ip ?? NO_IP) };
         if (gen === this.generation) this.report(d, n, fields);
       });
+    } else if (s.iface === PROPS_IFACE && s.member === "PropertiesChanged") {
+      const iface = s.body[0];
+      if ((iface === DHCP4_IFACE || iface === DHCP6_IFACE) && objectPath(s.path, DHCP_PATH)) {
+        this.stats.signals++;
+        this.onDhcpChanged(s.path, gen);
+      } else if (iface === NM_IFACE && s.path === NM_PATH) {
+        const changed = s.body[1] && typeof s.body[1] === "object" ? (s.body[1] as Record<string, unknown>) : {};
+        if ("Connectivity" in changed) {
+          this.stats.signals++;
+          this.reportConnectivity(unwrap(changed.Connectivity));
+        }
+      }
     } else if (s.iface === NM_IFACE && s.path === NM_PATH) {
       this.stats.signals++;
       if (s.member === "StateChanged") {
