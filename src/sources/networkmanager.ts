@@ -31,6 +31,8 @@ const DHCP6_IFACE = "org.freedesktop.NetworkManager.DHCP6Config";
 
 /** Device states in which the device has (or is getting) IP configuration worth reading. */
 const IP_STATES = new Set([70, 80, 90, 100]);
+/** ip-check: from this state on NM's IP configuration (addresses, gateway, DHCP options) is complete */
+const IP_COMPLETE = 80;
 /** Re-reads after NetworkManager took its name but could not answer yet. */
 const RETRY_MS = [100, 250, 500, 1000, 2000, 5000];
 /** The IP fields of a device without IP configuration. */
@@ -269,6 +271,10 @@ interface Device {
   ip?: Record<string, string>;
   /** a re-read of the IP configuration that is out (and whether another was asked for meanwhile) */
   refreshing?: Promise<void>;
+  /** the device state when the IP configuration in `ip` was asked for */
+  ipFrom?: number;
+  /** the state of the latest re-read asked for */
+  refreshFor?: number;
   refreshAgain?: boolean;
 }
 
@@ -468,6 +474,7 @@ export class NetworkManagerSource implements BackendSource {
       }
       const ip = IP_STATES.has(state) ? await this.readIp(props, d.path) : undefined;
       d.ip = ip;
+      d.ipFrom = state;
       Object.assign(fields, ip ?? NO_IP);
       if (gen === this.generation) this.report(d, state, fields);
     });
@@ -510,16 +517,19 @@ export class NetworkManagerSource implements BackendSource {
    * when asked meanwhile) and report what changed: no event (the state did not change), but DNS
    * pushes and policy routing see NM's final gateway and servers.
    */
-  private refreshIp(d: Device, gen: number): void {
+  private refreshIp(d: Device, gen: number, state: number): void {
+    d.refreshFor = state;
     if (d.refreshing) { d.refreshAgain = true; return; }
     d.refreshing = (async () => {
       try {
         do {
           d.refreshAgain = false;
+          const from = d.refreshFor ?? 0;
           const ip = await this.readIp(await this.getAll(d.path, DEVICE_IFACE), d.path);
           // the device left its IP states meanwhile (or NM went away): this is stale
           if (gen !== this.generation || !d.ip || d.index === undefined) return;
           d.ip = ip;
+          d.ipFrom = from;
           this.sink.linkState(d.index, d.iface, ip);
         } while (d.refreshAgain);
       } catch (err) {
@@ -588,12 +598,16 @@ export class NetworkManagerSource implements BackendSource {
       d.signals++;
       void this.enqueue(d, gen, "StateChanged", async () => {
         if (d.index !== undefined && IP_STATES.has(n) && d.ip) {
-          // a later state of an activation whose IP configuration we read already: a re-read that
-          // an earlier state started is nearly done (and its data complete: NM has it by ip-check),
-          // so take that instead of asking NM again while it is busy; re-read behind it
-          if (d.refreshing) await d.refreshing;
+          // a later state of an activation whose IP configuration we read already. NM has it all
+          // once it checks IP (ip-check): data read from then on is reported at once (activated.d
+          // must not wait for NM to answer while it is busy); older data is re-read first
+          if ((d.ipFrom ?? 0) < IP_COMPLETE) {
+            this.refreshIp(d, gen, n);
+            await d.refreshing;
+          }
           if (gen === this.generation && d.ip) this.report(d, n, { ...transitionFields(n, o, r), ...d.ip });
-          this.refreshIp(d, gen);
+          // NM's last word on DNS and gateway, for DNS pushes and routing (no event)
+          if (n === 100) this.refreshIp(d, gen, n);
           return;
         }
         // the signal carries the transition; the device's properties are read only for an unknown
@@ -603,6 +617,7 @@ export class NetworkManagerSource implements BackendSource {
         if (d.index === undefined) return;
         const ip = props && IP_STATES.has(n) ? await this.readIp(props, d.path) : undefined;
         d.ip = ip;
+        d.ipFrom = n;
         const fields = { ...transitionFields(n, o, r), ...(ip ?? NO_IP) };
         if (gen === this.generation) this.report(d, n, fields);
       });
