@@ -596,13 +596,21 @@ export class NetworkManagerSource implements BackendSource {
       }
       const d = this.device(s.path);
       d.signals++;
+      // from ip-check on NM's IP configuration is complete: start reading it now, while the
+      // earlier states are still being reported
+      if (d.index !== undefined && n >= IP_COMPLETE && IP_STATES.has(n) && (d.ipFrom ?? 0) < IP_COMPLETE) {
+        d.ip ??= {};
+        this.refreshIp(d, gen, n);
+      }
       void this.enqueue(d, gen, "StateChanged", async () => {
-        if (d.index !== undefined && IP_STATES.has(n) && d.ip) {
-          // a later state of an activation whose IP configuration we read already. NM has it all
-          // once it checks IP (ip-check): data read from then on is reported at once (activated.d
-          // must not wait for NM to answer while it is busy); older data is re-read first
-          if ((d.ipFrom ?? 0) < IP_COMPLETE) {
-            this.refreshIp(d, gen, n);
+        if (d.index !== undefined && IP_STATES.has(n)) {
+          // A state of an activation: reported at once, with the IP configuration read so far (NM
+          // is busy activating and answers late: activated.d must not wait for two or three round
+          // trips). NM has it all once it checks IP (ip-check); a read started then (at the signal's
+          // arrival, below) is what activated.d waits for, if it is not in yet.
+          if (!d.ip) { d.ip = {}; d.ipFrom = 0; this.refreshIp(d, gen, n); }
+          if (n === 100 && (d.ipFrom ?? 0) < IP_COMPLETE) {
+            if (!d.refreshing) this.refreshIp(d, gen, n);
             await d.refreshing;
           }
           if (gen === this.generation && d.ip) this.report(d, n, { ...transitionFields(n, o, r), ...d.ip });
