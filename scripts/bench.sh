@@ -5,7 +5,9 @@
 # networkd-dispatcher, NetworkManager's nm-dispatcher). About 25 minutes with the default 3 rounds.
 #
 #   scripts/bench.sh                 all benchmarks, BENCH_ROUNDS (3) times each
-#   scripts/bench.sh ingest idle     some of them (ingest idle dispatch carrier-hook networkd-hook nm-hook api-rss)
+#   scripts/bench.sh ingest idle     some of them (ingest idle dispatch carrier-hook networkd-hook nm-hook api-rss soak)
+#   scripts/bench.sh soak            the soak alone (10 minutes, one round; BENCH_SOAK_SECONDS=120 for a short one);
+#                                    not part of "all": run it on a quiet machine
 #
 # Output: human lines per run, one JSON line `{"bench": ...}` per run (also collected in
 # $NETEVD_BENCH_OUT, default /tmp/netevd-bench-<time>.jsonl), then a summary: every figure as the
@@ -14,7 +16,7 @@
 # installed), or an installed one.
 # Knobs (env): BENCH_ROUNDS, BENCH_INGEST_OPS, BENCH_IDLE_STARTS, BENCH_IDLE_SECONDS, BENCH_DISPATCH_RUNS,
 # BENCH_FLAPS, BENCH_FLAPS_SHELL, BENCH_NETWORKD_FLAPS, BENCH_NM_CYCLES, BENCH_NM_CARRIER_FLAPS,
-# BENCH_API_REQUESTS, BENCH_API_EVENTS.
+# BENCH_API_REQUESTS, BENCH_API_EVENTS, BENCH_SOAK_SECONDS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,8 +62,9 @@ run() {  # run NAME HARNESS-ARGS... -- CMD...
 
 echo "netevd benchmarks on $(uname -r), $(nproc) CPUs, node $(node --version), $ROUNDS rounds; load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
 for b in "${SEL[@]}"; do
-    for ((round = 1; round <= ROUNDS; round++)); do
-        echo "== $b (round $round/$ROUNDS)"
+    rounds=$ROUNDS; [[ $b == soak ]] && rounds=1   # the soak is long: one round
+    for ((round = 1; round <= rounds; round++)); do
+        echo "== $b (round $round/$rounds)"
         case $b in
             ingest)        run "$b" -- node dist/bench/ingest.js ;;
             idle)          run "$b" -- node dist/bench/idle.js ;;
@@ -70,7 +73,8 @@ for b in "${SEL[@]}"; do
             networkd-hook) run "$b" -b networkd -- "${RT[@]}" node dist/bench/networkd-hook.js ;;
             nm-hook)       run "$b" -b nm -- "${RT[@]}" node dist/bench/nm-hook.js ;;
             api-rss)       run "$b" -- node dist/bench/api-rss.js ;;
-            *) echo "bench: unknown benchmark $b (one of: ${ALL[*]})" >&2; exit 2 ;;
+            soak)          run "$b" -b networkd -- node dist/bench/soak.js ;;
+            *) echo "bench: unknown benchmark $b (one of: ${ALL[*]} soak)" >&2; exit 2 ;;
         esac
     done
 done

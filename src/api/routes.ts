@@ -20,6 +20,7 @@ import { scriptsView } from "./scripts.js";
 import type { EventStreams } from "./sse.js";
 import { validIfname } from "../events/validate.js";
 import { parseListen } from "../config/schema.js";
+import { clientOf, rateKeyOf } from "./guard.js";
 
 /** What the API needs of the daemon; `Daemon` (src/daemon.ts) satisfies it structurally. */
 export interface ApiContext {
@@ -61,6 +62,8 @@ export interface RouterDeps {
   daemonUid: number;
   /** what is actually bound (a reload does not move the listeners) */
   listening: { tcp: string | null; socket: string | null; tcpError?: string | null };
+  /** the request's connection became an event stream (no request deadline from now on) */
+  streamStarted?: (req: IncomingMessage, via: Via) => void;
 }
 
 type Handler = (r: RequestInfo, body: unknown) => Promise<void> | void;
@@ -250,7 +253,8 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
     const replay = typeof lastId === "string" && lastId !== ""
       ? eventsAfter(all, lastId).filter((e) => matchesFilter(e, filter))
       : sel.limit === undefined ? [] : selectEvents(all, { ...filter, limit: sel.limit });
-    d.streams.open(r.res, filter, replay);
+    d.streams.open(r.res, filter, replay, clientOf(r.req.socket, r.via));
+    d.streamStarted?.(r.req, r.via);
   }
 
   function match(pathname: string): { def: RouteDef; param?: string } | undefined {
@@ -267,7 +271,7 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
 
   async function dispatch(req: IncomingMessage, res: ServerResponse, via: Via): Promise<void> {
     if (via === "tcp") {
-      const wait = d.limiter.take(req.socket.remoteAddress ?? "?", ctx.config.api.rate_limit_per_sec);
+      const wait = d.limiter.take(rateKeyOf(req.socket, via), ctx.config.api.rate_limit_per_sec);
       if (wait > 0) throw new HttpError(429, "rate_limited", `more than api.rate_limit_per_sec (${ctx.config.api.rate_limit_per_sec}) requests per second`, { "retry-after": String(wait) });
     }
     let url: URL;

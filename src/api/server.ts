@@ -11,6 +11,7 @@ import type { Logger } from "../log.js";
 import { checkApiConfig, RateLimiter } from "./query.js";
 import { createRouter, type ApiContext, type Via } from "./routes.js";
 import { EventStreams } from "./sse.js";
+import { ConnectionGuard } from "./guard.js";
 import { packageVersion } from "./version.js";
 
 export type { ApiContext } from "./routes.js";
@@ -24,9 +25,6 @@ export interface ApiServer {
   readonly tcpError: string | null;
   close(): Promise<void>;
 }
-
-/** connections per listener beyond this are refused (each SSE client holds one) */
-const MAX_CONNECTIONS = 256;
 
 /** retrying a TCP listen that failed (port taken); no timer once bound */
 const LISTEN_RETRY_MS = [1000, 2000, 5000, 10_000, 30_000, 60_000];
@@ -45,7 +43,9 @@ function listenOn(server: Server, where: { host: string; port: number } | { path
   return new Promise((res, rej) => {
     const onError = (err: Error) => rej(err);
     server.once("error", onError);
-    server.listen(where, () => { server.off("error", onError); res(); });
+    // a deep accept queue: under a connection flood a probe's SYN waits its turn instead of being
+    // dropped (a dropped SYN costs the client a 1 s retransmit); the guard then sorts them out
+    server.listen({ ...where, backlog: 4096 }, () => { server.off("error", onError); res(); });
   });
 }
 
@@ -112,16 +112,25 @@ export async function startApi(ctx: ApiContext): Promise<ApiServer> {
   const listening: { tcp: string | null; socket: string | null; tcpError: string | null } = { tcp: null, socket: null, tcpError: null };
   let retry: NodeJS.Timeout | null = null;
   let closed = false;
+  const guards: Partial<Record<Via, ConnectionGuard>> = {};
   const route = createRouter({
     // the owners a script may have besides root: none for root hooks (hooks.user: root)
     ctx, streams, limiter: new RateLimiter(), version: packageVersion(), daemonUid: ctx.config.hooks.user === "root" ? 0 : process.getuid?.() ?? 0, listening,
+    streamStarted: (req, via) => guards[via]?.streamStarted(req.socket),
   });
   const servers: Server[] = [];
   const serve = (via: Via) => {
-    const s = newServer((req, res) => route(req, res, via));
+    // separate guards: whatever happens on TCP, the unix socket has its own slots
+    const guard = new ConnectionGuard(via);
+    guards[via] = guard;
+    const s = newServer((req, res) => {
+      guard.requestStarted(req.socket);
+      res.once("finish", () => guard.requestDone(req.socket));
+      route(req, res, via);
+    });
+    guard.attach(s);
     // after listen, an accept error (EMFILE...) must not become an uncaught exception
     s.on("error", (err: NodeJS.ErrnoException) => log.error("API server error", { via, err: err.message, code: err.code }));
-    s.maxConnections = MAX_CONNECTIONS;
     return s;
   };
   let socketIno: number | undefined;
@@ -186,4 +195,5 @@ export async function startApi(ctx: ApiContext): Promise<ApiServer> {
     close,
   };
 }
+
 

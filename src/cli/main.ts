@@ -3,7 +3,7 @@ import { chownSync, closeSync, existsSync, mkdirSync, readFileSync, realpathSync
 import { fileURLToPath } from "node:url";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError, DEFAULT_CONFIG_PATH, formatProblem, loadConfig, migrateConfigText } from "../config/index.js";
+import { ConfigError, DEFAULT_CONFIG_PATH, formatProblem, loadConfig, migrateConfigText, type Config } from "../config/index.js";
 import { createLogger } from "../log.js";
 import { spawn } from "node:child_process";
 import { CAP_NET_ADMIN_BIT, CAP_NUMBERS, effectiveCaps, lookupUser, setprivArgv, setprivPath, unreadableFor, type PasswdEntry } from "./privileges.js";
@@ -114,8 +114,14 @@ async function main(argv: string[]): Promise<number> {
 
 function validate(path: string | undefined): number {
   try {
-    const { file, fromFile, notes } = loadConfig({ path });
+    const { config, file, fromFile, notes } = loadConfig({ path });
     for (const n of notes) process.stdout.write(`${n}\n`);
+    // the host checks `run` makes when started as root (validate as root makes them too)
+    const problem = process.getuid?.() === 0 ? userProblem(config) : undefined;
+    if (problem) {
+      process.stderr.write(`${file}: ${problem}\n`);
+      return EXIT.failure;
+    }
     process.stdout.write(fromFile ? `${file}: ok\n` : `no config file (${file}): defaults are valid\n`);
     return EXIT.ok;
   } catch (err) {
@@ -148,6 +154,27 @@ function migrate(path: string | undefined): number {
   }
 }
 
+/**
+ * Why the host cannot run the daemon as system.user, or undefined. `run` checks this as root
+ * (before dropping to the user), and `validate` makes the same check, so that it says ok only
+ * when `run` would start.
+ */
+function userProblem(config: Config): string | undefined {
+  const user = lookupUser(config.system.user);
+  if (!user) {
+    return `user "${config.system.user}" (system.user) does not exist; create it ` +
+      `(useradd --system --no-create-home --shell /usr/sbin/nologin ${config.system.user}) or set system.user. ` +
+      `Refusing to run the daemon as root.`;
+  }
+  if (user.uid === 0) return `system.user "${user.name}" has uid 0; the daemon never runs as root. To run hook scripts as root, set hooks.user: root.`;
+  const unreadable = unreadableFor(user, programFiles());
+  if (unreadable) {
+    return `the ${user.name} user cannot read ${unreadable}, which it needs to run netevd; ` +
+      `install netevd where system users can read it (the Debian package puts it in /usr/lib/netevd), or let ${user.name} in (chmod o+rx on that path)`;
+  }
+  return undefined;
+}
+
 async function run(path: string | undefined): Promise<number> {
   let loaded;
   try {
@@ -164,23 +191,12 @@ async function run(path: string | undefined): Promise<number> {
 
   if (process.getuid?.() === 0) {
     // root: continue as system.user with only the capabilities we need (whatever the environment says)
-    const user = lookupUser(config.system.user);
-    if (!user) {
-      process.stderr.write(`netevd: user "${config.system.user}" (system.user) does not exist; create it ` +
-        `(useradd --system --no-create-home --shell /usr/sbin/nologin ${config.system.user}) or set system.user. ` +
-        `Refusing to run the daemon as root.\n`);
+    const problem = userProblem(config);
+    if (problem) {
+      process.stderr.write(`netevd: ${problem}\n`);
       return EXIT.failure;
     }
-    if (user.uid === 0) {
-      process.stderr.write(`netevd: system.user "${user.name}" has uid 0; the daemon never runs as root. To run hook scripts as root, set hooks.user: root.\n`);
-      return EXIT.failure;
-    }
-    const unreadable = unreadableFor(user, programFiles());
-    if (unreadable) {
-      process.stderr.write(`netevd: the ${user.name} user cannot read ${unreadable}, which it needs to run netevd; ` +
-        `install netevd where system users can read it (the Debian package puts it in /usr/lib/netevd), or let ${user.name} in (chmod o+rx on that path)\n`);
-      return EXIT.failure;
-    }
+    const user = lookupUser(config.system.user)!;
     prepareSocketDir(config.api.enabled ? config.api.socket : "", user);
     const extraEnv: Record<string, string> = {};
     if (config.hooks.user === "root") extraEnv[RUNNER_FD_ENV] = String(startHookRunner(file));

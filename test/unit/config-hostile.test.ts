@@ -61,3 +61,11 @@ test("validate refuses what run refuses: the API beyond loopback without a token
   writeFileSync(cfg, 'api:\n  listen: "0.0.0.0:9090"\n  token: "0123456789abcdef"\n');
   assert.equal(validate(cfg).status, 0);
 });
+
+test("validate as root makes the host checks run makes as root: a missing system.user is refused", { skip: process.getuid?.() !== 0 && "needs root, like the check in run" }, () => {
+  const cfg = join(dir, "nouser.yaml");
+  writeFileSync(cfg, "system:\n  user: no-such-user-netevd-test\n");
+  const v = validate(cfg);
+  assert.equal(v.status, 1, v.out);
+  assert.match(v.out, /does not exist/);
+});

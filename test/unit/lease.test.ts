@@ -170,25 +170,10 @@ test("malformed blocks are rejected with their line; the blocks around them stil
 test("a 1 MB option and a 64 KiB block are rejected without taking the file down", () => {
   const big = `lease {\n  interface "lab0";\n  fixed-address 10.77.0.77;\n  option domain-name "${"a".repeat(1_000_000)}";\n}\n`;
   const many = `lease {\n  interface "lab0";\n  fixed-address 10.77.0.78;\n${"  option x 1;\n".repeat(6000)}}\n`;
-  const t0 = performance.now();
   const r = parseLeases(block() + big + many + block({ iface: "eth1" }));
-  const ms = performance.now() - t0;
   assert.equal(r.leases.get("lab0")!.fixedAddress, "10.77.0.50");
   assert.ok(r.leases.has("eth1"));
   assert.equal(r.problems.length, 2, JSON.stringify(r.problems));
-  assert.ok(ms < 200, `${ms} ms`);
-  console.log(`# parseLeases: ${ms.toFixed(1)} ms for a ${(big.length + many.length) >> 10} KiB hostile file`);
-});
-
-test("performance: a few KB parse well under 1 ms", () => {
-  const text = block().repeat(8); // ~4.5 KB
-  for (let i = 0; i < 200; i++) parseLeases(text); // warm up
-  const n = 2000;
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) parseLeases(text);
-  const per = (performance.now() - t0) / n;
-  assert.ok(per < 0.5, `${per.toFixed(3)} ms per ${text.length}-byte file`);
-  console.log(`# parseLeases: ${(per * 1000).toFixed(1)} µs per ${text.length}-byte file`);
 });
 
 // Issue 15 row 7: lines are limited per option, not per lease.
