@@ -152,13 +152,16 @@ const logDropped = metric(/^netevd_log_records_dropped_total (\d+)/gm);
 const windowMax = (i: number) => Math.max(0, ...samples.filter((s) => s.t >= i * windowS && s.t < (i + 1) * windowS).map((s) => s.rssKb));
 const windows = Math.max(1, Math.floor(seconds / windowS));
 const second = windowMax(1), lastW = windowMax(windows - 1);
-const flat = lastW <= second * 1.1;
+// the criterion is 10% over a 10-minute run; a shorter run (npm test's 2 minutes, 30 s windows)
+// sees more of the collector's sawtooth in each window, so it allows 20%: a leak still shows
+const tolerance = seconds >= 600 ? 0.1 : 0.2;
+const flat = lastW <= second * (1 + tolerance);
 const h = dist(healthMs);
 daemon.kill("SIGTERM");
 await new Promise((r) => daemon.once("exit", r));
 await ip("link", "del", "sk0").catch(() => {});
 
-say(`soak: RSS second window max ${(second / 1024).toFixed(1)} MB, last window max ${(lastW / 1024).toFixed(1)} MB: ${flat ? "flat" : "NOT FLAT"}`);
+say(`soak: RSS second window max ${(second / 1024).toFixed(1)} MB, last window max ${(lastW / 1024).toFixed(1)} MB: ${flat ? "flat" : "NOT FLAT"} (tolerance ${tolerance * 100}%)`);
 say(`soak: /health round trip p50 ${h.p50} ms, p99 ${h.p99} ms, max ${h.max} ms; lost final states ${lost.length}${lost.length ? ": " + lost.slice(0, 5).join("; ") : ""}`);
 // every carrier event runs carrier.d once, unless a newer event of its link replaced it while it
 // waited (coalesced: counted over all hook dirs, so it bounds the carrier ones from above)
