@@ -11,4 +11,12 @@ export default tseslint.config(
       "no-constant-condition": ["error", { checkLoops: false }],
     },
   },
+  {
+    // the web page's script runs in the browser (plain JS, no build step)
+    files: ["src/api/page/**/*.js"],
+    languageOptions: {
+      sourceType: "script",
+      globals: Object.fromEntries(["document", "window", "Node", "fetch", "EventSource", "setTimeout", "setInterval", "clearTimeout", "requestAnimationFrame"].map((g) => [g, "readonly"])),
+    },
+  },
 );

@@ -29,6 +29,8 @@ lib=$stage/usr/lib/netevd
 install -d "$lib/bin" "$lib/build/Release" "$stage/usr/bin"
 install -m 0755 bin/netevd "$lib/bin/netevd"
 install -d "$lib/dist" && cp -a "$work/dist/src" "$lib/dist/src"
+# the web page's static files (plain JS/CSS/HTML, not compiled), served from beside page.js
+install -d "$lib/dist/src/api/page" && install -m 0644 src/api/page/* "$lib/dist/src/api/page/"
 install -m 0644 build/Release/netevd_native.node "$lib/build/Release/"
 # the hook launcher (native/hookexec.c): every hook runs under it
 install -m 0755 build/Release/netevd-hookexec "$lib/build/Release/"
@@ -60,6 +62,8 @@ install -m 0644 packaging/completion/_netevd "$stage/usr/share/zsh/vendor-comple
 install -m 0644 README.md "$stage/usr/share/doc/netevd/"
 install -m 0644 LICENSE "$stage/usr/share/doc/netevd/copyright"
 install -m 0644 config/netevd.example.yaml "$stage/usr/share/doc/netevd/examples/"
+install -d "$stage/usr/share/doc/netevd/examples/monitoring"
+install -m 0644 packaging/monitoring/* "$stage/usr/share/doc/netevd/examples/monitoring/"
 install -d -m 0755 "$stage/etc/netevd"
 install -m 0644 config/netevd.example.yaml "$stage/etc/netevd/netevd.yaml"
 # the common events' hook directories (the full list: README, "Hook scripts")

@@ -83,4 +83,19 @@ for pkg in networkd-dispatcher chrony; do
     rm -rf "$tmp"
 done
 
+# The web page's test drives Debian's headless chromium over the DevTools pipe (test/lab/page.test.ts:
+# no browser download). promtool checks /metrics and the shipped alerting rules: unpacked from the
+# prometheus package into a private directory, never installed (that would start a server).
+# shellcheck disable=SC2046
+apt_install $(missing_of chromium)
+PROMTOOL_ROOT=/var/lib/netevd-lab/prometheus
+if [[ ! -x $PROMTOOL_ROOT/usr/bin/promtool ]]; then
+    tmp=$(mktemp -d)
+    ( cd "$tmp" && apt-get download -qq prometheus >/dev/null 2>&1 ) || {
+        apt-get update -qq; ( cd "$tmp" && apt-get download -qq prometheus >/dev/null ); }
+    mkdir -p "$PROMTOOL_ROOT"
+    dpkg-deb -x "$tmp"/prometheus_*.deb "$PROMTOOL_ROOT"
+    rm -rf "$tmp"
+fi
+
 echo "setup-lab.sh: ready (the Debian 13 container root builds in the background: /var/cache/netevd-lab/rootfs-build.log)"

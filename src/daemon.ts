@@ -30,7 +30,8 @@ import { HOOK_EVENTS } from "./events/dirs.js";
 import { RoutingReconciler } from "./actions/routing/index.js";
 import { DnsActions } from "./actions/dns.js";
 import { SinkSet } from "./actions/sinks/index.js";
-import { metrics, setSinkStatsSource } from "./metrics.js";
+import { initSourceMetrics, metrics, setSinkStatsSource, setSourceHealthProvider } from "./metrics.js";
+import { startMetricsListener, type MetricsListener } from "./api/metrics-server.js";
 import { startApi, type ApiServer } from "./api/server.js";
 import { packageVersion } from "./api/version.js";
 import { compactMemory, IdleCompactor } from "./memory.js";
@@ -71,6 +72,9 @@ export class Daemon {
   private readonly hookAbort = new AbortController();
   private api: ApiServer | null = null;
   private readonly compactor = new IdleCompactor();
+  private metricsListener: MetricsListener | null = null;
+  /** the last `reload()` (null before the first): for /api/v1/status and the page */
+  lastReload: { at: string; ok: boolean; problems?: string[] } | null = null;
   private hostnamed: HostnamedSource | null = null;
   readonly notifier: ServiceNotifier;
   /** system.backend, resolved when it is "auto" */
@@ -121,6 +125,8 @@ export class Daemon {
   async start(): Promise<void> {
     const t0 = performance.now();
     metrics.buildInfo.set({ version: packageVersion(), node: process.version }, 1);
+    initSourceMetrics(["kernel"]);
+    setSourceHealthProvider(() => this.health().sources);
     // before any event (the replay included): what the last run left queued is delivered first
     await this.sinks.apply(this.config);
     await this.kernel.start();
@@ -157,6 +163,7 @@ export class Daemon {
     this.routing.schedule("startup");
     // before "ready": ready means the API answers
     this.api = await startApi(this);
+    this.metricsListener = await startMetricsListener(this.config, this.log.child({ source: "metrics" }));
     this.readyAt = Date.now();
     this.log.info("ready", { backend: this.backendName, startupMs: this.readyAt - this.startedAt, pid: process.pid });
     this.notifier.ready(this.statusText());
@@ -217,6 +224,7 @@ export class Daemon {
   }
 
   private startBackend(): void {
+    if (this.backendName !== "none") initSourceMetrics([this.backendName]);
     const backend = this.backendName;
     const log = this.log.child({ source: backend });
     const sink: BackendSink = {
@@ -410,6 +418,7 @@ export class Daemon {
         const dir = `${job.event.event}.d`;
         metrics.hookRuns.inc({ dir, result: r.ok ? "ok" : r.timedOut ? "timeout" : r.error ? "error" : "failed" });
         metrics.hookDuration.observe({ dir }, r.durationMs / 1000);
+        if (!r.ok) metrics.hookFailures.inc({ dir });
       }
     } catch (err) {
       this.log.error("hook dispatch failed", { event: job.event.event, link: job.event.link, err });
@@ -510,16 +519,25 @@ export class Daemon {
         throw new Error(moved.map((k) => `api.${k}: changed from ${JSON.stringify(this.config.api[k])} to ${JSON.stringify(config.api[k])}; ` +
           "the API listeners are not moved by a reload: restart netevd to apply this").join("\n"));
       }
+      if (config.metrics.listen !== this.config.metrics.listen) {
+        throw new Error(`metrics.listen: changed from ${JSON.stringify(this.config.metrics.listen)} to ${JSON.stringify(config.metrics.listen)}; ` +
+          "the metrics listener is not moved by a reload: restart netevd to apply this");
+      }
       this.config = config;
       this.log.setLevel(config.system.log_level);
       this.history.resize(config.events.history_size);
       this.log.info("config reloaded", { file });
       this.routing.schedule("reload");
+      this.lastReload = { at: new Date().toISOString(), ok: true };
+      metrics.reloadSuccessful.set(1);
+      metrics.reloadSuccessTime.set(Date.now() / 1000);
       void this.sinks.apply(config).catch((err: Error) => this.log.error("sink reload failed", { err: err.message }));
       return { ok: true };
     } catch (err) {
       const msg = err instanceof ConfigError ? err.message : (err as Error).message;
       this.log.error("config reload rejected; keeping the running config", { file: this.o.configFile, problems: msg });
+      this.lastReload = { at: new Date().toISOString(), ok: false, problems: msg.split("\n").filter(Boolean) };
+      metrics.reloadSuccessful.set(0);
       return { ok: false, problems: msg };
     }
   }
@@ -536,6 +554,7 @@ export class Daemon {
     this.hookAbort.abort();
     this.o.hookRunner?.close();
     await this.api?.close();
+    await this.metricsListener?.close();
     for (const w of this.followers) w.stop();
     this.backend?.stop();
     this.hostnamed?.stop();

@@ -138,7 +138,7 @@ export class SseParser {
  * Follow the event stream until the connection ends (resolves) or fails (rejects). `path` carries
  * the filters; `lastEventId` resumes after an event.
  */
-export async function followStream(ep: Endpoint, path: string, onMessage: (m: SseMessage) => void, lastEventId?: string): Promise<void> {
+export async function followStream(ep: Endpoint, path: string, onMessage: (m: SseMessage) => void, lastEventId?: string, onOpen?: () => void): Promise<void> {
   const headers: Record<string, string> = { accept: "text/event-stream" };
   if (lastEventId) headers["last-event-id"] = lastEventId;
   const res = await open(ep, "GET", path, headers);
@@ -149,7 +149,13 @@ export async function followStream(ep: Endpoint, path: string, onMessage: (m: Ss
     try { e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error; } catch { /* not JSON */ }
     throw new ApiError(status, e?.code ?? "error", e?.message ?? `HTTP ${status}`);
   }
+  onOpen?.();
   res.setEncoding("utf8");
   const parser = new SseParser(onMessage);
-  for await (const chunk of res) parser.push(chunk as string);
+  try {
+    for await (const chunk of res) parser.push(chunk as string);
+  } catch (err) {
+    // the daemon went away mid-stream (restart, SIGKILL): the connection ends, not the client
+    if ((err as NodeJS.ErrnoException).code !== "ECONNRESET" && (err as Error).message !== "aborted") throw err;
+  }
 }

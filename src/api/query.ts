@@ -118,7 +118,7 @@ export function selectEvents(events: readonly NetevdEvent[], sel: Omit<EventSele
 }
 
 /** Whether an event passes a stream's link/event filter. */
-export const matchesFilter = (e: NetevdEvent, f: { link?: string; event?: string }): boolean =>
+export const matchesFilter = (e: { link: string | null; event: string }, f: { link?: string; event?: string }): boolean =>
   (f.link === undefined || e.link === f.link) && (f.event === undefined || e.event === f.event);
 
 /** Events with the hook runs they caused (results still in the hook ring). */

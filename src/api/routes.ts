@@ -10,7 +10,7 @@ import type { NetworkModel } from "../state/model.js";
 import type { SourceHealth } from "../sources/backend.js";
 import type { KernelStats } from "../sources/kernel.js";
 import type { DispatcherStats } from "../actions/hooks/dispatcher.js";
-import { registry } from "../metrics.js";
+import { registry, scrapeMetrics } from "../metrics.js";
 import {
   HttpError, RateLimiter, isJsonContentType, isLoopbackHost, parseEventSelection, parseJsonBody, parseTriggerBody,
   queryParams, selectEvents, eventsAfter, withHooks, matchesFilter,
@@ -20,6 +20,8 @@ import { scriptsView } from "./scripts.js";
 import type { EventStreams } from "./sse.js";
 import { validIfname } from "../events/validate.js";
 import { parseListen } from "../config/schema.js";
+import { CLEAR_SESSION_COOKIE, PAGE_FILES, servePageFile, sessionCookie, sessionFromCookies, sessionValid } from "./page.js";
+import type { HookResultRecord } from "../events/history.js";
 import { clientOf, rateKeyOf } from "./guard.js";
 
 /** What the API needs of the daemon; `Daemon` (src/daemon.ts) satisfies it structurally. */
@@ -38,8 +40,42 @@ export interface ApiContext {
   health(): { ok: boolean; sources: Record<string, SourceHealth> };
   trigger(link: string, event: string): { ok: true; eventId: string } | { ok: false; status: number; error: string };
   reload(): { ok: boolean; problems?: string };
+  /** the last reload (API, CLI or SIGHUP) and its result; null before the first */
+  readonly lastReload?: { at: string; ok: boolean; problems?: string[] } | null;
   /** the TCP listener failed or came up (for the service manager's STATUS=) */
   apiStateChanged?(): void;
+}
+
+/** A failed hook run as `status` shows it: the last line of its stderr instead of the whole tail. */
+export interface HookFailureView {
+  eventId: string;
+  event: string;
+  link: string | null;
+  script: string;
+  startedAt: string;
+  result: string;
+  lastStderr: string | null;
+}
+
+export const RECENT_FAILURES_WINDOW_MS = 3600_000;
+const LOGIN_ATTEMPTS_PER_SEC = 1;
+const RECENT_FAILURES_MAX = 20;
+
+export function hookResultText(h: HookResultRecord): string {
+  return h.ok ? "ok" : h.timedOut ? "timeout" : h.error ? `error: ${h.error}` : h.signal ? `killed by ${h.signal}` : `exit ${h.exitCode}`;
+}
+
+/** Failed hook runs of the last hour, newest first (at most 20). */
+export function recentHookFailures(hooks: readonly HookResultRecord[], now = Date.now()): HookFailureView[] {
+  const out: HookFailureView[] = [];
+  for (let i = hooks.length - 1; i >= 0 && out.length < RECENT_FAILURES_MAX; i--) {
+    const h = hooks[i]!;
+    if (h.ok) continue;
+    if (now - Date.parse(h.startedAt) > RECENT_FAILURES_WINDOW_MS) break;
+    const lines = h.stderrTail.filter((l) => l.trim() !== "");
+    out.push({ eventId: h.eventId, event: h.event, link: h.link, script: h.script, startedAt: h.startedAt, result: hookResultText(h), lastStderr: lines.at(-1) ?? null });
+  }
+  return out;
 }
 
 /** How a request arrived: the unix socket is authorized by its file mode, TCP by the token. */
@@ -132,15 +168,24 @@ export function readBody(req: IncomingMessage, max: number, drainLimit = Math.ma
 
 export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerResponse, via: Via) => void {
   const { ctx } = d;
+  const loginLimiter = new RateLimiter();
+  const page = (r: RequestInfo) => {
+    queryParams(r.url.searchParams, []);
+    if (!ctx.config.api.dashboard) throw new HttpError(404, "not_found", "the web page is off (api.dashboard: false)");
+    return servePageFile(r.req, r.res, r.url.pathname);
+  };
   const routes: RouteDef[] = [
+    ...Object.keys(PAGE_FILES).map((path) => ({ path, get: page })),
     { path: "/health", get: (r) => health(r) },
+    { path: "/api/v1/session", get: (r) => session(r), post: (r, body) => login(r, body) },
     { path: "/metrics", get: (r) => metricsText(r) },
     { path: "/api/v1/status", get: (r) => { queryParams(r.url.searchParams, []); sendJson(r.res, 200, status()); } },
     {
       path: "/api/v1/interfaces",
       get: (r) => {
         queryParams(r.url.searchParams, []);
-        sendJson(r.res, 200, { interfaces: interfacesView(ctx.model, (n) => interfaceSelected(ctx.config, n)) });
+        const policy = ctx.config.routing.policy_rules;
+        sendJson(r.res, 200, { interfaces: interfacesView(ctx.model, (n) => interfaceSelected(ctx.config, n), (n) => policy.includes(n)) });
       },
     },
     {
@@ -152,7 +197,7 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
         if (!validIfname(name, true)) throw new HttpError(400, "invalid_parameter", `not an interface name: ${JSON.stringify(name)}`);
         const l = findLink(ctx.model, name);
         if (!l) throw new HttpError(404, "not_found", `no such interface "${name}"`);
-        sendJson(r.res, 200, interfaceView(ctx.model, l, interfaceSelected(ctx.config, l.name)));
+        sendJson(r.res, 200, interfaceView(ctx.model, l, interfaceSelected(ctx.config, l.name), ctx.config.routing.policy_rules.includes(l.name)));
       },
     },
     { path: "/api/v1/routes", get: (r) => { queryParams(r.url.searchParams, []); sendJson(r.res, 200, { routes: routesView(ctx.model, ctx.config.routing.protocol) }); } },
@@ -208,7 +253,7 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
   async function metricsText(r: RequestInfo): Promise<void> {
     queryParams(r.url.searchParams, []);
     if (!ctx.config.metrics.enabled) throw new HttpError(404, "not_found", "metrics are disabled (metrics.enabled: false)");
-    const text = await registry.metrics();
+    const text = await scrapeMetrics();
     r.res.writeHead(200, { "content-type": registry.contentType, "cache-control": "no-store", "content-length": Buffer.byteLength(text) });
     r.res.end(text);
   }
@@ -226,9 +271,10 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
       uptimeSec: Math.round((Date.now() - ctx.startedAt) / 1000),
       backend: ctx.backendInUse ?? ctx.config.system.backend,
       health: { status: h.ok ? "ok" : "degraded", sources: h.sources },
+      reload: ctx.lastReload ?? null,
       counts: { interfaces: m.links.size, addresses: m.addrs.size, routes: m.routes.size, rules: m.rules.size },
       events: { inHistory: events.size, historySize: ctx.config.events.history_size, lastId: last?.id ?? null, lastAt: last?.ts ?? null },
-      hooks: { ...ctx.dispatcher.stats, scriptsDir: ctx.config.system.scripts_dir },
+      hooks: { ...ctx.dispatcher.stats, scriptsDir: ctx.config.system.scripts_dir, recentFailures: recentHookFailures(ctx.history.hooks.toArray()) },
       kernel: { synced: ctx.kernel.synced, ...ctx.kernel.stats },
       api: { listen: d.listening.tcp, socket: d.listening.socket, tcpError: d.listening.tcpError ?? null, streams: d.streams.size },
       rssBytes: process.memoryUsage.rss(),
@@ -236,25 +282,70 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
   }
 
   function stream(r: RequestInfo): void {
-    queryParams(r.url.searchParams, ["link", "event", "limit"]);
-    const sel = parseEventSelection(r.url.searchParams, { include: false });
+    const sel = parseEventSelection(r.url.searchParams, { include: true });
     if (r.req.method === "HEAD") {
       r.res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store" });
       r.res.end();
       return;
     }
-    const filter: { link?: string; event?: string } = {};
+    const filter: { link?: string; event?: string; hooks?: boolean } = { hooks: sel.includeHooks };
     if (sel.link !== undefined) filter.link = sel.link;
     if (sel.event !== undefined) filter.event = sel.event;
     const lastId = r.req.headers["last-event-id"];
     const all = ctx.history.events.toArray();
     // a resuming client gets everything after its last event; a new one live events only, or first
-    // the newest `limit` from the history
+    // what `since` and/or `limit` select from the history (like GET /api/v1/events)
+    const pick: { link?: string; event?: string; since?: string; limit?: number } = { ...filter };
+    if (sel.since !== undefined) pick.since = sel.since;
+    if (sel.limit !== undefined) pick.limit = sel.limit;
     const replay = typeof lastId === "string" && lastId !== ""
       ? eventsAfter(all, lastId).filter((e) => matchesFilter(e, filter))
-      : sel.limit === undefined ? [] : selectEvents(all, { ...filter, limit: sel.limit });
+      : sel.limit === undefined && sel.since === undefined ? [] : selectEvents(all, pick);
     d.streams.open(r.res, filter, replay, clientOf(r.req.socket, r.via));
     d.streamStarted?.(r.req, r.via);
+  }
+
+  /** whether this client needs to log in (the page asks before opening its stream) */
+  function session(r: RequestInfo): void {
+    queryParams(r.url.searchParams, []);
+    const token = ctx.config.api.token;
+    const listen = d.listening.tcp === null ? null : parseListen(d.listening.tcp);
+    const required = r.via === "tcp" && !!listen && !isLoopbackHost(listen.host);
+    const authorized = !required || (!!token && (bearerMatches(r.req.headers.authorization, token) || sessionValid(sessionFromCookies(r.req.headers.cookie), token)));
+    sendJson(r.res, 200, { required, authorized });
+  }
+
+  /**
+   * The page's login: {"token": "..."} → the session cookie; {"logout": true} clears it. Only from
+   * the page's own origin (a browser sends Origin with every POST); a JSON body cannot be sent
+   * cross-site without a CORS preflight, which this server never grants.
+   */
+  function login(r: RequestInfo, body: unknown): void {
+    queryParams(r.url.searchParams, []);
+    const origin = r.req.headers.origin;
+    if (origin !== undefined && origin !== "null") {
+      let host: string | undefined;
+      try { host = new URL(origin).host; } catch { /* malformed */ }
+      if (host !== r.req.headers.host) throw new HttpError(403, "forbidden", "cross-origin login refused");
+    }
+    if (!body || typeof body !== "object" || Array.isArray(body)) throw new HttpError(400, "invalid_body", 'a JSON body {"token": "<api.token>"} is required');
+    const b = body as Record<string, unknown>;
+    if (b.logout === true && Object.keys(b).length === 1) {
+      sendJson(r.res, 200, { ok: true }, { "set-cookie": CLEAR_SESSION_COOKIE });
+      return;
+    }
+    if (typeof b.token !== "string" || Object.keys(b).length !== 1) throw new HttpError(400, "invalid_body", 'a JSON body {"token": "<api.token>"} is required');
+    // one sign-in attempt per second per peer: guessing the token through the page stays slow
+    const wait = loginLimiter.take(r.req.socket.remoteAddress ?? "?", LOGIN_ATTEMPTS_PER_SEC);
+    if (wait > 0) throw new HttpError(429, "rate_limited", "one sign-in attempt per second", { "retry-after": String(wait) });
+    const token = ctx.config.api.token;
+    if (!token) throw new HttpError(404, "not_found", "api.token is not set: the page needs no login");
+    if (!bearerMatches(`Bearer ${b.token}`, token)) {
+      ctx.log.warn("page login with a wrong token", { peer: r.req.socket.remoteAddress });
+      throw new HttpError(401, "unauthorized", "wrong token");
+    }
+    const secure = (r.req.socket as { encrypted?: boolean }).encrypted === true;
+    sendJson(r.res, 200, { ok: true }, { "set-cookie": sessionCookie(token, secure) });
   }
 
   function match(pathname: string): { def: RouteDef; param?: string } | undefined {
@@ -288,12 +379,16 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
     const handler = method === "GET" || method === "HEAD" ? def.get : method === "POST" ? def.post : undefined;
     if (!handler) throw new HttpError(405, "method_not_allowed", `${method} is not allowed on ${url.pathname}; allowed: ${allow}`, { allow });
     // Listening beyond loopback, reads carry DHCP data, hook output and the host's routing: they
-    // need the token too. /health stays open for load balancers and probes.
-    if (via === "tcp" && url.pathname !== "/health") {
+    // need the token too (or, for the page's reads, the session cookie derived from it). /health
+    // stays open for load balancers and probes; the page's static files and the login hold no data.
+    const isPublic = url.pathname === "/health" || url.pathname === "/api/v1/session" || url.pathname in PAGE_FILES;
+    if (via === "tcp" && !isPublic) {
       // what is bound decides, not the (reloaded) config
       const listen = d.listening.tcp === null ? null : parseListen(d.listening.tcp);
       const token = ctx.config.api.token;
-      if (listen && !isLoopbackHost(listen.host) && (!token || !bearerMatches(req.headers.authorization, token))) {
+      const read = method === "GET" || method === "HEAD";
+      if (listen && !isLoopbackHost(listen.host) && (!token || !(bearerMatches(req.headers.authorization, token) ||
+          (read && sessionValid(sessionFromCookies(req.headers.cookie), token))))) {
         throw new HttpError(401, "unauthorized", "the API listens beyond loopback: every request needs the bearer token", { "www-authenticate": "Bearer" });
       }
     }
@@ -302,7 +397,7 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
 
     let body: unknown;
     if (method === "POST") {
-      if (via === "tcp") {
+      if (via === "tcp" && url.pathname !== "/api/v1/session") {
         const token = ctx.config.api.token;
         if (!token) throw new HttpError(401, "unauthorized", "mutating endpoints over TCP need api.token (none is configured); use the unix socket", { "www-authenticate": "Bearer" });
         if (!bearerMatches(req.headers.authorization, token)) throw new HttpError(401, "unauthorized", "missing or wrong bearer token", { "www-authenticate": "Bearer" });

@@ -8,7 +8,7 @@
 // arrive meanwhile queue behind it as references. Streams are capped in number, per client and
 // in total, separately from the connection caps, so that streams cannot take every slot.
 import type { ServerResponse } from "node:http";
-import type { History } from "../events/history.js";
+import type { History, HookResultRecord } from "../events/history.js";
 import type { NetevdEvent } from "../events/types.js";
 import { HttpError, matchesFilter } from "./query.js";
 
@@ -40,6 +40,13 @@ interface StreamClient {
   replayBytes: number;
   /** a pump is scheduled for the next turn of the loop */
   scheduled: boolean;
+  /** also hook results, as `event: hook` messages without an id (include=hooks; the page uses it) */
+  hooks?: boolean;
+}
+
+/** One SSE message for a hook result: a named event, no id (resuming is by event id only). */
+export function sseHookFrame(r: HookResultRecord): string {
+  return `event: hook\ndata: ${JSON.stringify(r)}\n\n`;
 }
 
 export class EventStreams {
@@ -47,6 +54,7 @@ export class EventStreams {
   private readonly perClient = new Map<string, number>();
   private heartbeat: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
+  private unsubscribeHooks: (() => void) | undefined;
 
   constructor(
     private readonly history: History,
@@ -63,7 +71,7 @@ export class EventStreams {
    * The caller selects `replay` in the same tick, so nothing falls between the two. Throws an
    * HttpError (nothing written yet) when the stream caps are reached.
    */
-  open(res: ServerResponse, filter: { link?: string; event?: string }, replay: readonly NetevdEvent[], client = "?"): void {
+  open(res: ServerResponse, filter: { link?: string; event?: string; hooks?: boolean }, replay: readonly NetevdEvent[], client = "?"): void {
     if (this.clients.size >= this.limits.total) {
       throw new HttpError(503, "too_many_streams", `the event stream serves at most ${this.limits.total} clients; try again later`, { "retry-after": "5" });
     }
@@ -85,6 +93,7 @@ export class EventStreams {
     res.on("close", () => this.drop(c));
     res.on("drain", () => this.pump(c));
     this.unsubscribe ??= this.history.subscribe((e) => this.publish(e));
+    if (filter.hooks) this.unsubscribeHooks ??= this.history.subscribeHooks((r) => this.publishHook(r));
     this.heartbeat ??= setInterval(() => this.beat(), this.heartbeatMs);
     this.pump(c);
   }
@@ -143,6 +152,16 @@ export class EventStreams {
     }
   }
 
+  /** Hook results are live notices: a client still replaying skips them (its history has them). */
+  private publishHook(r: HookResultRecord): void {
+    let frame: string | undefined;
+    for (const c of this.clients) {
+      if (!c.hooks || !matchesFilter(r, c) || c.next < c.queue.length) continue;
+      frame ??= sseHookFrame(r);
+      this.write(c, frame);
+    }
+  }
+
   private beat(): void {
     for (const c of this.clients) this.write(c, ": heartbeat\n\n");
   }
@@ -169,6 +188,8 @@ export class EventStreams {
     if (this.clients.size > 0) return;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
+    this.unsubscribeHooks?.();
+    this.unsubscribeHooks = undefined;
     clearInterval(this.heartbeat);
     this.heartbeat = undefined;
   }

@@ -47,6 +47,8 @@ export interface InterfaceView {
   flags: number;
   /** whether monitoring.interfaces selects it (events and hooks fire for it) */
   monitored: boolean;
+  /** whether routing.policy_rules names it (netevd keeps a routing table and rules for it) */
+  policyRouted: boolean;
   addresses: AddressView[];
   gateway: string | null;
   /** what the backend (networkd, NetworkManager, a DHCP lease) reports for it */
@@ -63,21 +65,21 @@ export function addressView(a: AddressRecord): AddressView {
   return v;
 }
 
-export function interfaceView(m: NetworkModel, l: LinkRecord, monitored: boolean): InterfaceView {
+export function interfaceView(m: NetworkModel, l: LinkRecord, monitored: boolean, policyRouted = false): InterfaceView {
   const addrs = [...m.addrs.values()].filter((a) => a.index === l.index).sort((a, b) => a.family - b.family);
   const b = m.backend.get(l.index);
   return {
     index: l.index, name: l.name, kind: l.kind ?? null, mac: l.mac ?? null, mtu: l.mtu, up: l.up, carrier: l.carrier,
     operstate: l.operstate, master: l.master === undefined ? null : (m.links.get(l.master)?.name ?? String(l.master)),
-    flags: l.flags, monitored,
+    flags: l.flags, monitored, policyRouted,
     addresses: addrs.map(addressView),
     gateway: linkGateway(m, l.index),
     backend: b ? { backend: b.backend, fields: { ...b.fields } } : null,
   };
 }
 
-export function interfacesView(m: NetworkModel, selected: (name: string) => boolean): InterfaceView[] {
-  return [...m.links.values()].sort((a, b) => a.index - b.index).map((l) => interfaceView(m, l, selected(l.name)));
+export function interfacesView(m: NetworkModel, selected: (name: string) => boolean, policyRouted: (name: string) => boolean = () => false): InterfaceView[] {
+  return [...m.links.values()].sort((a, b) => a.index - b.index).map((l) => interfaceView(m, l, selected(l.name), policyRouted(l.name)));
 }
 
 export function findLink(m: NetworkModel, name: string): LinkRecord | undefined {

@@ -3,6 +3,9 @@ import type { InterfaceView, RouteView, RuleView } from "../api/views.js";
 import type { ScriptSetView, ScriptsView } from "../api/scripts.js";
 import type { NetevdEvent } from "../events/types.js";
 import type { HookResultRecord } from "../events/history.js";
+import type { HookFailureView } from "../api/routes.js";
+import { NO_COLOUR, type Paint } from "./colour.js";
+import { displayTime } from "./since.js";
 
 /** Left-aligned columns separated by two spaces; the last column is not padded. */
 export function table(headers: string[], rows: string[][]): string {
@@ -108,17 +111,32 @@ export function formatScripts(v: ScriptsView): string {
   return out;
 }
 
-/** One line per event: time, id, event, link, source (kernel or the backend; older daemons: backend), what changed, addresses. */
-export function formatEvent(e: NetevdEvent & { hooks?: HookResultRecord[] }): string {
-  const parts = [e.ts, e.id, e.event.padEnd(15), dash(e.link).padEnd(10), e.source ?? e.backend];
+const LOSS_EVENTS = new Set(["no-carrier", "link-removed", "address-removed", "off", "failed", "unavailable", "disconnected", "deactivating"]);
+const GAIN_EVENTS = new Set(["carrier", "routable", "configured", "activated", "link-added", "address-added"]);
+
+/** One line per event: time (local unless utc), id, event, link, source (kernel or the backend; older daemons: backend), what changed, addresses. */
+export function formatEvent(e: NetevdEvent & { hooks?: HookResultRecord[] }, o: { utc?: boolean; paint?: Paint } = {}): string {
+  const p = o.paint ?? NO_COLOUR;
+  const name = e.event.padEnd(15);
+  const parts = [p.dim(displayTime(e.ts, o.utc)), p.dim(e.id), LOSS_EVENTS.has(e.event) ? p.red(name) : GAIN_EVENTS.has(e.event) ? p.green(name) : name, dash(e.link).padEnd(10), e.source ?? e.backend];
   if (e.replay) parts.push("replay");
   if (e.changed.length) parts.push(`changed=${e.changed.join(",")}`);
   if (e.addresses.length) parts.push(`addresses=${e.addresses.join(",")}`);
   let line = parts.join("  ") + "\n";
   for (const h of e.hooks ?? []) {
     const result = h.ok ? "ok" : h.timedOut ? "timeout" : h.error ? `error: ${h.error}` : h.signal ? `killed by ${h.signal}` : `exit ${h.exitCode}`;
-    line += `    hook ${h.script}: ${result} (${h.durationMs.toFixed(1)} ms)\n`;
+    line += `    hook ${h.script}: ${h.ok ? p.green(result) : p.red(result)} (${h.durationMs.toFixed(1)} ms)\n`;
+    if (!h.ok) for (const l of h.stderrTail.slice(-3)) line += p.dim(`      ${l}\n`);
   }
+  return line;
+}
+
+/** A hook result as `events --follow` prints it when it arrives: under its event, indented. */
+export function formatHookResult(h: HookResultRecord, o: { paint?: Paint } = {}): string {
+  const p = o.paint ?? NO_COLOUR;
+  const result = h.ok ? "ok" : h.timedOut ? "timeout" : h.error ? `error: ${h.error}` : h.signal ? `killed by ${h.signal}` : `exit ${h.exitCode}`;
+  let line = `    hook ${h.event}.d/${h.script} (${h.eventId}): ${h.ok ? p.green(result) : p.red(result)} (${h.durationMs.toFixed(1)} ms)\n`;
+  if (!h.ok) for (const l of h.stderrTail.slice(-3)) line += p.dim(`      ${l}\n`);
   return line;
 }
 
@@ -127,28 +145,40 @@ interface StatusView {
   health: { status: string; sources: Record<string, { state: string; ok: boolean; detail?: string }> };
   counts: Record<string, number>;
   events: { inHistory: number; historySize: number; lastId: string | null; lastAt: string | null };
-  hooks: Record<string, number | string>;
+  hooks: Record<string, number | string | unknown> & { recentFailures?: HookFailureView[] };
+  reload?: { at: string; ok: boolean; problems?: string[] } | null;
   api: { listen: string | null; socket: string | null };
   rssBytes?: number;
 }
 
-export function formatStatus(s: StatusView): string {
+export function formatStatus(s: StatusView, p: Paint = NO_COLOUR): string {
   const lines: Array<[string, string]> = [
-    ["status", s.health.status],
+    ["status", s.health.status === "ok" ? p.green(s.health.status) : p.red(s.health.status)],
     ["version", s.version],
     ["pid", String(s.pid)],
     ["uptime", formatDuration(s.uptimeSec)],
     ["backend", s.backend],
   ];
-  for (const [name, h] of Object.entries(s.health.sources)) lines.push([`  ${name}`, `${h.state}${h.ok ? "" : " (not ok)"}${h.detail ? `: ${h.detail}` : ""}`]);
+  for (const [name, h] of Object.entries(s.health.sources)) {
+    const text = `${h.state}${h.ok ? "" : " (not ok)"}${h.detail ? `: ${h.detail}` : ""}`;
+    lines.push([`  ${name}`, h.ok ? text : p.red(text)]);
+  }
   lines.push(["interfaces", String(s.counts.interfaces ?? 0)], ["addresses", String(s.counts.addresses ?? 0)],
     ["routes", String(s.counts.routes ?? 0)], ["rules", String(s.counts.rules ?? 0)],
     ["events", `${s.events.inHistory} in history (max ${s.events.historySize})${s.events.lastAt ? `, last ${s.events.lastAt}` : ""}`],
     ["hooks", `${s.hooks.started ?? 0} hook dir runs, ${s.hooks.coalesced ?? 0} coalesced; scripts in ${s.hooks.scriptsDir ?? "?"}`],
+    ["reload", s.reload === undefined || s.reload === null ? "none since start" : s.reload.ok ? `ok at ${displayTime(s.reload.at)}` : p.red(`rejected at ${displayTime(s.reload.at)}: ${(s.reload.problems ?? [])[0] ?? ""}`)],
     ["api", [s.api.listen, s.api.socket].filter(Boolean).join(", ") || "-"]);
   if (s.rssBytes !== undefined) lines.push(["memory", `${(s.rssBytes / 1048576).toFixed(1)} MB RSS`]);
   const w = Math.max(...lines.map(([k]) => k.length)) + 2;
-  return lines.map(([k, v]) => `${(k + ":").padEnd(w)}${v}`).join("\n") + "\n";
+  let text = lines.map(([k, v]) => `${(k + ":").padEnd(w)}${v}`).join("\n") + "\n";
+  const failures = s.hooks.recentFailures ?? [];
+  text += failures.length ? p.red(`failed hooks in the last hour (${failures.length}${failures.length >= 20 ? "+" : ""}):`) + "\n" : "failed hooks in the last hour: none\n";
+  for (const f of failures) {
+    text += `  ${displayTime(f.startedAt).slice(0, 19)}  ${dash(f.link).padEnd(10)} ${`${f.event}.d/${f.script}`}: ${p.red(f.result)}\n`;
+    if (f.lastStderr) text += `      ${p.dim(f.lastStderr)}\n`;
+  }
+  return text;
 }
 
 export function formatDuration(sec: number): string {

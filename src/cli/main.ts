@@ -3,44 +3,48 @@ import { chownSync, closeSync, existsSync, mkdirSync, readFileSync, realpathSync
 import { fileURLToPath } from "node:url";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError, DEFAULT_CONFIG_PATH, formatProblem, loadConfig, migrateConfigText, type Config } from "../config/index.js";
+import { ConfigError, formatProblem, loadConfig, migrateConfigText, type Config } from "../config/index.js";
 import { createLogger } from "../log.js";
 import { spawn } from "node:child_process";
 import { CAP_NET_ADMIN_BIT, CAP_NUMBERS, effectiveCaps, lookupUser, setprivArgv, setprivPath, unreadableFor, type PasswdEntry } from "./privileges.js";
 import { addonCandidates, ambientClearAll, ambientRaise, loadNative } from "../netlink/native.js";
-import { CLIENT_USAGE, clientCommandOf, runClientCommand } from "./client.js";
+import { clientCommandOf, commandOf, runClientCommand } from "./client.js";
+import { commandHelp, overview, usageErrorText } from "./help.js";
 
 const EXIT = { ok: 0, failure: 1, usage: 2, unreachable: 3 } as const;
 
-const USAGE = `usage: netevd [COMMAND] [OPTIONS]
-
-commands:
-  run                     run the daemon (the default)
-  validate [-c PATH] [--migrate]
-                          check a config file; exit 1 with the reasons when it is bad;
-                          --migrate prints it rewritten with today's keys
-  test SCRIPT --link L --event E [--ip A]
-                          run SCRIPT as the daemon would for a real event E on link L now (argv
-                          [SCRIPT], that environment, as hooks.user), print its output, exit code
-                          and duration
-  hook-runner             the privileged hook runner (hooks.user: root); started by \`netevd run\`
-                          as root, or by netevd-hook-runner.socket under systemd
-  version                 print the version
-
-options:
-  -c, --config PATH       config file (default ${DEFAULT_CONFIG_PATH}, or $NETEVD_CONFIG)
-  -h, --help              this text
-
-${CLIENT_USAGE}`;
 
 function packageVersion(): string {
   const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
   return (JSON.parse(readFileSync(resolve(root, "package.json"), "utf8")) as { version: string }).version;
 }
 
-class UsageError extends Error {}
+class UsageError extends Error {
+  constructor(message: string, readonly cmd?: string) {
+    super(message);
+  }
+}
 
 async function main(argv: string[]): Promise<number> {
+  const first = commandOf(argv);
+  // `netevd help [CMD]`, `netevd [CMD] --help`, `netevd --version`, before any other parsing
+  if (first === "help") {
+    const rest = argv.filter((a) => !a.startsWith("-"));
+    const topic = rest[1];
+    if (topic === undefined) { process.stdout.write(overview()); return EXIT.ok; }
+    const text = commandHelp(topic);
+    if (!text) throw new UsageError(`no such command "${topic}"`);
+    process.stdout.write(text);
+    return EXIT.ok;
+  }
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(first ? (commandHelp(first) ?? overview()) : overview());
+    return EXIT.ok;
+  }
+  if (first === undefined && argv.includes("--version")) {
+    process.stdout.write(`netevd ${packageVersion()}\n`);
+    return EXIT.ok;
+  }
   // client commands (status, list, events, ...) parse their own options
   if (clientCommandOf(argv)) return runClientCommand(argv);
   let parsed;
@@ -60,25 +64,22 @@ async function main(argv: string[]): Promise<number> {
       },
     });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ""), first);
   }
   const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return EXIT.ok;
-  }
   const [cmd = "run", ...rest] = positionals;
+  if (values.json && cmd !== "validate" && cmd !== "version") throw new UsageError(`--json is not an option of "${cmd}"`, cmd);
   switch (cmd) {
     case "run":
-      if (rest.length) throw new UsageError(`run takes no arguments (got ${rest.join(" ")})`);
+      if (rest.length) throw new UsageError(`run takes no arguments (got ${rest.join(" ")})`, "run");
       return run(values.config);
     case "validate":
-      if (rest.length) throw new UsageError(`validate takes no positional arguments; use -c PATH`);
-      return values.migrate ? migrate(values.config) : validate(values.config);
+      if (rest.length) throw new UsageError(`validate takes no positional arguments; use -c PATH`, "validate");
+      return values.migrate ? migrate(values.config) : validate(values.config, values.json === true);
     case "test": {
       const [script, ...extra] = rest;
-      if (!script || extra.length) throw new UsageError("test takes one SCRIPT: netevd test SCRIPT --link L --event E [--ip A]");
-      if (!values.link || !values.event) throw new UsageError("test needs --link L and --event E");
+      if (!script || extra.length) throw new UsageError("test takes one SCRIPT", "test");
+      if (!values.link || !values.event) throw new UsageError("test needs --link L and --event E", "test");
       let config;
       try {
         config = loadConfig({ path: values.config }).config;
@@ -97,12 +98,12 @@ async function main(argv: string[]): Promise<number> {
       try {
         return await testHook({ script, link: values.link, event: values.event, ip: values.ip }, config, process.stdout, asRoot);
       } catch (err) {
-        if (err instanceof TestUsageError) throw new UsageError(err.message);
+        if (err instanceof TestUsageError) throw new UsageError(err.message, "test");
         throw err;
       }
     }
     case "hook-runner":
-      if (rest.length) throw new UsageError("hook-runner takes no arguments");
+      if (rest.length) throw new UsageError("hook-runner takes no arguments", "hook-runner");
       return hookRunner(values.config, values.fd);
     case "version":
       process.stdout.write(values.json ? JSON.stringify({ version: packageVersion(), node: process.version }) + "\n" : `netevd ${packageVersion()} (node ${process.version})\n`);
@@ -112,25 +113,35 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-function validate(path: string | undefined): number {
+interface ValidateReport {
+  ok: boolean;
+  file: string;
+  fromFile: boolean;
+  problems: Array<{ path: string; line?: number; message: string }>;
+  notes: string[];
+}
+
+/** `validate [--json]`: loadConfig makes every check the daemon makes at start-up. */
+function validate(path: string | undefined, json: boolean): number {
+  let report: ValidateReport;
   try {
     const { config, file, fromFile, notes } = loadConfig({ path });
-    for (const n of notes) process.stdout.write(`${n}\n`);
     // the host checks `run` makes when started as root (validate as root makes them too)
     const problem = process.getuid?.() === 0 ? userProblem(config) : undefined;
-    if (problem) {
-      process.stderr.write(`${file}: ${problem}\n`);
-      return EXIT.failure;
-    }
-    process.stdout.write(fromFile ? `${file}: ok\n` : `no config file (${file}): defaults are valid\n`);
-    return EXIT.ok;
+    report = { ok: !problem, file, fromFile, notes, problems: problem ? [{ path: "system.user", message: problem }] : [] };
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      return EXIT.failure;
-    }
-    throw err;
+    if (!(err instanceof ConfigError)) throw err;
+    report = { ok: false, file: err.file, fromFile: true, notes: [], problems: err.problems.map((p) => ({ ...p })) };
   }
+  if (json) {
+    process.stdout.write(JSON.stringify(report, null, 2) + "\n");
+  } else if (report.ok) {
+    for (const n of report.notes) process.stdout.write(`${n}\n`);
+    process.stdout.write(report.fromFile ? `${report.file}: ok\n` : `no config file (${report.file}): defaults are valid\n`);
+  } else {
+    for (const p of report.problems) process.stderr.write(`${formatProblem(report.file, p)}\n`);
+  }
+  return report.ok ? EXIT.ok : EXIT.failure;
 }
 
 /** `validate --migrate`: the file rewritten with today's keys on stdout, what was mapped or dropped on stderr. */
@@ -404,7 +415,7 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
     if (err instanceof UsageError) {
-      process.stderr.write(`netevd: ${err.message}\n\n${USAGE}`);
+      process.stderr.write(usageErrorText(err.message, err.cmd));
       process.exit(EXIT.usage);
     }
     process.stderr.write(`netevd: ${(err as Error).stack ?? String(err)}\n`);

@@ -104,10 +104,14 @@ export interface ApiConfig {
   readonly token: string | null;
   readonly max_body_bytes: number;
   readonly rate_limit_per_sec: number;
+  /** the read-only web page at / on the API listener */
+  readonly dashboard: boolean;
 }
 
 export interface MetricsConfig {
   readonly enabled: boolean;
+  /** a metrics-only listener ("host:port"; "" = none): /metrics without the rest of the API */
+  readonly listen: string;
 }
 
 /** One event sink: CloudEvents 1.0 over HTTP(S), spooled on disk (src/actions/sinks). */
@@ -242,9 +246,11 @@ const DEFAULTS: Config = deepFreeze({
     token: null,
     max_body_bytes: 65536,
     rate_limit_per_sec: 200,
+    dashboard: true,
   },
   metrics: {
     enabled: true,
+    listen: "",
   },
   compat: {
     networkd_dispatcher: false,
@@ -715,9 +721,11 @@ const SCHEMA: Section<Config> = {
     token: nullable(str(checkToken, true)),
     max_body_bytes: int(256, 1_048_576),
     rate_limit_per_sec: int(1, 100_000),
+    dashboard: bool(),
   },
   metrics: {
     enabled: bool(),
+    listen: str(checkListen),
   },
   compat: {
     networkd_dispatcher: bool(),

@@ -61,6 +61,7 @@ export class History {
   readonly events: Ring<NetevdEvent>;
   readonly hooks: Ring<HookResultRecord>;
   private listeners = new Set<(e: NetevdEvent) => void>();
+  private hookListeners = new Set<(r: HookResultRecord) => void>();
 
   constructor(size: number) {
     this.events = new Ring(size);
@@ -74,11 +75,17 @@ export class History {
 
   addHookResult(r: HookResultRecord): void {
     this.hooks.push(r);
+    for (const l of this.hookListeners) l(r);
   }
 
   subscribe(fn: (e: NetevdEvent) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  subscribeHooks(fn: (r: HookResultRecord) => void): () => void {
+    this.hookListeners.add(fn);
+    return () => this.hookListeners.delete(fn);
   }
 
   resize(size: number): void {

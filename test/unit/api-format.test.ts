@@ -1,3 +1,4 @@
+import { displayTime } from "../../src/cli/since.js";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { table, formatEvent, formatDuration } from "../../src/cli/format.js";
@@ -17,7 +18,9 @@ test("table: columns aligned to the widest cell, no trailing blanks", () => {
 });
 
 test("event line and duration for people", () => {
-  assert.equal(formatEvent(ev), "2026-11-28T12:00:00.000Z  mx1-7  no-carrier       lab0        kernel  changed=carrier  addresses=10.0.0.2/24\n");
+  assert.equal(formatEvent(ev, { utc: true }), "2026-11-28T12:00:00.000Z  mx1-7  no-carrier       lab0        kernel  changed=carrier  addresses=10.0.0.2/24\n");
+  // people see local time by default
+  assert.equal(formatEvent(ev), `${displayTime(ev.ts)}  mx1-7  no-carrier       lab0        kernel  changed=carrier  addresses=10.0.0.2/24\n`);
   assert.equal(formatDuration(59), "59s");
   assert.equal(formatDuration(3 * 86400 + 61), "3d 0h 1min 1s");
 });

@@ -69,3 +69,29 @@ test("a client too far behind is dropped instead of buffered without bound", () 
   assert.equal(s.size, 0);
   s.close();
 });
+
+test("include=hooks: hook results as `event: hook` messages without an id, to those clients only; unsubscribed with the last", () => {
+  const h = new History(100);
+  const s = new EventStreams(h, 60_000);
+  const withHooks = new FakeRes();
+  const plain = new FakeRes();
+  const otherLink = new FakeRes();
+  s.open(asRes(withHooks), { hooks: true }, []);
+  s.open(asRes(plain), {}, []);
+  s.open(asRes(otherLink), { hooks: true, link: "eth1" }, []);
+  h.addEvent(ev(1));
+  h.addHookResult({ eventId: "r1-1", event: "carrier", link: "eth0", script: "10-x", startedAt: "2026-11-28T12:00:00.100Z", durationMs: 3,
+    exitCode: 1, signal: null, timedOut: false, ok: false, stderrTail: ["boom"] });
+  const msgs: Array<{ id?: string; event?: string; data: string }> = [];
+  new SseParser((m) => msgs.push(m)).push(withHooks.text);
+  assert.deepEqual(msgs.map((m) => [m.event ?? "message", m.id]), [["message", "r1-1"], ["hook", "r1-1"]], "the hook message carries no id of its own (the parser keeps the last one)");
+  assert.equal((JSON.parse(msgs[1]!.data) as { stderrTail: string[] }).stderrTail[0], "boom");
+  assert.doesNotMatch(withHooks.text.split("event: hook")[1]!, /^id:/m);
+  assert.doesNotMatch(plain.text, /event: hook/);
+  assert.doesNotMatch(otherLink.text, /event: hook/, "the link filter applies to hook results");
+  s.close();
+  const before = withHooks.text;
+  h.addHookResult({ eventId: "r1-1", event: "carrier", link: "eth0", script: "20-y", startedAt: "2026-11-28T12:00:00.200Z", durationMs: 3,
+    exitCode: 0, signal: null, timedOut: false, ok: true, stderrTail: [] });
+  assert.equal(withHooks.text, before);
+});

@@ -81,8 +81,9 @@ const EXPECTED_DEFAULTS: Config = {
     token: null,
     max_body_bytes: 65536,
     rate_limit_per_sec: 200,
+    dashboard: true,
   },
-  metrics: { enabled: true },
+  metrics: { enabled: true, listen: "" },
   compat: { networkd_dispatcher: false, networkd_dispatcher_dirs: ["/etc/networkd-dispatcher", "/usr/lib/networkd-dispatcher"] },
   sinks: [],
 };
@@ -116,7 +117,7 @@ describe("defaults", () => {
 
   it("configKeyPaths lists every leaf key", () => {
     const paths = configKeyPaths();
-    assert.equal(paths.length, 44);
+    assert.equal(paths.length, 46);
     assert.ok(paths.includes("backends.dhclient.lease_files"));
     assert.ok(paths.includes("api.token"));
   });
@@ -206,8 +207,10 @@ api:
   token: "s3cret-token_!"
   max_body_bytes: 256
   rate_limit_per_sec: 100000
+  dashboard: false
 metrics:
   enabled: false
+  listen: "127.0.0.1:9100"
 compat:
   networkd_dispatcher: true
   networkd_dispatcher_dirs: [/srv/nd]
@@ -240,8 +243,8 @@ sinks:
       },
       hooks: { timeout_sec: 2.5, debounce_ms: 100, routes_debounce_ms: 0, max_parallel: 256, replay_on_start: false, capabilities: ["CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE"], user: "root" },
       events: { history_size: 10 },
-      api: { enabled: false, listen: "[::1]:8080", socket: "", token: "s3cret-token_!", max_body_bytes: 256, rate_limit_per_sec: 100000 },
-      metrics: { enabled: false },
+      api: { enabled: false, listen: "[::1]:8080", socket: "", token: "s3cret-token_!", max_body_bytes: 256, rate_limit_per_sec: 100000, dashboard: false },
+      metrics: { enabled: false, listen: "127.0.0.1:9100" },
       compat: { networkd_dispatcher: true, networkd_dispatcher_dirs: ["/srv/nd"] },
       sinks: [{
         name: "central-1", url: "https://events.example.org/netevd", secret_file: "/etc/netevd/central.secret", events: ["*carrier", "routable"],
