@@ -82,6 +82,8 @@ export function report(bench: string, result: Record<string, unknown>): void {
 // clock_gettime(CLOCK_MONOTONIC). No shell start-up, no dynamic loader, no fork of `date`. It finds
 // where to write from its own path (argv[0] is the script's real path for binaries under netevd, and
 // the path for networkd-dispatcher): <base>/<event>.d/<name> appends "<ns>\n" to <base>/out/<event>.
+// Called as NetworkManager-dispatcher calls its scripts (argv: interface, action), it appends to
+// <base>/out/<action> instead (e.g. /etc/NetworkManager/out/down).
 const HOOKSTAMP_C = `
 #include <fcntl.h>
 #include <stdio.h>
@@ -117,6 +119,13 @@ int main(int argc, char **argv) {
   snprintf(event, sizeof event, "%s", dir + 1);
   size_t n = strlen(event);
   if (n > 2 && strcmp(event + n - 2, ".d") == 0) event[n - 2] = 0;
+  if (argc == 3 && strcmp(event, "dispatcher") == 0) { /* NetworkManager-dispatcher: argv[2] is the action */
+    const char *a = argv[2];
+    size_t k = 0;
+    for (; a[k]; k++) if (!((a[k] >= 'a' && a[k] <= 'z') || (a[k] >= '0' && a[k] <= '9') || a[k] == '-')) return 6;
+    if (k == 0 || k > 64) return 6;
+    snprintf(event, sizeof event, "%s", a);
+  }
   char out[4400];
   snprintf(out, sizeof out, "%s/out/%s", path, event);
   int fd = open(out, O_WRONLY | O_APPEND | O_CREAT, 0666);

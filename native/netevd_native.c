@@ -837,6 +837,9 @@ static napi_value js_malloc_trim(napi_env env, napi_callback_info info) {
   return ret;
 }
 
+/* native/netevd_memory.cc */
+napi_value netevd_low_memory_notification(napi_env env, napi_callback_info info);
+
 /* ---------- module ---------- */
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -867,6 +870,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"peerCred", NULL, js_peer_cred, NULL, NULL, NULL, napi_enumerable, NULL},
     {"setNoNewPrivs", NULL, js_set_no_new_privs, NULL, NULL, NULL, napi_enumerable, NULL},
     {"mallocTrim", NULL, js_malloc_trim, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"lowMemoryNotification", NULL, netevd_low_memory_notification, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -34,6 +34,7 @@ import { initSourceMetrics, metrics, setSinkStatsSource, setSourceHealthProvider
 import { startMetricsListener, type MetricsListener } from "./api/metrics-server.js";
 import { startApi, type ApiServer } from "./api/server.js";
 import { packageVersion } from "./version.js";
+import { compactMemory, IdleCompactor } from "./memory.js";
 
 export interface DaemonOptions {
   config: Config;
@@ -66,12 +67,15 @@ export class Daemon {
   private backendSettled = false;
   private settle: () => void = () => {};
   private readonly jsonChains = new Map<number, Promise<void>>();
+  /** links whose Describe() is being refreshed (and whether once more was asked for) */
+  private readonly describeRefresh = new Map<number, { again: boolean }>();
   private stopping = false;
   /** aborted at stop: running hooks get SIGTERM, and SIGKILL after the grace period, with all they started */
   private readonly hookAbort = new AbortController();
   /** hook scripts skipped and why: each (path, reason) is logged once per run of the daemon */
   private readonly hookSkips = new SkipRegistry();
   private api: ApiServer | null = null;
+  private readonly compactor = new IdleCompactor();
   private metricsListener: MetricsListener | null = null;
   /** the last `reload()` (null before the first): for /api/v1/status and the page */
   lastReload: { at: string; ok: boolean; problems?: string[] } | null = null;
@@ -167,6 +171,10 @@ export class Daemon {
     this.readyAt = Date.now();
     this.log.info("ready", { backend: this.backendName, startupMs: this.readyAt - this.startedAt, pid: process.pid });
     this.notifier.ready(this.statusText());
+    // start-up's garbage (module compilation, the initial dump, the replay) goes now, not on V8's
+    // idle timers; the compaction the replay's events asked for is this one
+    compactMemory();
+    this.compactor.stop();
   }
 
   /** `auto`: pick the backend by what runs or is installed; follow another if the chosen one is absent. */
@@ -274,19 +282,33 @@ export class Daemon {
     for (const f of facts) if (f.fact === "backend-state" && !described.has(f.index)) this.refreshDescribe(f.index);
   }
 
-  /** networkd: keep the link's last Describe() current ($JSON of kernel carrier events, which do not wait for it). */
+  /**
+   * networkd: keep the link's last Describe() current ($JSON of kernel carrier events, which do not
+   * wait for it). Not on the events' chain (an event with scripts must not wait for a refresh): one
+   * refresh out per link, one more when asked meanwhile.
+   */
   private refreshDescribe(index: number): void {
     if (!this.backend?.describe || !this.wantBackendJson()) return;
-    const prev = this.jsonChains.get(index) ?? Promise.resolve();
-    const next = prev.then(async () => {
+    // only a carrier script reads it: without one, no extra round trips while networkd is busy
+    const dirs = this.config.system.scripts_dirs;
+    if (discoverMerged(dirs, "carrier", this.hookOwnerUid).scripts.length === 0 &&
+        discoverMerged(dirs, "no-carrier", this.hookOwnerUid).scripts.length === 0) return;
+    const state = this.describeRefresh.get(index);
+    if (state) { state.again = true; return; }
+    const mine = { again: false };
+    this.describeRefresh.set(index, mine);
+    void (async () => {
       try {
-        await this.backend?.describe?.(index);
+        do {
+          mine.again = false;
+          await this.backend?.describe?.(index);
+        } while (mine.again && !this.stopping);
       } catch (err) {
         this.log.debug("backend Describe failed", { index, err: (err as Error).message });
+      } finally {
+        this.describeRefresh.delete(index);
       }
-    });
-    this.jsonChains.set(index, next);
-    void next.finally(() => { if (this.jsonChains.get(index) === next) this.jsonChains.delete(index); });
+    })();
   }
 
   private wantBackendJson(): boolean {
@@ -367,6 +389,7 @@ export class Daemon {
   emit(job: HookJob, runHooks = true): void {
     const e = job.event;
     this.history.addEvent(e);
+    this.compactor.touch();
     metrics.events.inc({ source: e.source, event: e.event });
     this.log.info("event", { event: e.event, link: e.link, index: e.index, id: e.id, source: e.source, replay: e.replay, changed: e.changed });
     if (runHooks) this.dispatcher.submit(job);
@@ -521,6 +544,7 @@ export class Daemon {
     // no hook starts from now on; running ones are ended (SIGTERM, SIGKILL 2 s later, descendants
     // included) before we exit; root hooks end when the runner sees us close the connection
     const hooksDone = this.dispatcher.close();
+    this.compactor.stop();
     this.hookAbort.abort();
     this.o.hookRunner?.close();
     await this.api?.close();

@@ -23,7 +23,11 @@ function labelText(names: readonly string[], values: readonly string[], extra?: 
 }
 
 /** The series key (label values joined by NUL) and the values, in labelNames order; unknown or missing labels throw. */
+const NO_LABELS: { key: string; values: string[] } = { key: "", values: [] };
+
 function seriesKey(name: string, labelNames: readonly string[], labels: Labels | undefined): { key: string; values: string[] } {
+  // the hot path (netlink message counters, once per kernel batch): nothing to allocate
+  if (labelNames.length === 0 && labels === undefined) return NO_LABELS;
   const values = labelNames.map((n) => {
     const v = labels?.[n];
     if (v === undefined) throw new Error(`metric ${name}: label "${n}" missing`);

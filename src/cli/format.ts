@@ -113,11 +113,11 @@ export function formatScripts(v: ScriptsView): string {
 const LOSS_EVENTS = new Set(["no-carrier", "link-removed", "address-removed", "off", "failed", "unavailable", "disconnected", "deactivating"]);
 const GAIN_EVENTS = new Set(["carrier", "routable", "configured", "activated", "link-added", "address-added"]);
 
-/** One line per event: time (local unless utc), id, event, link, backend, what changed, addresses. */
+/** One line per event: time (local unless utc), id, event, link, source (kernel or the backend; older daemons: backend), what changed, addresses. */
 export function formatEvent(e: NetevdEvent & { hooks?: HookRunResult[] }, o: { utc?: boolean; paint?: Paint } = {}): string {
   const p = o.paint ?? NO_COLOUR;
   const name = e.event.padEnd(15);
-  const parts = [p.dim(displayTime(e.ts, o.utc)), p.dim(e.id), LOSS_EVENTS.has(e.event) ? p.red(name) : GAIN_EVENTS.has(e.event) ? p.green(name) : name, dash(e.link).padEnd(10), e.backend];
+  const parts = [p.dim(displayTime(e.ts, o.utc)), p.dim(e.id), LOSS_EVENTS.has(e.event) ? p.red(name) : GAIN_EVENTS.has(e.event) ? p.green(name) : name, dash(e.link).padEnd(10), e.source ?? e.backend];
   if (e.replay) parts.push("replay");
   if (e.changed.length) parts.push(`changed=${e.changed.join(",")}`);
   if (e.addresses.length) parts.push(`addresses=${e.addresses.join(",")}`);

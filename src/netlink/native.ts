@@ -40,6 +40,10 @@ export interface NativeAddon {
   ambientRaise(cap: number): void;
   /** effective capability set of the calling thread as 16 hex digits, e.g. "0000000000001000" */
   capEffective(): string;
+  /** glibc malloc_trim(0): the C heap's free memory back to the kernel; whether any was released */
+  mallocTrim(): boolean;
+  /** V8's Isolate::LowMemoryNotification(): memory-reducing full GCs, now */
+  lowMemoryNotification(): void;
   /** send to socketPath (default: the C environment's NOTIFY_SOCKET); false when there is none */
   sdNotify(message: string, socketPath?: string): boolean;
   /** execve(2); returns only by throwing */

@@ -185,7 +185,8 @@ export class KernelSource {
   /**
    * After address removals / admin-down: could the kernel have dropped routes without telling us?
    * A link set down: yes. Removed addresses: only if a route in the model still has one of them as
-   * its preferred source (and no link has that address any more).
+   * its preferred source. Even when the address is back by now: the kernel flushed such a route when
+   * the address went, and re-adding the address does not bring it back.
    */
   private routesMayBeStale(): boolean {
     const removed = this.removedV4;
@@ -193,8 +194,6 @@ export class KernelSource {
     this.removedV4 = new Set();
     this.linkDown = false;
     if (down) return true;
-    if (removed.size === 0) return false;
-    for (const a of this.model.addrs.values()) if (a.family === 4) removed.delete(a.address);
     if (removed.size === 0) return false;
     for (const r of this.model.routes.values()) {
       if (r.family === 4 && r.prefsrc !== undefined && removed.has(r.prefsrc)) return true;

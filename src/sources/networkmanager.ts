@@ -31,6 +31,8 @@ const DHCP6_IFACE = "org.freedesktop.NetworkManager.DHCP6Config";
 
 /** Device states in which the device has (or is getting) IP configuration worth reading. */
 const IP_STATES = new Set([70, 80, 90, 100]);
+/** ip-check: from this state on NM's IP configuration (addresses, gateway, DHCP options) is complete */
+const IP_COMPLETE = 80;
 /** Re-reads after NetworkManager took its name but could not answer yet. */
 const RETRY_MS = [100, 250, 500, 1000, 2000, 5000];
 /** The IP fields of a device without IP configuration. */
@@ -256,6 +258,20 @@ interface Device {
   queue: Promise<void>;
   /** StateChanged signals received for it */
   signals: number;
+  /**
+   * Its IP configuration (NMAddresses/NMGateway/NMDns) as last read during this activation; unset
+   * outside the IP states. Later states of the activation are reported with it at once (NM is
+   * busy activating: reading it again costs two round trips that NM answers late), and it is
+   * re-read behind them.
+   */
+  ip?: Record<string, string>;
+  /** a re-read of the IP configuration that is out (and whether another was asked for meanwhile) */
+  refreshing?: Promise<void>;
+  /** the device state when the IP configuration in `ip` was asked for */
+  ipFrom?: number;
+  /** the state of the latest re-read asked for */
+  refreshFor?: number;
+  refreshAgain?: boolean;
 }
 
 type Props = Record<string, unknown>;
@@ -415,7 +431,10 @@ export class NetworkManagerSource extends BusBackendSource {
         const reason = Array.isArray(sr) ? nmNumber(unwrap(sr[1])) : undefined;
         Object.assign(fields, transitionFields(state, last, reason));
       }
-      Object.assign(fields, IP_STATES.has(state) ? await this.readIp(props, d.path) : NO_IP);
+      const ip = IP_STATES.has(state) ? await this.readIp(props, d.path) : undefined;
+      d.ip = ip;
+      d.ipFrom = state;
+      Object.assign(fields, ip ?? NO_IP);
       if (gen === this.generation) this.report(d, state, fields);
     });
   }
@@ -450,6 +469,34 @@ export class NetworkManagerSource extends BusBackendSource {
     const settings = await read(objectPath(unwrap(active?.Connection), SETTINGS_PATH), SETTINGS_CONN_IFACE);
     const nmd = nmdVariables({ device, ip4, ip6, active, settings, dhcp4, dhcp6 });
     return { ...ipFields(ip4, ip6), NMDispatcherEnv: JSON.stringify(nmd), NMDhcp4: leaseKey(nmd, "DHCP4_"), NMDhcp6: leaseKey(nmd, "DHCP6_") };
+  }
+
+  /**
+   * Re-read the device's IP configuration outside its queue (one read out at a time, one more
+   * when asked meanwhile) and report what changed: no event (the state did not change), but DNS
+   * pushes and policy routing see NM's final gateway and servers.
+   */
+  private refreshIp(d: Device, gen: number, state: number): void {
+    d.refreshFor = state;
+    if (d.refreshing) { d.refreshAgain = true; return; }
+    d.refreshing = (async () => {
+      try {
+        do {
+          d.refreshAgain = false;
+          const from = d.refreshFor ?? 0;
+          const ip = await this.readIp(await this.getAll(d.path, DEVICE_IFACE), d.path);
+          // the device left its IP states meanwhile (or NM went away): this is stale
+          if (gen !== this.generation || !d.ip || d.index === undefined) return;
+          d.ip = ip;
+          d.ipFrom = from;
+          this.sink.linkState(d.index, d.iface, ip);
+        } while (d.refreshAgain);
+      } catch (err) {
+        this.log.debug("re-reading a device's IP configuration failed", { path: d.path, err: (err as Error).message });
+      } finally {
+        d.refreshing = undefined;
+      }
+    })();
   }
 
   private report(d: Device, state: number, fields: Record<string, string>): void {
@@ -508,13 +555,37 @@ export class NetworkManagerSource extends BusBackendSource {
       }
       const d = this.device(s.path);
       d.signals++;
+      // from ip-check on NM's IP configuration is complete: start reading it now, while the
+      // earlier states are still being reported
+      if (d.index !== undefined && n >= IP_COMPLETE && IP_STATES.has(n) && (d.ipFrom ?? 0) < IP_COMPLETE) {
+        d.ip ??= {};
+        this.refreshIp(d, gen, n);
+      }
       void this.enqueue(d, gen, "StateChanged", async () => {
+        if (d.index !== undefined && IP_STATES.has(n)) {
+          // A state of an activation: reported at once, with the IP configuration read so far (NM
+          // is busy activating and answers late: activated.d must not wait for two or three round
+          // trips). NM has it all once it checks IP (ip-check); a read started then (at the signal's
+          // arrival, below) is what activated.d waits for, if it is not in yet.
+          if (!d.ip) { d.ip = {}; d.ipFrom = 0; this.refreshIp(d, gen, n); }
+          if (n === 100 && (d.ipFrom ?? 0) < IP_COMPLETE) {
+            if (!d.refreshing) this.refreshIp(d, gen, n);
+            await d.refreshing;
+          }
+          if (gen === this.generation && d.ip) this.report(d, n, { ...transitionFields(n, o, r), ...d.ip });
+          // NM's last word on DNS and gateway, for DNS pushes and routing (no event)
+          if (n === 100) this.refreshIp(d, gen, n);
+          return;
+        }
         // the signal carries the transition; the device's properties are read only for an unknown
         // device (its Interface/Ifindex) and for states with IP configuration
         const props = d.index === undefined || IP_STATES.has(n) ? await this.getAll(d.path, DEVICE_IFACE) : undefined;
         if (props && !(await this.identify(d, props))) return;
         if (d.index === undefined) return;
-        const fields = { ...transitionFields(n, o, r), ...(props && IP_STATES.has(n) ? await this.readIp(props, d.path) : NO_IP) };
+        const ip = props && IP_STATES.has(n) ? await this.readIp(props, d.path) : undefined;
+        d.ip = ip;
+        d.ipFrom = n;
+        const fields = { ...transitionFields(n, o, r), ...(ip ?? NO_IP) };
         if (gen === this.generation) this.report(d, n, fields);
       });
     } else if (s.iface === PROPS_IFACE && s.member === "PropertiesChanged") {

@@ -8,13 +8,13 @@ import { DaemonProcess, readJsonLines, hookTree, ip, ipSrv, lab, labFile, sh, sl
 
 const DIRS = ["carrier.d", "no-carrier.d", "routable.d", "configured.d", "configuring.d", "degraded.d", "off.d", "manager.d"];
 
-// One JSON line per run: which dir, argv, the variables networkd users rely on, and $JSON.
+// One JSON line per run: which dir, argv, the variables networkd users rely on, and $JSON. Written
+// with one printf: runs of different dirs are concurrent (kernel carrier.d next to networkd's dirs).
 const recorder = (dir: string) => `#!/bin/sh
-{ printf '{"dir":"%s","argv1":"%s","argv2":"%s"' "${dir}" "$1" "$2"
-  for v in LINK STATE BACKEND ADDRESSES EVENT NETEVD_REPLAY IFACE OperationalState AdministrativeState IP_ADDRS; do
-    eval "val=\\\${$v-__unset__}"; printf ',"%s":"%s"' "$v" "$val"; done
-  printf '}\\n'
-} >> $OUT/runs.jsonl
+line=$(printf '{"dir":"%s","argv1":"%s","argv2":"%s"' "${dir}" "$1" "$2")
+for v in LINK STATE BACKEND ADDRESSES EVENT NETEVD_REPLAY IFACE OperationalState AdministrativeState IP_ADDRS; do
+  eval "val=\\\${$v-__unset__}"; line="$line$(printf ',"%s":"%s"' "$v" "$val")"; done
+printf '%s}\\n' "$line" >> $OUT/runs.jsonl
 printf '%s\\n' "$JSON" > $OUT/${dir}.json
 `;
 

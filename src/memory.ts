@@ -1,0 +1,35 @@
+// Giving memory back when the daemon goes idle, on its own terms. V8's memory reducer would do it
+// with a series of GCs on timers long after the last event (about 75 wake-ups of 5 threads between
+// 5 s and 30 s of idling, measured): bin/netevd turns it off (--no-memory-reducer) and netevd asks
+// V8 for the same once instead (Isolate::LowMemoryNotification, native/netevd_memory.cc): after
+// start-up, and once after each burst of events has been quiet for a while. The timer exists only
+// while a burst is settling, so an idle daemon has none.
+import { loadNative } from "./netlink/native.js";
+
+/** V8's memory-reducing GCs, then the C heap's free pages back to the kernel. */
+export function compactMemory(): void {
+  try {
+    const native = loadNative();
+    native.lowMemoryNotification();
+    native.mallocTrim();
+  } catch { /* addon missing: V8 collects on its own schedule */ }
+}
+
+export class IdleCompactor {
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly quietMs = 10_000, private readonly compact: () => void = compactMemory) {}
+
+  /** Something happened: compact once things have been quiet for quietMs. */
+  touch(): void {
+    if (this.timer) { this.timer.refresh(); return; }
+    this.timer = setTimeout(() => { this.timer = null; this.compact(); }, this.quietMs);
+    this.timer.unref();
+  }
+
+  /** Compacted just now (start-up): no need for the pending one. */
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
