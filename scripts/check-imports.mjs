@@ -14,7 +14,8 @@ const srcDir = process.argv[2] ? resolve(process.argv[2]) : join(root, "src");
 
 /** Bottom to top; a file may import only from its own layer or a lower one. First match wins. */
 const LAYERS = [
-  ["leaf", /^(netlink|dbus|net|config)\/|^(log|journal|metrics|prometheus|notify|hook-dirs|version)\.ts$/],
+  // the libraries in directories, and every top-level file but daemon.ts (log, metrics, hook-dirs, ...)
+  ["leaf", /^(netlink|dbus|net|config)\/|^(?!daemon\.ts$)[^/]+\.ts$/],
   ["state", /^state\//],
   ["sources", /^sources\//],
   ["events", /^events\//],
