@@ -11,7 +11,10 @@ const link = (over: Partial<LinkRecord> = {}): LinkRecord => ({
 test("a kernel re-dump replaces only the kinds re-read and reports only real changes", () => {
   const s = new ModelStore();
   const m = s.model;
-  s.loadKernel({ links: [link()], addrs: [], routes: [], rules: [] });
+  s.loadKernel({
+    links: [link()], addrs: [], routes: [],
+    rules: [{ family: 4, priority: 32766, table: 254, srcLen: 0, dstLen: 0, tos: 0, action: 1, protocol: 2, flags: 0 }],
+  });
   s.backendState("NetworkManager", 2, { NMDeviceState: "100" }, "eth0");
   const rules = m.rules;
   const fresh = new Map([[2, link({ mtu: 9000 })]]);
