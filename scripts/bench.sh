@@ -2,7 +2,7 @@
 # The benchmarks (spec section 8). Not tests: they print figures and assert nothing. Each run of a
 # benchmark happens in its own lab (test/lab/harness.sh: private namespaces, all traffic stays
 # inside, everything dies with the lab). Needs root and the packages of scripts/setup.sh (the peers:
-# networkd-dispatcher, NetworkManager's nm-dispatcher). About 25 minutes with the default 3 rounds.
+# networkd-dispatcher, NetworkManager's nm-dispatcher). About 10 minutes with the default 3 rounds.
 #
 #   scripts/bench.sh                 all benchmarks, BENCH_ROUNDS (3) times each
 #   scripts/bench.sh ingest idle     some of them (ingest idle dispatch carrier-hook networkd-hook nm-hook api-rss soak)
