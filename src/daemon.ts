@@ -20,7 +20,7 @@ import { hookDirName } from "./hook-dirs.js";
 import { History } from "./events/history.js";
 import type { HookJob } from "./events/types.js";
 import { Dispatcher } from "./actions/hooks/dispatcher.js";
-import { runHookDir, SkipRegistry, type RemoteRunner } from "./actions/hooks/run.js";
+import { hookLauncher, runHookDir, setLauncherLog, SkipRegistry, type RemoteRunner } from "./actions/hooks/run.js";
 import { discoverMerged } from "./actions/hooks/merge.js";
 import { networkdDispatcherAddresses, networkdDispatcherJobs, networkdDispatcherReplayJobs } from "./events/networkd.js";
 import { processesNamed } from "./sources/processes.js";
@@ -133,6 +133,12 @@ export class Daemon {
     setSourceHealthProvider(() => this.health().sources);
     // before any event (the replay included): what the last run left queued is delivered first
     await this.sinks.apply(this.config);
+    // the hook launcher, started once (after the capabilities hooks inherit were set): a run forks
+    // it, not this process; root hooks go to the runner, which has its own
+    if (!this.o.hookRunner) {
+      setLauncherLog(this.log.child({ source: "hooks" }));
+      hookLauncher().start();
+    }
     await this.kernel.start();
     const m = this.kernel.model;
     this.updateGauges();
@@ -556,6 +562,7 @@ export class Daemon {
     await this.routing.stop();
     this.kernel.close();
     await hooksDone;
+    hookLauncher().close();
     // last: events of the shutdown itself are spooled too
     await this.sinks.close();
   }
