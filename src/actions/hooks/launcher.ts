@@ -45,6 +45,8 @@ export interface LauncherOptions {
    * so that no root process is left between runs besides the runner itself.
    */
   exitWhenIdle?: boolean;
+  /** between SIGTERM and SIGKILL when a run is ended (timeout, stop) */
+  graceMs: number;
 }
 
 function errnoName(errno: number): string {
@@ -58,7 +60,7 @@ export class HookLauncher {
   private nextId = 1;
   private buf: Buffer = Buffer.alloc(0);
 
-  constructor(private readonly executable: () => string, private readonly events: LauncherOptions = {}) {}
+  constructor(private readonly executable: () => string, private readonly events: LauncherOptions) {}
 
   /** The launcher's pid (tests), undefined when none runs. */
   get pid(): number | undefined {
@@ -76,7 +78,7 @@ export class HookLauncher {
       this.events.onDied?.(why, 0);
       return why;
     }
-    const child = spawn(exe, ["-s"], {
+    const child = spawn(exe, ["-s", "-g", String(this.events.graceMs)], {
       cwd: "/",
       env: {},
       shell: false,
@@ -109,7 +111,7 @@ export class HookLauncher {
    * Start `path` with argv [path] and `env`. The handlers get its output and how it ended (also
    * when the launcher cannot be started or dies).
    */
-  launch(path: string, env: Record<string, string>, opts: { noNewPrivs: boolean; graceMs: number }, h: LaunchHandlers): LaunchHandle {
+  launch(path: string, env: Record<string, string>, opts: { noNewPrivs: boolean }, h: LaunchHandlers): LaunchHandle {
     const problem = this.start();
     const child = this.child;
     const id = this.nextId++;
@@ -121,12 +123,11 @@ export class HookLauncher {
     const parts: Buffer[] = [Buffer.from(`${path}\0`)];
     for (const [k, v] of Object.entries(env)) parts.push(Buffer.from(`${k}=${v}\0`));
     const body = Buffer.concat(parts);
-    const head = Buffer.alloc(4 + 1 + 4 + 4 + 1);
-    head.writeUInt32LE(1 + 4 + 4 + 1 + body.length, 0);
+    const head = Buffer.alloc(4 + 1 + 4 + 1);
+    head.writeUInt32LE(1 + 4 + 1 + body.length, 0);
     head.writeUInt8(REQ_RUN, 4);
     head.writeUInt32LE(id, 5);
-    head.writeUInt32LE(opts.graceMs, 9);
-    head.writeUInt8(opts.noNewPrivs ? 1 : 0, 13);
+    head.writeUInt8(opts.noNewPrivs ? 1 : 0, 9);
     this.runs.set(id, h);
     this.busy();
     child.stdin.write(Buffer.concat([head, body]));

@@ -260,7 +260,7 @@ export async function runScript(script: HookScript, ctx: RunContext, env: Record
       resolve(r);
     };
 
-    const run: LaunchHandle = launcher.launch(real, fit.env, { noNewPrivs: opts.noNewPrivs !== false, graceMs: KILL_GRACE_MS }, {
+    const run: LaunchHandle = launcher.launch(real, fit.env, { noNewPrivs: opts.noNewPrivs !== false }, {
       stdout: (chunk) => out.data(chunk),
       stderr: (chunk) => err.data(chunk),
       end: finish,
@@ -295,6 +295,7 @@ let shared: HookLauncher | undefined;
  */
 export function hookLauncher(): HookLauncher {
   shared ??= new HookLauncher(() => nativeExecutable("netevd-hookexec"), {
+    graceMs: KILL_GRACE_MS,
     onDied: (reason, inFlight) => launcherLog.error("hook launcher died; the runs in flight failed, the next run starts a new one", { reason, inFlight }),
   });
   return shared;

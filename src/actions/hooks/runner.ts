@@ -20,7 +20,7 @@ import { checkHookEnv } from "./env.js";
 import { discoverMerged } from "./merge.js";
 import { nativeExecutable } from "../../netlink/native.js";
 import { HookLauncher } from "./launcher.js";
-import { runScript, type HookLogger, type HookRunResult, type RunContext } from "./run.js";
+import { KILL_GRACE_MS, runScript, type HookLogger, type HookRunResult, type RunContext } from "./run.js";
 
 /** One request line is at most this long (environments are at most a few hundred KiB). */
 export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
@@ -204,6 +204,7 @@ export async function runRunner(o: { dirs: RunnerDirs; log: Logger; fd?: number;
 function launcherFor(log: Logger): HookLauncher {
   rootLauncher ??= new HookLauncher(() => nativeExecutable("netevd-hookexec"), {
     exitWhenIdle: true,
+    graceMs: KILL_GRACE_MS,
     onDied: (reason, inFlight) => log.error("hook launcher died; the runs in flight failed", { reason, inFlight }),
   });
   return rootLauncher;
