@@ -395,10 +395,11 @@ export class Daemon {
   emit(job: HookJob, runHooks = true): void {
     const e = job.event;
     this.history.addEvent(e);
+    // the hook first (its start is on the event's latency path), then the record of the event
+    if (runHooks) this.dispatcher.submit(job);
     this.compactor.touch();
     metrics.events.inc({ source: e.source, event: e.event });
     this.log.info("event", { event: e.event, link: e.link, index: e.index, id: e.id, source: e.source, replay: e.replay, changed: e.changed });
-    if (runHooks) this.dispatcher.submit(job);
     this.sinks.submit(e);
   }
 
