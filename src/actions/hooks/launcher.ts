@@ -101,7 +101,8 @@ export class HookLauncher {
       for (const h of inFlight) h.end({ error: why });
     };
     child.once("error", (e) => { if (child.pid === undefined) gone(`could not start: ${(e as NodeJS.ErrnoException).code ?? e.message}`); });
-    child.once("exit", (code, signal) => { gone(signal ? `died (${signal})` : `exited (${code})`); });
+    // "close", not "exit": frames it sent before it died are still read (each run's end included)
+    child.once("close", (code, signal) => { gone(signal ? `died (${signal})` : `exited (${code})`); });
     child.stdin!.on("error", () => { /* EPIPE: the exit event says the rest */ });
     this.unrefAll();
     return undefined;
@@ -143,9 +144,18 @@ export class HookLauncher {
     return { terminate: () => signal(SIGTERM), kill: () => signal(SIGKILL) };
   }
 
-  /** End the launcher: runs still in flight end as at a stop (SIGTERM, SIGKILL after the grace period). */
+  /**
+   * End the launcher: runs still in flight end as at a stop (SIGTERM, SIGKILL after the grace
+   * period) and fail here; a later run starts a new launcher.
+   */
   close(): void {
-    this.child?.stdin?.end();
+    const child = this.child;
+    if (!child) return;
+    this.child = null;
+    const inFlight = [...this.runs.values()];
+    this.runs.clear();
+    for (const h of inFlight) h.end({ error: "hook launcher closed" });
+    child.stdin?.end();
   }
 
   private onData(chunk: Buffer): void {
