@@ -104,4 +104,39 @@ if (labFile(import.meta.url)) {
       for (const l of lines) assert.equal(l.fields.eventId, `p-${i}`);
     }
   });
+
+  test("without its spare (killed), the launcher starts a run the slow way, with the same guarantees", async () => {
+    const probe = script("30-probe", [
+      `echo "$0 $#" > ${out}/probe.argv`,
+      `grep -E '^(NoNewPrivs|CapInh|CapPrm|CapEff|CapAmb):' /proc/$$/status > ${out}/probe.status`,
+      `ls /proc/self/fd > ${out}/probe.fds`,
+      `echo "$PROBE_VAR" > ${out}/probe.env`,
+    ].join("\n"));
+    const observe = async (id: string): Promise<string[]> => {
+      const r = await runScript(probe, ctx(id), { PATH: "/usr/bin:/bin", PROBE_VAR: id }, opts(logger()));
+      assert.equal(r.ok, true, JSON.stringify(r));
+      return ["argv", "status", "fds", "env"].map((f) => fs.readFileSync(`${out}/probe.${f}`, "utf8"));
+    };
+    const withSpare = await observe("s-1");
+    const launcher = hookLauncher().pid!;
+    // with no run in flight the launcher's only child is the spare supervisor (its script process below it)
+    const children = fs.readdirSync("/proc").filter((d) => /^[0-9]+$/.test(d)).filter((d) => {
+      try {
+        const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
+        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === launcher;
+      } catch { return false; }
+    }).map(Number);
+    assert.equal(children.length, 1, `one spare: ${children.join(",")}`);
+    process.kill(children[0]!, "SIGKILL");
+    await waitFor("spare gone", () => gone(children[0]!), 2000);
+    const slow = await observe("s-2");
+    assert.deepEqual(slow.slice(0, 3), withSpare.slice(0, 3));
+    assert.equal(slow[3], "s-2\n");
+    assert.equal(withSpare[3], "s-1\n");
+    assert.equal(withSpare[0], `${probe.path} 0\n`, "argv [real path]");
+    assert.match(withSpare[1]!, /^NoNewPrivs:\s+1$/m);
+    // ls itself: 0-2 (stdout to the file), and the directory it lists (3); nothing inherited
+    assert.deepEqual(withSpare[2]!.trim().split("\n").map(Number).sort(), [0, 1, 2, 3]);
+    assert.equal(hookLauncher().pid, launcher, "the same launcher: only its spare was lost");
+  });
 }
