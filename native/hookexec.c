@@ -137,10 +137,6 @@ static long long now_ms(void) {
 }
 
 /*
- * Run `path` with argv [path] and environment envp, supervise it and everything it starts, and exit
- * with its status (see the top of the file). Never returns. fds 0-2 are the script's.
- */
-/*
  * The supervisor's own set-up, before it forks the script's process: a child subreaper, the
  * signals it waits for blocked (the previous mask in *old, for the script), and SIGTERM when its
  * parent dies (the caller dying, even by SIGKILL, ends the run like a stop).
@@ -266,12 +262,13 @@ static void supervise_loop(pid_t child, int exec_errno, long grace_ms) {
 
 /* ---- the launcher (-s): one long-lived process per daemon that starts the runs it is asked for.
  *
- * The daemon (a big Node process) would otherwise fork itself for every run; this process is small,
- * so a run costs a fork of it plus the exec of the script. It runs as the daemon's user with the
- * daemon's ambient capabilities, like the per-run launcher did. Each run is a child of this process
- * that becomes exactly the per-run launcher above (supervise(): fds closed, NoNewPrivs, subreaper,
- * argv [path]); its stdout and stderr come back here through two pipes and go to the daemon as
- * frames over stdout, followed by its exit status once it and everything it started are gone.
+ * The daemon (a big Node process) would otherwise fork itself for every run; this process is small.
+ * It runs as the daemon's user with the daemon's ambient capabilities, like the per-run launcher
+ * did. Each run's supervisor is a child of this process that does what the per-run launcher above
+ * does (fds closed, NoNewPrivs and the inheritable limit for the script, subreaper, argv [path],
+ * the same supervise_loop()); its stdout and stderr come back here through two pipes and go to the
+ * daemon as frames over stdout, followed by its exit status once it and everything it started are
+ * gone.
  *
  * Requests (stdin), each: u32 length of the rest (little-endian), u8 type, then
  *   RUN  (1): u32 id, u8 nnp, path NUL, then the environment as "NAME=value" NUL ...
