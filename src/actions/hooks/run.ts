@@ -54,7 +54,7 @@ export interface RunOptions {
   log: HookLogger;
   /** NoNewPrivs for the script (default true; false only for root hooks) */
   noNewPrivs?: boolean;
-  /** called right before spawn (the benchmark measures event → exec start with it) */
+  /** called right before the start request to the launcher (the benchmark measures event → exec start with it) */
   onSpawn?: (script: HookScript, hrtimeNs: bigint) => void;
   /** ends the run as a timeout does (SIGTERM to everything, SIGKILL after the grace period) */
   signal?: AbortSignal;
