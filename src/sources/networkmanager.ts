@@ -32,6 +32,7 @@ const DHCP6_IFACE = "org.freedesktop.NetworkManager.DHCP6Config";
 
 /** Device states in which the device has (or is getting) IP configuration worth reading. */
 const IP_STATES = new Set([70, 80, 90, 100]);
+const NM_ACTIVATED = 100;
 /** Re-reads after NetworkManager took its name but could not answer yet. */
 const RETRY_MS = [100, 250, 500, 1000, 2000, 5000];
 /** The IP fields of a device without IP configuration. */
@@ -499,9 +500,10 @@ export class NetworkManagerSource extends BusBackendSource {
 
   /**
    * The device's IP fields from the cache: NetworkManager-dispatcher's variables as NM had announced
-   * them. Undefined while an object they need is still being read (an unreadable one is left out).
+   * them. Undefined while an object they need is still being read, unless `partial` (then it is
+   * left out, like an unreadable one).
    */
-  private ipNow(d: Device): Record<string, string> | undefined {
+  private ipNow(d: Device, partial = false): Record<string, string> | undefined {
     const device = this.cache.get(d.path, DEVICE_IFACE);
     if (!device) return undefined;
     const r = this.refs(d);
@@ -515,10 +517,10 @@ export class NetworkManagerSource extends BusBackendSource {
       if (!p) continue;
       const props = this.cache.get(p, iface, complete);
       if (props) parts[k] = props;
-      else if (!this.cache.has(p) || this.cache.pending(p)) return undefined;
+      else if (!partial && (!this.cache.has(p) || this.cache.pending(p))) return undefined;
     }
     // the active connection is read, its settings not yet asked for
-    if (parts.active && !r.settings && objectPath(unwrap(parts.active.Connection), SETTINGS_PATH)) return undefined;
+    if (!partial && parts.active && !r.settings && objectPath(unwrap(parts.active.Connection), SETTINGS_PATH)) return undefined;
     const nmd = nmdVariables(parts);
     return { ...ipFields(parts.ip4, parts.ip6), NMDispatcherEnv: JSON.stringify(nmd), NMDhcp4: leaseKey(nmd, "DHCP4_"), NMDhcp6: leaseKey(nmd, "DHCP6_") };
   }
@@ -614,8 +616,10 @@ export class NetworkManagerSource extends BusBackendSource {
       d.state = n;
       // NetworkManager announces a device's IP and DHCP data (PropertiesChanged) before the state
       // change that follows from it: the event is built from what it had said up to this signal, at
-      // once, with no round trip while NM is busy activating (a read still out is waited for)
-      const ip = d.index !== undefined && IP_STATES.has(n) ? this.ipNow(d) : undefined;
+      // once, with no round trip while NM is busy activating. Only activated waits for a read still
+      // out (the active connection's, early in an activation: CONNECTION_*); the states before it
+      // go with what is there, so they never hold activated.d up behind them.
+      const ip = d.index !== undefined && IP_STATES.has(n) ? this.ipNow(d, n !== NM_ACTIVATED) : undefined;
       void this.enqueue(d, gen, "StateChanged", async () => {
         if (d.index === undefined) {
           // an unknown device: its interface first
