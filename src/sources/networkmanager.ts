@@ -15,7 +15,7 @@ import { formatAddress } from "../netlink/codec.js";
 import { validIfname, validIp } from "../net/validate.js";
 import { deviceStateName, managerStateName, nmNumber, transitionFields } from "./networkmanager-states.js";
 import type { BackendSink, SourceHealth } from "./backend.js";
-import { BusBackendSource, unwrap } from "./bus-backend.js";
+import { BusBackendSource, unwrap, type BusSeams } from "./bus-backend.js";
 import { NmObjectCache, type Props } from "./networkmanager-cache.js";
 
 export const NM_NAME = "org.freedesktop.NetworkManager";
@@ -288,8 +288,8 @@ export class NetworkManagerSource extends BusBackendSource {
   private attachFailures = 0;
   private retryTimer: NodeJS.Timeout | null = null;
 
-  constructor(log: Logger, sink: BackendSink) {
-    super({ name: NM_NAME, label: "NetworkManager", events: "NetworkManager" }, log, sink);
+  constructor(log: Logger, sink: BackendSink, seams?: BusSeams) {
+    super({ name: NM_NAME, label: "NetworkManager", events: "NetworkManager" }, log, sink, seams);
   }
 
   override stop(): void {
