@@ -258,6 +258,8 @@ interface Device {
   queue: Promise<void>;
   /** StateChanged signals received for it */
   signals: number;
+  /** work queued and not done yet: none, and a transition can be reported in the signal's own callback */
+  queued: number;
   /** the state of the latest StateChanged received (or of the last read): IP fields follow NM only in IP states */
   state?: number;
 }
@@ -382,7 +384,7 @@ export class NetworkManagerSource extends BusBackendSource {
   private device(path: string): Device {
     let d = this.devices.get(path);
     if (!d) {
-      d = { path, queue: Promise.resolve(), signals: 0 };
+      d = { path, queue: Promise.resolve(), signals: 0, queued: 0 };
       this.devices.set(path, d);
     }
     return d;
@@ -390,12 +392,14 @@ export class NetworkManagerSource extends BusBackendSource {
 
   /** Run `work` on the device's queue, after everything that arrived before it. */
   private enqueue(d: Device, gen: number, what: string, work: () => Promise<void>): Promise<void> {
+    d.queued++;
     d.queue = d.queue.then(async () => {
-      if (gen !== this.generation) return;
       try {
-        await work();
+        if (gen === this.generation) await work();
       } catch (err) {
         this.log.warn("NetworkManager device update failed", { what, path: d.path, err: (err as Error).message });
+      } finally {
+        d.queued--;
       }
     });
     return d.queue;
@@ -620,6 +624,16 @@ export class NetworkManagerSource extends BusBackendSource {
       // out (the active connection's, early in an activation: CONNECTION_*); the states before it
       // go with what is there, so they never hold activated.d up behind them.
       const ip = d.index !== undefined && IP_STATES.has(n) ? this.ipNow(d, n !== NM_ACTIVATED) : undefined;
+      if (d.queued === 0 && d.index !== undefined && (ip !== undefined || !IP_STATES.has(n))) {
+        // nothing of this device's is pending: report it now, not after the rest of what the bus
+        // delivered with it (the manager's state, other objects' properties)
+        try {
+          this.report(d, n, { ...transitionFields(n, o, r), ...(ip ?? NO_IP) });
+        } catch (err) {
+          this.log.warn("NetworkManager device update failed", { what: "StateChanged", path: d.path, err: (err as Error).message });
+        }
+        return;
+      }
       void this.enqueue(d, gen, "StateChanged", async () => {
         if (d.index === undefined) {
           // an unknown device: its interface first
