@@ -30,7 +30,11 @@ interface Entry {
 export class NmObjectCache {
   private readonly objects = new Map<string, Entry>();
 
-  constructor(private readonly read: PropsReader, readonly max = 512) {}
+  /**
+   * `max` bounds the objects of every interface but `pinned` (devices: as many as NetworkManager
+   * has, which the source follows anyway; an event must never miss its device's entry).
+   */
+  constructor(private readonly read: PropsReader, readonly max = 512, private readonly pinned?: string) {}
 
   get size(): number {
     return this.objects.size;
@@ -126,6 +130,15 @@ export class NmObjectCache {
 
   /** Memory stays bounded whatever NetworkManager announces: the oldest objects go first. */
   private bound(): void {
-    while (this.objects.size > this.max) this.objects.delete(this.objects.keys().next().value!);
+    if (this.objects.size <= this.max) return;
+    let pinned = 0;
+    for (const e of this.objects.values()) if (e.iface === this.pinned) pinned++;
+    let over = this.objects.size - pinned - this.max;
+    for (const [path, e] of this.objects) {
+      if (over <= 0) break;
+      if (e.iface === this.pinned) continue;
+      this.objects.delete(path);
+      over--;
+    }
   }
 }

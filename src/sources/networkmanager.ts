@@ -33,6 +33,8 @@ const DHCP6_IFACE = "org.freedesktop.NetworkManager.DHCP6Config";
 /** Device states in which the device has (or is getting) IP configuration worth reading. */
 const IP_STATES = new Set([70, 80, 90, 100]);
 const NM_ACTIVATED = 100;
+/** Connection settings kept across activations (NetworkManager's profiles in use lately). */
+const MAX_RECENT_SETTINGS = 32;
 /** Re-reads after NetworkManager took its name but could not answer yet. */
 const RETRY_MS = [100, 250, 500, 1000, 2000, 5000];
 /** The IP fields of a device without IP configuration. */
@@ -285,7 +287,12 @@ export class NetworkManagerSource extends BusBackendSource {
   /** the device state last reported per ifindex (kept across NM restarts, so a resync reports only changes) */
   private readonly lastState = new Map<number, number>();
   /** devices and the objects their IP fields come from, kept current from PropertiesChanged */
-  private readonly cache = new NmObjectCache((path, iface) => this.readProps(path, iface));
+  private readonly cache = new NmObjectCache((path, iface) => this.readProps(path, iface), 512, DEVICE_IFACE);
+  /**
+   * Connection settings lately named by an active connection, kept (and followed by their signals)
+   * after the activation: the next one then reads only its active connection. Bounded.
+   */
+  private readonly recentSettings = new Set<string>();
   private managerSignals = 0;
   private attachFailures = 0;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -310,7 +317,7 @@ export class NetworkManagerSource extends BusBackendSource {
       ...["StateChanged", "DeviceAdded", "DeviceRemoved"].map((m) => `type='signal',sender='${NM_NAME}',path='${NM_PATH}',interface='${NM_IFACE}',member='${m}'`),
       // devices and their IP and DHCP configs as they change (the cache: no reads at a state change);
       // the manager's Connectivity
-      ...[DEVICE_IFACE, IP4_IFACE, IP6_IFACE, DHCP4_IFACE, DHCP6_IFACE].map((i) => `type='signal',sender='${NM_NAME}',interface='${PROPS_IFACE}',member='PropertiesChanged',arg0='${i}'`),
+      ...[DEVICE_IFACE, IP4_IFACE, IP6_IFACE, DHCP4_IFACE, DHCP6_IFACE, SETTINGS_CONN_IFACE].map((i) => `type='signal',sender='${NM_NAME}',interface='${PROPS_IFACE}',member='PropertiesChanged',arg0='${i}'`),
       `type='signal',sender='${NM_NAME}',path='${NM_PATH}',interface='${PROPS_IFACE}',member='PropertiesChanged',arg0='${NM_IFACE}'`,
     ];
     void Promise.all(rules.map((r) => bus.addMatch(r)))
@@ -330,7 +337,7 @@ export class NetworkManagerSource extends BusBackendSource {
     this.bus = bus;
     // a new NetworkManager instance: object paths of the old one mean nothing now (a retry keeps
     // what the new one's signals have told us already)
-    if (retryOf === undefined) { this.devices = new Map(); this.cache.clear(); }
+    if (retryOf === undefined) { this.devices = new Map(); this.cache.clear(); this.recentSettings.clear(); }
     try {
       const owner = await this.nameOwner(bus);
       if (gen !== this.generation) return;
@@ -374,7 +381,7 @@ export class NetworkManagerSource extends BusBackendSource {
     this.generation++;
     this.owner = null;
     this.devices = new Map();
-    this.cache.clear();
+    this.cache.clear(); this.recentSettings.clear();
     if (this.attachedNow) {
       this.attachedNow = false;
       this.sink.attached(false);
@@ -489,12 +496,17 @@ export class NetworkManagerSource extends BusBackendSource {
     track(r.dhcp6, DHCP6_IFACE);
     track(r.active, ACTIVE_IFACE);
     track(r.settings, SETTINGS_CONN_IFACE);
+    if (r.settings) {
+      this.recentSettings.delete(r.settings);
+      this.recentSettings.add(r.settings);
+      if (this.recentSettings.size > MAX_RECENT_SETTINGS) this.recentSettings.delete(this.recentSettings.values().next().value!);
+    }
     this.prune();
   }
 
   /** Objects that no device names any more are forgotten (a settings object is read again at its next activation). */
   private prune(): void {
-    const keep = new Set<string>();
+    const keep = new Set<string>(this.recentSettings);
     for (const d of this.devices.values()) {
       keep.add(d.path);
       for (const p of Object.values(this.refs(d))) if (p) keep.add(p);
@@ -591,7 +603,7 @@ export class NetworkManagerSource extends BusBackendSource {
     }
     for (const d of this.devices.values()) {
       const r = this.refs(d);
-      if (r.ip4 === s.path || r.ip6 === s.path || r.dhcp4 === s.path || r.dhcp6 === s.path) this.ipChanged(d);
+      if (r.ip4 === s.path || r.ip6 === s.path || r.dhcp4 === s.path || r.dhcp6 === s.path || r.settings === s.path) this.ipChanged(d);
     }
   }
 
@@ -650,6 +662,7 @@ export class NetworkManagerSource extends BusBackendSource {
       if (iface === DEVICE_IFACE && isDevicePath(s.path)) this.onPropertiesChanged(s, iface);
       else if ((iface === IP4_IFACE || iface === IP6_IFACE) && configPath(s.path)) this.onPropertiesChanged(s, iface);
       else if ((iface === DHCP4_IFACE || iface === DHCP6_IFACE) && objectPath(s.path, DHCP_PATH)) this.onPropertiesChanged(s, iface);
+      else if (iface === SETTINGS_CONN_IFACE && objectPath(s.path, SETTINGS_PATH)) this.onPropertiesChanged(s, iface);
       else if (iface === NM_IFACE && s.path === NM_PATH) {
         const changed = s.body[1] && typeof s.body[1] === "object" ? (s.body[1] as Record<string, unknown>) : {};
         if ("Connectivity" in changed) {

@@ -117,6 +117,17 @@ describe("NmObjectCache", () => {
     c.retain(new Set([last]));
     assert.equal(c.size, 1);
   });
+
+  it("the bound never evicts the pinned interface's objects (devices)", () => {
+    const read = (_p: string, _i: string) => new Promise<{ props: Props; seq: number }>(() => {});
+    const DEVICE = "org.freedesktop.NetworkManager.Device";
+    const c = new NmObjectCache(read, 4, DEVICE);
+    for (let i = 0; i < 6; i++) void c.track(`/org/freedesktop/NetworkManager/Devices/${i}`, DEVICE);
+    for (let i = 0; i < 10; i++) void c.track(`/org/freedesktop/NetworkManager/IP4Config/${i}`, IP4);
+    for (let i = 0; i < 6; i++) assert.ok(c.has(`/org/freedesktop/NetworkManager/Devices/${i}`));
+    assert.equal(c.size, 6 + 4);
+    assert.ok(c.has("/org/freedesktop/NetworkManager/IP4Config/9") && !c.has("/org/freedesktop/NetworkManager/IP4Config/5"));
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -146,6 +157,7 @@ class FakeNm {
       Ip4Config: v("o", IP4P), Ip6Config: v("o", "/"), Dhcp4Config: v("o", DH1), Dhcp6Config: v("o", "/"), ActiveConnection: v("o", AC1) }],
     [IP4P, { AddressData: v("aa{sv}", [{ address: v("s", "10.77.0.50"), prefix: v("u", 24) }]), Gateway: v("s", "10.77.0.1") }],
     [DH1, { Options: v("a{sv}", { ip_address: v("s", "10.77.0.50") }) }],
+    [DH2, { Options: v("a{sv}", {}) }],
     [AC1, { Id: v("s", "lab"), Uuid: v("s", UUID), Connection: v("o", SET) }],
     [AC2, { Id: v("s", "lab"), Uuid: v("s", UUID), Connection: v("o", SET) }],
     [SET, { Filename: v("s", "/etc/NetworkManager/system-connections/lab.nmconnection") }],
@@ -207,6 +219,7 @@ describe("NetworkManager source: state events from the cache", () => {
     const { nm, src, states } = await attached();
     assert.equal(env(states.at(-1)).CONNECTION_UUID, UUID, "attach read everything");
     // deactivation: NM drops the lease and the active connection
+    const callsAtDeactivation = nm.calls.length;
     nm.change(DEV, `${NM}.Device`, { Dhcp4Config: v("o", "/"), ActiveConnection: v("o", "/") });
     nm.change(IP4P, `${NM}.IP4Config`, { AddressData: v("aa{sv}", []), Gateway: v("s", "") });
     nm.state(30, 100);
@@ -234,6 +247,8 @@ describe("NetworkManager source: state events from the cache", () => {
     assert.equal(e.DHCP4_IP_ADDRESS, "10.77.0.51");
     assert.equal(e.CONNECTION_UUID, UUID);
     assert.equal(activated.NMAddresses, "10.77.0.51/24");
+    // the connection's settings were kept from the first activation: only the new objects were read
+    assert.deepEqual(nm.calls.slice(callsAtDeactivation).filter((c) => c.startsWith("GetAll")).sort(), [`GetAll ${AC2}`, `GetAll ${DH2}`]);
     src.stop();
   });
 
