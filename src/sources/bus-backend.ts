@@ -2,7 +2,7 @@
 // (BusNameWatch), calls counted in stats, the name's current owner (signals are taken only from
 // it), health as the daemon reports it, and unwrapping dbus-next variants.
 import type { SystemBus } from "../dbus/bus.js";
-import type { Logger } from "../log.js";
+import { logRejection, type Logger } from "../log.js";
 import type { Backend } from "../state/model.js";
 import { BusNameWatch } from "./presence.js";
 import type { BackendSink, BackendSource, SourceHealth } from "./backend.js";
@@ -50,7 +50,7 @@ export abstract class BusBackendSource implements BackendSource {
     this.watch = new BusNameWatch({
       name: id.name, label: id.label, log, ...seams,
       onBus: (bus) => this.onBus(bus),
-      onPresent: (bus) => void this.attach(bus),
+      onPresent: (bus) => void this.attach(bus).catch(logRejection(log, `reading ${id.label} state failed`)),
       onAbsent: () => this.detach(),
       onUnavailable: () => this.sink.unavailable(),
     });

@@ -295,10 +295,12 @@ export async function runScript(script: HookScript, ctx: RunContext, env: Record
       resolve(r);
     };
 
-    child.once("exit", (code, signal) => { void finish(code, signal); });
+    // runScript never rejects: should finishing fail, the run still ends, as a failed one
+    const finishFailed = (e: unknown): void => resolve(failed(`internal error: ${e instanceof Error ? e.message : String(e)}`));
+    child.once("exit", (code, signal) => { void finish(code, signal).catch(finishFailed); });
     child.once("error", (e) => {
       // spawn failure (no 'exit' follows when the process never started)
-      if (child.pid === undefined) void finish(null, null, `cannot exec: ${errCode(e)}`);
+      if (child.pid === undefined) void finish(null, null, `cannot exec: ${errCode(e)}`).catch(finishFailed);
     });
 
     const end = (): void => {

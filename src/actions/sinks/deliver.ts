@@ -7,7 +7,7 @@ import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from
 import { request as httpsRequest, Agent as HttpsAgent } from "node:https";
 import type { SinkConfig } from "../../config/schema.js";
 import type { NetevdEvent } from "../../events/types.js";
-import type { Logger } from "../../log.js";
+import { logRejection, type Logger } from "../../log.js";
 import { batchBody, CE_BATCH_CONTENT_TYPE, CE_CONTENT_TYPE, compileFilter, encodeCloudEvent, signature, SIGNATURE_HEADER, toCloudEvent } from "./cloudevent.js";
 import type { Spool } from "./spool.js";
 
@@ -123,7 +123,7 @@ export class SinkWorker {
   /** Start delivering what is queued (after start-up: what the last run left). */
   kick(): void {
     if (this.closed || this.inflight || this.retryTimer || this.d.misconfigured || this.d.spool.depth === 0) return;
-    void this.pump();
+    void this.pump().catch(logRejection(this.d.log, "sink delivery failed", { sink: this.cfg.name }));
   }
 
   private async pump(): Promise<void> {
