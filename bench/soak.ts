@@ -53,7 +53,7 @@ const daemon = spawn(join(repoRoot, "bin/netevd"), ["run", "-c", cfg], {
   env: { PATH: process.env.PATH, NETEVD_LOG_FORMAT: "json", DBUS_SYSTEM_BUS_ADDRESS: process.env.DBUS_SYSTEM_BUS_ADDRESS }, stdio: ["ignore", "pipe", "inherit"],
 });
 let logLines = 0;
-createInterface({ input: daemon.stdout! }).on("line", () => { logLines++; });
+createInterface({ input: daemon.stdout }).on("line", () => { logLines++; });
 
 let pid = 0;
 for (let i = 0; i < 200 && !pid; i++) {

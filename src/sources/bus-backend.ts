@@ -9,7 +9,7 @@ import type { BackendSink, BackendSource, SourceHealth } from "./backend.js";
 
 /** dbus-next hands variants over as { signature, value }: the value, or `v` itself. */
 export function unwrap(v: unknown): unknown {
-  return v !== null && typeof v === "object" && "value" in (v as object) && "signature" in (v as object) ? (v as { value: unknown }).value : v;
+  return v !== null && typeof v === "object" && "value" in v && "signature" in v ? (v as { value: unknown }).value : v;
 }
 
 export interface BusBackendIdentity {

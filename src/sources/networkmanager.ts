@@ -393,7 +393,7 @@ export class NetworkManagerSource extends BusBackendSource {
    * Run `work` on the device's queue, after everything that arrived before it. A failure is logged:
    * the queue never rejects (await `d.queue` to wait for it).
    */
-  private enqueue(d: Device, gen: number, what: string, work: () => Promise<void>): void {
+  private enqueue(d: Device, gen: number, what: string, work: () => Promise<void> | void): void {
     d.queue = d.queue.then(async () => {
       if (gen !== this.generation) return;
       try {
@@ -613,7 +613,7 @@ export class NetworkManagerSource extends BusBackendSource {
       } else if (s.member === "DeviceRemoved" && isDevicePath(s.body[0])) {
         const d = this.devices.get(s.body[0]);
         if (!d) return;
-        this.enqueue(d, gen, "DeviceRemoved", async () => {
+        this.enqueue(d, gen, "DeviceRemoved", () => {
           this.devices.delete(d.path);
           if (d.index === undefined) return;
           this.gone(d.index);

@@ -79,7 +79,7 @@ export class BusNameWatch {
     });
     bus.onSignal((s) => {
       if (s.sender !== "org.freedesktop.DBus" || s.member !== "NameOwnerChanged" || s.body[0] !== this.o.name) return;
-      const newOwner = String(s.body[2] ?? "");
+      const newOwner = typeof s.body[2] === "string" ? s.body[2] : "";
       this.setPresent(bus, newOwner !== "");
     });
     try {

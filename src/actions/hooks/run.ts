@@ -355,7 +355,7 @@ export class SkipRegistry {
       if (this.logged.size >= MAX_LOGGED_SKIPS) this.logged.clear();
       this.logged.add(key);
       const benign = s.reason === "subdirectory" || s.reason.startsWith("hidden file") || s.reason.includes("file name (ends in");
-      (benign ? log.info : log.warn).call(log, "hook skipped", { ...ctx, script: s.name, path: s.path, reason: s.reason });
+      log[benign ? "info" : "warn"]("hook skipped", { ...ctx, script: s.name, path: s.path, reason: s.reason });
     }
   }
 
