@@ -215,7 +215,7 @@ if (labFile(import.meta.url)) {
       // interfaces vs ip -j addr
       // a snapshot taken while nothing changed: the kernel's view is the same before and after the
       // request (a link-local address may still be appearing on a link just set up)
-      const addrKey = (ls: Array<Record<string, Json>>) => JSON.stringify(ls.map((l) => [l.ifname, l.operstate, l.flags, (l.addr_info as Array<{ local: string }>).map((x) => x.local)]));
+      const addrKey = (ls: Array<Record<string, Json>>) => JSON.stringify(ls.map((l) => [l.ifname, l.operstate, l.flags, (l.addr_info as Array<{ local: string; tentative?: boolean }>).map((x) => `${x.local}${x.tentative ? " tentative" : ""}`)]));
       let links: Array<Record<string, Json>> = [];
       let r: Awaited<ReturnType<typeof http>> | undefined;
       for (let i = 0; i < 20; i++) {
