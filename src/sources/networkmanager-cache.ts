@@ -34,7 +34,11 @@ export class NmObjectCache {
    * `max` bounds the objects of every interface but `pinned` (devices: as many as NetworkManager
    * has, which the source follows anyway; an event must never miss its device's entry).
    */
-  constructor(private readonly read: PropsReader, readonly max = 512, private readonly pinned?: string) {}
+  constructor(
+    private readonly read: PropsReader,
+    readonly max = 512,
+    private readonly pinned?: string,
+  ) {}
 
   get size(): number {
     return this.objects.size;
@@ -56,14 +60,19 @@ export class NmObjectCache {
       this.bound();
     }
     const entry = e;
-    const p: Promise<unknown> = this.read(path, iface).then(({ props, seq }) => {
-      if (this.objects.get(path) !== entry) return undefined; // forgotten meanwhile
-      this.merge(entry, props, seq);
-      entry.loaded = true;
-      return undefined;
-    }, (err: unknown) => err /* unloaded: the next track() reads it again */).finally(() => {
-      if (entry.reading === p) entry.reading = undefined;
-    });
+    const p: Promise<unknown> = this.read(path, iface)
+      .then(
+        ({ props, seq }) => {
+          if (this.objects.get(path) !== entry) return undefined; // forgotten meanwhile
+          this.merge(entry, props, seq);
+          entry.loaded = true;
+          return undefined;
+        },
+        (err: unknown) => err /* unloaded: the next track() reads it again */,
+      )
+      .finally(() => {
+        if (entry.reading === p) entry.reading = undefined;
+      });
     entry.reading = p;
     return p;
   }
@@ -75,7 +84,10 @@ export class NmObjectCache {
     if (changed && typeof changed === "object" && !Array.isArray(changed)) this.merge(e, changed as Props, seq);
     if (Array.isArray(invalidated)) {
       for (const k of invalidated) {
-        if (typeof k === "string" && (e.seqs.get(k) ?? -1) < seq) { delete e.props[k]; e.seqs.set(k, seq); }
+        if (typeof k === "string" && (e.seqs.get(k) ?? -1) < seq) {
+          delete e.props[k];
+          e.seqs.set(k, seq);
+        }
       }
     }
     return true;

@@ -10,7 +10,7 @@
 import { readFile } from "node:fs/promises";
 import { endianness } from "node:os";
 import type { SystemBus, Signal } from "../dbus/bus.js";
-import type { Logger } from "../log.js";
+import { logRejection, type Logger } from "../log.js";
 import { formatAddress } from "../netlink/codec.js";
 import { validIfname, validIp } from "../net/validate.js";
 import { deviceStateName, managerStateName, nmNumber, transitionFields } from "./networkmanager-states.js";
@@ -132,7 +132,8 @@ export function ip4Nameservers(props: Record<string, unknown>, littleEndian = en
   for (const w of words as unknown[]) {
     if (typeof w !== "number" || !Number.isInteger(w) || w < 0 || w > 0xffffffff) continue;
     const b = Buffer.alloc(4);
-    if (littleEndian) b.writeUInt32LE(w); else b.writeUInt32BE(w);
+    if (littleEndian) b.writeUInt32LE(w);
+    else b.writeUInt32BE(w);
     out.push(formatAddress(b));
   }
   return out;
@@ -185,7 +186,15 @@ function plainText(v: unknown, max = MAX_VALUE): string | undefined {
 function domainList(v: unknown): string[] {
   const arr = unwrap(v);
   if (!Array.isArray(arr)) return [];
-  return (arr as unknown[]).filter((d): d is string => typeof d === "string" && d.length <= 253 && d.split(".").filter(Boolean).every((l) => LABEL.test(l)));
+  return (arr as unknown[]).filter(
+    (d): d is string =>
+      typeof d === "string" &&
+      d.length <= 253 &&
+      d
+        .split(".")
+        .filter(Boolean)
+        .every((l) => LABEL.test(l)),
+  );
 }
 
 export interface NmdParts {
@@ -213,19 +222,27 @@ export function nmdVariables(p: NmdParts): Record<string, string> {
   if (file !== undefined && file.startsWith("/")) env.CONNECTION_FILENAME = file;
   const ipIface = unwrap(p.device.IpInterface);
   if (typeof ipIface === "string" && validIfname(ipIface)) env.DEVICE_IP_IFACE = ipIface;
-  for (const [fam, cfg] of [[4, p.ip4], [6, p.ip6]] as const) {
+  for (const [fam, cfg] of [
+    [4, p.ip4],
+    [6, p.ip6],
+  ] as const) {
     if (!cfg) continue;
     const gw = gatewayOf(cfg, fam) ?? "";
     const addrs = addressData(cfg.AddressData, fam).slice(0, MAX_ADDRESSES);
     env[`IP${fam}_NUM_ADDRESSES`] = String(addrs.length);
-    addrs.forEach((a, i) => { env[`IP${fam}_ADDRESS_${i}`] = `${a} ${gw || (fam === 4 ? "0.0.0.0" : "::")}`; });
+    addrs.forEach((a, i) => {
+      env[`IP${fam}_ADDRESS_${i}`] = `${a} ${gw || (fam === 4 ? "0.0.0.0" : "::")}`;
+    });
     if (gw) env[`IP${fam}_GATEWAY`] = gw;
     const ns = fam === 4 ? ip4Nameservers(cfg) : ip6Nameservers(cfg);
     if (ns.length) env[`IP${fam}_NAMESERVERS`] = ns.join(" ");
     const domains = domainList(cfg.Domains);
     if (domains.length) env[`IP${fam}_DOMAINS`] = domains.join(" ");
   }
-  for (const [fam, cfg] of [[4, p.dhcp4], [6, p.dhcp6]] as const) {
+  for (const [fam, cfg] of [
+    [4, p.dhcp4],
+    [6, p.dhcp6],
+  ] as const) {
     const opts = unwrap(cfg?.Options);
     if (!opts || typeof opts !== "object" || Array.isArray(opts)) continue;
     let n = 0;
@@ -245,7 +262,9 @@ export function nmdVariables(p: NmdParts): Record<string, string> {
  * change of it is a dhcp4-change/dhcp6-change when the device stays activated.
  */
 export function leaseKey(nmd: Record<string, string>, prefix: "DHCP4_" | "DHCP6_"): string {
-  const keys = Object.keys(nmd).filter((k) => k.startsWith(prefix) && k !== `${prefix}EXPIRY`).sort();
+  const keys = Object.keys(nmd)
+    .filter((k) => k.startsWith(prefix) && k !== `${prefix}EXPIRY`)
+    .sort();
   return keys.length ? JSON.stringify(keys.map((k) => [k, nmd[k]])) : "";
 }
 
@@ -267,7 +286,19 @@ interface Device {
 }
 
 /** The objects a device's IP fields are built from, as its properties (and its active connection's) name them. */
-interface IpRefs { ip4?: string; ip6?: string; dhcp4?: string; dhcp6?: string; active?: string; settings?: string }
+interface IpRefs {
+  ip4?: string;
+  ip6?: string;
+  dhcp4?: string;
+  dhcp6?: string;
+  active?: string;
+  settings?: string;
+}
+
+/** The object paths in `r`. */
+function refPaths(r: IpRefs): string[] {
+  return [r.ip4, r.ip6, r.dhcp4, r.dhcp6, r.active, r.settings].filter((p): p is string => p !== undefined);
+}
 
 /** Device properties that name another object: a change of one starts reading that object. */
 const REF_PROPS = new Set(["Ip4Config", "Ip6Config", "Dhcp4Config", "Dhcp6Config", "ActiveConnection"]);
@@ -317,11 +348,12 @@ export class NetworkManagerSource extends BusBackendSource {
       ...["StateChanged", "DeviceAdded", "DeviceRemoved"].map((m) => `type='signal',sender='${NM_NAME}',path='${NM_PATH}',interface='${NM_IFACE}',member='${m}'`),
       // devices and their IP and DHCP configs as they change (the cache: no reads at a state change);
       // the manager's Connectivity
-      ...[DEVICE_IFACE, IP4_IFACE, IP6_IFACE, DHCP4_IFACE, DHCP6_IFACE, SETTINGS_CONN_IFACE].map((i) => `type='signal',sender='${NM_NAME}',interface='${PROPS_IFACE}',member='PropertiesChanged',arg0='${i}'`),
+      ...[DEVICE_IFACE, IP4_IFACE, IP6_IFACE, DHCP4_IFACE, DHCP6_IFACE, SETTINGS_CONN_IFACE].map(
+        (i) => `type='signal',sender='${NM_NAME}',interface='${PROPS_IFACE}',member='PropertiesChanged',arg0='${i}'`,
+      ),
       `type='signal',sender='${NM_NAME}',path='${NM_PATH}',interface='${PROPS_IFACE}',member='PropertiesChanged',arg0='${NM_IFACE}'`,
     ];
-    void Promise.all(rules.map((r) => bus.addMatch(r)))
-      .catch((err: Error) => this.log.error("cannot subscribe to NetworkManager signals", { err: err.message }));
+    void Promise.all(rules.map((r) => bus.addMatch(r))).catch((err: Error) => this.log.error("cannot subscribe to NetworkManager signals", { err: err.message }));
   }
 
   private async readProps(path: string, iface: string): Promise<{ props: Props; seq: number }> {
@@ -337,7 +369,11 @@ export class NetworkManagerSource extends BusBackendSource {
     this.bus = bus;
     // a new NetworkManager instance: object paths of the old one mean nothing now (a retry keeps
     // what the new one's signals have told us already)
-    if (retryOf === undefined) { this.devices = new Map(); this.cache.clear(); this.recentSettings.clear(); }
+    if (retryOf === undefined) {
+      this.devices = new Map();
+      this.cache.clear();
+      this.recentSettings.clear();
+    }
     try {
       const owner = await this.nameOwner(bus);
       if (gen !== this.generation) return;
@@ -367,7 +403,10 @@ export class NetworkManagerSource extends BusBackendSource {
       const delay = RETRY_MS[Math.min(this.attachFailures++, RETRY_MS.length - 1)]!;
       const log = this.attachFailures === 1 ? this.log.warn.bind(this.log) : this.log.debug.bind(this.log);
       log("reading NetworkManager state failed; retrying", { err: (err as Error).message, retryMs: delay });
-      this.retryTimer = setTimeout(() => { this.retryTimer = null; if (gen === this.generation) void this.attach(bus, gen); }, delay);
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        if (gen === this.generation) void this.attach(bus, gen).catch(logRejection(this.log, "reading NetworkManager state failed"));
+      }, delay);
     }
   }
 
@@ -381,7 +420,8 @@ export class NetworkManagerSource extends BusBackendSource {
     this.generation++;
     this.owner = null;
     this.devices = new Map();
-    this.cache.clear(); this.recentSettings.clear();
+    this.cache.clear();
+    this.recentSettings.clear();
     if (this.attachedNow) {
       this.attachedNow = false;
       this.sink.attached(false);
@@ -397,8 +437,11 @@ export class NetworkManagerSource extends BusBackendSource {
     return d;
   }
 
-  /** Run `work` on the device's queue, after everything that arrived before it. */
-  private enqueue(d: Device, gen: number, what: string, work: () => Promise<void>): Promise<void> {
+  /**
+   * Run `work` on the device's queue, after everything that arrived before it. A failure is logged:
+   * the queue never rejects (await `d.queue` to wait for it).
+   */
+  private enqueue(d: Device, gen: number, what: string, work: () => Promise<void> | void): void {
     d.queued++;
     d.queue = d.queue.then(async () => {
       try {
@@ -409,7 +452,6 @@ export class NetworkManagerSource extends BusBackendSource {
         d.queued--;
       }
     });
-    return d.queue;
   }
 
   /** Read a device's properties now and report them in the order the reply arrived. */
@@ -428,10 +470,13 @@ export class NetworkManagerSource extends BusBackendSource {
     // handled before the reply's continuation runs): then the signals tell the story and the
     // snapshot's state is not used (wait for them, so an attach knows the device when it is done).
     // Without one, the reply is the newest state.
-    if (d.signals !== seen) { await d.queue; return; }
+    if (d.signals !== seen) {
+      await d.queue;
+      return;
+    }
     const state = nmNumber(unwrap(props.State));
     if (state !== undefined) d.state = state;
-    await this.enqueue(d, gen, "snapshot", async () => {
+    this.enqueue(d, gen, "snapshot", async () => {
       if (!(await this.identify(d, props))) return;
       if (state === undefined) return;
       const last = this.lastState.get(d.index!);
@@ -445,6 +490,7 @@ export class NetworkManagerSource extends BusBackendSource {
       Object.assign(fields, IP_STATES.has(state) ? await this.ipWhenReady(d) : NO_IP);
       if (gen === this.generation) this.report(d, state, fields);
     });
+    await d.queue;
   }
 
   /** The device's interface and ifindex from its properties; false when it has no usable identity. */
@@ -468,9 +514,12 @@ export class NetworkManagerSource extends BusBackendSource {
     const active = objectPath(unwrap(dev.ActiveConnection), ACTIVE_PATH);
     const conn = active ? this.cache.get(active, ACTIVE_IFACE) : undefined;
     return {
-      ip4: configPath(unwrap(dev.Ip4Config)), ip6: configPath(unwrap(dev.Ip6Config)),
-      dhcp4: objectPath(unwrap(dev.Dhcp4Config), DHCP_PATH), dhcp6: objectPath(unwrap(dev.Dhcp6Config), DHCP_PATH),
-      active, settings: conn ? objectPath(unwrap(conn.Connection), SETTINGS_PATH) : undefined,
+      ip4: configPath(unwrap(dev.Ip4Config)),
+      ip6: configPath(unwrap(dev.Ip6Config)),
+      dhcp4: objectPath(unwrap(dev.Dhcp4Config), DHCP_PATH),
+      dhcp6: objectPath(unwrap(dev.Dhcp6Config), DHCP_PATH),
+      active,
+      settings: conn ? objectPath(unwrap(conn.Connection), SETTINGS_PATH) : undefined,
     };
   }
 
@@ -484,11 +533,14 @@ export class NetworkManagerSource extends BusBackendSource {
     const gen = this.generation;
     const track = (p: string | undefined, iface: string) => {
       if (!p || this.cache.get(p, iface) || this.cache.pending(p)) return;
-      void this.cache.track(p, iface).then(() => {
-        if (gen !== this.generation || !this.cache.get(p, iface)) return;
-        this.follow(d); // an active connection names its settings
-        this.ipChanged(d);
-      });
+      void this.cache
+        .track(p, iface)
+        .then(() => {
+          if (gen !== this.generation || !this.cache.get(p, iface)) return;
+          this.follow(d); // an active connection names its settings
+          this.ipChanged(d);
+        })
+        .catch(logRejection(this.log, "following a NetworkManager object failed", { path: p }));
     };
     track(r.ip4, IP4_IFACE);
     track(r.ip6, IP6_IFACE);
@@ -509,7 +561,7 @@ export class NetworkManagerSource extends BusBackendSource {
     const keep = new Set<string>(this.recentSettings);
     for (const d of this.devices.values()) {
       keep.add(d.path);
-      for (const p of Object.values(this.refs(d))) if (p) keep.add(p);
+      for (const p of refPaths(this.refs(d))) keep.add(p);
     }
     this.cache.retain(keep);
   }
@@ -525,8 +577,12 @@ export class NetworkManagerSource extends BusBackendSource {
     const r = this.refs(d);
     const parts: NmdParts = { device };
     const need: Array<[keyof IpRefs & keyof NmdParts, string, (readonly string[])?]> = [
-      ["ip4", IP4_IFACE], ["ip6", IP6_IFACE], ["dhcp4", DHCP4_IFACE, DHCP_COMPLETE], ["dhcp6", DHCP6_IFACE, DHCP_COMPLETE],
-      ["active", ACTIVE_IFACE], ["settings", SETTINGS_CONN_IFACE],
+      ["ip4", IP4_IFACE],
+      ["ip6", IP6_IFACE],
+      ["dhcp4", DHCP4_IFACE, DHCP_COMPLETE],
+      ["dhcp6", DHCP6_IFACE, DHCP_COMPLETE],
+      ["active", ACTIVE_IFACE],
+      ["settings", SETTINGS_CONN_IFACE],
     ];
     for (const [k, iface, complete] of need) {
       const p = r[k];
@@ -547,7 +603,7 @@ export class NetworkManagerSource extends BusBackendSource {
       this.follow(d);
       const ip = this.ipNow(d);
       if (ip) return ip;
-      const paths = [d.path, ...Object.values(this.refs(d))].filter((p): p is string => p !== undefined);
+      const paths = [d.path, ...refPaths(this.refs(d))];
       await Promise.all(paths.map((p) => this.cache.ready(p)));
     }
     return this.ipNow(d) ?? { ...NO_IP };
@@ -563,7 +619,7 @@ export class NetworkManagerSource extends BusBackendSource {
     const ip = this.ipNow(d);
     if (!ip) return; // a read is out: its end comes back here
     const state = d.state;
-    void this.enqueue(d, this.generation, "IP configuration changed", async () => {
+    this.enqueue(d, this.generation, "IP configuration changed", () => {
       if (d.index !== undefined && d.state === state) this.sink.linkState(d.index, d.iface, ip);
     });
   }
@@ -646,7 +702,7 @@ export class NetworkManagerSource extends BusBackendSource {
         }
         return;
       }
-      void this.enqueue(d, gen, "StateChanged", async () => {
+      this.enqueue(d, gen, "StateChanged", async () => {
         if (d.index === undefined) {
           // an unknown device: its interface first
           await this.cache.refresh(d.path, DEVICE_IFACE);
@@ -654,7 +710,7 @@ export class NetworkManagerSource extends BusBackendSource {
           if (!props || !(await this.identify(d, props))) return;
           this.follow(d);
         }
-        const fields = { ...transitionFields(n, o, r), ...(IP_STATES.has(n) ? ip ?? await this.ipWhenReady(d) : NO_IP) };
+        const fields = { ...transitionFields(n, o, r), ...(IP_STATES.has(n) ? (ip ?? (await this.ipWhenReady(d))) : NO_IP) };
         if (gen === this.generation) this.report(d, n, fields);
       });
     } else if (s.iface === PROPS_IFACE && s.member === "PropertiesChanged") {
@@ -676,11 +732,11 @@ export class NetworkManagerSource extends BusBackendSource {
         this.managerSignals++;
         this.reportManager(unwrap(s.body[0]));
       } else if (s.member === "DeviceAdded" && isDevicePath(s.body[0])) {
-        void this.readDevice(s.body[0], gen);
+        void this.readDevice(s.body[0], gen).catch(logRejection(this.log, "cannot read a NetworkManager device", { path: s.body[0] }));
       } else if (s.member === "DeviceRemoved" && isDevicePath(s.body[0])) {
         const d = this.devices.get(s.body[0]);
         if (!d) return;
-        void this.enqueue(d, gen, "DeviceRemoved", async () => {
+        this.enqueue(d, gen, "DeviceRemoved", () => {
           this.devices.delete(d.path);
           this.cache.forget(d.path);
           this.prune();

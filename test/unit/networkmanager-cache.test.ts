@@ -11,14 +11,20 @@ import { createLogger } from "../../src/log.js";
 
 const v = (signature: string, value: unknown) => ({ signature, value });
 /** Let the source run: microtasks, and its sysfs reads (the ifindex of "lo"). */
-const settle = async () => { for (let j = 0; j < 3; j++) { for (let i = 0; i < 50; i++) await Promise.resolve(); await new Promise((r) => setTimeout(r, 5)); } };
+const settle = async () => {
+  for (let j = 0; j < 3; j++) {
+    for (let i = 0; i < 50; i++) await Promise.resolve();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
 
 /** A reader whose replies the test releases, each with the receive sequence it chooses. */
 function heldReader() {
   const out: Array<{ path: string; iface: string; answer: (props: Props, seq: number) => void; fail: (e: Error) => void }> = [];
-  const read = (path: string, iface: string) => new Promise<{ props: Props; seq: number }>((resolve, reject) => {
-    out.push({ path, iface, answer: (props, seq) => resolve({ props, seq }), fail: reject });
-  });
+  const read = (path: string, iface: string) =>
+    new Promise<{ props: Props; seq: number }>((resolve, reject) => {
+      out.push({ path, iface, answer: (props, seq) => resolve({ props, seq }), fail: reject });
+    });
   return { out, read };
 }
 
@@ -60,7 +66,7 @@ describe("NmObjectCache", () => {
     const c = new NmObjectCache(heldReader().read);
     assert.equal(c.changed(P, IP4, { Gateway: v("s", "10.0.0.2") }, [], 1), false);
     assert.equal(c.has(P), false);
-    void c.track(P, IP4);
+    c.track(P, IP4).catch(assert.fail);
     assert.equal(c.changed(P, "org.freedesktop.NetworkManager.IP6Config", { Gateway: v("s", "::1") }, [], 2), false);
   });
 
@@ -68,7 +74,7 @@ describe("NmObjectCache", () => {
     const r = heldReader();
     const c = new NmObjectCache(r.read);
     const D = "/org/freedesktop/NetworkManager/DHCP4Config/5";
-    void c.track(D, "org.freedesktop.NetworkManager.DHCP4Config");
+    c.track(D, "org.freedesktop.NetworkManager.DHCP4Config").catch(assert.fail);
     assert.equal(c.get(D, "org.freedesktop.NetworkManager.DHCP4Config", ["Options"]), undefined);
     c.changed(D, "org.freedesktop.NetworkManager.DHCP4Config", { Options: v("a{sv}", { ip_address: v("s", "10.77.0.50") }) }, [], 9);
     assert.ok(c.get(D, "org.freedesktop.NetworkManager.DHCP4Config", ["Options"]));
@@ -102,9 +108,9 @@ describe("NmObjectCache", () => {
   });
 
   it("bounded: objects, properties per object; names from the bus cannot reach the prototype", async () => {
-    const read = (_p: string, _i: string) => Promise.resolve({ props: {} as Props, seq: 1 });
+    const read = (_p: string, _i: string) => Promise.resolve({ props: {}, seq: 1 });
     const c = new NmObjectCache(read, 8);
-    for (let i = 0; i < 20; i++) void c.track(`/org/freedesktop/NetworkManager/IP4Config/${i}`, IP4);
+    for (let i = 0; i < 20; i++) c.track(`/org/freedesktop/NetworkManager/IP4Config/${i}`, IP4).catch(assert.fail);
     assert.equal(c.size, 8);
     assert.equal(c.has("/org/freedesktop/NetworkManager/IP4Config/0"), false, "the oldest went first");
     await settle();
@@ -122,8 +128,8 @@ describe("NmObjectCache", () => {
     const read = (_p: string, _i: string) => new Promise<{ props: Props; seq: number }>(() => {});
     const DEVICE = "org.freedesktop.NetworkManager.Device";
     const c = new NmObjectCache(read, 4, DEVICE);
-    for (let i = 0; i < 6; i++) void c.track(`/org/freedesktop/NetworkManager/Devices/${i}`, DEVICE);
-    for (let i = 0; i < 10; i++) void c.track(`/org/freedesktop/NetworkManager/IP4Config/${i}`, IP4);
+    for (let i = 0; i < 6; i++) c.track(`/org/freedesktop/NetworkManager/Devices/${i}`, DEVICE).catch(assert.fail);
+    for (let i = 0; i < 10; i++) c.track(`/org/freedesktop/NetworkManager/IP4Config/${i}`, IP4).catch(assert.fail);
     for (let i = 0; i < 6; i++) assert.ok(c.has(`/org/freedesktop/NetworkManager/Devices/${i}`));
     assert.equal(c.size, 6 + 4);
     assert.ok(c.has("/org/freedesktop/NetworkManager/IP4Config/9") && !c.has("/org/freedesktop/NetworkManager/IP4Config/5"));
@@ -153,8 +159,20 @@ class FakeNm {
   held: Array<() => void> = [];
   private cbs: Array<(s: Signal) => void> = [];
   objects = new Map<string, Props>([
-    [DEV, { Interface: v("s", "lo"), IpInterface: v("s", "lo"), State: v("u", 100), StateReason: v("(uu)", [100, 0]),
-      Ip4Config: v("o", IP4P), Ip6Config: v("o", "/"), Dhcp4Config: v("o", DH1), Dhcp6Config: v("o", "/"), ActiveConnection: v("o", AC1) }],
+    [
+      DEV,
+      {
+        Interface: v("s", "lo"),
+        IpInterface: v("s", "lo"),
+        State: v("u", 100),
+        StateReason: v("(uu)", [100, 0]),
+        Ip4Config: v("o", IP4P),
+        Ip6Config: v("o", "/"),
+        Dhcp4Config: v("o", DH1),
+        Dhcp6Config: v("o", "/"),
+        ActiveConnection: v("o", AC1),
+      },
+    ],
     [IP4P, { AddressData: v("aa{sv}", [{ address: v("s", "10.77.0.50"), prefix: v("u", 24) }]), Gateway: v("s", "10.77.0.1") }],
     [DH1, { Options: v("a{sv}", { ip_address: v("s", "10.77.0.50") }) }],
     [DH2, { Options: v("a{sv}", {}) }],
@@ -163,25 +181,37 @@ class FakeNm {
     [SET, { Filename: v("s", "/etc/NetworkManager/system-connections/lab.nmconnection") }],
   ]);
   onClosed() {}
-  onSignal(cb: (s: Signal) => void) { this.cbs.push(cb); }
-  addMatch() { return Promise.resolve(); }
-  nameHasOwner() { return Promise.resolve(true); }
+  onSignal(cb: (s: Signal) => void) {
+    this.cbs.push(cb);
+  }
+  addMatch() {
+    return Promise.resolve();
+  }
+  nameHasOwner() {
+    return Promise.resolve(true);
+  }
   disconnect() {}
-  async call(c: CallSpec): Promise<unknown[]> { return (await this.callSeq(c)).body; }
+  async call(c: CallSpec): Promise<unknown[]> {
+    return (await this.callSeq(c)).body;
+  }
   callSeq(c: CallSpec): Promise<{ body: unknown[]; seq: number }> {
     this.calls.push(`${c.member} ${c.path}`);
     const reply = (body: unknown[]) => ({ body, seq: ++this.seq });
     switch (c.member) {
-      case "GetNameOwner": return Promise.resolve(reply([":1.5"]));
-      case "GetDevices": return Promise.resolve(reply([[DEV]]));
-      case "Get": return Promise.resolve(reply([v("u", 70)]));
+      case "GetNameOwner":
+        return Promise.resolve(reply([":1.5"]));
+      case "GetDevices":
+        return Promise.resolve(reply([[DEV]]));
+      case "Get":
+        return Promise.resolve(reply([v("u", 70)]));
       case "GetAll": {
         const props = this.objects.get(c.path);
         if (!props) return Promise.reject(new Error("org.freedesktop.DBus.Error.UnknownObject"));
         if (!this.hold.has(c.path)) return Promise.resolve(reply([structuredClone(props)]));
         return new Promise((resolve) => this.held.push(() => resolve(reply([structuredClone(this.objects.get(c.path))]))));
       }
-      default: return Promise.reject(new Error(`unexpected call ${c.member}`));
+      default:
+        return Promise.reject(new Error(`unexpected call ${c.member}`));
     }
   }
   /** NetworkManager changes properties of an object and says so. */
@@ -193,7 +223,10 @@ class FakeNm {
     this.change(DEV, `${NM}.Device`, { State: v("u", n) });
     this.emit({ sender: ":1.5", path: DEV, iface: `${NM}.Device`, member: "StateChanged", body: [n, o, 0] });
   }
-  emit(s: Signal) { const m = { ...s, seq: ++this.seq }; for (const cb of this.cbs) cb(m); }
+  emit(s: Signal) {
+    const m = { ...s, seq: ++this.seq };
+    for (const cb of this.cbs) cb(m);
+  }
 }
 
 async function attached() {
@@ -202,7 +235,12 @@ async function attached() {
   let on = false;
   const sink: BackendSink = {
     linkState: (_index, _name, fields) => states.push(fields),
-    linkGone: () => {}, managerState: () => {}, attached: (a) => { on = a; }, unavailable: () => {},
+    linkGone: () => {},
+    managerState: () => {},
+    attached: (a) => {
+      on = a;
+    },
+    unavailable: () => {},
   };
   const log = createLogger({ level: "error", format: "json", sink: { write: () => true } });
   const src = new NetworkManagerSource(log, sink, { connect: () => Promise.resolve(nm as unknown as SystemBus) });
@@ -239,7 +277,10 @@ describe("NetworkManager source: state events from the cache", () => {
     const before = states.length;
     nm.state(100, 90);
     await settle();
-    const activated = states.slice(before).filter((s) => s.NMDeviceState === "100").at(-1);
+    const activated = states
+      .slice(before)
+      .filter((s) => s.NMDeviceState === "100")
+      .at(-1);
     assert.ok(activated, "activated reported");
     assert.deepEqual(nm.calls.slice(callsBefore), [], "no D-Bus call between the StateChanged and the report");
     const e = env(activated);
@@ -248,7 +289,13 @@ describe("NetworkManager source: state events from the cache", () => {
     assert.equal(e.CONNECTION_UUID, UUID);
     assert.equal(activated.NMAddresses, "10.77.0.51/24");
     // the connection's settings were kept from the first activation: only the new objects were read
-    assert.deepEqual(nm.calls.slice(callsAtDeactivation).filter((c) => c.startsWith("GetAll")).sort(), [`GetAll ${AC2}`, `GetAll ${DH2}`]);
+    assert.deepEqual(
+      nm.calls
+        .slice(callsAtDeactivation)
+        .filter((c) => c.startsWith("GetAll"))
+        .sort(),
+      [`GetAll ${AC2}`, `GetAll ${DH2}`],
+    );
     src.stop();
   });
 
@@ -269,7 +316,10 @@ describe("NetworkManager source: state events from the cache", () => {
     assert.equal(states.slice(before).filter((s) => s.NMDeviceState === "100").length, 0, "activated waits for CONNECTION_*");
     for (const release of nm.held.splice(0)) release();
     await settle();
-    const activated = states.slice(before).filter((s) => s.NMDeviceState === "100").at(-1);
+    const activated = states
+      .slice(before)
+      .filter((s) => s.NMDeviceState === "100")
+      .at(-1);
     assert.equal(env(activated).CONNECTION_UUID, UUID);
     assert.equal(env(activated).CONNECTION_FILENAME, "/etc/NetworkManager/system-connections/lab.nmconnection");
     src.stop();
