@@ -12,9 +12,14 @@ import { constants as osConstants } from "node:os";
 import type { Socket } from "node:net";
 
 /** Request and reply types (native/hookexec.c). */
-const REQ_RUN = 1, REQ_KILL = 2;
-const REP_OUT = 1, REP_ERR = 2, REP_EXIT = 3, REP_FAIL = 4;
-const SIGTERM = osConstants.signals.SIGTERM, SIGKILL = osConstants.signals.SIGKILL;
+const REQ_RUN = 1,
+  REQ_KILL = 2;
+const REP_OUT = 1,
+  REP_ERR = 2,
+  REP_EXIT = 3,
+  REP_FAIL = 4;
+const SIGTERM = osConstants.signals.SIGTERM,
+  SIGKILL = osConstants.signals.SIGKILL;
 /** A reply frame is at most 9 + 64 KiB; a longer one is a broken launcher. */
 const MAX_REPLY = 9 + 65536;
 
@@ -60,7 +65,10 @@ export class HookLauncher {
   private nextId = 1;
   private buf: Buffer = Buffer.alloc(0);
 
-  constructor(private readonly executable: () => string, private readonly events: LauncherOptions) {}
+  constructor(
+    private readonly executable: () => string,
+    private readonly events: LauncherOptions,
+  ) {}
 
   /** The launcher's pid (tests), undefined when none runs. */
   get pid(): number | undefined {
@@ -89,8 +97,12 @@ export class HookLauncher {
     this.child = child;
     this.buf = Buffer.alloc(0);
     let stderr = "";
-    child.stdout!.on("data", (chunk: Buffer) => { if (this.child === child) this.onData(chunk); });
-    child.stderr!.on("data", (chunk: Buffer) => { stderr = (stderr + chunk.toString("utf8")).slice(-1000); });
+    child.stdout.on("data", (chunk: Buffer) => {
+      if (this.child === child) this.onData(chunk);
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString("utf8")).slice(-1000);
+    });
     const gone = (reason: string): void => {
       if (this.child !== child) return;
       this.child = null;
@@ -100,10 +112,16 @@ export class HookLauncher {
       if (inFlight.length > 0 || reason.startsWith("could not")) this.events.onDied?.(why, inFlight.length);
       for (const h of inFlight) h.end({ error: why });
     };
-    child.once("error", (e) => { if (child.pid === undefined) gone(`could not start: ${(e as NodeJS.ErrnoException).code ?? e.message}`); });
+    child.once("error", (e) => {
+      if (child.pid === undefined) gone(`could not start: ${(e as NodeJS.ErrnoException).code ?? e.message}`);
+    });
     // "close", not "exit": frames it sent before it died are still read (each run's end included)
-    child.once("close", (code, signal) => { gone(signal ? `died (${signal})` : `exited (${code})`); });
-    child.stdin!.on("error", () => { /* EPIPE: the exit event says the rest */ });
+    child.once("close", (code, signal) => {
+      gone(signal ? `died (${signal})` : `exited (${code})`);
+    });
+    child.stdin.on("error", () => {
+      /* EPIPE: the exit event says the rest */
+    });
     this.unrefAll();
     return undefined;
   }
@@ -163,7 +181,11 @@ export class HookLauncher {
     let off = 0;
     while (this.buf.length - off >= 4) {
       const len = this.buf.readUInt32LE(off);
-      if (len < 5 || len > MAX_REPLY) { this.child?.kill("SIGKILL"); this.buf = Buffer.alloc(0); return; }
+      if (len < 5 || len > MAX_REPLY) {
+        this.child?.kill("SIGKILL");
+        this.buf = Buffer.alloc(0);
+        return;
+      }
       if (this.buf.length - off - 4 < len) break;
       const type = this.buf.readUInt8(off + 4);
       const id = this.buf.readUInt32LE(off + 5);

@@ -260,10 +260,17 @@ export async function runScript(script: HookScript, ctx: RunContext, env: Record
       resolve(r);
     };
 
+    // runScript never rejects: should finishing fail, the run still ends, as a failed one
     const run: LaunchHandle = launcher.launch(real, fit.env, { noNewPrivs: opts.noNewPrivs !== false }, {
       stdout: (chunk) => out.data(chunk),
       stderr: (chunk) => err.data(chunk),
-      end: finish,
+      end: (how) => {
+        try {
+          finish(how);
+        } catch (e) {
+          resolve(failed(`internal error: ${e instanceof Error ? e.message : String(e)}`));
+        }
+      },
     });
 
     const end = (): void => {
@@ -337,7 +344,7 @@ export class SkipRegistry {
       if (this.logged.size >= MAX_LOGGED_SKIPS) this.logged.clear();
       this.logged.add(key);
       const benign = s.reason === "subdirectory" || s.reason.startsWith("hidden file") || s.reason.includes("file name (ends in");
-      (benign ? log.info : log.warn).call(log, "hook skipped", { ...ctx, script: s.name, path: s.path, reason: s.reason });
+      log[benign ? "info" : "warn"]("hook skipped", { ...ctx, script: s.name, path: s.path, reason: s.reason });
     }
   }
 
