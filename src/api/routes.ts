@@ -2,7 +2,7 @@
 // and method, authorization for mutating endpoints, body size, content type and JSON.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createRequire } from "node:module";
-import type { Config } from "../config/schema.js";
+import type { Config } from "../config/types.js";
 import { interfaceSelected } from "../config/select.js";
 import type { History } from "../events/history.js";
 import type { Logger } from "../log.js";
@@ -19,7 +19,7 @@ import { interfaceView, interfacesView, routesView, rulesView } from "./views.js
 import { scriptsView } from "./scripts.js";
 import type { EventStreams } from "./sse.js";
 import { validIfname } from "../net/validate.js";
-import { parseListen } from "../config/schema.js";
+import { parseListen } from "../config/leaves.js";
 import { CLEAR_SESSION_COOKIE, PAGE_FILES, servePageFile, sessionCookie, sessionFromCookies, sessionValid } from "./page.js";
 import type { HookRunResult } from "../events/types.js";
 import { clientOf, rateKeyOf } from "./guard.js";

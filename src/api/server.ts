@@ -6,7 +6,7 @@ import { createServer, type RequestListener, type Server } from "node:http";
 import { connect } from "node:net";
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
-import { parseListen } from "../config/schema.js";
+import { parseListen } from "../config/leaves.js";
 import type { Logger } from "../log.js";
 import { checkApiConfig, RateLimiter } from "./query.js";
 import { createRouter, type ApiContext, type Via } from "./routes.js";

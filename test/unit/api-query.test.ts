@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { defaultConfig, type Config } from "../../src/config/schema.js";
+import { defaultConfig, type Config } from "../../src/config/types.js";
 import type { HookRunResult, NetevdEvent } from "../../src/events/types.js";
 import {
   checkApiConfig, eventsAfter, HttpError, isJsonContentType, isLoopbackHost, parseEventSelection, parseJsonBody,
