@@ -11,10 +11,9 @@ import type { SourceHealth } from "../sources/backend.js";
 import type { KernelStats } from "../sources/kernel.js";
 import type { DispatcherStats } from "../actions/hooks/dispatcher.js";
 import { registry, scrapeMetrics } from "../metrics.js";
-import {
-  HttpError, RateLimiter, isJsonContentType, isLoopbackHost, parseEventSelection, parseJsonBody, parseTriggerBody,
-  queryParams, selectEvents, eventsAfter, withHooks, matchesFilter,
-} from "./query.js";
+import { isLoopbackHost } from "../config/check.js";
+import { HttpError, RateLimiter, isJsonContentType, parseJsonBody, queryParams } from "./http.js";
+import { parseEventSelection, parseTriggerBody, selectEvents, eventsAfter, withHooks, matchesFilter } from "./query.js";
 import { interfaceView, interfacesView, routesView, rulesView } from "./views.js";
 import { scriptsView } from "./scripts.js";
 import type { EventStreams } from "./sse.js";
