@@ -1,6 +1,7 @@
 // `netevd run`: wires sources → model → events → actions/api. The only place that knows all parts.
 import type { Config } from "./config/index.js";
 import { interfaceSelected, loadConfig, ConfigError } from "./config/index.js";
+import { reloadRefusal } from "./config/reload.js";
 import type { Logger } from "./log.js";
 import { KernelSource } from "./sources/kernel.js";
 import { NetworkdSource } from "./sources/networkd.js";
@@ -500,23 +501,8 @@ export class Daemon {
   private reloadConfig(): { ok: boolean; problems?: string } {
     try {
       const { config, file } = loadConfig({ path: this.o.configFile });
-      if (config.hooks.user !== this.config.hooks.user ||
-          (config.hooks.user === "root" && (config.system.scripts_dirs.join(":") !== this.config.system.scripts_dirs.join(":") ||
-            config.compat.networkd_dispatcher !== this.config.compat.networkd_dispatcher ||
-            config.compat.networkd_dispatcher_dirs.join(":") !== this.config.compat.networkd_dispatcher_dirs.join(":")))) {
-        throw new Error("hooks.user (and, for root hooks, system.scripts_dirs and compat.networkd_dispatcher*) take effect only at a restart");
-      }
-      const moved = (["enabled", "listen", "socket"] as const).filter((k) => config.api[k] !== this.config.api[k]);
-      if (moved.length) {
-        // the listeners stay where they are bound; accepting the keys would make the config lie
-        // about what is served (and the auth decision follows what is bound, not the config)
-        throw new Error(moved.map((k) => `api.${k}: changed from ${JSON.stringify(this.config.api[k])} to ${JSON.stringify(config.api[k])}; ` +
-          "the API listeners are not moved by a reload: restart netevd to apply this").join("\n"));
-      }
-      if (config.metrics.listen !== this.config.metrics.listen) {
-        throw new Error(`metrics.listen: changed from ${JSON.stringify(this.config.metrics.listen)} to ${JSON.stringify(config.metrics.listen)}; ` +
-          "the metrics listener is not moved by a reload: restart netevd to apply this");
-      }
+      const refusal = reloadRefusal(this.config, config);
+      if (refusal !== undefined) throw new Error(refusal);
       this.config = config;
       this.log.setLevel(config.system.log_level);
       this.history.resize(config.events.history_size);
