@@ -67,9 +67,6 @@ export class Daemon {
   /** the backend's first state is known: before that, backend facts only fill the model */
   private backendSettled = false;
   private settle: () => void = () => {};
-  private readonly jsonChains = new Map<number, Promise<void>>();
-  /** links whose Describe() is being refreshed (and whether once more was asked for) */
-  private readonly describeRefresh = new Map<number, { again: boolean }>();
   private stopping = false;
   /** aborted at stop: running hooks get SIGTERM, and SIGKILL after the grace period, with all they started */
   private readonly hookAbort = new AbortController();
@@ -289,27 +286,12 @@ export class Daemon {
    * refresh out per link, one more when asked meanwhile.
    */
   private refreshDescribe(index: number): void {
-    if (!this.backend?.describe || !this.wantBackendJson()) return;
+    if (!this.backend?.refreshDescribe || !this.wantBackendJson()) return;
     // only a carrier script reads it: without one, no extra round trips while networkd is busy
     const dirs = this.config.system.scripts_dirs;
     if (discoverMerged(dirs, "carrier", this.hookOwnerUid).scripts.length === 0 &&
         discoverMerged(dirs, "no-carrier", this.hookOwnerUid).scripts.length === 0) return;
-    const state = this.describeRefresh.get(index);
-    if (state) { state.again = true; return; }
-    const mine = { again: false };
-    this.describeRefresh.set(index, mine);
-    void (async () => {
-      try {
-        do {
-          mine.again = false;
-          await this.backend?.describe?.(index);
-        } while (mine.again && !this.stopping);
-      } catch (err) {
-        this.log.debug("backend Describe failed", { index, err: (err as Error).message });
-      } finally {
-        this.describeRefresh.delete(index);
-      }
-    })();
+    this.backend.refreshDescribe(index);
   }
 
   private wantBackendJson(): boolean {
@@ -360,29 +342,25 @@ export class Daemon {
    */
   private emitBackend(job: HookJob): boolean {
     const index = job.event.index;
-    const describe = this.backend?.describe?.bind(this.backend);
+    const backend = this.backend;
     // no script to read $JSON: skip the round trip (it costs milliseconds while networkd is busy)
     const wantJson = this.wantBackendJson() || job.compat !== undefined;
-    if (!describe || index === null || job.event.source === "kernel" || !wantJson ||
+    if (!backend?.describeInOrder || index === null || job.event.source === "kernel" || !wantJson ||
         discoverMerged(this.hookDirsOf(job), job.event.event, this.hookOwnerUid).scripts.length === 0) {
       this.emit(job);
       return false;
     }
-    const prev = this.jsonChains.get(index) ?? Promise.resolve();
-    const next = prev.then(async () => {
-      try {
-        const json = await describe(index);
+    backend.describeInOrder(index, (json, err) => {
+      if (err) {
+        this.log.warn("backend Describe failed; $JSON falls back to the event contract", { link: job.event.link, err: err.message });
+      } else {
         if (json !== undefined) { job.json = json; job.env.json = json; }
         // networkd-dispatcher reads the addresses when it runs the scripts: so do we, now that the
         // kernel's notifications of what networkd just did have been read
         if (job.compat === "networkd-dispatcher") Object.assign(job.env, networkdDispatcherAddresses(this.kernel.model, index));
-      } catch (err) {
-        this.log.warn("backend Describe failed; $JSON falls back to the event contract", { link: job.event.link, err: (err as Error).message });
       }
       this.emit(job);
     });
-    this.jsonChains.set(index, next);
-    void next.finally(() => { if (this.jsonChains.get(index) === next) this.jsonChains.delete(index); });
     return true;
   }
 
