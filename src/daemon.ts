@@ -36,6 +36,7 @@ import { startMetricsListener, type MetricsListener } from "./api/metrics-server
 import { startApi, type ApiServer } from "./api/server.js";
 import { packageVersion } from "./version.js";
 import { compactMemory, IdleCompactor } from "./memory.js";
+import { BackendSettle, STARTUP_BOUND_MS, within } from "./startup.js";
 
 export interface DaemonOptions {
   config: Config;
@@ -65,8 +66,7 @@ export class Daemon {
     return this.o.hookRunner ? 0 : this.daemonUid;
   }
   /** the backend's first state is known: before that, backend facts only fill the model */
-  private backendSettled = false;
-  private settle: () => void = () => {};
+  private readonly backendSettle = new BackendSettle();
   private stopping = false;
   /** aborted at stop: running hooks get SIGTERM, and SIGKILL after the grace period, with all they started */
   private readonly hookAbort = new AbortController();
@@ -139,7 +139,6 @@ export class Daemon {
       ms: +(performance.now() - t0).toFixed(1),
     });
     this.events.seed(m);
-    const settled = new Promise<void>((r) => { this.settle = r; });
     await this.resolveBackend();
     this.startBackend();
     // hostname.d, whatever the backend
@@ -148,13 +147,10 @@ export class Daemon {
       this.emit(hostnameJob(c, this.events));
     });
     // subscribed before "ready": a change right after start is seen (bounded: the bus may be slow)
-    await Promise.race([this.hostnamed.start(), new Promise((r) => setTimeout(r, 2000).unref())]);
+    await within(this.hostnamed.start(), STARTUP_BOUND_MS);
     // replay once the backend's state is known (or after a bound), so a link's carrier is replayed
     // by exactly one source
-    let bound: NodeJS.Timeout | undefined;
-    await Promise.race([settled, new Promise((r) => { bound = setTimeout(r, 2000); })]);
-    clearTimeout(bound);
-    this.backendSettled = true;
+    await this.backendSettle.wait();
     this.events.seed(m, this.derive.extraState);
     this.logCompat();
     if (this.config.hooks.replay_on_start) {
@@ -233,8 +229,8 @@ export class Daemon {
       linkState: (index, name, fields) => this.onBackendFacts(this.store.backendState(backend, index, fields, name)),
       linkGone: (index, keys) => this.store.dropBackend(index, keys),
       managerState: (fields) => this.onBackendFacts(this.store.managerState(backend, fields)),
-      attached: (on) => { if (on) this.settle(); this.refreshStatus(); },
-      unavailable: () => { this.settle(); this.refreshStatus(); },
+      attached: (on) => { if (on) this.backendSettle.settle(); this.refreshStatus(); },
+      unavailable: () => { this.backendSettle.settle(); this.refreshStatus(); },
     };
     switch (backend) {
       case "systemd-networkd": this.backend = new NetworkdSource(log, sink); break;
@@ -244,7 +240,7 @@ export class Daemon {
         this.backend = new DhclientSource(log, sink, () => this.config, indexOf);
         break;
       }
-      default: this.settle(); return; // "none": kernel only
+      default: this.backendSettle.settle(); return; // "none": kernel only
     }
     this.events.backend = this.backend.backend;
     this.backend.start();
@@ -255,7 +251,7 @@ export class Daemon {
     if (facts.length === 0) return;
     this.dns.onFacts(facts);
     this.routing.schedule("backend");
-    if (!this.backendSettled) { // initial state: fills the model; the replay covers it
+    if (!this.backendSettle.settled) { // initial state: fills the model; the replay covers it
       for (const f of facts) if (f.fact === "backend-state") this.refreshDescribe(f.index);
       return;
     }
