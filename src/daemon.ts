@@ -16,18 +16,16 @@ import { ModelStore } from "./state/store.js";
 import { sdNotify } from "./netlink/native.js";
 import { ServiceNotifier } from "./notify.js";
 import { dadFailed } from "./net/address.js";
-import { backendReplayJobs, DAD_FAILED_REASON, EventFactory, jobsFromFacts, replayJobs, snapshotOf, type DeriveContext } from "./events/derive.js";
+import { DAD_FAILED_REASON, EventFactory, snapshotOf, type DeriveContext } from "./events/derive.js";
 import { hookDirName } from "./hook-dirs.js";
 import { History } from "./events/history.js";
 import type { HookJob } from "./events/types.js";
 import { Dispatcher } from "./actions/hooks/dispatcher.js";
 import { runHookDir, SkipRegistry, type RemoteRunner } from "./actions/hooks/run.js";
-import { discoverMerged } from "./actions/hooks/merge.js";
-import { networkdDispatcherAddresses, networkdDispatcherJobs, networkdDispatcherReplayJobs } from "./events/networkd.js";
-import { processesNamed } from "./sources/processes.js";
+import { hookBaseDirs, reportNetworkdDispatcherTakeover } from "./actions/hooks/compat.js";
+import { HookFeed } from "./actions/hooks/feed.js";
 import { HostnamedSource } from "./sources/hostnamed.js";
 import { hostnameJob } from "./events/hostname.js";
-import { HOOK_EVENTS } from "./hook-dirs.js";
 import { RoutingReconciler } from "./actions/routing/index.js";
 import { DnsActions } from "./actions/dns.js";
 import { SinkSet } from "./actions/sinks/index.js";
@@ -60,6 +58,8 @@ export class Daemon {
   readonly events = new EventFactory();
   readonly dispatcher: Dispatcher;
   readonly derive: DeriveContext;
+  /** facts and the start-up replay → hook jobs, with the backend's $JSON */
+  private readonly hookFeed: HookFeed;
   private readonly daemonUid = process.getuid?.() ?? 0;
   /** owners a hook script may have besides root: none for root hooks, else the daemon's user */
   private get hookOwnerUid(): number {
@@ -111,6 +111,16 @@ export class Daemon {
       record: (job) => this.emit(job, false),
       events: this.events,
     });
+    this.hookFeed = new HookFeed({
+      config: () => this.config,
+      backend: () => this.backend,
+      model: () => this.kernel.model,
+      derive: this.derive,
+      events: this.events,
+      ownerUid: () => this.hookOwnerUid,
+      emit: (job) => this.emit(job),
+      log: o.log,
+    });
     this.dns = new DnsActions({ log: o.log.child({ source: "dns" }), config: () => this.config, model: () => this.kernel.model });
     this.sinks = new SinkSet({ log: o.log.child({ source: "sinks" }) });
     setSinkStatsSource(() => this.sinks.stats());
@@ -152,12 +162,8 @@ export class Daemon {
     // by exactly one source
     await this.backendSettle.wait();
     this.events.seed(m, this.derive.extraState);
-    this.logCompat();
-    if (this.config.hooks.replay_on_start) {
-      for (const job of replayJobs(m, this.derive, this.events)) this.emit(this.withBackendJson(job));
-      if (this.backend) for (const job of backendReplayJobs(this.backend.backend, m, this.derive, this.events)) this.emitBackend(job);
-      if (this.ndCompat()) for (const job of networkdDispatcherReplayJobs(m, this.derive, this.events)) this.emitBackend(job);
-    }
+    reportNetworkdDispatcherTakeover(this.config, this.log, this.hookOwnerUid, this.o.hookRunner !== undefined);
+    this.hookFeed.replay();
     this.routing.schedule("startup");
     // before "ready": ready means the API answers
     this.api = await startApi(this);
@@ -252,7 +258,7 @@ export class Daemon {
     this.dns.onFacts(facts);
     this.routing.schedule("backend");
     if (!this.backendSettle.settled) { // initial state: fills the model; the replay covers it
-      for (const f of facts) if (f.fact === "backend-state") this.refreshDescribe(f.index);
+      this.hookFeed.initialBackendFacts(facts);
       return;
     }
     for (const f of facts) this.log.info("fact", factFields(f));
@@ -261,103 +267,7 @@ export class Daemon {
     // the event's snapshot (ADDRESSES, gateway) holds every kernel fact that happened before it,
     // whichever socket the event loop would have read first.
     this.kernel.catchUp();
-    const described = new Set<number>();
-    for (const job of jobsFromFacts(facts, this.kernel.model, this.derive, this.events)) {
-      if (this.emitBackend(job) && job.event.index !== null) described.add(job.event.index);
-    }
-    if (this.ndCompat()) {
-      for (const f of facts) {
-        if (f.fact !== "backend-state" || f.backend !== "systemd-networkd") continue;
-        for (const job of networkdDispatcherJobs(f, this.kernel.model, this.derive, this.events)) {
-          if (this.emitBackend(job) && job.event.index !== null) described.add(job.event.index);
-        }
-      }
-    }
-    for (const f of facts) if (f.fact === "backend-state" && !described.has(f.index)) this.refreshDescribe(f.index);
-  }
-
-  /**
-   * networkd: keep the link's last Describe() current ($JSON of kernel carrier events, which do not
-   * wait for it). Not on the events' chain (an event with scripts must not wait for a refresh): one
-   * refresh out per link, one more when asked meanwhile.
-   */
-  private refreshDescribe(index: number): void {
-    if (!this.backend?.refreshDescribe || !this.wantBackendJson()) return;
-    // only a carrier script reads it: without one, no extra round trips while networkd is busy
-    const dirs = this.config.system.scripts_dirs;
-    if (discoverMerged(dirs, "carrier", this.hookOwnerUid).scripts.length === 0 &&
-        discoverMerged(dirs, "no-carrier", this.hookOwnerUid).scripts.length === 0) return;
-    this.backend.refreshDescribe(index);
-  }
-
-  private wantBackendJson(): boolean {
-    return this.backend?.backend !== "systemd-networkd" || this.config.backends.systemd_networkd.emit_json;
-  }
-
-  /** A kernel carrier event carries the backend's last $JSON (networkd: the last Link.Describe() of the link). */
-  private withBackendJson(job: HookJob): HookJob {
-    const e = job.event;
-    if ((e.event === "carrier" || e.event === "no-carrier") && e.index !== null && this.wantBackendJson()) {
-      const json = this.backend?.lastDescribe?.(e.index);
-      if (json !== undefined) { job.json = json; job.env.json = json; }
-    }
-    return job;
-  }
-
-  /** compat.networkd_dispatcher, which only means something under the networkd backend. */
-  private ndCompat(): boolean {
-    return this.config.compat.networkd_dispatcher && this.config.system.backend === "systemd-networkd";
-  }
-
-  /** The base directories of a job's scripts: netevd's, or networkd-dispatcher's for its runs. */
-  private hookDirsOf(job: HookJob): readonly string[] {
-    return job.compat === "networkd-dispatcher" ? this.config.compat.networkd_dispatcher_dirs : this.config.system.scripts_dirs;
-  }
-
-  /** Startup: how many networkd-dispatcher scripts netevd took over, and whether it runs too. */
-  private logCompat(): void {
-    if (!this.config.compat.networkd_dispatcher) return;
-    if (this.config.system.backend !== "systemd-networkd") {
-      this.log.warn("compat.networkd_dispatcher needs system.backend: systemd-networkd; its scripts will not run", { backend: this.config.system.backend });
-      return;
-    }
-    const dirs = this.config.compat.networkd_dispatcher_dirs;
-    const scripts = new Set<string>();
-    for (const event of HOOK_EVENTS) for (const sc of discoverMerged(dirs, event, this.hookOwnerUid).scripts) scripts.add(sc.path);
-    this.log.info("networkd-dispatcher scripts taken over", { scripts: scripts.size, dirs: dirs.join(":"), user: this.o.hookRunner ? "root" : this.config.system.user });
-    const pids = processesNamed("networkd-dispatcher");
-    if (pids.length) {
-      this.log.warn("networkd-dispatcher is running too: both will run its scripts; stop and disable it (systemctl disable --now networkd-dispatcher)", { pids });
-    }
-  }
-
-  /**
-   * A backend with its own $JSON (networkd: Link.Describe(), when emit_json is on) costs a D-Bus
-   * round trip per event, chained per link so that a link's events stay in order. Returns whether
-   * it asks for it (and so refreshes the link's last Describe()).
-   */
-  private emitBackend(job: HookJob): boolean {
-    const index = job.event.index;
-    const backend = this.backend;
-    // no script to read $JSON: skip the round trip (it costs milliseconds while networkd is busy)
-    const wantJson = this.wantBackendJson() || job.compat !== undefined;
-    if (!backend?.describeInOrder || index === null || job.event.source === "kernel" || !wantJson ||
-        discoverMerged(this.hookDirsOf(job), job.event.event, this.hookOwnerUid).scripts.length === 0) {
-      this.emit(job);
-      return false;
-    }
-    backend.describeInOrder(index, (json, err) => {
-      if (err) {
-        this.log.warn("backend Describe failed; $JSON falls back to the event contract", { link: job.event.link, err: err.message });
-      } else {
-        if (json !== undefined) { job.json = json; job.env.json = json; }
-        // networkd-dispatcher reads the addresses when it runs the scripts: so do we, now that the
-        // kernel's notifications of what networkd just did have been read
-        if (job.compat === "networkd-dispatcher") Object.assign(job.env, networkdDispatcherAddresses(this.kernel.model, index));
-      }
-      this.emit(job);
-    });
-    return true;
+    this.hookFeed.backendFacts(facts);
   }
 
   /** Record an event and (unless it is a record only) hand it to the hook dispatcher. The one path for every source. */
@@ -373,7 +283,7 @@ export class Daemon {
 
   private async runJob(job: HookJob): Promise<void> {
     try {
-      const results = await runHookDir(this.hookDirsOf(job), job, {
+      const results = await runHookDir(hookBaseDirs(this.config, job), job, {
         timeoutSec: this.config.hooks.timeout_sec,
         daemonUid: this.hookOwnerUid,
         log: this.log.child({ source: "hooks" }),
@@ -405,7 +315,7 @@ export class Daemon {
       }
     }
     this.updateGauges();
-    for (const job of jobsFromFacts(facts, model, this.derive, this.events)) this.emit(this.withBackendJson(job));
+    this.hookFeed.kernelFacts(facts, model);
     for (const f of facts) {
       if (f.fact === "link-removed") this.backend?.linkRemoved?.(f.link.index);
       else if (f.fact === "address-changed" && dadFailed(f.addr) && !dadFailed(f.previous)) {
