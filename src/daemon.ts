@@ -16,8 +16,8 @@ import { ModelStore } from "./state/store.js";
 import { sdNotify } from "./netlink/native.js";
 import { ServiceNotifier } from "./notify.js";
 import { dadFailed } from "./net/address.js";
-import { DAD_FAILED_REASON, EventFactory, snapshotOf, type DeriveContext } from "./events/derive.js";
-import { hookDirName } from "./hook-dirs.js";
+import { DAD_FAILED_REASON, EventFactory, type DeriveContext } from "./events/derive.js";
+import { triggerJob } from "./events/trigger.js";
 import { History } from "./events/history.js";
 import type { HookJob } from "./events/types.js";
 import { Dispatcher } from "./actions/hooks/dispatcher.js";
@@ -360,18 +360,12 @@ export class Daemon {
     if (this.readyAt !== null && !this.stopping) this.notifier.status(this.statusText());
   }
 
-  /**
-   * Fire a hook dir by hand (API/CLI trigger): the event a real one would be, flagged in `changed`.
-   * The event name must be on the allow-list and the link must exist.
-   */
+  /** Fire a hook dir by hand (API/CLI trigger). */
   trigger(linkName: string, event: string): { ok: true; eventId: string } | { ok: false; status: number; error: string } {
-    if (!hookDirName(event)) return { ok: false, status: 400, error: `unknown event "${event}"` };
-    const l = linkByName(this.kernel.model, linkName);
-    if (!l) return { ok: false, status: 404, error: `no such interface "${linkName}"` };
-    const snap = snapshotOf(this.kernel.model, l, this.derive.extraState?.(l.index));
-    const e = this.events.make({ event, link: l.name, index: l.index, source: this.backend?.backend ?? "kernel", snap, changed: ["trigger"] });
-    this.emit({ event: e, state: event, env: {} });
-    return { ok: true, eventId: e.id };
+    const t = triggerJob(this.kernel.model, linkName, event, this.backend?.backend ?? "kernel", this.derive, this.events);
+    if (!t.ok) return t;
+    this.emit(t.job);
+    return { ok: true, eventId: t.job.event.id };
   }
 
   /** Re-read the config; a bad file is rejected and the running config stays. */
