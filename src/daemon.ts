@@ -7,8 +7,7 @@ import { KernelSource } from "./sources/kernel.js";
 import { NetworkdSource } from "./sources/networkd.js";
 import { NetworkManagerSource } from "./sources/networkmanager.js";
 import { DhclientSource } from "./sources/dhclient.js";
-import { BUS_NAMES, chooseBackend, probeBackends } from "./sources/detect.js";
-import { BusNameWatch } from "./sources/presence.js";
+import { BackendFollower, resolveBackend, type BackendName } from "./sources/auto.js";
 import type { BackendSink, BackendSource, SourceHealth } from "./sources/backend.js";
 import { factFields } from "./state/describe.js";
 import { factLink, linkByName, type Fact, type NetworkModel } from "./state/model.js";
@@ -80,9 +79,9 @@ export class Daemon {
   private hostnamed: HostnamedSource | null = null;
   readonly notifier: ServiceNotifier;
   /** system.backend, resolved when it is "auto" */
-  private backendName: Exclude<Config["system"]["backend"], "auto"> = "none";
+  private backendName: BackendName = "none";
   /** auto: watches for the other managers while the chosen one is absent */
-  private followers: BusNameWatch[] = [];
+  private follower: BackendFollower | null = null;
   readonly sinks: SinkSet;
 
   constructor(private readonly o: DaemonOptions) {
@@ -179,40 +178,21 @@ export class Daemon {
 
   /** `auto`: pick the backend by what runs or is installed; follow another if the chosen one is absent. */
   private async resolveBackend(): Promise<void> {
-    const configured = this.config.system.backend;
-    if (configured !== "auto") { this.backendName = configured; return; }
-    const choice = chooseBackend(await probeBackends(this.config.backends.dhclient.lease_files, this.log));
-    this.backendName = choice.backend;
-    this.log.info("backend chosen (system.backend: auto)", { backend: choice.backend, reason: choice.reason });
-    if (!choice.running) this.followOtherBackends();
+    const { backend, follow } = await resolveBackend(this.config, this.log);
+    this.backendName = backend;
+    if (!follow) return;
+    this.follower = new BackendFollower({
+      current: backend,
+      stay: () => this.stopping || this.backend?.health().ok === true,
+      switchTo: (name) => {
+        this.log.info("backend auto: switching to the manager that appeared", { from: this.backendName, backend: name, reason: `${name} appeared on the system bus` });
+        this.switchBackend(name);
+      },
+    });
+    this.follower.start();
   }
 
-  private followOtherBackends(): void {
-    const quiet: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child: () => quiet, setLevel() {}, enabled: () => false };
-    for (const [name, busName] of Object.entries(BUS_NAMES) as [keyof typeof BUS_NAMES, string][]) {
-      if (name === this.backendName) continue;
-      const watch = new BusNameWatch({
-        name: busName, label: name, log: quiet,
-        onPresent: () => {
-          if (this.stopping || this.backend?.health().ok) return;
-          this.log.info("backend auto: switching to the manager that appeared", { from: this.backendName, backend: name, reason: `${name} appeared on the system bus` });
-          this.stopFollowing();
-          this.switchBackend(name);
-        },
-      });
-      this.followers.push(watch);
-      watch.start();
-    }
-  }
-
-  private stopFollowing(): void {
-    const watches = this.followers;
-    this.followers = [];
-    // not from inside a watch's own callback
-    setImmediate(() => { for (const w of watches) w.stop(); });
-  }
-
-  private switchBackend(name: typeof this.backendName): void {
+  private switchBackend(name: BackendName): void {
     const old = this.backend;
     old?.stop();
     if (old) this.store.dropBackendOfLinks();
@@ -413,7 +393,7 @@ export class Daemon {
     this.o.hookRunner?.close();
     await this.api?.close();
     await this.metricsListener?.close();
-    for (const w of this.followers) w.stop();
+    this.follower?.stop();
     this.backend?.stop();
     this.hostnamed?.stop();
     this.dns.stop();
