@@ -10,12 +10,12 @@ import { DhclientSource } from "./sources/dhclient.js";
 import { BackendFollower, resolveBackend, type BackendName } from "./sources/auto.js";
 import type { BackendSink, BackendSource, SourceHealth } from "./sources/backend.js";
 import { factFields } from "./state/describe.js";
-import { factLink, linkByName, type Fact, type NetworkModel } from "./state/model.js";
+import { linkByName, type Fact, type NetworkModel } from "./state/model.js";
 import { ModelStore } from "./state/store.js";
 import { sdNotify } from "./netlink/native.js";
 import { ServiceNotifier } from "./notify.js";
-import { dadFailed } from "./net/address.js";
-import { DAD_FAILED_REASON, EventFactory, type DeriveContext } from "./events/derive.js";
+import { EventFactory, type DeriveContext } from "./events/derive.js";
+import { logKernelFacts, warnDadFailures } from "./events/fact-log.js";
 import { triggerJob } from "./events/trigger.js";
 import { History } from "./events/history.js";
 import type { HookJob } from "./events/types.js";
@@ -285,25 +285,11 @@ export class Daemon {
   }
 
   private onKernelFacts(facts: Fact[], model: NetworkModel): void {
-    const { interfaces, exclude } = this.config.monitoring;
-    // kernel facts are the most numerous records: debug (events, which they cause, are info)
-    if (this.log.enabled("debug")) {
-      for (const f of facts) {
-        const link = factLink(f);
-        if (link !== undefined && (interfaces.length || exclude.length) && !interfaceSelected(this.config, link)) continue;
-        this.log.debug("fact", { source: "kernel", ...factFields(f) });
-      }
-    }
+    logKernelFacts(facts, this.config, this.log);
     this.updateGauges();
     this.hookFeed.kernelFacts(facts, model);
-    for (const f of facts) {
-      if (f.fact === "link-removed") this.backend?.linkRemoved?.(f.link.index);
-      else if (f.fact === "address-changed" && dadFailed(f.addr) && !dadFailed(f.previous)) {
-        this.log.warn("IPv6 duplicate address detection failed; the address is unusable", {
-          link: f.link, address: `${f.addr.address}/${f.addr.prefixlen}`, reason: DAD_FAILED_REASON,
-        });
-      }
-    }
+    warnDadFailures(facts, this.log);
+    for (const f of facts) if (f.fact === "link-removed") this.backend?.linkRemoved?.(f.link.index);
     this.routing.onFacts(facts);
   }
 
