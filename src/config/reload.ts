@@ -1,7 +1,7 @@
 // What a reload may change: the keys bound at start (hook privileges, listeners) stay as they are
 // until a restart, so a reload that changes them is refused rather than leaving the config to lie
 // about what runs and what is served.
-import type { Config } from "./schema.js";
+import type { Config } from "./index.js";
 
 /**
  * Why `next` cannot replace the running config without a restart, or undefined when it can.
