@@ -1,7 +1,6 @@
 // `netevd run`: wires sources → model → events → actions/api. The only place that knows all parts.
 import type { Config } from "./config/index.js";
 import { interfaceSelected, loadConfig, ConfigError } from "./config/index.js";
-import { reloadRefusal } from "./config/reload.js";
 import type { Logger } from "./log.js";
 import { KernelSource } from "./sources/kernel.js";
 import { NetworkdSource } from "./sources/networkd.js";
@@ -34,6 +33,7 @@ import { startApi, type ApiServer } from "./api/server.js";
 import { packageVersion } from "./version.js";
 import { compactMemory, IdleCompactor } from "./memory.js";
 import { BackendSettle, STARTUP_BOUND_MS, within } from "./startup.js";
+import { reloadRefusal } from "./config/reload.js";
 
 export interface DaemonOptions {
   config: Config;

@@ -37,7 +37,8 @@ export class DescribeQueue {
       }
     });
     this.chains.set(index, next);
-    void next.finally(() => { if (this.chains.get(index) === next) this.chains.delete(index); });
+    // (next does not reject: the call's failure and the delivery's are both caught above)
+    next.finally(() => { if (this.chains.get(index) === next) this.chains.delete(index); }).catch(() => {});
   }
 
   /**
@@ -50,7 +51,7 @@ export class DescribeQueue {
     if (state) { state.again = true; return; }
     const mine = { again: false };
     this.refreshing.set(index, mine);
-    void (async () => {
+    (async () => {
       try {
         do {
           mine.again = false;
@@ -61,6 +62,6 @@ export class DescribeQueue {
       } finally {
         this.refreshing.delete(index);
       }
-    })();
+    })().catch(() => {}); // everything is caught inside
   }
 }

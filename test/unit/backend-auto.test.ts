@@ -24,7 +24,7 @@ describe("system.backend: auto", () => {
   it("a configured backend is used as is: nothing probed, nothing followed", async () => {
     const c = defaultConfig() as { -readonly [K in keyof Config]: Config[K] };
     c.system = { ...c.system, backend: "NetworkManager" };
-    const r = await resolveBackend(c as Config, recordingLog().log, () => assert.fail("probed"));
+    const r = await resolveBackend(c, recordingLog().log, () => assert.fail("probed"));
     assert.deepEqual(r, { backend: "NetworkManager", follow: false });
   });
 

@@ -13,7 +13,7 @@ function changed(edit: (c: Writable) => void, base: (c: Writable) => void = () =
   const next = defaultConfig() as Writable;
   base(next);
   edit(next);
-  return reloadRefusal(running as Config, next as Config);
+  return reloadRefusal(running, next);
 }
 
 describe("reload: what may change at run time", () => {

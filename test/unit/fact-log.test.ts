@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import type { AddressRecord, LinkRecord } from "../../src/netlink/types.js";
 import { IFA_F_DADFAILED } from "../../src/netlink/constants.js";
 import type { Fact } from "../../src/state/model.js";
-import { defaultConfig, type Config } from "../../src/config/index.js";
+import { defaultConfig } from "../../src/config/index.js";
 import type { Logger } from "../../src/log.js";
 import { logKernelFacts, warnDadFailures } from "../../src/events/fact-log.js";
 
@@ -29,7 +29,7 @@ test("kernel facts at debug: only watched links when a selection is set; nothing
   assert.deepEqual(all.lines.map((l) => l.fields?.link), ["lab0", "docker0"]);
   assert.equal(all.lines[0]!.fields?.source, "kernel");
   const selected = recordingLog(true);
-  logKernelFacts(facts, { ...c, monitoring: { ...c.monitoring, exclude: ["docker*"] } } as Config, selected.log);
+  logKernelFacts(facts, { ...c, monitoring: { ...c.monitoring, exclude: ["docker*"] } }, selected.log);
   assert.deepEqual(selected.lines.map((l) => l.fields?.link), ["lab0"]);
   const quiet = recordingLog(false);
   logKernelFacts(facts, c, quiet.log);

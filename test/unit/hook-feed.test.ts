@@ -55,7 +55,7 @@ function setup(opts: { scripts?: string[]; config?: (c: Writable) => void; backe
   const { log, lines } = recordingLog();
   const derive: DeriveContext = { ownRoute: () => false, selected: () => true, extraState: (i) => m.backend.get(i)?.fields };
   const feed = new HookFeed({
-    config: () => config as Config, backend: () => backend, model: () => m, derive, events: new EventFactory(),
+    config: () => config, backend: () => backend, model: () => m, derive, events: new EventFactory(),
     ownerUid: () => 0, emit: (job) => emitted.push(job), log,
     hasScripts: (dirs, event) => scripts.has(`${dirs[0]}:${event}`),
   });
@@ -179,17 +179,17 @@ describe("hook feed: networkd-dispatcher's runs (compat.networkd_dispatcher)", (
     on(config);
     const { log, lines } = recordingLog();
     const scripts = (_d: readonly string[], event: string) => (event === "routable" || event === "configured" ? ["/etc/networkd-dispatcher/routable.d/x", `/etc/networkd-dispatcher/${event}.d/y`] : []);
-    reportNetworkdDispatcherTakeover(config as Config, log, 0, true, { scripts, processes: () => [4242] });
+    reportNetworkdDispatcherTakeover(config, log, 0, true, { scripts, processes: () => [4242] });
     assert.equal(lines[0]!.msg, "networkd-dispatcher scripts taken over");
     assert.deepEqual({ ...lines[0]!.fields }, { scripts: 3, dirs: ND_DIRS.join(":"), user: "root" });
     assert.equal(lines[1]!.level, "warn");
     assert.deepEqual(lines[1]!.fields, { pids: [4242] });
     lines.length = 0;
-    reportNetworkdDispatcherTakeover(config as Config, log, 0, false, { scripts: () => [], processes: () => [] });
+    reportNetworkdDispatcherTakeover(config, log, 0, false, { scripts: () => [], processes: () => [] });
     assert.deepEqual(lines.map((l) => l.level), ["info"], "not running: no warning");
     lines.length = 0;
     config.system.backend = "NetworkManager";
-    reportNetworkdDispatcherTakeover(config as Config, log, 0, false, { scripts: () => [], processes: () => [] });
+    reportNetworkdDispatcherTakeover(config, log, 0, false, { scripts: () => [], processes: () => [] });
     assert.equal(lines.length, 1);
     assert.match(lines[0]!.msg, /needs system\.backend: systemd-networkd/);
   });
