@@ -33,6 +33,7 @@ import { startApi, type ApiServer } from "./api/server.js";
 import { packageVersion } from "./version.js";
 import { compactMemory, IdleCompactor } from "./memory.js";
 import { BackendSettle, STARTUP_BOUND_MS, within } from "./startup.js";
+import { recordHookResults } from "./actions/hooks/results.js";
 import { reloadRefusal } from "./config/reload.js";
 
 export interface DaemonOptions {
@@ -272,13 +273,7 @@ export class Daemon {
         skips: this.hookSkips,
         ...(this.o.hookRunner ? { runner: this.o.hookRunner } : {}),
       });
-      for (const r of results) {
-        this.history.addHookResult(r);
-        const dir = `${job.event.event}.d`;
-        metrics.hookRuns.inc({ dir, result: r.ok ? "ok" : r.timedOut ? "timeout" : r.error ? "error" : "failed" });
-        metrics.hookDuration.observe({ dir }, r.durationMs / 1000);
-        if (!r.ok) metrics.hookFailures.inc({ dir });
-      }
+      recordHookResults(job, results, this.history);
     } catch (err) {
       this.log.error("hook dispatch failed", { event: job.event.event, link: job.event.link, err });
     }
