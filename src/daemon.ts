@@ -26,15 +26,15 @@ import { HostnamedSource } from "./sources/hostnamed.js";
 import { hostnameJob } from "./events/hostname.js";
 import { RoutingReconciler } from "./actions/routing/index.js";
 import { DnsActions } from "./actions/dns.js";
+import { BackendSettle, STARTUP_BOUND_MS, within } from "./startup.js";
+import { recordHookResults } from "./actions/hooks/results.js";
+import { reloadRefusal } from "./config/reload.js";
 import { SinkSet } from "./actions/sinks/index.js";
 import { initSourceMetrics, metrics, setSinkStatsSource, setSourceHealthProvider } from "./metrics.js";
 import { startMetricsListener, type MetricsListener } from "./api/metrics-server.js";
 import { startApi, type ApiServer } from "./api/server.js";
 import { packageVersion } from "./version.js";
 import { compactMemory, IdleCompactor } from "./memory.js";
-import { BackendSettle, STARTUP_BOUND_MS, within } from "./startup.js";
-import { recordHookResults } from "./actions/hooks/results.js";
-import { reloadRefusal } from "./config/reload.js";
 
 export interface DaemonOptions {
   config: Config;
