@@ -298,7 +298,7 @@ export class Daemon {
   /** Each source's real state, for /health and `netevd status`. */
   health(): { ok: boolean; sources: Record<string, SourceHealth> } {
     const sources: Record<string, SourceHealth> = {
-      kernel: this.kernel.synced ? { state: "synced", ok: true } : { state: "syncing", ok: false, detail: "initial dump not finished" },
+      kernel: this.kernel.health(),
     };
     if (this.backend) sources[this.backend.backend] = this.backend.health();
     const tcpError = this.api?.tcpError;
