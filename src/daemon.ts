@@ -97,6 +97,7 @@ export class Daemon {
       maxParallel: () => this.config.hooks.max_parallel,
       debounceMs: (event) => (event === "routes" ? this.config.hooks.routes_debounce_ms : this.config.hooks.debounce_ms),
       run: (job) => this.runJob(job),
+      log: this.log,
     });
     this.derive = {
       ownRoute: (r) => this.routing.ownsRoute(r),

@@ -18,7 +18,9 @@ export const STARTUP_BOUND_MS = 2000;
 /** `work` or, if it takes longer, `ms`: whichever comes first (the work goes on). */
 export async function within(work: Promise<unknown>, ms: number, timers: StartupTimers = realTimers): Promise<"done" | "bound"> {
   let handle: unknown;
-  const bound = new Promise<"bound">((resolve) => { handle = timers.setTimeout(() => resolve("bound"), ms); });
+  const bound = new Promise<"bound">((resolve) => {
+    handle = timers.setTimeout(() => resolve("bound"), ms);
+  });
   try {
     return await Promise.race([work.then(() => "done" as const), bound]);
   } finally {
@@ -28,7 +30,9 @@ export async function within(work: Promise<unknown>, ms: number, timers: Startup
 
 export class BackendSettle {
   private known!: () => void;
-  private readonly firstState = new Promise<void>((resolve) => { this.known = resolve; });
+  private readonly firstState = new Promise<void>((resolve) => {
+    this.known = resolve;
+  });
   private over = false;
 
   constructor(private readonly timers: StartupTimers = realTimers) {}

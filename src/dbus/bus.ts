@@ -59,7 +59,7 @@ export class SystemBus {
       try {
         bus = dbus.systemBus();
       } catch (err) {
-        reject(err as Error);
+        reject(err);
         return;
       }
       const timer = setTimeout(() => { bus.disconnect(); reject(new Error(`system bus did not answer within ${timeoutMs} ms`)); }, timeoutMs);

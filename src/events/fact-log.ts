@@ -25,7 +25,9 @@ export function warnDadFailures(facts: Fact[], log: Logger): void {
   for (const f of facts) {
     if (f.fact === "address-changed" && dadFailed(f.addr) && !dadFailed(f.previous)) {
       log.warn("IPv6 duplicate address detection failed; the address is unusable", {
-        link: f.link, address: `${f.addr.address}/${f.addr.prefixlen}`, reason: DAD_FAILED_REASON,
+        link: f.link,
+        address: `${f.addr.address}/${f.addr.prefixlen}`,
+        reason: DAD_FAILED_REASON,
       });
     }
   }

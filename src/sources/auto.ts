@@ -10,8 +10,11 @@ type Followed = keyof typeof BUS_NAMES;
 export type BackendName = Exclude<Config["system"]["backend"], "auto">;
 
 /** system.backend, or what `auto` picks (logged with why); follow: the pick is not running, watch the others. */
-export async function resolveBackend(config: Config, log: Logger,
-  probe: () => Promise<BackendProbe> = () => probeBackends(config.backends.dhclient.lease_files, log)): Promise<{ backend: BackendName; follow: boolean }> {
+export async function resolveBackend(
+  config: Config,
+  log: Logger,
+  probe: () => Promise<BackendProbe> = () => probeBackends(config.backends.dhclient.lease_files, log),
+): Promise<{ backend: BackendName; follow: boolean }> {
   const configured = config.system.backend;
   if (configured !== "auto") return { backend: configured, follow: false };
   const choice = chooseBackend(await probe());
@@ -45,7 +48,9 @@ export class BackendFollower {
       if (name === this.o.current) continue;
       // their comings and goings are not news: only an appearance that switches is logged (by the caller)
       const watch = open({
-        name: busName, label: name, log: quiet,
+        name: busName,
+        label: name,
+        log: quiet,
         onPresent: () => {
           if (this.o.stay() || this.watches.length === 0) return;
           this.stopLater();
@@ -67,6 +72,8 @@ export class BackendFollower {
   private stopLater(): void {
     const watches = this.watches;
     this.watches = [];
-    (this.o.later ?? setImmediate)(() => { for (const w of watches) w.stop(); });
+    (this.o.later ?? setImmediate)(() => {
+      for (const w of watches) w.stop();
+    });
   }
 }

@@ -1,7 +1,7 @@
 // networkd's Link.Describe() per link, as the events need it: in each link's event order for the
 // events that carry it, and in the background (one call out per link) to keep the last answer
 // current for kernel carrier events, which do not wait for networkd.
-import type { Logger } from "../log.js";
+import { logRejection, type Logger } from "../log.js";
 
 export type DescribeCall = (index: number) => Promise<string | undefined>;
 /** the answer (undefined when networkd had none), or why there is none */
@@ -13,7 +13,11 @@ export class DescribeQueue {
   /** per link: the background refresh out now, and whether once more was asked for meanwhile */
   private readonly refreshing = new Map<number, { again: boolean }>();
 
-  constructor(private readonly describe: DescribeCall, private readonly log: Logger, private readonly stopped: () => boolean = () => false) {}
+  constructor(
+    private readonly describe: DescribeCall,
+    private readonly log: Logger,
+    private readonly stopped: () => boolean = () => false,
+  ) {}
 
   /**
    * Ask now, in the link's order: `deliver` runs after every earlier request for the link was
@@ -37,8 +41,11 @@ export class DescribeQueue {
       }
     });
     this.chains.set(index, next);
-    // (next does not reject: the call's failure and the delivery's are both caught above)
-    next.finally(() => { if (this.chains.get(index) === next) this.chains.delete(index); }).catch(() => {});
+    next
+      .finally(() => {
+        if (this.chains.get(index) === next) this.chains.delete(index);
+      })
+      .catch(logRejection(this.log, "Describe chain failed", { index }));
   }
 
   /**
@@ -48,7 +55,10 @@ export class DescribeQueue {
    */
   refresh(index: number): void {
     const state = this.refreshing.get(index);
-    if (state) { state.again = true; return; }
+    if (state) {
+      state.again = true;
+      return;
+    }
     const mine = { again: false };
     this.refreshing.set(index, mine);
     (async () => {
@@ -62,6 +72,6 @@ export class DescribeQueue {
       } finally {
         this.refreshing.delete(index);
       }
-    })().catch(() => {}); // everything is caught inside
+    })().catch(logRejection(this.log, "backend Describe refresh failed", { index }));
   }
 }

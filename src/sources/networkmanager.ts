@@ -10,7 +10,7 @@
 import { readFile } from "node:fs/promises";
 import { endianness } from "node:os";
 import type { SystemBus, Signal } from "../dbus/bus.js";
-import type { Logger } from "../log.js";
+import { logRejection, type Logger } from "../log.js";
 import { formatAddress } from "../netlink/codec.js";
 import { validIfname, validIp } from "../net/validate.js";
 import { deviceStateName, managerStateName, nmNumber, transitionFields } from "./networkmanager-states.js";
@@ -360,7 +360,7 @@ export class NetworkManagerSource extends BusBackendSource {
       const delay = RETRY_MS[Math.min(this.attachFailures++, RETRY_MS.length - 1)]!;
       const log = this.attachFailures === 1 ? this.log.warn.bind(this.log) : this.log.debug.bind(this.log);
       log("reading NetworkManager state failed; retrying", { err: (err as Error).message, retryMs: delay });
-      this.retryTimer = setTimeout(() => { this.retryTimer = null; if (gen === this.generation) void this.attach(bus, gen); }, delay);
+      this.retryTimer = setTimeout(() => { this.retryTimer = null; if (gen === this.generation) void this.attach(bus, gen).catch(logRejection(this.log, "reading NetworkManager state failed")); }, delay);
     }
   }
 
@@ -389,8 +389,11 @@ export class NetworkManagerSource extends BusBackendSource {
     return d;
   }
 
-  /** Run `work` on the device's queue, after everything that arrived before it. */
-  private enqueue(d: Device, gen: number, what: string, work: () => Promise<void>): Promise<void> {
+  /**
+   * Run `work` on the device's queue, after everything that arrived before it. A failure is logged:
+   * the queue never rejects (await `d.queue` to wait for it).
+   */
+  private enqueue(d: Device, gen: number, what: string, work: () => Promise<void> | void): void {
     d.queue = d.queue.then(async () => {
       if (gen !== this.generation) return;
       try {
@@ -399,7 +402,6 @@ export class NetworkManagerSource extends BusBackendSource {
         this.log.warn("NetworkManager device update failed", { what, path: d.path, err: (err as Error).message });
       }
     });
-    return d.queue;
   }
 
   /** Read a device's properties now and report them in the order the reply arrived. */
@@ -419,7 +421,7 @@ export class NetworkManagerSource extends BusBackendSource {
     // snapshot's state is not used (wait for them, so an attach knows the device when it is done).
     // Without one, the reply is the newest state.
     if (d.signals !== seen) { await d.queue; return; }
-    await this.enqueue(d, gen, "snapshot", async () => {
+    this.enqueue(d, gen, "snapshot", async () => {
       if (!(await this.identify(d, props))) return;
       const state = nmNumber(unwrap(props.State));
       if (state === undefined) return;
@@ -437,6 +439,7 @@ export class NetworkManagerSource extends BusBackendSource {
       Object.assign(fields, ip ?? NO_IP);
       if (gen === this.generation) this.report(d, state, fields);
     });
+    await d.queue;
   }
 
   /** The device's interface and ifindex from its properties; false when it has no usable identity. */
@@ -519,7 +522,7 @@ export class NetworkManagerSource extends BusBackendSource {
     const devPath = this.dhcpOwner.get(path);
     const d = devPath ? this.devices.get(devPath) : undefined;
     if (!d || d.index === undefined) return;
-    void this.enqueue(d, gen, "DHCP options changed", async () => {
+    this.enqueue(d, gen, "DHCP options changed", async () => {
       const props = await this.getAll(d.path, DEVICE_IFACE);
       const state = nmNumber(unwrap(props.State));
       if (state === undefined || !IP_STATES.has(state) || d.index === undefined) return;
@@ -561,7 +564,7 @@ export class NetworkManagerSource extends BusBackendSource {
         d.ip ??= {};
         this.refreshIp(d, gen, n);
       }
-      void this.enqueue(d, gen, "StateChanged", async () => {
+      this.enqueue(d, gen, "StateChanged", async () => {
         if (d.index !== undefined && IP_STATES.has(n)) {
           // A state of an activation: reported at once, with the IP configuration read so far (NM
           // is busy activating and answers late: activated.d must not wait for two or three round
@@ -606,11 +609,11 @@ export class NetworkManagerSource extends BusBackendSource {
         this.managerSignals++;
         this.reportManager(unwrap(s.body[0]));
       } else if (s.member === "DeviceAdded" && isDevicePath(s.body[0])) {
-        void this.readDevice(s.body[0], gen);
+        void this.readDevice(s.body[0], gen).catch(logRejection(this.log, "cannot read a NetworkManager device", { path: s.body[0] }));
       } else if (s.member === "DeviceRemoved" && isDevicePath(s.body[0])) {
         const d = this.devices.get(s.body[0]);
         if (!d) return;
-        void this.enqueue(d, gen, "DeviceRemoved", async () => {
+        this.enqueue(d, gen, "DeviceRemoved", () => {
           this.devices.delete(d.path);
           if (d.index === undefined) return;
           this.gone(d.index);

@@ -10,14 +10,18 @@ import { BackendFollower, resolveBackend } from "../../src/sources/auto.js";
 
 function recordingLog() {
   const lines: Array<{ msg: string; fields: Record<string, unknown> | undefined }> = [];
-  const at = (msg: string, fields?: Record<string, unknown>) => { lines.push({ msg, fields }); };
+  const at = (msg: string, fields?: Record<string, unknown>) => {
+    lines.push({ msg, fields });
+  };
   const log: Logger = { trace: at, debug: at, info: at, warn: at, error: at, child: () => log, setLevel() {}, enabled: () => true };
   return { log, lines };
 }
 
 const probe = (p: Partial<BackendProbe>): BackendProbe => ({
-  running: { "systemd-networkd": false, NetworkManager: false }, dhclientLeases: false,
-  installed: { NetworkManager: false, networkdEnabled: false, dhclient: false }, ...p,
+  running: { "systemd-networkd": false, NetworkManager: false },
+  dhclientLeases: false,
+  installed: { NetworkManager: false, networkdEnabled: false, dhclient: false },
+  ...p,
 });
 
 describe("system.backend: auto", () => {
@@ -32,11 +36,18 @@ describe("system.backend: auto", () => {
     const c = defaultConfig() as { -readonly [K in keyof Config]: Config[K] };
     c.system = { ...c.system, backend: "auto" };
     const { log, lines } = recordingLog();
-    assert.deepEqual(await resolveBackend(c as Config, log, () => Promise.resolve(probe({ running: { "systemd-networkd": true, NetworkManager: false } }))),
-      { backend: "systemd-networkd", follow: false });
-    assert.deepEqual(await resolveBackend(c as Config, log, () => Promise.resolve(probe({ installed: { NetworkManager: true, networkdEnabled: false, dhclient: false } }))),
-      { backend: "NetworkManager", follow: true });
-    assert.deepEqual(lines.map((l) => l.fields?.backend), ["systemd-networkd", "NetworkManager"]);
+    assert.deepEqual(await resolveBackend(c as Config, log, () => Promise.resolve(probe({ running: { "systemd-networkd": true, NetworkManager: false } }))), {
+      backend: "systemd-networkd",
+      follow: false,
+    });
+    assert.deepEqual(await resolveBackend(c as Config, log, () => Promise.resolve(probe({ installed: { NetworkManager: true, networkdEnabled: false, dhclient: false } }))), {
+      backend: "NetworkManager",
+      follow: true,
+    });
+    assert.deepEqual(
+      lines.map((l) => l.fields?.backend),
+      ["systemd-networkd", "NetworkManager"],
+    );
     assert.match(String(lines[1]!.fields?.reason), /installed but not running/);
   });
 });
@@ -48,10 +59,25 @@ function fakeWatches() {
   const open = (o: PresenceOptions) => {
     const w = { o, started: false, stopped: false };
     watches.push(w);
-    return { start: () => { w.started = true; }, stop: () => { w.stopped = true; } };
+    return {
+      start: () => {
+        w.started = true;
+      },
+      stop: () => {
+        w.stopped = true;
+      },
+    };
   };
   const appear = (label: string) => watches.find((w) => w.o.label === label)!.o.onPresent!(null as never);
-  return { watches, later, open, appear, runLater: () => { for (const fn of later.splice(0)) fn(); } };
+  return {
+    watches,
+    later,
+    open,
+    appear,
+    runLater: () => {
+      for (const fn of later.splice(0)) fn();
+    },
+  };
 }
 
 describe("auto: following the other managers", () => {
@@ -60,7 +86,10 @@ describe("auto: following the other managers", () => {
     const switched: string[] = [];
     const follower = new BackendFollower({ current: "systemd-networkd", stay: () => false, switchTo: (n) => switched.push(n), watch: f.open, later: (fn) => f.later.push(fn) });
     follower.start();
-    assert.deepEqual(f.watches.map((w) => [w.o.name, w.started]), [["org.freedesktop.NetworkManager", true]]);
+    assert.deepEqual(
+      f.watches.map((w) => [w.o.name, w.started]),
+      [["org.freedesktop.NetworkManager", true]],
+    );
     f.appear("NetworkManager");
     f.appear("NetworkManager");
     assert.deepEqual(switched, ["NetworkManager"], "once");

@@ -10,10 +10,18 @@ import { logKernelFacts, warnDadFailures } from "../../src/events/fact-log.js";
 
 function recordingLog(debug: boolean) {
   const lines: Array<{ level: string; msg: string; fields: Record<string, unknown> | undefined }> = [];
-  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) => { lines.push({ level, msg, fields }); };
+  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) => {
+    lines.push({ level, msg, fields });
+  };
   const log: Logger = {
-    trace: at("trace"), debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error"),
-    child: () => log, setLevel() {}, enabled: (l) => debug || l !== "debug",
+    trace: at("trace"),
+    debug: at("debug"),
+    info: at("info"),
+    warn: at("warn"),
+    error: at("error"),
+    child: () => log,
+    setLevel() {},
+    enabled: (l) => debug || l !== "debug",
   };
   return { log, lines };
 }
@@ -22,15 +30,24 @@ const link = (index: number, name: string): LinkRecord => ({ index, name, flags:
 const v6 = (flags: number): AddressRecord => ({ family: 6, index: 2, address: "2001:db8::5", prefixlen: 64, scope: 0, flags, tentative: false });
 
 test("kernel facts at debug: only watched links when a selection is set; nothing built when debug is off", () => {
-  const facts: Fact[] = [{ fact: "carrier-up", link: link(2, "lab0"), before: link(2, "lab0") }, { fact: "carrier-up", link: link(3, "docker0"), before: link(3, "docker0") }];
+  const facts: Fact[] = [
+    { fact: "carrier-up", link: link(2, "lab0"), before: link(2, "lab0") },
+    { fact: "carrier-up", link: link(3, "docker0"), before: link(3, "docker0") },
+  ];
   const c = defaultConfig();
   const all = recordingLog(true);
   logKernelFacts(facts, c, all.log);
-  assert.deepEqual(all.lines.map((l) => l.fields?.link), ["lab0", "docker0"]);
+  assert.deepEqual(
+    all.lines.map((l) => l.fields?.link),
+    ["lab0", "docker0"],
+  );
   assert.equal(all.lines[0]!.fields?.source, "kernel");
   const selected = recordingLog(true);
   logKernelFacts(facts, { ...c, monitoring: { ...c.monitoring, exclude: ["docker*"] } }, selected.log);
-  assert.deepEqual(selected.lines.map((l) => l.fields?.link), ["lab0"]);
+  assert.deepEqual(
+    selected.lines.map((l) => l.fields?.link),
+    ["lab0"],
+  );
   const quiet = recordingLog(false);
   logKernelFacts(facts, c, quiet.log);
   assert.deepEqual(quiet.lines, []);

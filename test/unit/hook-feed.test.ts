@@ -20,10 +20,18 @@ type Writable = { -readonly [S in keyof Config]: { -readonly [K in keyof Config[
 
 function recordingLog() {
   const lines: Array<{ level: string; msg: string; fields: Record<string, unknown> | undefined }> = [];
-  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) => { lines.push({ level, msg, fields }); };
+  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) => {
+    lines.push({ level, msg, fields });
+  };
   const log: Logger = {
-    trace: at("trace"), debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error"),
-    child: () => log, setLevel() {}, enabled: () => true,
+    trace: at("trace"),
+    debug: at("debug"),
+    info: at("info"),
+    warn: at("warn"),
+    error: at("error"),
+    child: () => log,
+    setLevel() {},
+    enabled: () => true,
   };
   return { log, lines };
 }
@@ -36,10 +44,18 @@ class FakeNetworkd implements BackendSource {
   readonly last = new Map<number, string>();
   start() {}
   stop() {}
-  health() { return { state: "attached", ok: true }; }
-  lastDescribe(index: number) { return this.last.get(index); }
-  describeInOrder(index: number, deliver: DescribeDelivery) { this.requests.push({ index, deliver }); }
-  refreshDescribe(index: number) { this.refreshed.push(index); }
+  health() {
+    return { state: "attached", ok: true };
+  }
+  lastDescribe(index: number) {
+    return this.last.get(index);
+  }
+  describeInOrder(index: number, deliver: DescribeDelivery) {
+    this.requests.push({ index, deliver });
+  }
+  refreshDescribe(index: number) {
+    this.refreshed.push(index);
+  }
 }
 
 function setup(opts: { scripts?: string[]; config?: (c: Writable) => void; backend?: BackendSource | null } = {}) {
@@ -55,8 +71,14 @@ function setup(opts: { scripts?: string[]; config?: (c: Writable) => void; backe
   const { log, lines } = recordingLog();
   const derive: DeriveContext = { ownRoute: () => false, selected: () => true, extraState: (i) => m.backend.get(i)?.fields };
   const feed = new HookFeed({
-    config: () => config, backend: () => backend, model: () => m, derive, events: new EventFactory(),
-    ownerUid: () => 0, emit: (job) => emitted.push(job), log,
+    config: () => config,
+    backend: () => backend,
+    model: () => m,
+    derive,
+    events: new EventFactory(),
+    ownerUid: () => 0,
+    emit: (job) => emitted.push(job),
+    log,
     hasScripts: (dirs, event) => scripts.has(`${dirs[0]}:${event}`),
   });
   const networkd = (fields: Record<string, string>): Fact[] => applyBackendState(m, "systemd-networkd", 2, fields, "lab0");
@@ -71,11 +93,11 @@ describe("hook feed: backend events and their $JSON", () => {
     h.feed.backendFacts(h.networkd({ OperationalState: "routable", AdministrativeState: "configured" }));
     assert.deepEqual(dirs(h.emitted), ["netevd:configured"], "configured.d has no script: no round trip");
     assert.equal(h.backend.requests.length, 1);
-    h.backend.requests[0]!.deliver("{\"Name\":\"lab0\"}");
+    h.backend.requests[0]!.deliver('{"Name":"lab0"}');
     assert.deepEqual(dirs(h.emitted), ["netevd:configured", "netevd:routable"]);
     const routable = h.emitted[1]!;
-    assert.equal(routable.json, "{\"Name\":\"lab0\"}");
-    assert.equal(routable.env.json, "{\"Name\":\"lab0\"}");
+    assert.equal(routable.json, '{"Name":"lab0"}');
+    assert.equal(routable.env.json, '{"Name":"lab0"}');
     assert.deepEqual(h.backend.refreshed, [], "the link was described by its event: no extra refresh");
   });
 
@@ -89,8 +111,13 @@ describe("hook feed: backend events and their $JSON", () => {
   });
 
   it("emit_json off: no Describe() for netevd's scripts, no refresh, no $JSON on carrier events", () => {
-    const h = setup({ scripts: ["/etc/netevd:routable", "/etc/netevd:carrier"], config: (c) => { c.backends = { ...c.backends, systemd_networkd: { ...c.backends.systemd_networkd, emit_json: false } }; } });
-    h.backend.last.set(2, "{\"old\":1}");
+    const h = setup({
+      scripts: ["/etc/netevd:routable", "/etc/netevd:carrier"],
+      config: (c) => {
+        c.backends = { ...c.backends, systemd_networkd: { ...c.backends.systemd_networkd, emit_json: false } };
+      },
+    });
+    h.backend.last.set(2, '{"old":1}');
     h.feed.backendFacts(h.networkd({ OperationalState: "routable" }));
     assert.deepEqual(dirs(h.emitted), ["netevd:routable"]);
     assert.equal(h.backend.requests.length, 0);
@@ -114,11 +141,11 @@ describe("hook feed: backend events and their $JSON", () => {
 
   it("a kernel carrier event carries the backend's last Describe() without waiting", () => {
     const h = setup();
-    h.backend.last.set(2, "{\"last\":true}");
+    h.backend.last.set(2, '{"last":true}');
     h.feed.kernelFacts([{ fact: "carrier-down", link: { ...lab0, carrier: false } } as Fact], h.m);
     assert.deepEqual(dirs(h.emitted), ["netevd:no-carrier"]);
-    assert.equal(h.emitted[0]!.json, "{\"last\":true}");
-    assert.equal(h.emitted[0]!.env.json, "{\"last\":true}");
+    assert.equal(h.emitted[0]!.json, '{"last":true}');
+    assert.equal(h.emitted[0]!.env.json, '{"last":true}');
     assert.equal(h.backend.requests.length, 0);
   });
 
@@ -130,12 +157,17 @@ describe("hook feed: backend events and their $JSON", () => {
 });
 
 describe("hook feed: networkd-dispatcher's runs (compat.networkd_dispatcher)", () => {
-  const on = (c: Writable) => { c.compat = { ...c.compat, networkd_dispatcher: true }; };
+  const on = (c: Writable) => {
+    c.compat = { ...c.compat, networkd_dispatcher: true };
+  };
 
   it("its runs come from its dirs, described even with emit_json off, with the addresses read at delivery", () => {
     const h = setup({
       scripts: [`${ND_DIRS[0]}:routable`],
-      config: (c) => { on(c); c.backends = { ...c.backends, systemd_networkd: { ...c.backends.systemd_networkd, emit_json: false } }; },
+      config: (c) => {
+        on(c);
+        c.backends = { ...c.backends, systemd_networkd: { ...c.backends.systemd_networkd, emit_json: false } };
+      },
     });
     h.feed.backendFacts(h.networkd({ OperationalState: "routable", AdministrativeState: "configured" }));
     // netevd's own routable.d/configured.d (no scripts in /etc/netevd) at once; networkd-dispatcher's
@@ -144,10 +176,10 @@ describe("hook feed: networkd-dispatcher's runs (compat.networkd_dispatcher)", (
     assert.equal(h.backend.requests.length, 1);
     // the address networkd just added arrives before the answer: the run sees it
     applyMessage(h.m, { kind: "addr", op: "new", addr: { family: 4, index: 2, address: "10.77.0.50", prefixlen: 24, scope: 0, flags: 0, tentative: false } });
-    h.backend.requests[0]!.deliver("{\"nd\":1}");
+    h.backend.requests[0]!.deliver('{"nd":1}');
     const run = h.emitted.at(-1)!;
     assert.equal(run.compat, "networkd-dispatcher");
-    assert.equal(run.env.json, "{\"nd\":1}");
+    assert.equal(run.env.json, '{"nd":1}');
     assert.equal(run.env.ADDR, "10.77.0.50");
     assert.equal(run.env.IP_ADDRS, "10.77.0.50");
     assert.deepEqual(hookBaseDirs(h.config as Config, run), ND_DIRS);
@@ -155,7 +187,13 @@ describe("hook feed: networkd-dispatcher's runs (compat.networkd_dispatcher)", (
   });
 
   it("only under the networkd backend", () => {
-    const h = setup({ scripts: [`${ND_DIRS[0]}:routable`], config: (c) => { on(c); c.system.backend = "auto"; } });
+    const h = setup({
+      scripts: [`${ND_DIRS[0]}:routable`],
+      config: (c) => {
+        on(c);
+        c.system.backend = "auto";
+      },
+    });
     assert.equal(networkdDispatcherOn(h.config as Config), false);
     h.feed.backendFacts(h.networkd({ OperationalState: "routable" }));
     assert.deepEqual(dirs(h.emitted), ["netevd:routable"]);
@@ -167,7 +205,12 @@ describe("hook feed: networkd-dispatcher's runs (compat.networkd_dispatcher)", (
     h.feed.replay();
     assert.deepEqual(dirs(h.emitted), ["netevd:carrier", "netevd:routable", "netevd:configured", "networkd-dispatcher:configured", "networkd-dispatcher:routable"]);
     assert.ok(h.emitted.every((j) => j.event.replay));
-    const off = setup({ config: (c) => { on(c); c.hooks = { ...c.hooks, replay_on_start: false }; } });
+    const off = setup({
+      config: (c) => {
+        on(c);
+        c.hooks = { ...c.hooks, replay_on_start: false };
+      },
+    });
     off.networkd({ OperationalState: "routable" });
     off.feed.replay();
     assert.deepEqual(off.emitted, []);
@@ -178,7 +221,8 @@ describe("hook feed: networkd-dispatcher's runs (compat.networkd_dispatcher)", (
     config.system.backend = "systemd-networkd";
     on(config);
     const { log, lines } = recordingLog();
-    const scripts = (_d: readonly string[], event: string) => (event === "routable" || event === "configured" ? ["/etc/networkd-dispatcher/routable.d/x", `/etc/networkd-dispatcher/${event}.d/y`] : []);
+    const scripts = (_d: readonly string[], event: string) =>
+      event === "routable" || event === "configured" ? ["/etc/networkd-dispatcher/routable.d/x", `/etc/networkd-dispatcher/${event}.d/y`] : [];
     reportNetworkdDispatcherTakeover(config, log, 0, true, { scripts, processes: () => [4242] });
     assert.equal(lines[0]!.msg, "networkd-dispatcher scripts taken over");
     assert.deepEqual({ ...lines[0]!.fields }, { scripts: 3, dirs: ND_DIRS.join(":"), user: "root" });
@@ -186,7 +230,11 @@ describe("hook feed: networkd-dispatcher's runs (compat.networkd_dispatcher)", (
     assert.deepEqual(lines[1]!.fields, { pids: [4242] });
     lines.length = 0;
     reportNetworkdDispatcherTakeover(config, log, 0, false, { scripts: () => [], processes: () => [] });
-    assert.deepEqual(lines.map((l) => l.level), ["info"], "not running: no warning");
+    assert.deepEqual(
+      lines.map((l) => l.level),
+      ["info"],
+      "not running: no warning",
+    );
     lines.length = 0;
     config.system.backend = "NetworkManager";
     reportNetworkdDispatcherTakeover(config, log, 0, false, { scripts: () => [], processes: () => [] });

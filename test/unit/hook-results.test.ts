@@ -7,8 +7,19 @@ import { registry } from "../../src/metrics.js";
 import { hookOutcome, recordHookResults } from "../../src/actions/hooks/results.js";
 
 const run = (p: Partial<HookRunResult>): HookRunResult => ({
-  event: "mtu", eventId: "x-1", link: "lab0", script: "10-a", path: "/etc/netevd/mtu.d/10-a", startedAt: "2026-01-01T00:00:00.000Z",
-  durationMs: 250, exitCode: 0, signal: null, timedOut: false, ok: true, stderrTail: [], ...p,
+  event: "mtu",
+  eventId: "x-1",
+  link: "lab0",
+  script: "10-a",
+  path: "/etc/netevd/mtu.d/10-a",
+  startedAt: "2026-01-01T00:00:00.000Z",
+  durationMs: 250,
+  exitCode: 0,
+  signal: null,
+  timedOut: false,
+  ok: true,
+  stderrTail: [],
+  ...p,
 });
 
 function sample(name: string, labels: string): number {
@@ -35,7 +46,10 @@ test("each run goes into the history and is counted under its hook dir and outco
     durations: sample("netevd_hook_duration_seconds_count", 'dir="mtu.d"'),
   };
   recordHookResults(job, [run({}), run({ script: "20-b", ok: false, exitCode: 3 })], h);
-  assert.deepEqual(h.hooks.toArray().map((r) => r.script), ["10-a", "20-b"]);
+  assert.deepEqual(
+    h.hooks.toArray().map((r) => r.script),
+    ["10-a", "20-b"],
+  );
   assert.equal(sample("netevd_hook_runs_total", 'dir="mtu.d",result="ok"'), before.ok + 1);
   assert.equal(sample("netevd_hook_runs_total", 'dir="mtu.d",result="failed"'), before.failed + 1);
   assert.equal(sample("netevd_hook_failures_total", 'dir="mtu.d"'), before.failures + 1);

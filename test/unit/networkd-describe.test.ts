@@ -5,16 +5,21 @@ import assert from "node:assert/strict";
 import { DescribeQueue } from "../../src/sources/networkd-describe.js";
 import type { Logger } from "../../src/log.js";
 
-interface Pending { index: number; answer: (json: string | undefined) => void; fail: (err: Error) => void }
+interface Pending {
+  index: number;
+  answer: (json: string | undefined) => void;
+  fail: (err: Error) => void;
+}
 
 /** Describe calls wait until the test answers them; every call is recorded. */
 function fakeDescribe() {
   const pending: Pending[] = [];
   const calls: number[] = [];
-  const call = (index: number) => new Promise<string | undefined>((resolve, reject) => {
-    calls.push(index);
-    pending.push({ index, answer: resolve, fail: reject });
-  });
+  const call = (index: number) =>
+    new Promise<string | undefined>((resolve, reject) => {
+      calls.push(index);
+      pending.push({ index, answer: resolve, fail: reject });
+    });
   /** answers the oldest call still out (for `index` when given) */
   const next = (index?: number): Pending => {
     const i = pending.findIndex((p) => index === undefined || p.index === index);
@@ -26,15 +31,25 @@ function fakeDescribe() {
 
 function recordingLog() {
   const lines: Array<{ level: string; msg: string; fields: Record<string, unknown> | undefined }> = [];
-  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) => { lines.push({ level, msg, fields }); };
+  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) => {
+    lines.push({ level, msg, fields });
+  };
   const log: Logger = {
-    trace: at("trace"), debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error"),
-    child: () => log, setLevel() {}, enabled: () => true,
+    trace: at("trace"),
+    debug: at("debug"),
+    info: at("info"),
+    warn: at("warn"),
+    error: at("error"),
+    child: () => log,
+    setLevel() {},
+    enabled: () => true,
   };
   return { log, lines };
 }
 
-const flush = async () => { for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r)); };
+const flush = async () => {
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+};
 
 describe("Describe queue: in each link's order", () => {
   it("a link's second request is not asked until the first was delivered; other links do not wait", async () => {
@@ -68,7 +83,10 @@ describe("Describe queue: in each link's order", () => {
     await flush();
     d.next(2).answer("b");
     await flush();
-    assert.deepEqual(got, [[undefined, "no such link"], ["b", undefined]]);
+    assert.deepEqual(got, [
+      [undefined, "no such link"],
+      ["b", undefined],
+    ]);
   });
 
   it("a delivery that throws is logged and does not stop the link's later requests", async () => {
@@ -76,7 +94,9 @@ describe("Describe queue: in each link's order", () => {
     const { log, lines } = recordingLog();
     const q = new DescribeQueue(d.call, log);
     const got: string[] = [];
-    q.inOrder(2, () => { throw new Error("boom"); });
+    q.inOrder(2, () => {
+      throw new Error("boom");
+    });
     q.inOrder(2, (json) => got.push(String(json)));
     await flush();
     d.next(2).answer("a");

@@ -10,12 +10,22 @@ function fakeTimers() {
   let nextId = 1;
   const armed = new Map<number, { at: number; fn: () => void }>();
   const timers: StartupTimers = {
-    setTimeout: (fn, ms) => { const id = nextId++; armed.set(id, { at: now + ms, fn }); return id; },
-    clearTimeout: (h) => { armed.delete(h as number); },
+    setTimeout: (fn, ms) => {
+      const id = nextId++;
+      armed.set(id, { at: now + ms, fn });
+      return id;
+    },
+    clearTimeout: (h) => {
+      armed.delete(h as number);
+    },
   };
   const advance = async (ms: number) => {
     now += ms;
-    for (const [id, t] of [...armed]) if (t.at <= now) { armed.delete(id); t.fn(); }
+    for (const [id, t] of [...armed])
+      if (t.at <= now) {
+        armed.delete(id);
+        t.fn();
+      }
     for (let i = 0; i < 5; i++) await Promise.resolve();
   };
   return { timers, advance, armed };
@@ -24,7 +34,14 @@ function fakeTimers() {
 /** whether the promise has finished (without waiting for it) */
 async function finished(p: Promise<unknown>): Promise<boolean> {
   let done = false;
-  void p.then(() => { done = true; }, () => { done = true; });
+  void p.then(
+    () => {
+      done = true;
+    },
+    () => {
+      done = true;
+    },
+  );
   for (let i = 0; i < 5; i++) await Promise.resolve();
   return done;
 }
@@ -66,7 +83,13 @@ describe("start-up: waiting for the backend's first state", () => {
   it("within(): the work's end or the bound, whichever is first; the work's failure is the caller's", async () => {
     const t = fakeTimers();
     let finish!: () => void;
-    const slow = within(new Promise<void>((r) => { finish = r; }), 500, t.timers);
+    const slow = within(
+      new Promise<void>((r) => {
+        finish = r;
+      }),
+      500,
+      t.timers,
+    );
     await t.advance(500);
     assert.equal(await slow, "bound");
     finish();

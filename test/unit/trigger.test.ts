@@ -15,8 +15,8 @@ test("trigger: unknown event 400, unknown link 404, else the link's event flagge
   applyBackendState(m, "systemd-networkd", 2, { OperationalState: "routable" }, "lab0");
   const ctx: DeriveContext = { ownRoute: () => false, selected: () => true, extraState: (i) => m.backend.get(i)?.fields };
   const f = new EventFactory();
-  assert.deepEqual(triggerJob(m, "lab0", "../../bin/sh", "kernel", ctx, f), { ok: false, status: 400, error: "unknown event \"../../bin/sh\"" });
-  assert.deepEqual(triggerJob(m, "nope0", "carrier", "kernel", ctx, f), { ok: false, status: 404, error: "no such interface \"nope0\"" });
+  assert.deepEqual(triggerJob(m, "lab0", "../../bin/sh", "kernel", ctx, f), { ok: false, status: 400, error: 'unknown event "../../bin/sh"' });
+  assert.deepEqual(triggerJob(m, "nope0", "carrier", "kernel", ctx, f), { ok: false, status: 404, error: 'no such interface "nope0"' });
   const t = triggerJob(m, "lab0", "routable", "systemd-networkd", ctx, f);
   assert.ok(t.ok);
   assert.equal(t.job.state, "routable");

@@ -89,7 +89,10 @@ export class HookFeed {
     const e = job.event;
     if ((e.event === "carrier" || e.event === "no-carrier") && e.index !== null && this.wantBackendJson()) {
       const json = this.d.backend()?.lastDescribe?.(e.index);
-      if (json !== undefined) { job.json = json; job.env.json = json; }
+      if (json !== undefined) {
+        job.json = json;
+        job.env.json = json;
+      }
     }
     return job;
   }
@@ -103,8 +106,7 @@ export class HookFeed {
     const backend = this.d.backend();
     // no script to read $JSON: skip the round trip (it costs milliseconds while networkd is busy)
     const wantJson = this.wantBackendJson() || job.compat !== undefined;
-    if (!backend?.describeInOrder || index === null || job.event.source === "kernel" || !wantJson ||
-        !this.hasScripts(hookBaseDirs(this.d.config(), job), job.event.event)) {
+    if (!backend?.describeInOrder || index === null || job.event.source === "kernel" || !wantJson || !this.hasScripts(hookBaseDirs(this.d.config(), job), job.event.event)) {
       this.d.emit(job);
       return false;
     }
@@ -112,7 +114,10 @@ export class HookFeed {
       if (err) {
         this.d.log.warn("backend Describe failed; $JSON falls back to the event contract", { link: job.event.link, err: err.message });
       } else {
-        if (json !== undefined) { job.json = json; job.env.json = json; }
+        if (json !== undefined) {
+          job.json = json;
+          job.env.json = json;
+        }
         // networkd-dispatcher reads the addresses when it runs the scripts: so do we, now that the
         // kernel's notifications of what networkd just did have been read
         if (job.compat === "networkd-dispatcher") Object.assign(job.env, networkdDispatcherAddresses(this.d.model(), index));
