@@ -112,4 +112,16 @@ export abstract class BusBackendSource implements BackendSource {
       throw err;
     }
   }
+
+  /** A counted call, with its reply's place among the signals received (SystemBus.callSeq). */
+  protected async callSeq(member: string, path: string, iface: string, signature = "", body: unknown[] = []): Promise<{ body: unknown[]; seq: number }> {
+    if (this.stopped || !this.bus) throw new Error(`${this.id.label} source stopped`);
+    this.stats.calls++;
+    try {
+      return await this.bus.callSeq({ destination: this.id.name, path, iface, member, signature, body });
+    } catch (err) {
+      this.stats.errors++;
+      throw err;
+    }
+  }
 }
