@@ -46,7 +46,8 @@ export function describeValue(v: unknown, secret = false): string {
     const s = v.length > 60 ? `${v.slice(0, 57)}...` : v;
     return `string ${JSON.stringify(s)}`;
   }
-  return `${typeof v} ${String(v)}`;
+  if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") return `${typeof v} ${String(v)}`;
+  return typeof v;
 }
 
 const YAML11_BOOLS = new Set(["yes", "no", "on", "off", "y", "n"]);

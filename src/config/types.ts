@@ -271,7 +271,7 @@ export const SINK_DEFAULTS: Omit<SinkConfig, "name" | "url"> = deepFreeze({
 
 /** A fresh, mutable (not frozen) deep copy of the defaults. */
 export function defaultConfig(): Config {
-  return structuredClone(DEFAULTS) as Config;
+  return structuredClone<Config>(DEFAULTS);
 }
 
 /** Recursively Object.freeze plain objects and arrays; returns its argument. */

@@ -3,7 +3,7 @@
 // addresses are network-order byte strings. Every attribute run goes through one walker (Attrs).
 import * as C from "./constants.js";
 import { ipText } from "./iptext.js";
-import type { AddressRecord, Family, LinkRecord, OperState, RouteRecord, RtMessage, RuleRecord } from "./types.js";
+import type { AddressRecord, Family, LinkRecord, RouteRecord, RtMessage, RuleRecord } from "./types.js";
 
 // wire.ts's two definitions, repeated here on purpose: imported, they made the walk below measure
 // about 10% slower on Node 20 (the per-attribute code stops being inlined).
@@ -260,7 +260,7 @@ function decodeLink(dv: DataView, u8: Uint8Array, s: number, e: number): LinkRec
     carrier: (flags & C.IFF_LOWER_UP) !== 0,
     up: (flags & C.IFF_UP) !== 0,
     mtu,
-    operstate: (C.OPERSTATES[oper] ?? "unknown") as OperState,
+    operstate: C.OPERSTATES[oper] ?? "unknown",
     type,
   };
   if (mac !== undefined) link.mac = mac;
