@@ -14,10 +14,13 @@ export default tseslint.config(
       "no-constant-condition": ["error", { checkLoops: false }],
       // a promise nobody awaits must end in a rejection handler (`void` alone is not enough: an
       // unhandled rejection ends the daemon). node:test's test/describe/it are tracked by the runner.
-      "@typescript-eslint/no-floating-promises": ["error", {
-        ignoreVoid: false,
-        allowForKnownSafeCalls: [{ from: "package", package: "node:test", name: ["test", "it", "describe", "suite"] }],
-      }],
+      "@typescript-eslint/no-floating-promises": [
+        "error",
+        {
+          ignoreVoid: false,
+          allowForKnownSafeCalls: [{ from: "package", package: "node:test", name: ["test", "it", "describe", "suite"] }],
+        },
+      ],
       // passing on a caught value (`catch (err) { reject(err) }`) is as fine as rethrowing it
       "@typescript-eslint/prefer-promise-reject-errors": ["error", { allowThrowingUnknown: true }],
     },
@@ -47,7 +50,9 @@ export default tseslint.config(
     files: ["src/api/page/**/*.js"],
     languageOptions: {
       sourceType: "script",
-      globals: Object.fromEntries(["document", "window", "Node", "fetch", "EventSource", "setTimeout", "setInterval", "clearTimeout", "requestAnimationFrame"].map((g) => [g, "readonly"])),
+      globals: Object.fromEntries(
+        ["document", "window", "Node", "fetch", "EventSource", "setTimeout", "setInterval", "clearTimeout", "requestAnimationFrame"].map((g) => [g, "readonly"]),
+      ),
     },
   },
 );

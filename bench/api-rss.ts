@@ -20,7 +20,9 @@ function get(path: string): Promise<{ status: number; body: string }> {
     const req = request({ socketPath: SOCKET, path, agent }, (r) => {
       let body = "";
       r.setEncoding("utf8");
-      r.on("data", (c: string) => { body += c; });
+      r.on("data", (c: string) => {
+        body += c;
+      });
       r.on("end", () => res({ status: r.statusCode ?? 0, body }));
     });
     req.on("error", rej);
@@ -33,7 +35,9 @@ function follow(): { count: () => number; close: () => void } {
   let n = 0;
   const req = request({ socketPath: SOCKET, path: "/api/v1/events/stream", agent: false }, (r) => {
     r.setEncoding("utf8");
-    const parser = new SseParser(() => { n++; });
+    const parser = new SseParser(() => {
+      n++;
+    });
     r.on("data", (c: string) => parser.push(c));
     r.on("error", () => {});
   });
@@ -56,8 +60,9 @@ async function eventsTotal(): Promise<number> {
 async function main(): Promise<void> {
   await ip("link", "set", lab.ifname, "up");
   const { base } = hookTree({});
-  const config = writeConfig(`system:\n  backend: none\n  scripts_dir: ${base}\nhooks:\n  replay_on_start: false\n` +
-    `events:\n  history_size: 1000\napi:\n  rate_limit_per_sec: 100000\n`);
+  const config = writeConfig(
+    `system:\n  backend: none\n  scripts_dir: ${base}\nhooks:\n  replay_on_start: false\n` + `events:\n  history_size: 1000\napi:\n  rate_limit_per_sec: 100000\n`,
+  );
   const d = DaemonProcess.start(["run", "-c", config]);
   await d.waitRecord((r) => r.msg === "ready", 10_000);
   const pid = Number((d.records.find((r) => r.msg === "starting") as LogRecord).pid);
@@ -66,24 +71,44 @@ async function main(): Promise<void> {
   say(`idle (API on 127.0.0.1:9090 + ${SOCKET}): RSS ${idle.rssMb} MB (anon ${idle.anonMb}, file ${idle.fileMb})`);
 
   // ---- 10,000 API requests, 4 at a time, over every read endpoint
-  const paths = ["/api/v1/status", "/api/v1/interfaces", `/api/v1/interfaces/${lab.ifname}`, "/api/v1/routes", "/api/v1/rules",
-    "/api/v1/events?limit=50", "/api/v1/events?include=hooks&limit=20", "/health", "/metrics", "/api/v1/scripts", "/api/v1/nope"];
+  const paths = [
+    "/api/v1/status",
+    "/api/v1/interfaces",
+    `/api/v1/interfaces/${lab.ifname}`,
+    "/api/v1/routes",
+    "/api/v1/rules",
+    "/api/v1/events?limit=50",
+    "/api/v1/events?include=hooks&limit=20",
+    "/health",
+    "/metrics",
+    "/api/v1/scripts",
+    "/api/v1/nope",
+  ];
   let done = 0;
   let errors = 0;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: 4 }, async () => {
-    while (done < REQUESTS) {
-      const i = done++;
-      if (i % 1000 === 999) { const f = follow(); await sleep(5); f.close(); continue; } // a few short-lived streams
-      const r = await get(paths[i % paths.length]!);
-      if (r.status >= 500) errors++;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (done < REQUESTS) {
+        const i = done++;
+        if (i % 1000 === 999) {
+          const f = follow();
+          await sleep(5);
+          f.close();
+          continue;
+        } // a few short-lived streams
+        const r = await get(paths[i % paths.length]!);
+        if (r.status >= 500) errors++;
+      }
+    }),
+  );
   const reqMs = performance.now() - t0;
   await sleep(2000);
   const afterRequests = memory(pid);
-  say(`after ${REQUESTS} requests (${Math.round(REQUESTS / (reqMs / 1000))} req/s, ${errors} 5xx): RSS ${afterRequests.rssMb} MB ` +
-    `(anon ${afterRequests.anonMb}, file ${afterRequests.fileMb}), peak ${afterRequests.hwmMb} MB`);
+  say(
+    `after ${REQUESTS} requests (${Math.round(REQUESTS / (reqMs / 1000))} req/s, ${errors} 5xx): RSS ${afterRequests.rssMb} MB ` +
+      `(anon ${afterRequests.anonMb}, file ${afterRequests.fileMb}), peak ${afterRequests.hwmMb} MB`,
+  );
 
   // ---- 10,000 kernel events (address add/del pairs on lab0), one SSE client following live
   const stream = follow();
@@ -100,19 +125,26 @@ async function main(): Promise<void> {
   }
   batch.close();
   let events = 0;
-  await waitFor("events counted", async () => {
-    const n = (await eventsTotal()) - before;
-    const settled = n === events && n > 0;
-    events = n;
-    return settled;
-  }, 120_000, 500);
+  await waitFor(
+    "events counted",
+    async () => {
+      const n = (await eventsTotal()) - before;
+      const settled = n === events && n > 0;
+      events = n;
+      return settled;
+    },
+    120_000,
+    500,
+  );
   const evMs = performance.now() - t1;
   await sleep(2000);
   const afterEvents = memory(pid);
   const streamed = stream.count();
   stream.close();
-  say(`after ${events} events in ${(evMs / 1000).toFixed(1)} s (SSE client received ${streamed}): RSS ${afterEvents.rssMb} MB ` +
-    `(anon ${afterEvents.anonMb}, file ${afterEvents.fileMb}), peak ${afterEvents.hwmMb} MB`);
+  say(
+    `after ${events} events in ${(evMs / 1000).toFixed(1)} s (SSE client received ${streamed}): RSS ${afterEvents.rssMb} MB ` +
+      `(anon ${afterEvents.anonMb}, file ${afterEvents.fileMb}), peak ${afterEvents.hwmMb} MB`,
+  );
   await sleep(10_000);
   const settled = memory(pid);
   say(`10 s later: RSS ${settled.rssMb} MB (anon ${settled.anonMb}, file ${settled.fileMb})`);
@@ -120,9 +152,15 @@ async function main(): Promise<void> {
   agent.destroy();
 
   report("api-rss", {
-    requests: REQUESTS, reqPerSec: Math.round(REQUESTS / (reqMs / 1000)), serverErrors: errors,
-    events, eventsStreamed: streamed,
-    idle, afterRequests, afterEvents, settled,
+    requests: REQUESTS,
+    reqPerSec: Math.round(REQUESTS / (reqMs / 1000)),
+    serverErrors: errors,
+    events,
+    eventsStreamed: streamed,
+    idle,
+    afterRequests,
+    afterEvents,
+    settled,
     target: { rssMb: 45 },
   });
 }

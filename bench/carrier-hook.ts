@@ -6,8 +6,25 @@
 // Three hooks, by how early they can take the time: a static binary (exec start), /bin/sh + `date`
 // (a typical shell hook; includes sh start-up and a fork/exec of date), bash + $EPOCHREALTIME (no fork).
 import {
-  CarrierWatch, DaemonProcess, IpBatch, dist, fmtDist, waitChange, ip, ipSrv, lab, report, requireLab, say, sleep, stamps, stampTree, waitFor, writeConfig,
-  type Dist, type StampKind,
+  CarrierWatch,
+  DaemonProcess,
+  IpBatch,
+  dist,
+  fmtDist,
+  waitChange,
+  ip,
+  ipSrv,
+  lab,
+  report,
+  requireLab,
+  say,
+  sleep,
+  stamps,
+  stampTree,
+  waitFor,
+  writeConfig,
+  type Dist,
+  type StampKind,
 } from "./common.js";
 
 requireLab("carrier-hook");
@@ -23,7 +40,13 @@ async function lab0Up(): Promise<void> {
   await waitFor("lab0 carrier", async () => (await ip("-o", "link", "show", lab.ifname)).includes("LOWER_UP"), 5000);
 }
 
-interface KindResult { kind: StampKind; flaps: number; missed: number; noCarrier: Dist; carrier: Dist }
+interface KindResult {
+  kind: StampKind;
+  flaps: number;
+  missed: number;
+  noCarrier: Dist;
+  carrier: Dist;
+}
 
 async function measure(kind: StampKind, flaps: number): Promise<KindResult> {
   const { base, out } = stampTree(["no-carrier", "carrier"], kind);
@@ -64,7 +87,11 @@ async function measure(kind: StampKind, flaps: number): Promise<KindResult> {
 async function main(): Promise<void> {
   await lab0Up();
   const results: KindResult[] = [];
-  for (const [kind, n] of [["binary", FLAPS], ["sh+date", FLAPS_SHELL], ["bash-epochrealtime", FLAPS_SHELL]] as const) {
+  for (const [kind, n] of [
+    ["binary", FLAPS],
+    ["sh+date", FLAPS_SHELL],
+    ["bash-epochrealtime", FLAPS_SHELL],
+  ] as const) {
     const r = await measure(kind, n);
     results.push(r);
     say(`${kind.padEnd(18)} carrier loss -> no-carrier.d: ${fmtDist(r.noCarrier)}${r.missed ? `, ${r.missed} missed` : ""}`);

@@ -53,7 +53,15 @@ export function realtimeOffsetNs(): bigint {
   return rtOffset;
 }
 
-export interface Dist { n: number; min: number; p50: number; p90: number; p99: number; max: number; mean: number }
+export interface Dist {
+  n: number;
+  min: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
 
 /** Nearest-rank percentiles, rounded to 0.01. */
 export function dist(values: number[]): Dist {
@@ -192,7 +200,11 @@ export function stamps(out: string, event: string, kind: StampKind = "binary"): 
   } catch {
     return [];
   }
-  return text.slice(0, text.lastIndexOf("\n") + 1).split("\n").filter(Boolean).map((l) => BigInt(l.trim()) - off);
+  return text
+    .slice(0, text.lastIndexOf("\n") + 1)
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => BigInt(l.trim()) - off);
 }
 
 /** Sum a counter over all threads of a process (/proc/<pid>/task/<tid>/status). */
@@ -202,7 +214,9 @@ export function threadStatusSum(pid: number, key: string): number {
     try {
       const m = new RegExp(`^${key}:\\s*(\\d+)`, "m").exec(readFileSync(`/proc/${pid}/task/${t}/status`, "utf8"));
       if (m) sum += Number(m[1]);
-    } catch { /* thread gone */ }
+    } catch {
+      /* thread gone */
+    }
   }
   return sum;
 }
@@ -239,10 +253,14 @@ export class CarrierWatch {
           this.last = m.link.carrier;
         }
       },
-      onOverflow: () => { throw new Error("bench monitor overflowed"); },
+      onOverflow: () => {
+        throw new Error("bench monitor overflowed");
+      },
     });
   }
-  close(): void { this.mon.close(); }
+  close(): void {
+    this.mon.close();
+  }
 }
 
 /**
@@ -252,10 +270,22 @@ export class CarrierWatch {
 export function waitChange(dir: string, ok: () => boolean, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const w = watch(dir);
-    const check = () => { if (ok()) { done(); resolve(); } };
+    const check = () => {
+      if (ok()) {
+        done();
+        resolve();
+      }
+    };
     const tick = setInterval(check, 50);
-    const timer = setTimeout(() => { done(); reject(new Error("timeout")); }, timeoutMs);
-    const done = () => { clearInterval(tick); clearTimeout(timer); w.close(); };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error("timeout"));
+    }, timeoutMs);
+    const done = () => {
+      clearInterval(tick);
+      clearTimeout(timer);
+      w.close();
+    };
     w.on("change", check);
     check();
   });

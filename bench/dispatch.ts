@@ -20,9 +20,21 @@ const quietLog: HookLogger = { info: () => {}, warn: () => {}, error: () => {}, 
 let seq = 0;
 function job(): HookJob {
   const ev: NetevdEvent = {
-    schema: "netevd.event.v1", id: `bench-${++seq}`, ts: new Date().toISOString(), event: "no-carrier", link: "lab0", index: 2,
-    backend: "kernel", source: "kernel", state: { carrier: false, operstate: "down" }, previous: { carrier: true, operstate: "up" }, changed: ["carrier", "operstate"],
-    addresses: ["10.77.0.50/24"], gateway: "10.77.0.1", dns: [], replay: false,
+    schema: "netevd.event.v1",
+    id: `bench-${++seq}`,
+    ts: new Date().toISOString(),
+    event: "no-carrier",
+    link: "lab0",
+    index: 2,
+    backend: "kernel",
+    source: "kernel",
+    state: { carrier: false, operstate: "down" },
+    previous: { carrier: true, operstate: "up" },
+    changed: ["carrier", "operstate"],
+    addresses: ["10.77.0.50/24"],
+    gateway: "10.77.0.1",
+    dns: [],
+    replay: false,
   };
   return { event: ev, state: "no-carrier", env: {} };
 }
@@ -39,8 +51,14 @@ async function main(): Promise<void> {
     debounceMs: () => 0,
     run: async (j) => {
       const results = await runHookDir(base, j, {
-        timeoutSec: 30, daemonUid: 0, log: quietLog, daemonEnv: process.env, skips,
-        onSpawn: (_s, t) => { spawnAt = t; },
+        timeoutSec: 30,
+        daemonUid: 0,
+        log: quietLog,
+        daemonEnv: process.env,
+        skips,
+        onSpawn: (_s, t) => {
+          spawnAt = t;
+        },
       });
       for (const r of results) durations.push(r.durationMs);
       runDone?.();
@@ -52,7 +70,9 @@ async function main(): Promise<void> {
   const measure = async (n: number, keep: boolean): Promise<void> => {
     for (let i = 0; i < n; i++) {
       const before = stamps(out, "no-carrier").length;
-      const done = new Promise<void>((r) => { runDone = r; });
+      const done = new Promise<void>((r) => {
+        runDone = r;
+      });
       const t0 = monoNs();
       dispatcher.submit(job());
       await done;

@@ -14,7 +14,13 @@ const IDLE_LONG_S = Number(process.env.BENCH_IDLE_SECONDS ?? 30);
 const { base } = hookTree({});
 const config = writeConfig(`system:\n  backend: none\n  scripts_dir: ${base}\n`);
 
-interface Started { d: DaemonProcess; pid: number; wallMs: number; startupMs: number; startingToReadyMs: number }
+interface Started {
+  d: DaemonProcess;
+  pid: number;
+  wallMs: number;
+  startupMs: number;
+  startingToReadyMs: number;
+}
 
 async function start(env: NodeJS.ProcessEnv = {}): Promise<Started> {
   const t0 = performance.now();
@@ -23,7 +29,9 @@ async function start(env: NodeJS.ProcessEnv = {}): Promise<Started> {
   const wallMs = performance.now() - t0;
   const starting = d.records.find((r) => r.msg === "starting") as LogRecord;
   return {
-    d, pid: Number(starting.pid), wallMs,
+    d,
+    pid: Number(starting.pid),
+    wallMs,
     startupMs: Number(ready.startupMs),
     startingToReadyMs: Date.parse(String(ready.ts)) - Date.parse(String(starting.ts)),
   };
@@ -32,9 +40,19 @@ async function start(env: NodeJS.ProcessEnv = {}): Promise<Started> {
 function portAnswers(port: number): Promise<boolean> {
   return new Promise((res) => {
     const s = connect({ host: "127.0.0.1", port });
-    const t = setTimeout(() => { s.destroy(); res(false); }, 1000);
-    s.once("connect", () => { clearTimeout(t); s.destroy(); res(true); });
-    s.once("error", () => { clearTimeout(t); res(false); });
+    const t = setTimeout(() => {
+      s.destroy();
+      res(false);
+    }, 1000);
+    s.once("connect", () => {
+      clearTimeout(t);
+      s.destroy();
+      res(true);
+    });
+    s.once("error", () => {
+      clearTimeout(t);
+      res(false);
+    });
   });
 }
 
@@ -49,12 +67,16 @@ function wakeups(pid: number): { voluntary: number; involuntary: number; slices:
       cpuNs += run ?? 0;
       slices += n ?? 0;
       threads++;
-    } catch { /* thread gone */ }
+    } catch {
+      /* thread gone */
+    }
   }
   return {
     voluntary: threadStatusSum(pid, "voluntary_ctxt_switches"),
     involuntary: threadStatusSum(pid, "nonvoluntary_ctxt_switches"),
-    slices, cpuNs, threads,
+    slices,
+    cpuNs,
+    threads,
   };
 }
 
@@ -119,10 +141,14 @@ async function main(): Promise<void> {
     threads: w30.threads,
   };
   say(`idle (backend none, API ${api.tcp9090Answers ? "answers" : "does NOT answer"} on 127.0.0.1:9090, unix socket ${api.unixSocketExists ? "present" : "absent"}):`);
-  say(`  RSS after 5 s ${m5.rssMb} MB (anon ${m5.anonMb}, file ${m5.fileMb}); after ${IDLE_LONG_S} s ${m30.rssMb} MB (anon ${m30.anonMb}, file ${m30.fileMb}); ` +
-    `peak ${m30.hwmMb} MB; bare \`node -e setInterval\` ${nodeBaselineMb} MB`);
-  say(`  wake-ups from ${5} s to ${IDLE_LONG_S} s over ${delta.threads} threads: ${delta.voluntaryCtxSwitches} voluntary + ` +
-    `${delta.involuntaryCtxSwitches} involuntary context switches, ${delta.runSlices} run slices, ${delta.cpuMs} ms CPU`);
+  say(
+    `  RSS after 5 s ${m5.rssMb} MB (anon ${m5.anonMb}, file ${m5.fileMb}); after ${IDLE_LONG_S} s ${m30.rssMb} MB (anon ${m30.anonMb}, file ${m30.fileMb}); ` +
+      `peak ${m30.hwmMb} MB; bare \`node -e setInterval\` ${nodeBaselineMb} MB`,
+  );
+  say(
+    `  wake-ups from ${5} s to ${IDLE_LONG_S} s over ${delta.threads} threads: ${delta.voluntaryCtxSwitches} voluntary + ` +
+      `${delta.involuntaryCtxSwitches} involuntary context switches, ${delta.runSlices} run slices, ${delta.cpuMs} ms CPU`,
+  );
 
   report("idle", {
     startup,

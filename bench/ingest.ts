@@ -43,7 +43,10 @@ async function quiet(counter: () => number, last: () => number, setLast: (t: num
   while (performance.now() - last() < QUIET_MS) {
     await sleep(50);
     const now = counter();
-    if (now !== seen) { seen = now; setLast(performance.now()); }
+    if (now !== seen) {
+      seen = now;
+      setLast(performance.now());
+    }
   }
 }
 
@@ -65,12 +68,20 @@ async function main(): Promise<void> {
   // debug level only to count what the resyncs found ("kernel resync done" carries `changes`)
   let resyncChanges = 0;
   const log = createLogger({
-    level: "debug", format: "json",
-    sink: { write: (line) => { if (line.includes('"kernel resync done"')) resyncChanges += Number((JSON.parse(line) as { changes?: number }).changes ?? 0); } },
+    level: "debug",
+    format: "json",
+    sink: {
+      write: (line) => {
+        if (line.includes('"kernel resync done"')) resyncChanges += Number((JSON.parse(line) as { changes?: number }).changes ?? 0);
+      },
+    },
   });
   const kernel = new KernelSource({
     log,
-    onFacts: (f) => { facts += f.length; lastMsgAt = performance.now(); },
+    onFacts: (f) => {
+      facts += f.length;
+      lastMsgAt = performance.now();
+    },
   });
   await kernel.start();
   const [adds, dels] = batchFiles("bv0", OPS, 200);
@@ -81,14 +92,27 @@ async function main(): Promise<void> {
     lastMsgAt = t0;
     const ipExit = await runIp(["-force", "-batch", file]);
     const ipMs = performance.now() - t0;
-    await quiet(() => kernel.stats.messages + kernel.stats.resyncs, () => lastMsgAt, (t) => { lastMsgAt = t; });
+    await quiet(
+      () => kernel.stats.messages + kernel.stats.resyncs,
+      () => lastMsgAt,
+      (t) => {
+        lastMsgAt = t;
+      },
+    );
     const cpu = process.cpuUsage(cpu0);
     const cpuMs = (cpu.user + cpu.system) / 1000;
     const messages = kernel.stats.messages - before.messages;
     return {
-      ipExit, ipMs: Math.round(ipMs), wallMs: Math.round(lastMsgAt - t0), messages, facts: facts - before.facts,
-      resyncs: kernel.stats.resyncs - before.resyncs, overflows: kernel.stats.overflows - before.overflows,
-      cpuMs: Math.round(cpuMs), cpuUserMs: Math.round(cpu.user / 1000), cpuSysMs: Math.round(cpu.system / 1000),
+      ipExit,
+      ipMs: Math.round(ipMs),
+      wallMs: Math.round(lastMsgAt - t0),
+      messages,
+      facts: facts - before.facts,
+      resyncs: kernel.stats.resyncs - before.resyncs,
+      overflows: kernel.stats.overflows - before.overflows,
+      cpuMs: Math.round(cpuMs),
+      cpuUserMs: Math.round(cpu.user / 1000),
+      cpuSysMs: Math.round(cpu.system / 1000),
       msgsPerCpuSecond: Math.round(messages / (cpuMs / 1000)),
     };
   };
@@ -96,37 +120,62 @@ async function main(): Promise<void> {
   const del = await phase(dels);
   const dump = modelFrom(await RtnlRequester.open().dumpAll());
   const equal = modelsEqual(kernel.model, dump);
-  const diff = equal ? [] : diffModels(kernel.model, dump).slice(0, 5).map((f) => f.fact);
+  const diff = equal
+    ? []
+    : diffModels(kernel.model, dump)
+        .slice(0, 5)
+        .map((f) => f.fact);
   const stats = { ...kernel.stats };
   kernel.close();
   const messages = add.messages + del.messages;
   const cpuMs = add.cpuMs + del.cpuMs;
   const wallMs = add.wallMs + del.wallMs;
-  say(`KernelSource, ${OPS} ip ops from another process: ${messages} messages, ${add.facts + del.facts} facts, ` +
-    `${stats.overflows} overflows, ${stats.resyncs} resyncs (which found ${resyncChanges} changes); model equals dump: ${equal}${diff.length ? ` (${diff.join(",")})` : ""}`);
-  for (const [name, p] of [["adds", add], ["deletes", del]] as const) {
-    say(`  ${name}: ${p.messages} msgs in ${p.wallMs} ms wall (ip ${p.ipMs} ms), CPU ${p.cpuMs} ms (user ${p.cpuUserMs}, sys ${p.cpuSysMs}), ` +
-      `${p.resyncs} resyncs => ${p.msgsPerCpuSecond} msgs per CPU-second`);
+  say(
+    `KernelSource, ${OPS} ip ops from another process: ${messages} messages, ${add.facts + del.facts} facts, ` +
+      `${stats.overflows} overflows, ${stats.resyncs} resyncs (which found ${resyncChanges} changes); model equals dump: ${equal}${diff.length ? ` (${diff.join(",")})` : ""}`,
+  );
+  for (const [name, p] of [
+    ["adds", add],
+    ["deletes", del],
+  ] as const) {
+    say(
+      `  ${name}: ${p.messages} msgs in ${p.wallMs} ms wall (ip ${p.ipMs} ms), CPU ${p.cpuMs} ms (user ${p.cpuUserMs}, sys ${p.cpuSysMs}), ` +
+        `${p.resyncs} resyncs => ${p.msgsPerCpuSecond} msgs per CPU-second`,
+    );
   }
   say(`  total: ${Math.round(messages / (cpuMs / 1000))} msgs per CPU-second`);
 
   // the I/O floor: a bare RtnlMonitor (socket + N-API + decode, no model) under the same flood
   let monMsgs = 0;
   let monLast = 0;
-  const mon = new RtnlMonitor({ onMessages: (m) => { monMsgs += m.length; monLast = performance.now(); }, onOverflow: () => {} });
+  const mon = new RtnlMonitor({
+    onMessages: (m) => {
+      monMsgs += m.length;
+      monLast = performance.now();
+    },
+    onOverflow: () => {},
+  });
   const [adds2, dels2] = batchFiles("bv0", OPS, 202);
   const mcpu0 = process.cpuUsage();
   const mt0 = performance.now();
   monLast = mt0;
   await runIp(["-force", "-batch", adds2]);
   await runIp(["-force", "-batch", dels2]);
-  await quiet(() => monMsgs, () => monLast, (t) => { monLast = t; });
+  await quiet(
+    () => monMsgs,
+    () => monLast,
+    (t) => {
+      monLast = t;
+    },
+  );
   const mcpu = process.cpuUsage(mcpu0);
   const monCpuMs = (mcpu.user + mcpu.system) / 1000;
   const monitorFloor = { messages: monMsgs, batches: mon.stats.batches, cpuMs: Math.round(monCpuMs), msgsPerCpuSecond: Math.round(monMsgs / (monCpuMs / 1000)) };
   mon.close();
-  say(`  bare RtnlMonitor (no model) on the same flood: ${monMsgs} msgs in ${mon.stats.batches} batches, CPU ${monitorFloor.cpuMs} ms => ` +
-    `${monitorFloor.msgsPerCpuSecond} msgs per CPU-second`);
+  say(
+    `  bare RtnlMonitor (no model) on the same flood: ${monMsgs} msgs in ${mon.stats.batches} batches, CPU ${monitorFloor.cpuMs} ms => ` +
+      `${monitorFloor.msgsPerCpuSecond} msgs per CPU-second`,
+  );
 
   // ---- part 2: capture the raw bytes of a smaller flood, then time decode (+ apply) in-process
   const startDump = await RtnlRequester.open().dumpAll();
@@ -136,7 +185,9 @@ async function main(): Promise<void> {
     groups: DEFAULT_MONITOR_GROUPS,
     rcvbufBytes: 32 << 20,
     onData: (b) => captured.push(Buffer.from(b)),
-    onError: () => { capOverflows++; },
+    onError: () => {
+      capOverflows++;
+    },
   });
   for (const f of batchFiles("bv0", CAPTURE_OPS, 201)) await runIp(["-force", "-batch", f]);
   await sleep(300);
@@ -156,13 +207,25 @@ async function main(): Promise<void> {
   };
   let sink = 0;
   // warm-up (JIT), then measure
-  timePasses((b) => { sink += decodeMessages(b).length; });
-  const decodeOnly = timePasses((b) => { sink += decodeMessages(b).length; });
+  timePasses((b) => {
+    sink += decodeMessages(b).length;
+  });
+  const decodeOnly = timePasses((b) => {
+    sink += decodeMessages(b).length;
+  });
   const decodeApply = timePasses((b, m) => {
     for (const d of decodeMessages(b)) if (d.type === "msg") sink += applyMessage(m, d.msg).length;
   });
   // what the daemon adds per fact at log level info: one JSON log record (written to a sink that drops)
-  const dlog = createLogger({ level: "info", format: "json", sink: { write: (s) => { sink += s.length; } } });
+  const dlog = createLogger({
+    level: "info",
+    format: "json",
+    sink: {
+      write: (s) => {
+        sink += s.length;
+      },
+    },
+  });
   const decodeApplyLog = timePasses((b, m) => {
     for (const d of decodeMessages(b)) {
       if (d.type !== "msg") continue;
@@ -171,8 +234,7 @@ async function main(): Promise<void> {
   });
   const rate = (x: { ms: number; messages: number }) => Math.round(x.messages / (x.ms / 1000));
   say(`in-process over ${decodeOnly.messages} captured messages (${captured.length} batches x ${passes} passes${capOverflows ? `, ${capOverflows} capture overflows` : ""}):`);
-  say(`  decode only ${rate(decodeOnly)} msgs/s; decode + apply ${rate(decodeApply)} msgs/s; ` +
-    `decode + apply + JSON fact log line ${rate(decodeApplyLog)} msgs/s`);
+  say(`  decode only ${rate(decodeOnly)} msgs/s; decode + apply ${rate(decodeApply)} msgs/s; ` + `decode + apply + JSON fact log line ${rate(decodeApplyLog)} msgs/s`);
 
   if (sink < 0) say("(unreachable: keeps the measured work observable)");
   report("ingest", {

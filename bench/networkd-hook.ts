@@ -11,8 +11,26 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { SystemBus, type Signal } from "../src/dbus/bus.js";
 import {
-  CarrierWatch, DaemonProcess, IpBatch, dist, fmtDist, lab, mb, monoNs, report, requireLab, say, sleep, stamps, stampTree, statusKb,
-  sh, waitChange, waitFor, writeConfig, type Dist,
+  CarrierWatch,
+  DaemonProcess,
+  IpBatch,
+  dist,
+  fmtDist,
+  lab,
+  mb,
+  monoNs,
+  report,
+  requireLab,
+  say,
+  sleep,
+  stamps,
+  stampTree,
+  statusKb,
+  sh,
+  waitChange,
+  waitFor,
+  writeConfig,
+  type Dist,
 } from "./common.js";
 
 requireLab("networkd-hook");
@@ -22,11 +40,17 @@ const GAP_MS = 50;
 const NETWORKD = "org.freedesktop.network1";
 
 interface Variant {
-  name: string; flaps: number; missed: number; sigToHook: Dist; kernelToHook: Dist; kernelToSig: Dist;
+  name: string;
+  flaps: number;
+  missed: number;
+  sigToHook: Dist;
+  kernelToHook: Dist;
+  kernelToSig: Dist;
   /** networkd's OperationalState=routable signal → routable.d exec start */
   routableSigToHook: Dist;
   /** VmRSS of the contender before and after the flaps */
-  rssBeforeMb: number; rssMb: number;
+  rssBeforeMb: number;
+  rssMb: number;
 }
 
 /** networkd's link CarrierState / OperationalState changes as this process saw them. */
@@ -48,9 +72,7 @@ class NetworkdWatch {
   }
 }
 
-async function flaps(
-  name: string, n: number, out: string, kernel: CarrierWatch, nd: NetworkdWatch, rssPid: () => number,
-): Promise<Variant> {
+async function flaps(name: string, n: number, out: string, kernel: CarrierWatch, nd: NetworkdWatch, rssPid: () => number): Promise<Variant> {
   const rssBeforeMb = mb(statusKb(rssPid(), "VmRSS"));
   const srv = new IpBatch(lab.nsSrv);
   const sigToHook: number[] = [];
@@ -83,7 +105,9 @@ async function flaps(
         routableSigToHook.push(Number(stamps(out, "routable")[r0]! - nd.routable[nr0]!) / 1e6);
       } catch {
         missed++;
-        await waitFor("lab0 routable again", () => nd.oper === "routable", 10_000, 5).catch(() => { missed++; });
+        await waitFor("lab0 routable again", () => nd.oper === "routable", 10_000, 5).catch(() => {
+          missed++;
+        });
       }
       await sleep(GAP_MS);
     }
@@ -92,15 +116,24 @@ async function flaps(
   }
   const rssMb = mb(statusKb(rssPid(), "VmRSS"));
   return {
-    name, flaps: n, missed, sigToHook: dist(sigToHook), kernelToHook: dist(kernelToHook), kernelToSig: dist(kernelToSig),
-    routableSigToHook: dist(routableSigToHook), rssBeforeMb, rssMb,
+    name,
+    flaps: n,
+    missed,
+    sigToHook: dist(sigToHook),
+    kernelToHook: dist(kernelToHook),
+    kernelToSig: dist(kernelToSig),
+    routableSigToHook: dist(routableSigToHook),
+    rssBeforeMb,
+    rssMb,
   };
 }
 
 async function netevd(emitJson: boolean, kernel: CarrierWatch, nd: NetworkdWatch): Promise<Variant> {
   const { base, out } = stampTree(["no-carrier", "carrier", "routable"], "binary");
-  const cfg = writeConfig(`system:\n  backend: systemd-networkd\n  scripts_dir: ${base}\nmonitoring:\n  interfaces: [${lab.ifname}]\n` +
-    `hooks:\n  replay_on_start: false\nbackends:\n  systemd_networkd:\n    emit_json: ${emitJson}\n`);
+  const cfg = writeConfig(
+    `system:\n  backend: systemd-networkd\n  scripts_dir: ${base}\nmonitoring:\n  interfaces: [${lab.ifname}]\n` +
+      `hooks:\n  replay_on_start: false\nbackends:\n  systemd_networkd:\n    emit_json: ${emitJson}\n`,
+  );
   const d = DaemonProcess.start(["run", "-c", cfg]);
   try {
     await d.waitRecord((r) => r.msg === "ready", 10_000);
@@ -118,7 +151,9 @@ async function dispatcher(kernel: CarrierWatch, nd: NetworkdWatch): Promise<Vari
   // scripts/bench.sh: the copy scripts/setup-lab.sh unpacked, or an installed one
   const child: ChildProcess = spawn(process.env.NETEVD_ND_BIN || "networkd-dispatcher", ["-S", base], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
-  child.stderr!.on("data", (b: Buffer) => { stderr = (stderr + b.toString()).slice(-2000); });
+  child.stderr!.on("data", (b: Buffer) => {
+    stderr = (stderr + b.toString()).slice(-2000);
+  });
   try {
     // it has subscribed once a flap reaches its script (warm-up flaps are not counted)
     await sleep(1500);
@@ -143,14 +178,22 @@ async function describeRtt(bus: SystemBus, kernel: CarrierWatch, nd: NetworkdWat
     return Number(monoNs() - t0) / 1e6;
   };
   const idle: number[] = [];
-  for (let i = 0; i < n; i++) { idle.push(await describe()); await sleep(20); }
+  for (let i = 0; i < n; i++) {
+    idle.push(await describe());
+    await sleep(20);
+  }
   const atLoss: number[] = [];
   const srv = new IpBatch(lab.nsSrv);
   try {
     for (let i = 0; i < n; i++) {
       const n0 = nd.noCarrier.length;
       const pending = new Promise<number>((resolve) => {
-        const poll = setInterval(() => { if (nd.noCarrier.length > n0) { clearInterval(poll); resolve(describe()); } }, 0);
+        const poll = setInterval(() => {
+          if (nd.noCarrier.length > n0) {
+            clearInterval(poll);
+            resolve(describe());
+          }
+        }, 0);
       });
       srv.run(`link set ${lab.peer} down`);
       atLoss.push(await pending);
@@ -188,10 +231,14 @@ async function main(): Promise<void> {
   bus.disconnect();
   const [json, plain, nwd] = results as [Variant, Variant, Variant];
   const ratio = (a: number, b: number) => Math.round((a / b) * 10) / 10;
-  say(`networkd-dispatcher / netevd (p50, kernel carrier loss -> no-carrier.d): ${ratio(nwd.kernelToHook.p50, json.kernelToHook.p50)}x ` +
-    `with emit_json on, ${ratio(nwd.kernelToHook.p50, plain.kernelToHook.p50)}x with it off (target >= 4x)`);
-  say(`networkd-dispatcher / netevd (p50, routable signal -> routable.d): ${ratio(nwd.routableSigToHook.p50, json.routableSigToHook.p50)}x ` +
-    `with emit_json on, ${ratio(nwd.routableSigToHook.p50, plain.routableSigToHook.p50)}x with it off`);
+  say(
+    `networkd-dispatcher / netevd (p50, kernel carrier loss -> no-carrier.d): ${ratio(nwd.kernelToHook.p50, json.kernelToHook.p50)}x ` +
+      `with emit_json on, ${ratio(nwd.kernelToHook.p50, plain.kernelToHook.p50)}x with it off (target >= 4x)`,
+  );
+  say(
+    `networkd-dispatcher / netevd (p50, routable signal -> routable.d): ${ratio(nwd.routableSigToHook.p50, json.routableSigToHook.p50)}x ` +
+      `with emit_json on, ${ratio(nwd.routableSigToHook.p50, plain.routableSigToHook.p50)}x with it off`,
+  );
   report("networkd-hook", {
     flaps: FLAPS,
     gapMs: GAP_MS,

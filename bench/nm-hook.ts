@@ -14,8 +14,27 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync } from "node:fs";
 import { SystemBus, type Signal } from "../src/dbus/bus.js";
 import {
-  CarrierWatch, DaemonProcess, IpBatch, dist, fmtDist, hookstamp, lab, mb, monoNs, report, requireLab, say, sh, sleep, stamps, stampTree,
-  statusKb, waitChange, waitFor, writeConfig, type Dist,
+  CarrierWatch,
+  DaemonProcess,
+  IpBatch,
+  dist,
+  fmtDist,
+  hookstamp,
+  lab,
+  mb,
+  monoNs,
+  report,
+  requireLab,
+  say,
+  sh,
+  sleep,
+  stamps,
+  stampTree,
+  statusKb,
+  waitChange,
+  waitFor,
+  writeConfig,
+  type Dist,
 } from "./common.js";
 
 requireLab("nm-hook");
@@ -28,7 +47,10 @@ const NMD_DIR = "/etc/NetworkManager/dispatcher.d";
 const NMD_OUT = "/etc/NetworkManager/out";
 
 interface Result {
-  name: string; cycles: number; carrierFlaps: number; missed: number;
+  name: string;
+  cycles: number;
+  carrierFlaps: number;
+  missed: number;
   /** StateChanged(30) → disconnected.d / NMD down */
   disconnect: Dist;
   /** StateChanged(100) → activated.d / NMD up */
@@ -42,7 +64,10 @@ interface Result {
 class NmWatch {
   readonly at = new Map<number, bigint[]>();
   state = 0;
-  constructor(bus: SystemBus, private readonly path: string) {
+  constructor(
+    bus: SystemBus,
+    private readonly path: string,
+  ) {
     bus.onSignal((s: Signal) => {
       const t = monoNs();
       if (s.member !== "StateChanged" || s.iface !== `${NM}.Device` || s.path !== this.path) return;
@@ -53,13 +78,22 @@ class NmWatch {
       this.at.set(st, list);
     });
   }
-  count(st: number): number { return this.at.get(st)?.length ?? 0; }
-  time(st: number, i: number): bigint | undefined { return this.at.get(st)?.[i]; }
+  count(st: number): number {
+    return this.at.get(st)?.length ?? 0;
+  }
+  time(st: number, i: number): bigint | undefined {
+    return this.at.get(st)?.[i];
+  }
 }
 
 const nmcli = (...args: string[]) => sh(["nmcli", ...args]);
 
-interface Ends { down: string; up: string; carrier: string; out: string }
+interface Ends {
+  down: string;
+  up: string;
+  carrier: string;
+  out: string;
+}
 
 async function measure(name: string, ends: Ends, nm: NmWatch, kernel: CarrierWatch, rssPid: () => number): Promise<Result> {
   const disconnect: number[] = [];
@@ -99,18 +133,28 @@ async function measure(name: string, ends: Ends, nm: NmWatch, kernel: CarrierWat
       }
       // the same starting point for both contenders: NetworkManager has given the device up
       // (unavailable, after its carrier defer) before the carrier comes back
-      await waitFor("lab0 unavailable", () => nm.count(20) > n0, 20_000, 20).catch(() => { missed++; });
+      await waitFor("lab0 unavailable", () => nm.count(20) > n0, 20_000, 20).catch(() => {
+        missed++;
+      });
       const u0 = nm.count(100);
       srv.run(`link set ${lab.peer} up`);
-      await waitFor("lab0 activated again", () => nm.count(100) > u0, 30_000, 20).catch(() => { missed++; });
+      await waitFor("lab0 activated again", () => nm.count(100) > u0, 30_000, 20).catch(() => {
+        missed++;
+      });
       await sleep(300);
     }
   } finally {
     srv.close();
   }
   return {
-    name, cycles: CYCLES, carrierFlaps: CARRIER_FLAPS, missed,
-    disconnect: dist(disconnect), connect: dist(connect), carrierLossToFirstHook: dist(carrier), rssMb: mb(statusKb(rssPid(), "VmRSS")),
+    name,
+    cycles: CYCLES,
+    carrierFlaps: CARRIER_FLAPS,
+    missed,
+    disconnect: dist(disconnect),
+    connect: dist(connect),
+    carrierLossToFirstHook: dist(carrier),
+    rssMb: mb(statusKb(rssPid(), "VmRSS")),
   };
 }
 
@@ -137,11 +181,14 @@ async function dispatcher(nm: NmWatch, kernel: CarrierWatch): Promise<Result> {
   chmodSync(`${NMD_DIR}/10-stamp`, 0o755);
   const child: ChildProcess = spawn(NMD_BIN, ["--persist"], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
-  child.stderr!.on("data", (b: Buffer) => { stderr = (stderr + b.toString()).slice(-2000); });
+  child.stderr!.on("data", (b: Buffer) => {
+    stderr = (stderr + b.toString()).slice(-2000);
+  });
   try {
     const bus = await SystemBus.connect();
-    await waitFor("nm-dispatcher on the bus", () => bus.nameHasOwner("org.freedesktop.nm_dispatcher"), 10_000, 50)
-      .catch((err: Error) => { throw new Error(`${err.message}; its stderr:\n${stderr}`); });
+    await waitFor("nm-dispatcher on the bus", () => bus.nameHasOwner("org.freedesktop.nm_dispatcher"), 10_000, 50).catch((err: Error) => {
+      throw new Error(`${err.message}; its stderr:\n${stderr}`);
+    });
     bus.disconnect();
     return await measure("NetworkManager-dispatcher", { down: "down", up: "up", carrier: "down", out: NMD_OUT }, nm, kernel, () => child.pid!);
   } finally {
@@ -169,10 +216,15 @@ async function main(): Promise<void> {
   bus.disconnect();
   const [ne, nmd] = results as [Result, Result];
   const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
-  say(`NMD / netevd p50: disconnect ${ratio(nmd.disconnect.p50, ne.disconnect.p50)}x, connect ${ratio(nmd.connect.p50, ne.connect.p50)}x ` +
-    `(target: netevd within 10% or 1 ms), carrier loss -> first hook ${Math.round(nmd.carrierLossToFirstHook.p50 / ne.carrierLossToFirstHook.p50)}x (target >= 100x)`);
+  say(
+    `NMD / netevd p50: disconnect ${ratio(nmd.disconnect.p50, ne.disconnect.p50)}x, connect ${ratio(nmd.connect.p50, ne.connect.p50)}x ` +
+      `(target: netevd within 10% or 1 ms), carrier loss -> first hook ${Math.round(nmd.carrierLossToFirstHook.p50 / ne.carrierLossToFirstHook.p50)}x (target >= 100x)`,
+  );
   report("nm-hook", {
-    cycles: CYCLES, carrierFlaps: CARRIER_FLAPS, netevd: ne, nmDispatcher: nmd,
+    cycles: CYCLES,
+    carrierFlaps: CARRIER_FLAPS,
+    netevd: ne,
+    nmDispatcher: nmd,
     ratioP50: {
       disconnect: ratio(nmd.disconnect.p50, ne.disconnect.p50),
       connect: ratio(nmd.connect.p50, ne.connect.p50),

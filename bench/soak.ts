@@ -32,7 +32,9 @@ function get(path: string, o: { tcp?: boolean; timeoutMs?: number } = {}): Promi
     const where = o.tcp ? { host: "127.0.0.1", port: 9090 } : { socketPath: SOCKET };
     const req = request({ ...where, path, agent: false, timeout: o.timeoutMs ?? 10_000 }, (r) => {
       let text = "";
-      r.on("data", (c: Buffer) => { text += c.toString(); });
+      r.on("data", (c: Buffer) => {
+        text += c.toString();
+      });
       r.on("end", () => res({ status: r.statusCode ?? 0, text }));
       r.on("error", () => res({ status: 0, text }));
     });
@@ -45,15 +47,18 @@ function get(path: string, o: { tcp?: boolean; timeoutMs?: number } = {}): Promi
 const { base, out } = hookTree({
   "carrier.d": {
     "10-flood": "#!/bin/sh\nyes 'soak flood line' | head -c 200000\n",
-    "20-count": "#!/bin/sh\necho \"$STATE\" >> $OUT/carrier-runs\n",
+    "20-count": '#!/bin/sh\necho "$STATE" >> $OUT/carrier-runs\n',
   },
 });
 const cfg = writeConfig(`system:\n  backend: systemd-networkd\n  scripts_dir: ${base}\nhooks:\n  replay_on_start: false\napi:\n  rate_limit_per_sec: 1000\n`);
 const daemon = spawn(join(repoRoot, "bin/netevd"), ["run", "-c", cfg], {
-  env: { PATH: process.env.PATH, NETEVD_LOG_FORMAT: "json", DBUS_SYSTEM_BUS_ADDRESS: process.env.DBUS_SYSTEM_BUS_ADDRESS }, stdio: ["ignore", "pipe", "inherit"],
+  env: { PATH: process.env.PATH, NETEVD_LOG_FORMAT: "json", DBUS_SYSTEM_BUS_ADDRESS: process.env.DBUS_SYSTEM_BUS_ADDRESS },
+  stdio: ["ignore", "pipe", "inherit"],
 });
 let logLines = 0;
-createInterface({ input: daemon.stdout }).on("line", () => { logLines++; });
+createInterface({ input: daemon.stdout }).on("line", () => {
+  logLines++;
+});
 
 let pid = 0;
 for (let i = 0; i < 200 && !pid; i++) {
@@ -74,14 +79,31 @@ const t0 = Date.now();
 const end = t0 + seconds * 1000;
 const samples: Array<{ t: number; rssKb: number }> = [];
 const healthMs: number[] = [];
-let flaps = 0, churn = 0, restarts = 0, apiCalls = 0, apiErrors = 0, streams = 0;
+let flaps = 0,
+  churn = 0,
+  restarts = 0,
+  apiCalls = 0,
+  apiErrors = 0,
+  streams = 0;
 const timers: NodeJS.Timeout[] = [];
 // the async tasks are API calls: one that throws (a timeout, a refused connection) counts as a failed call
 const every = (ms: number, fn: () => void | Promise<void>) =>
-  timers.push(setInterval(() => { void Promise.resolve().then(fn).catch(() => { apiErrors++; }); }, ms));
+  timers.push(
+    setInterval(() => {
+      void Promise.resolve()
+        .then(fn)
+        .catch(() => {
+          apiErrors++;
+        });
+    }, ms),
+  );
 
 let carrierOn = true;
-every(700, () => { carrierOn = !carrierOn; srv.run(`link set ${lab.peer} ${carrierOn ? "up" : "down"}`); flaps++; });
+every(700, () => {
+  carrierOn = !carrierOn;
+  srv.run(`link set ${lab.peer} ${carrierOn ? "up" : "down"}`);
+  flaps++;
+});
 every(150, () => {
   const n = churn++;
   const i = n % 200;
@@ -90,7 +112,12 @@ every(150, () => {
 every(60_000, () => {
   // the backend goes away and comes back (a package upgrade, a crash)
   const nd = execFileSync("pidof", ["systemd-networkd"], { encoding: "utf8" }).trim().split(/\s+/).filter(Boolean);
-  for (const p of nd) try { process.kill(Number(p), "SIGTERM"); } catch { /* gone */ }
+  for (const p of nd)
+    try {
+      process.kill(Number(p), "SIGTERM");
+    } catch {
+      /* gone */
+    }
   setTimeout(() => {
     spawn("/lib/systemd/systemd-networkd", [], { stdio: "ignore", detached: true }).unref();
     restarts++;
@@ -103,8 +130,9 @@ every(100, async () => {
 });
 every(2000, () => {
   // an SSE client that stays 5 s, resuming from the start of the history half of the time
-  const req = request({ host: "127.0.0.1", port: 9090, path: "/api/v1/events/stream", agent: false,
-    headers: streams % 2 ? { "last-event-id": "x-0" } : {} }, (r) => { r.resume(); });
+  const req = request({ host: "127.0.0.1", port: 9090, path: "/api/v1/events/stream", agent: false, headers: streams % 2 ? { "last-event-id": "x-0" } : {} }, (r) => {
+    r.resume();
+  });
   req.on("error", () => {});
   req.end();
   streams++;
@@ -120,7 +148,10 @@ every(1000, async () => {
 while (Date.now() < end) {
   await sleep(Math.min(10_000, end - Date.now()));
   const last = samples.at(-1);
-  if (last) say(`  t=${last.t.toFixed(0)} s RSS ${(last.rssKb / 1024).toFixed(1)} MB, flaps ${flaps}, churn ${churn}, backend restarts ${restarts}, API calls ${apiCalls} (${apiErrors} failed), streams ${streams}`);
+  if (last)
+    say(
+      `  t=${last.t.toFixed(0)} s RSS ${(last.rssKb / 1024).toFixed(1)} MB, flaps ${flaps}, churn ${churn}, backend restarts ${restarts}, API calls ${apiCalls} (${apiErrors} failed), streams ${streams}`,
+    );
 }
 for (const t of timers) clearInterval(t);
 srv.run(`link set ${lab.peer} up`);
@@ -136,7 +167,10 @@ const kernel = JSON.parse(await ip("-j", "addr", "show")) as IpIf[];
 const lost: string[] = [];
 for (const k of kernel) {
   const a = apiIfs.find((x) => x.name === k.ifname);
-  if (!a) { lost.push(`${k.ifname}: missing`); continue; }
+  if (!a) {
+    lost.push(`${k.ifname}: missing`);
+    continue;
+  }
   if (a.carrier !== k.flags.includes("LOWER_UP")) lost.push(`${k.ifname}: carrier ${a.carrier}`);
   const want = new Set(k.addr_info.map((x) => `${x.local}/${x.prefixlen}`));
   const have = new Set(a.addresses.map((x) => `${x.address}/${x.prefixlen}`));
@@ -154,7 +188,8 @@ const logDropped = metric(/^netevd_log_records_dropped_total (\d+)/gm);
 
 const windowMax = (i: number) => Math.max(0, ...samples.filter((s) => s.t >= i * windowS && s.t < (i + 1) * windowS).map((s) => s.rssKb));
 const windows = Math.max(1, Math.floor(seconds / windowS));
-const second = windowMax(1), lastW = windowMax(windows - 1);
+const second = windowMax(1),
+  lastW = windowMax(windows - 1);
 // Flat: the last window's max within 10% of the second's, judged over 10 minutes. A shorter run
 // (npm test's 2 minutes) is still warming up (a 10-minute run grows for about 4 minutes, then holds),
 // so --check judges it by a hard bound instead and reports the ratio.
@@ -171,12 +206,28 @@ say(`soak: RSS second window max ${(second / 1024).toFixed(1)} MB, last window m
 say(`soak: /health round trip p50 ${h.p50} ms, p99 ${h.p99} ms, max ${h.max} ms; lost final states ${lost.length}${lost.length ? ": " + lost.slice(0, 5).join("; ") : ""}`);
 // every carrier event runs carrier.d once, unless a newer event of its link replaced it while it
 // waited (coalesced: counted over all hook dirs, so it bounds the carrier ones from above)
-say(`soak: carrier hook runs ${hookRuns} vs expected ${carrierEvents} (carrier events; at most ${coalesced} coalesced over all dirs); ${logLines} log lines read, ${logDropped} dropped by the daemon`);
+say(
+  `soak: carrier hook runs ${hookRuns} vs expected ${carrierEvents} (carrier events; at most ${coalesced} coalesced over all dirs); ${logLines} log lines read, ${logDropped} dropped by the daemon`,
+);
 report("soak", {
-  seconds, windowS, flaps, churn, backendRestarts: restarts, apiCalls, apiErrors, streams,
+  seconds,
+  windowS,
+  flaps,
+  churn,
+  backendRestarts: restarts,
+  apiCalls,
+  apiErrors,
+  streams,
   rssMbByWindow: Array.from({ length: windows }, (_, i) => Math.round(windowMax(i) / 102.4) / 10),
-  rssFlat: flat, healthMs: h, lostFinalStates: lost.length, lost: lost.slice(0, 20),
-  hookRuns, hookRunsExpected: carrierEvents, coalescedAllDirs: coalesced, logLines, logDropped,
+  rssFlat: flat,
+  healthMs: h,
+  lostFinalStates: lost.length,
+  lost: lost.slice(0, 20),
+  hookRuns,
+  hookRunsExpected: carrierEvents,
+  coalescedAllDirs: coalesced,
+  logLines,
+  logDropped,
 });
 if (values.check && (!rssOk || lost.length > 0)) {
   const why = [...(rssOk ? [] : [seconds >= 600 ? "RSS not flat" : `RSS above ${SHORT_RUN_RSS_CAP_KB / 1024} MB`]), ...(lost.length ? [`${lost.length} lost final states`] : [])];

@@ -19,20 +19,59 @@ interface Figure {
 }
 
 const FIGURES: Figure[] = [
-  { bench: "networkd-hook", what: "networkd: kernel carrier loss → `no-carrier.d` exec, p50", unit: "ms", netevd: "netevdEmitJson.kernelToHook.p50",
-    peer: { name: "networkd-dispatcher", path: "networkdDispatcher.kernelToHook.p50" }, target: "≥ 4× faster" },
-  { bench: "networkd-hook", what: "networkd: routable signal → `routable.d` exec, p50 (emit_json on)", unit: "ms", netevd: "netevdEmitJson.routableSigToHook.p50",
-    peer: { name: "networkd-dispatcher", path: "networkdDispatcher.routableSigToHook.p50" } },
-  { bench: "networkd-hook", what: "networkd: routable signal → `routable.d` exec, p50 (emit_json off)", unit: "ms", netevd: "netevdNoJson.routableSigToHook.p50",
-    peer: { name: "networkd-dispatcher", path: "networkdDispatcher.routableSigToHook.p50" } },
-  { bench: "networkd-hook", what: "networkd: RSS after the flaps", unit: "MB", netevd: "netevdEmitJson.rssMb",
-    peer: { name: "networkd-dispatcher", path: "networkdDispatcher.rssMb" } },
-  { bench: "nm-hook", what: "NM: `nmcli device disconnect` → `disconnected.d` / NMD `down`, p50", unit: "ms", netevd: "netevd.disconnect.p50",
-    peer: { name: "NetworkManager-dispatcher", path: "nmDispatcher.disconnect.p50" }, target: "within 10% or 1 ms" },
-  { bench: "nm-hook", what: "NM: `nmcli device connect` → `activated.d` / NMD `up`, p50", unit: "ms", netevd: "netevd.connect.p50",
-    peer: { name: "NetworkManager-dispatcher", path: "nmDispatcher.connect.p50" }, target: "within 10% or 1 ms" },
-  { bench: "nm-hook", what: "NM: kernel carrier loss → first hook (`no-carrier.d` / NMD `down`), p50", unit: "ms", netevd: "netevd.carrierLossToFirstHook.p50",
-    peer: { name: "NetworkManager-dispatcher", path: "nmDispatcher.carrierLossToFirstHook.p50" }, target: "≥ 100× faster" },
+  {
+    bench: "networkd-hook",
+    what: "networkd: kernel carrier loss → `no-carrier.d` exec, p50",
+    unit: "ms",
+    netevd: "netevdEmitJson.kernelToHook.p50",
+    peer: { name: "networkd-dispatcher", path: "networkdDispatcher.kernelToHook.p50" },
+    target: "≥ 4× faster",
+  },
+  {
+    bench: "networkd-hook",
+    what: "networkd: routable signal → `routable.d` exec, p50 (emit_json on)",
+    unit: "ms",
+    netevd: "netevdEmitJson.routableSigToHook.p50",
+    peer: { name: "networkd-dispatcher", path: "networkdDispatcher.routableSigToHook.p50" },
+  },
+  {
+    bench: "networkd-hook",
+    what: "networkd: routable signal → `routable.d` exec, p50 (emit_json off)",
+    unit: "ms",
+    netevd: "netevdNoJson.routableSigToHook.p50",
+    peer: { name: "networkd-dispatcher", path: "networkdDispatcher.routableSigToHook.p50" },
+  },
+  {
+    bench: "networkd-hook",
+    what: "networkd: RSS after the flaps",
+    unit: "MB",
+    netevd: "netevdEmitJson.rssMb",
+    peer: { name: "networkd-dispatcher", path: "networkdDispatcher.rssMb" },
+  },
+  {
+    bench: "nm-hook",
+    what: "NM: `nmcli device disconnect` → `disconnected.d` / NMD `down`, p50",
+    unit: "ms",
+    netevd: "netevd.disconnect.p50",
+    peer: { name: "NetworkManager-dispatcher", path: "nmDispatcher.disconnect.p50" },
+    target: "within 10% or 1 ms",
+  },
+  {
+    bench: "nm-hook",
+    what: "NM: `nmcli device connect` → `activated.d` / NMD `up`, p50",
+    unit: "ms",
+    netevd: "netevd.connect.p50",
+    peer: { name: "NetworkManager-dispatcher", path: "nmDispatcher.connect.p50" },
+    target: "within 10% or 1 ms",
+  },
+  {
+    bench: "nm-hook",
+    what: "NM: kernel carrier loss → first hook (`no-carrier.d` / NMD `down`), p50",
+    unit: "ms",
+    netevd: "netevd.carrierLossToFirstHook.p50",
+    peer: { name: "NetworkManager-dispatcher", path: "nmDispatcher.carrierLossToFirstHook.p50" },
+    target: "≥ 100× faster",
+  },
   { bench: "carrier-hook", what: "kernel carrier loss → `no-carrier.d` exec, p50 (no backend)", unit: "ms", netevd: "results.binary.noCarrier.p50", target: "≤ 3" },
   { bench: "carrier-hook", what: "kernel carrier loss → `no-carrier.d` exec, p99 (no backend)", unit: "ms", netevd: "results.binary.noCarrier.p99", target: "≤ 10" },
   { bench: "ingest", what: "netlink ingest (decode + model, flood)", unit: "msgs/CPU-s", netevd: "msgsPerCpuSecond", target: "≥ 50,000", higherIsBetter: true },
@@ -65,15 +104,22 @@ function median(xs: number[]): number {
 const round = (x: number) => (Math.abs(x) >= 1000 ? Math.round(x) : Math.round(x * 100) / 100);
 const num = (x: number) => round(x).toLocaleString("en-US");
 
-interface Stat { median: number; min: number; max: number; n: number }
+interface Stat {
+  median: number;
+  min: number;
+  max: number;
+  n: number;
+}
 function stat(xs: number[]): Stat | undefined {
   return xs.length ? { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length } : undefined;
 }
-const show = (s: Stat | undefined, unit: string) =>
-  s ? `${num(s.median)}${unit ? ` ${unit}` : ""} [${num(s.min)}–${num(s.max)}, ${s.n} run${s.n === 1 ? "" : "s"}]` : "—";
+const show = (s: Stat | undefined, unit: string) => (s ? `${num(s.median)}${unit ? ` ${unit}` : ""} [${num(s.min)}–${num(s.max)}, ${s.n} run${s.n === 1 ? "" : "s"}]` : "—");
 
 function main(file: string): void {
-  const lines = readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Json);
+  const lines = readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Json);
   const runs = (bench: string) => lines.filter((l) => l.bench === bench);
   const rows: string[] = [];
   for (const f of FIGURES) {
@@ -82,15 +128,22 @@ function main(file: string): void {
     const mine = stat(rs.map((r) => at(r, f.netevd)).filter((x): x is number => x !== undefined));
     const peer = f.peer ? stat(rs.map((r) => at(r, f.peer!.path)).filter((x): x is number => x !== undefined)) : undefined;
     // the ratio per round (same lab, same flaps), then its median and spread
-    const ratios = f.peer ? stat(rs.flatMap((r) => {
-      const a = at(r, f.netevd);
-      const b = at(r, f.peer!.path);
-      return a !== undefined && b !== undefined && a > 0 ? [b / a] : [];
-    })) : undefined;
+    const ratios = f.peer
+      ? stat(
+          rs.flatMap((r) => {
+            const a = at(r, f.netevd);
+            const b = at(r, f.peer!.path);
+            return a !== undefined && b !== undefined && a > 0 ? [b / a] : [];
+          }),
+        )
+      : undefined;
     const ratioText = ratios ? `${num(ratios.median)}× [${num(ratios.min)}–${num(ratios.max)}]` : "";
-    process.stdout.write(`  ${f.what}: netevd ${show(mine, f.unit)}` +
-      (f.peer ? `; ${f.peer.name} ${show(peer, f.unit)}; ratio ${ratioText || "—"}` : "") +
-      (f.target ? ` (target ${f.target})` : "") + "\n");
+    process.stdout.write(
+      `  ${f.what}: netevd ${show(mine, f.unit)}` +
+        (f.peer ? `; ${f.peer.name} ${show(peer, f.unit)}; ratio ${ratioText || "—"}` : "") +
+        (f.target ? ` (target ${f.target})` : "") +
+        "\n",
+    );
     rows.push(`| ${f.what} | ${show(mine, f.unit)} | ${f.peer ? `${f.peer.name}: ${show(peer, f.unit)}` : ""} | ${ratioText} | ${f.target ?? ""} |`);
   }
   const loads = lines.map((l) => (l.loadavg as number[] | undefined)?.[0]).filter((x): x is number => typeof x === "number");

@@ -43,7 +43,7 @@ function walk(dir) {
 /** Removes comments, keeps string and template literals (a "/*" inside a glob string is no comment). */
 function stripComments(text) {
   let out = "";
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const c = text[i];
     const n = text[i + 1];
     if (c === "/" && n === "/") {
@@ -106,7 +106,14 @@ function importsOf(file) {
 
 const files = walk(srcDir);
 const rel = (p) => relative(srcDir, p).split(sep).join("/");
-const graph = new Map(files.map((f) => [rel(f), importsOf(f).map(rel).filter((t) => t.endsWith(".ts"))]));
+const graph = new Map(
+  files.map((f) => [
+    rel(f),
+    importsOf(f)
+      .map(rel)
+      .filter((t) => t.endsWith(".ts")),
+  ]),
+);
 const problems = [...unresolved];
 
 for (const [from, tos] of graph) {
@@ -163,8 +170,15 @@ for (const comp of components) {
     const v = queue.shift();
     for (const w of graph.get(v) ?? []) {
       if (!inComp.has(w)) continue;
-      if (w === start) { prev.set("$end", v); found = true; break; }
-      if (!prev.has(w)) { prev.set(w, v); queue.push(w); }
+      if (w === start) {
+        prev.set("$end", v);
+        found = true;
+        break;
+      }
+      if (!prev.has(w)) {
+        prev.set(w, v);
+        queue.push(w);
+      }
     }
   }
   const loop = [start];

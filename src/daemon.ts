@@ -152,7 +152,10 @@ export class Daemon {
     const m = this.kernel.model;
     this.updateGauges();
     this.log.info("kernel synced", {
-      links: m.links.size, addresses: m.addrs.size, routes: m.routes.size, rules: m.rules.size,
+      links: m.links.size,
+      addresses: m.addrs.size,
+      routes: m.routes.size,
+      rules: m.rules.size,
       ms: +(performance.now() - t0).toFixed(1),
     });
     this.events.seed(m);
@@ -223,18 +226,30 @@ export class Daemon {
       linkState: (index, name, fields) => this.onBackendFacts(this.store.backendState(backend, index, fields, name)),
       linkGone: (index, keys) => this.store.dropBackend(index, keys),
       managerState: (fields) => this.onBackendFacts(this.store.managerState(backend, fields)),
-      attached: (on) => { if (on) this.backendSettle.settle(); this.refreshStatus(); },
-      unavailable: () => { this.backendSettle.settle(); this.refreshStatus(); },
+      attached: (on) => {
+        if (on) this.backendSettle.settle();
+        this.refreshStatus();
+      },
+      unavailable: () => {
+        this.backendSettle.settle();
+        this.refreshStatus();
+      },
     };
     switch (backend) {
-      case "systemd-networkd": this.backend = new NetworkdSource(log, sink); break;
-      case "NetworkManager": this.backend = new NetworkManagerSource(log, sink); break;
+      case "systemd-networkd":
+        this.backend = new NetworkdSource(log, sink);
+        break;
+      case "NetworkManager":
+        this.backend = new NetworkManagerSource(log, sink);
+        break;
       case "dhclient": {
         const indexOf = (name: string) => linkByName(this.kernel.model, name)?.index;
         this.backend = new DhclientSource(log, sink, () => this.config, indexOf);
         break;
       }
-      default: this.backendSettle.settle(); return; // "none": kernel only
+      default:
+        this.backendSettle.settle();
+        return; // "none": kernel only
     }
     this.events.backend = this.backend.backend;
     this.backend.start();
@@ -245,7 +260,8 @@ export class Daemon {
     if (facts.length === 0) return;
     this.dns.onFacts(facts);
     this.routing.schedule("backend");
-    if (!this.backendSettle.settled) { // initial state: fills the model; the replay covers it
+    if (!this.backendSettle.settled) {
+      // initial state: fills the model; the replay covers it
       this.hookFeed.initialBackendFacts(facts);
       return;
     }

@@ -1,27 +1,31 @@
 // The fixed allow-list of hook directories. A state name from outside (networkd, NM, a lease)
 // becomes a directory only by being looked up here: nothing external is ever joined into a path.
 
-export const KERNEL_DIRS = [
-  "carrier", "no-carrier", "link-added", "link-removed", "address-added", "address-removed", "address-dad-failed", "mtu", "routes",
-] as const;
+export const KERNEL_DIRS = ["carrier", "no-carrier", "link-added", "link-removed", "address-added", "address-removed", "address-dad-failed", "mtu", "routes"] as const;
 
-export const NETWORKD_OPER_DIRS = [
-  "off", "no-carrier", "dormant", "degraded-carrier", "carrier", "degraded", "enslaved", "routable", "missing",
-] as const;
+export const NETWORKD_OPER_DIRS = ["off", "no-carrier", "dormant", "degraded-carrier", "carrier", "degraded", "enslaved", "routable", "missing"] as const;
 
 export const NETWORKD_ADMIN_DIRS = ["configuring", "configured", "failed", "linger", "unmanaged"] as const;
 
 /** networkd-dispatcher's states (its ADMIN_STATES and OPER_STATES): its <state>.d directories. */
 export const ND_ADMIN_STATES = ["configured", "configuring", "failed", "pending", "unmanaged", "linger", "initialized"] as const;
-export const ND_OPER_STATES = [
-  "carrier", "degraded", "degraded-carrier", "dormant", "enslaved", "missing", "no-carrier", "off", "routable",
-] as const;
+export const ND_OPER_STATES = ["carrier", "degraded", "degraded-carrier", "dormant", "enslaved", "missing", "no-carrier", "off", "routable"] as const;
 
 /** NetworkManager device states (NM_DEVICE_STATE_*) by number. */
 export const NM_DEVICE_STATES: Readonly<Record<number, string>> = {
-  0: "unknown", 10: "unmanaged", 20: "unavailable", 30: "disconnected", 40: "prepare", 50: "config",
-  60: "need-auth", 70: "ip-config", 80: "ip-check", 90: "secondaries", 100: "activated",
-  110: "deactivating", 120: "failed",
+  0: "unknown",
+  10: "unmanaged",
+  20: "unavailable",
+  30: "disconnected",
+  40: "prepare",
+  50: "config",
+  60: "need-auth",
+  70: "ip-config",
+  80: "ip-check",
+  90: "secondaries",
+  100: "activated",
+  110: "deactivating",
+  120: "failed",
 };
 
 export const HOOK_EVENTS = [
@@ -35,7 +39,10 @@ export const HOOK_EVENTS = [
     "manager",
     // NetworkManager-dispatcher's events: lease options changed without a state change, the
     // manager's connectivity, and the host name (systemd-hostnamed, every backend)
-    "dhcp4-change", "dhcp6-change", "connectivity-change", "hostname",
+    "dhcp4-change",
+    "dhcp6-change",
+    "connectivity-change",
+    "hostname",
   ]),
 ] as readonly string[];
 

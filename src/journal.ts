@@ -35,7 +35,12 @@ export function stdoutIsJournal(env: NodeJS.ProcessEnv = process.env, fd = 1): b
 
 /** NETEVD_LINK from "link", NETEVD_CAP_EFF from "capEff": journal field names are [A-Z0-9_], ≤ 64. */
 export function fieldName(key: string): string | null {
-  const name = "NETEVD_" + key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase().replace(/[^A-Z0-9_]/g, "_");
+  const name =
+    "NETEVD_" +
+    key
+      .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+      .toUpperCase()
+      .replace(/[^A-Z0-9_]/g, "_");
   return name.length <= 64 ? name : null;
 }
 

@@ -44,7 +44,9 @@ export function streamSink(stream: NodeJS.WritableStream & { writableLength: num
   let broken = false;
   let waiting: Array<() => void> = [];
   let drainArmed = false;
-  stream.on("error", () => { broken = true; });
+  stream.on("error", () => {
+    broken = true;
+  });
   return {
     write(line) {
       if (broken) return false;
@@ -77,8 +79,7 @@ export function createLogger(opts: { level: Level; format: "auto" | "text" | "js
   const journal = opts.journal ?? (opts.format === "auto" && !opts.sink && stdoutIsJournal() ? nativeJournal : undefined);
   const state = { min: rank[opts.level], dropped: 0 };
   // under journald, stdout's "<N>" prefix carries the record's priority
-  const write = (rec: Fields, level: Level): boolean =>
-    sink.write(journal ? `<${PRIORITY[level]}>${safeJson(rec)}\n` : json ? safeJson(rec) + "\n" : textLine(rec)) !== false;
+  const write = (rec: Fields, level: Level): boolean => sink.write(journal ? `<${PRIORITY[level]}>${safeJson(rec)}\n` : json ? safeJson(rec) + "\n" : textLine(rec)) !== false;
   const make = (bound: Fields): Logger => {
     const emit = (level: Level, msg: string, fields?: Fields) => {
       if (rank[level] < state.min) return;
@@ -101,7 +102,9 @@ export function createLogger(opts: { level: Level; format: "auto" | "text" | "js
       warn: (m, f) => emit("warn", m, f),
       error: (m, f) => emit("error", m, f),
       child: (f) => make({ ...bound, ...f }),
-      setLevel: (l) => { state.min = rank[l]; },
+      setLevel: (l) => {
+        state.min = rank[l];
+      },
       enabled: (l) => rank[l] >= state.min,
     };
   };
@@ -144,7 +147,10 @@ function textValue(v: unknown): string {
 /** "msg  key=value ...": the text line without time and level (the journal's MESSAGE) */
 function textBody(rec: Fields): string {
   const { ts: _ts, level: _level, msg, ...rest } = rec;
-  const kv = Object.entries(rest).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${textValue(v)}`).join(" ");
+  const kv = Object.entries(rest)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${textValue(v)}`)
+    .join(" ");
   return `${String(msg).replace(ctl, "?")}${kv ? "  " + kv : ""}`;
 }
 

@@ -12,18 +12,29 @@ export function compactMemory(): void {
     const native = loadNative();
     native.lowMemoryNotification();
     native.mallocTrim();
-  } catch { /* addon missing: V8 collects on its own schedule */ }
+  } catch {
+    /* addon missing: V8 collects on its own schedule */
+  }
 }
 
 export class IdleCompactor {
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly quietMs = 10_000, private readonly compact: () => void = compactMemory) {}
+  constructor(
+    private readonly quietMs = 10_000,
+    private readonly compact: () => void = compactMemory,
+  ) {}
 
   /** Something happened: compact once things have been quiet for quietMs. */
   touch(): void {
-    if (this.timer) { this.timer.refresh(); return; }
-    this.timer = setTimeout(() => { this.timer = null; this.compact(); }, this.quietMs);
+    if (this.timer) {
+      this.timer.refresh();
+      return;
+    }
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.compact();
+    }, this.quietMs);
     this.timer.unref();
   }
 

@@ -28,54 +28,104 @@ function procStatusKb(text: string, key: string): number | undefined {
 
 const startTime = Math.round(Date.now() / 1000 - process.uptime());
 const cpu = { user: 0, system: 0 };
-const readCpu = () => { const u = process.cpuUsage(); cpu.user = u.user / 1e6; cpu.system = u.system / 1e6; };
-registry.register(new Counter("process_cpu_user_seconds_total", "Total user CPU time spent in seconds.", [],
-  (c) => { readCpu(); c.reset(); c.inc(cpu.user); }));
-registry.register(new Counter("process_cpu_system_seconds_total", "Total system CPU time spent in seconds.", [],
-  (c) => { c.reset(); c.inc(cpu.system); }));
-registry.register(new Counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", [],
-  (c) => { c.reset(); c.inc(cpu.user + cpu.system); }));
-registry.register(new Gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", [],
-  (g) => g.set(startTime)));
+const readCpu = () => {
+  const u = process.cpuUsage();
+  cpu.user = u.user / 1e6;
+  cpu.system = u.system / 1e6;
+};
+registry.register(
+  new Counter("process_cpu_user_seconds_total", "Total user CPU time spent in seconds.", [], (c) => {
+    readCpu();
+    c.reset();
+    c.inc(cpu.user);
+  }),
+);
+registry.register(
+  new Counter("process_cpu_system_seconds_total", "Total system CPU time spent in seconds.", [], (c) => {
+    c.reset();
+    c.inc(cpu.system);
+  }),
+);
+registry.register(
+  new Counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", [], (c) => {
+    c.reset();
+    c.inc(cpu.user + cpu.system);
+  }),
+);
+registry.register(new Gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", [], (g) => g.set(startTime)));
 let procStatus = "";
-registry.register(new Gauge("process_resident_memory_bytes", "Resident memory size in bytes.", [], (g) => {
-  try { procStatus = readFileSync("/proc/self/status", "utf8"); } catch { procStatus = ""; }
-  g.set(procStatusKb(procStatus, "VmRSS") ?? process.memoryUsage.rss());
-}));
-registry.register(new Gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", [],
-  (g) => { const v = procStatusKb(procStatus, "VmSize"); if (v !== undefined) g.set(v); }));
-registry.register(new Gauge("process_heap_bytes", "Process heap size in bytes.", [],
-  (g) => { const v = procStatusKb(procStatus, "VmData"); if (v !== undefined) g.set(v); }));
-registry.register(new Gauge("process_open_fds", "Number of open file descriptors.", [],
-  (g) => { try { g.set(readdirSync("/proc/self/fd").length); } catch { /* not Linux procfs */ } }));
-registry.register(new Gauge("process_max_fds", "Maximum number of open file descriptors.", [], (g) => {
-  try {
-    const m = /^Max open files\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"));
-    if (m) g.set(Number(m[1]));
-  } catch { /* not Linux procfs */ }
-}));
-registry.register(new Gauge("nodejs_heap_size_total_bytes", "Process heap size from Node.js in bytes.", [],
-  (g) => g.set(process.memoryUsage().heapTotal)));
-registry.register(new Gauge("nodejs_heap_size_used_bytes", "Process heap size used from Node.js in bytes.", [],
-  (g) => g.set(process.memoryUsage().heapUsed)));
-registry.register(new Gauge("nodejs_external_memory_bytes", "Node.js external memory size in bytes.", [],
-  (g) => g.set(process.memoryUsage().external)));
+registry.register(
+  new Gauge("process_resident_memory_bytes", "Resident memory size in bytes.", [], (g) => {
+    try {
+      procStatus = readFileSync("/proc/self/status", "utf8");
+    } catch {
+      procStatus = "";
+    }
+    g.set(procStatusKb(procStatus, "VmRSS") ?? process.memoryUsage.rss());
+  }),
+);
+registry.register(
+  new Gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", [], (g) => {
+    const v = procStatusKb(procStatus, "VmSize");
+    if (v !== undefined) g.set(v);
+  }),
+);
+registry.register(
+  new Gauge("process_heap_bytes", "Process heap size in bytes.", [], (g) => {
+    const v = procStatusKb(procStatus, "VmData");
+    if (v !== undefined) g.set(v);
+  }),
+);
+registry.register(
+  new Gauge("process_open_fds", "Number of open file descriptors.", [], (g) => {
+    try {
+      g.set(readdirSync("/proc/self/fd").length);
+    } catch {
+      /* not Linux procfs */
+    }
+  }),
+);
+registry.register(
+  new Gauge("process_max_fds", "Maximum number of open file descriptors.", [], (g) => {
+    try {
+      const m = /^Max open files\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"));
+      if (m) g.set(Number(m[1]));
+    } catch {
+      /* not Linux procfs */
+    }
+  }),
+);
+registry.register(new Gauge("nodejs_heap_size_total_bytes", "Process heap size from Node.js in bytes.", [], (g) => g.set(process.memoryUsage().heapTotal)));
+registry.register(new Gauge("nodejs_heap_size_used_bytes", "Process heap size used from Node.js in bytes.", [], (g) => g.set(process.memoryUsage().heapUsed)));
+registry.register(new Gauge("nodejs_external_memory_bytes", "Node.js external memory size in bytes.", [], (g) => g.set(process.memoryUsage().external)));
 const heapSpaces = () => getHeapSpaceStatistics().map((s) => ({ space: s.space_name.replace(/_space$/, ""), s }));
-registry.register(new Gauge("nodejs_heap_space_size_total_bytes", "Process heap space size total from Node.js in bytes.", ["space"],
-  (g) => { for (const { space, s } of heapSpaces()) g.set({ space }, s.space_size); }));
-registry.register(new Gauge("nodejs_heap_space_size_used_bytes", "Process heap space size used from Node.js in bytes.", ["space"],
-  (g) => { for (const { space, s } of heapSpaces()) g.set({ space }, s.space_used_size); }));
-registry.register(new Gauge("nodejs_heap_space_size_available_bytes", "Process heap space size available from Node.js in bytes.", ["space"],
-  (g) => { for (const { space, s } of heapSpaces()) g.set({ space }, s.space_available_size); }));
+registry.register(
+  new Gauge("nodejs_heap_space_size_total_bytes", "Process heap space size total from Node.js in bytes.", ["space"], (g) => {
+    for (const { space, s } of heapSpaces()) g.set({ space }, s.space_size);
+  }),
+);
+registry.register(
+  new Gauge("nodejs_heap_space_size_used_bytes", "Process heap space size used from Node.js in bytes.", ["space"], (g) => {
+    for (const { space, s } of heapSpaces()) g.set({ space }, s.space_used_size);
+  }),
+);
+registry.register(
+  new Gauge("nodejs_heap_space_size_available_bytes", "Process heap space size available from Node.js in bytes.", ["space"], (g) => {
+    for (const { space, s } of heapSpaces()) g.set({ space }, s.space_available_size);
+  }),
+);
 const [major = "0", minor = "0", patch = "0"] = process.versions.node.split(".");
-registry.register(new Gauge("nodejs_version_info", "Node.js version info.", ["version", "major", "minor", "patch"],
-  (g) => g.set({ version: process.version, major, minor, patch }, 1)));
-registry.register(new Gauge("nodejs_active_resources", "Number of active resources that are currently keeping the event loop alive, grouped by async resource type.", ["type"], (g) => {
-  g.reset();
-  const counts = new Map<string, number>();
-  for (const t of process.getActiveResourcesInfo()) counts.set(t, (counts.get(t) ?? 0) + 1);
-  for (const [type, n] of counts) g.set({ type }, n);
-}));
+registry.register(
+  new Gauge("nodejs_version_info", "Node.js version info.", ["version", "major", "minor", "patch"], (g) => g.set({ version: process.version, major, minor, patch }, 1)),
+);
+registry.register(
+  new Gauge("nodejs_active_resources", "Number of active resources that are currently keeping the event loop alive, grouped by async resource type.", ["type"], (g) => {
+    g.reset();
+    const counts = new Map<string, number>();
+    for (const t of process.getActiveResourcesInfo()) counts.set(t, (counts.get(t) ?? 0) + 1);
+    for (const [type, n] of counts) g.set({ type }, n);
+  }),
+);
 let lagSeconds = 0;
 registry.register(new Gauge("nodejs_eventloop_lag_seconds", "Lag of event loop in seconds.", [], (g) => g.set(lagSeconds)));
 
@@ -87,8 +137,12 @@ export async function scrapeMetrics(): Promise<string> {
   return registry.metrics();
 }
 
-registry.register(new Counter("netevd_log_records_dropped_total", "Log records dropped because the log sink (stdout: a pipe, journald) was backed up", [],
-  (c) => { c.reset(); c.inc(logStats.dropped); }));
+registry.register(
+  new Counter("netevd_log_records_dropped_total", "Log records dropped because the log sink (stdout: a pipe, journald) was backed up", [], (c) => {
+    c.reset();
+    c.inc(logStats.dropped);
+  }),
+);
 
 // ---- netevd's own ------------------------------------------------------------------------------
 const counter = (name: string, help: string, labelNames: string[] = []) => registry.register(new Counter(name, help, labelNames));
@@ -110,8 +164,9 @@ export const metrics = {
   events: counter("netevd_events_total", "Events emitted, by source and event (hook dir name)", ["source", "event"]),
   hookRuns: counter("netevd_hook_runs_total", "Hook script runs, by hook dir and result (ok, failed, timeout, error)", ["dir", "result"]),
   hookFailures: counter("netevd_hook_failures_total", "Hook script runs that did not succeed (exit status, signal, timeout, spawn error), by hook dir", ["dir"]),
-  hookDuration: registry.register(new Histogram("netevd_hook_duration_seconds", "Hook script run time, by hook dir", ["dir"],
-    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30])),
+  hookDuration: registry.register(
+    new Histogram("netevd_hook_duration_seconds", "Hook script run time, by hook dir", ["dir"], [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]),
+  ),
   hooksCoalesced: counter("netevd_hook_events_coalesced_total", "Events whose pending hook run was replaced by a newer event"),
   netlinkMessages: counter("netevd_netlink_messages_total", "rtnetlink notifications received"),
   netlinkErrors: counter("netevd_netlink_errors_total", "rtnetlink receive or decode errors"),
@@ -127,8 +182,11 @@ export const metrics = {
   rules: gauge("netevd_rules", "Routing policy rules in the kernel model"),
   buildInfo: gauge("netevd_build_info", "Build information (value 1)", ["version", "node"]),
   // read from the sources when scraped: no bookkeeping between scrapes
-  sourceUp: registry.register(new Gauge("netevd_source_up", "Whether an event source works (1) or not (0): the kernel's netlink socket and the configured backend", ["source"],
-    (g) => { if (sourceHealth) for (const [source, h] of Object.entries(sourceHealth())) g.set({ source }, h.ok ? 1 : 0); })),
+  sourceUp: registry.register(
+    new Gauge("netevd_source_up", "Whether an event source works (1) or not (0): the kernel's netlink socket and the configured backend", ["source"], (g) => {
+      if (sourceHealth) for (const [source, h] of Object.entries(sourceHealth())) g.set({ source }, h.ok ? 1 : 0);
+    }),
+  ),
   reloadSuccessful: gauge("netevd_config_last_reload_successful", "Whether the last configuration reload succeeded (1) or was rejected (0); 1 before any reload"),
   reloadSuccessTime: gauge("netevd_config_last_reload_success_timestamp_seconds", "When the configuration was last loaded successfully (start or reload), since the Unix epoch"),
 };
@@ -138,7 +196,10 @@ for (const dir of LABEL_VALUES.hookDir) {
   metrics.hookFailures.inc({ dir }, 0);
   for (const result of LABEL_VALUES.hookResult) metrics.hookRuns.inc({ dir, result }, 0);
 }
-for (const service of LABEL_VALUES.dbusService) { metrics.dbusCalls.inc({ service }, 0); metrics.dbusErrors.inc({ service }, 0); }
+for (const service of LABEL_VALUES.dbusService) {
+  metrics.dbusCalls.inc({ service }, 0);
+  metrics.dbusErrors.inc({ service }, 0);
+}
 for (const object of LABEL_VALUES.routingObject) for (const action of LABEL_VALUES.routingAction) metrics.routingActions.inc({ object, action }, 0);
 metrics.reloadSuccessful.set(1);
 metrics.reloadSuccessTime.set(Date.now() / 1000);
@@ -160,7 +221,13 @@ export function setSourceHealthProvider(health: () => Record<string, { ok: boole
  * sink's series go with it). Counters restart at 0 when a reload restarts a changed sink.
  */
 export interface SinkMetricStats {
-  name: string; delivered: number; failedAttempts: number; dropped: number; queued: number; queuedBytes: number; oldestAgeSec: number;
+  name: string;
+  delivered: number;
+  failedAttempts: number;
+  dropped: number;
+  queued: number;
+  queuedBytes: number;
+  oldestAgeSec: number;
 }
 let sinkStats: () => SinkMetricStats[] = () => [];
 export function setSinkStatsSource(fn: () => SinkMetricStats[]): void {
@@ -173,10 +240,8 @@ const perSink = (m: Counter | Gauge, pick: (s: SinkMetricStats) => number) => {
     else m.set({ sink: s.name }, pick(s));
   }
 };
-const sinkCounter = (name: string, help: string, pick: (s: SinkMetricStats) => number) =>
-  registry.register(new Counter(name, help, ["sink"], (c) => perSink(c, pick)));
-const sinkGauge = (name: string, help: string, pick: (s: SinkMetricStats) => number) =>
-  registry.register(new Gauge(name, help, ["sink"], (g) => perSink(g, pick)));
+const sinkCounter = (name: string, help: string, pick: (s: SinkMetricStats) => number) => registry.register(new Counter(name, help, ["sink"], (c) => perSink(c, pick)));
+const sinkGauge = (name: string, help: string, pick: (s: SinkMetricStats) => number) => registry.register(new Gauge(name, help, ["sink"], (g) => perSink(g, pick)));
 sinkCounter("netevd_sink_delivered_total", "Events a sink's receiver accepted (2xx), by sink", (s) => s.delivered);
 sinkCounter("netevd_sink_failed_attempts_total", "Delivery attempts that failed (error, timeout, non-2xx), by sink", (s) => s.failedAttempts);
 sinkCounter("netevd_sink_dropped_total", "Events dropped from a sink's spool (spool full, or corrupt on recovery), by sink", (s) => s.dropped);

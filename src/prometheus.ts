@@ -43,8 +43,13 @@ abstract class Metric {
   /** label values joined by \u0000 → the series */
   protected readonly series = new Map<string, { values: string[]; value: number }>();
 
-  constructor(readonly name: string, readonly help: string, readonly type: string,
-    readonly labelNames: readonly string[], private readonly collectFn?: (m: Metric) => void) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: string,
+    readonly labelNames: readonly string[],
+    private readonly collectFn?: (m: Metric) => void,
+  ) {}
 
   protected add(labels: Labels | undefined, delta: number, set = false): void {
     const { key, values } = seriesKey(this.name, this.labelNames, labels);
@@ -75,7 +80,7 @@ export class Counter extends Metric {
   /** inc(), inc(5), inc({a: "x"}), inc({a: "x"}, 5); negative increments are refused */
   inc(labelsOrValue?: Labels | number, value?: number): void {
     const labels = typeof labelsOrValue === "object" ? labelsOrValue : undefined;
-    const v = typeof labelsOrValue === "number" ? labelsOrValue : value ?? 1;
+    const v = typeof labelsOrValue === "number" ? labelsOrValue : (value ?? 1);
     if (!(v >= 0)) throw new Error(`metric ${this.name}: a counter only goes up (got ${v})`);
     this.add(labels, v);
   }
@@ -97,12 +102,20 @@ export class Histogram {
   readonly type = "histogram";
   private readonly series = new Map<string, { values: string[]; counts: number[]; sum: number; count: number }>();
 
-  constructor(readonly name: string, readonly help: string, readonly labelNames: readonly string[], readonly buckets: readonly number[]) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[],
+    readonly buckets: readonly number[],
+  ) {}
 
   observe(labels: Labels, value: number): void {
     const { key, values } = seriesKey(this.name, this.labelNames, labels);
     let s = this.series.get(key);
-    if (!s) { s = { values, counts: this.buckets.map(() => 0), sum: 0, count: 0 }; this.series.set(key, s); }
+    if (!s) {
+      s = { values, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+      this.series.set(key, s);
+    }
     for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]!++;
     s.sum += value;
     s.count++;
@@ -111,7 +124,9 @@ export class Histogram {
   render(): string {
     let out = `# HELP ${this.name} ${escapeHelp(this.help)}\n# TYPE ${this.name} histogram\n`;
     for (const s of this.series.values()) {
-      this.buckets.forEach((b, i) => { out += `${this.name}_bucket${labelText(this.labelNames, s.values, ["le", fmt(b)])} ${s.counts[i]}\n`; });
+      this.buckets.forEach((b, i) => {
+        out += `${this.name}_bucket${labelText(this.labelNames, s.values, ["le", fmt(b)])} ${s.counts[i]}\n`;
+      });
       out += `${this.name}_bucket${labelText(this.labelNames, s.values, ["le", "+Inf"])} ${s.count}\n`;
       out += `${this.name}_sum${labelText(this.labelNames, s.values)} ${fmt(s.sum)}\n`;
       out += `${this.name}_count${labelText(this.labelNames, s.values)} ${s.count}\n`;

@@ -42,8 +42,9 @@ export function pushPlan(fields: Record<string, string>): PushPlan {
   const rejected: string[] = [];
   const words = (s: string | undefined) => (s ? s.split(" ").filter(Boolean) : []);
   const dns = words(fields.DHCP_DNS).filter((a) => validIp(a) || (rejected.push("dns"), false));
-  const domains = [...new Set(words(fields.DHCP_DOMAIN).map((d) => (d.endsWith(".") ? d.slice(0, -1) : d).toLowerCase()))]
-    .filter((d) => validHostname(d) || (rejected.push("domains"), false));
+  const domains = [...new Set(words(fields.DHCP_DOMAIN).map((d) => (d.endsWith(".") ? d.slice(0, -1) : d).toLowerCase()))].filter(
+    (d) => validHostname(d) || (rejected.push("domains"), false),
+  );
   const plan: PushPlan = { dns, domains, rejected };
   const h = fields.DHCP_HOSTNAME;
   if (h) {
@@ -71,7 +72,8 @@ export function dnsAddress(a: string): [number, number[]] {
     }
     return list;
   };
-  if (tail === undefined) parts = v4(parts); else tailParts = v4(tailParts);
+  if (tail === undefined) parts = v4(parts);
+  else tailParts = v4(tailParts);
   const zeros = 8 - parts.length - tailParts.length;
   for (const g of [...parts, ...Array<string>(tail === undefined ? 0 : zeros).fill("0"), ...tailParts]) {
     const n = parseInt(g, 16);
@@ -154,7 +156,11 @@ export class DnsActions {
   private async connection(): Promise<SystemBus> {
     if (this.bus && !this.bus.isClosed) return this.bus;
     this.bus = null;
-    this.connecting ??= import("../dbus/bus.js").then((m) => m.SystemBus.connect()).finally(() => { this.connecting = null; });
+    this.connecting ??= import("../dbus/bus.js")
+      .then((m) => m.SystemBus.connect())
+      .finally(() => {
+        this.connecting = null;
+      });
     this.bus = await this.connecting;
     return this.bus;
   }
@@ -168,9 +174,10 @@ export class DnsActions {
       if (p.kind === "hostname") {
         await bus.call({ ...HOSTNAMED, member: "SetStaticHostname", signature: "sb", body: [p.values[0], false] });
       } else {
-        const call = p.kind === "dns"
-          ? { member: "SetLinkDNS", signature: "ia(iay)", body: [p.index, p.values.map(dnsAddress)] }
-          : { member: "SetLinkDomains", signature: "ia(sb)", body: [p.index, p.values.map((d) => [d, false])] };
+        const call =
+          p.kind === "dns"
+            ? { member: "SetLinkDNS", signature: "ia(iay)", body: [p.index, p.values.map(dnsAddress)] }
+            : { member: "SetLinkDomains", signature: "ia(sb)", body: [p.index, p.values.map((d) => [d, false])] };
         try {
           await bus.call({ ...RESOLVE, ...call });
         } catch (err) {
@@ -187,8 +194,12 @@ export class DnsActions {
       metrics.dnsPushes.inc({ kind: p.kind, result: "error" });
       const e = err as Error;
       this.o.log.warn("push failed", {
-        kind: p.kind, link: p.link, index: p.index, via,
-        error: dbusName(err) ?? (e as NodeJS.ErrnoException).code ?? e.name, err: e.message,
+        kind: p.kind,
+        link: p.link,
+        index: p.index,
+        via,
+        error: dbusName(err) ?? (e as NodeJS.ErrnoException).code ?? e.name,
+        err: e.message,
       });
       return false;
     }

@@ -14,7 +14,12 @@ export class DaemonUnreachable extends Error {}
 
 /** The daemon answered with an error. */
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly details?: unknown) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
     super(message);
   }
 }
@@ -146,7 +151,11 @@ export async function followStream(ep: Endpoint, path: string, onMessage: (m: Ss
   if (status !== 200) {
     const text = await readAll(res);
     let e: { code?: string; message?: string } | undefined;
-    try { e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error; } catch { /* not JSON */ }
+    try {
+      e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
+    } catch {
+      /* not JSON */
+    }
     throw new ApiError(status, e?.code ?? "error", e?.message ?? `HTTP ${status}`);
   }
   onOpen?.();

@@ -68,7 +68,11 @@ export function rateKeyOf(socket: Socket, via: "tcp" | "unix"): string {
 function procAddr(addr: string, port: number): string | undefined {
   const p = port.toString(16).toUpperCase().padStart(4, "0");
   const v4 = isIPv4(addr) ? addr : /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr)?.[1];
-  const word = (b: number[]) => b.map((x) => x.toString(16).toUpperCase().padStart(2, "0")).reverse().join("");
+  const word = (b: number[]) =>
+    b
+      .map((x) => x.toString(16).toUpperCase().padStart(2, "0"))
+      .reverse()
+      .join("");
   if (v4 && isIPv4(addr)) return `${word(v4.split(".").map(Number))}:${p}`;
   if (v4) return `0000000000000000FFFF0000${word(v4.split(".").map(Number))}:${p}`;
   if (addr === "::1") return `00000000000000000000000001000000:${p}`;
@@ -89,7 +93,9 @@ export function loopbackPeerUid(socket: Socket): number | undefined {
       // sl local rem st tx:rx tr:when retrnsmt uid ...: the client's socket has local = client
       if (f[1] === client && f[2] === server) return Number(f[7]);
     }
-  } catch { /* no procfs */ }
+  } catch {
+    /* no procfs */
+  }
   return undefined;
 }
 

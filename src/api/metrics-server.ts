@@ -32,13 +32,16 @@ export async function startMetricsListener(config: Config, log: Logger): Promise
       res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" }).end("GET /metrics\n");
       return;
     }
-    scrapeMetrics().then((text) => {
-      res.writeHead(200, { "content-type": registry.contentType, "cache-control": "no-store", "content-length": Buffer.byteLength(text) });
-      res.end(req.method === "HEAD" ? undefined : text);
-    }, (err: Error) => {
-      log.error("metrics collection failed", { err: err.message });
-      res.writeHead(500).end();
-    });
+    scrapeMetrics().then(
+      (text) => {
+        res.writeHead(200, { "content-type": registry.contentType, "cache-control": "no-store", "content-length": Buffer.byteLength(text) });
+        res.end(req.method === "HEAD" ? undefined : text);
+      },
+      (err: Error) => {
+        log.error("metrics collection failed", { err: err.message });
+        res.writeHead(500).end();
+      },
+    );
   });
   server.setTimeout(30_000);
   server.maxConnections = MAX_CONNECTIONS;
@@ -46,7 +49,10 @@ export async function startMetricsListener(config: Config, log: Logger): Promise
   try {
     await new Promise<void>((res, rej) => {
       server.once("error", rej);
-      server.listen(where, () => { server.off("error", rej); res(); });
+      server.listen(where, () => {
+        server.off("error", rej);
+        res();
+      });
     });
   } catch (err) {
     log.error("cannot listen on metrics.listen; /metrics stays on the API only", { listen: config.metrics.listen, err: (err as Error).message });
@@ -55,6 +61,10 @@ export async function startMetricsListener(config: Config, log: Logger): Promise
   log.info("metrics listening", { listen: config.metrics.listen });
   return {
     listen: config.metrics.listen,
-    close: () => new Promise<void>((res) => { server.close(() => res()); server.closeAllConnections(); }),
+    close: () =>
+      new Promise<void>((res) => {
+        server.close(() => res());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -11,8 +11,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
  * The page's files (plain, not compiled): beside this module in a package (scripts/package.sh
  * copies them to dist/src/api/page/), else in the source tree (this file is dist/src/api/page.js).
  */
-export const PAGE_DIR = [new URL("./page/", import.meta.url), new URL("../../../src/api/page/", import.meta.url)]
-  .map((u) => fileURLToPath(u)).find((d) => existsSync(`${d}index.html`)) ?? fileURLToPath(new URL("../../../src/api/page/", import.meta.url));
+export const PAGE_DIR =
+  [new URL("./page/", import.meta.url), new URL("../../../src/api/page/", import.meta.url)].map((u) => fileURLToPath(u)).find((d) => existsSync(`${d}index.html`)) ??
+  fileURLToPath(new URL("../../../src/api/page/", import.meta.url));
 
 /** URL path → file in PAGE_DIR and its type. A fixed table: no request string becomes a path. */
 export const PAGE_FILES: Readonly<Record<string, { file: string; type: string }>> = {
@@ -21,8 +22,8 @@ export const PAGE_FILES: Readonly<Record<string, { file: string; type: string }>
   "/page/style.css": { file: "style.css", type: "text/css; charset=utf-8" },
 };
 
-export const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
-  "frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+export const PAGE_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " + "frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 export const PAGE_HEADERS: Readonly<Record<string, string>> = {
   "content-security-policy": PAGE_CSP,

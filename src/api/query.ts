@@ -107,7 +107,10 @@ export function withHooks(events: NetevdEvent[], hooks: readonly HookRunResult[]
   return events.map((e) => ({ ...e, hooks: byEvent.get(e.id) ?? [] }));
 }
 
-export interface TriggerRequest { link: string; event: string }
+export interface TriggerRequest {
+  link: string;
+  event: string;
+}
 
 /** The body of POST /api/v1/trigger: exactly {"link": IFNAME, "event": EVENT}. */
 export function parseTriggerBody(body: unknown): TriggerRequest {

@@ -118,7 +118,10 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 export function sendError(res: ServerResponse, err: HttpError): void {
-  if (res.headersSent) { res.destroy(); return; }
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
   const error: Record<string, unknown> = { code: err.code, message: err.message };
   if (err.details !== undefined) error.details = err.details;
   sendJson(res, err.status, { error }, err.headers);
@@ -178,13 +181,25 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
     { path: "/health", get: (r) => health(r) },
     { path: "/api/v1/session", get: (r) => session(r), post: (r, body) => login(r, body) },
     { path: "/metrics", get: (r) => metricsText(r) },
-    { path: "/api/v1/status", get: (r) => { queryParams(r.url.searchParams, []); sendJson(r.res, 200, status()); } },
+    {
+      path: "/api/v1/status",
+      get: (r) => {
+        queryParams(r.url.searchParams, []);
+        sendJson(r.res, 200, status());
+      },
+    },
     {
       path: "/api/v1/interfaces",
       get: (r) => {
         queryParams(r.url.searchParams, []);
         const policy = ctx.config.routing.policy_rules;
-        sendJson(r.res, 200, { interfaces: interfacesView(ctx.model, (n) => interfaceSelected(ctx.config, n), (n) => policy.includes(n)) });
+        sendJson(r.res, 200, {
+          interfaces: interfacesView(
+            ctx.model,
+            (n) => interfaceSelected(ctx.config, n),
+            (n) => policy.includes(n),
+          ),
+        });
       },
     },
     {
@@ -192,15 +207,31 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
       get: (r) => {
         queryParams(r.url.searchParams, []);
         let name: string;
-        try { name = decodeURIComponent(r.param ?? ""); } catch { throw new HttpError(400, "invalid_parameter", "malformed interface name in the path"); }
+        try {
+          name = decodeURIComponent(r.param ?? "");
+        } catch {
+          throw new HttpError(400, "invalid_parameter", "malformed interface name in the path");
+        }
         if (!validIfname(name, true)) throw new HttpError(400, "invalid_parameter", `not an interface name: ${JSON.stringify(name)}`);
         const l = linkByName(ctx.model, name);
         if (!l) throw new HttpError(404, "not_found", `no such interface "${name}"`);
         sendJson(r.res, 200, interfaceView(ctx.model, l, interfaceSelected(ctx.config, l.name), ctx.config.routing.policy_rules.includes(l.name)));
       },
     },
-    { path: "/api/v1/routes", get: (r) => { queryParams(r.url.searchParams, []); sendJson(r.res, 200, { routes: routesView(ctx.model, ctx.config.routing.protocol) }); } },
-    { path: "/api/v1/rules", get: (r) => { queryParams(r.url.searchParams, []); sendJson(r.res, 200, { rules: rulesView(ctx.model, ctx.config.routing.protocol) }); } },
+    {
+      path: "/api/v1/routes",
+      get: (r) => {
+        queryParams(r.url.searchParams, []);
+        sendJson(r.res, 200, { routes: routesView(ctx.model, ctx.config.routing.protocol) });
+      },
+    },
+    {
+      path: "/api/v1/rules",
+      get: (r) => {
+        queryParams(r.url.searchParams, []);
+        sendJson(r.res, 200, { rules: rulesView(ctx.model, ctx.config.routing.protocol) });
+      },
+    },
     {
       path: "/api/v1/events",
       get: (r) => {
@@ -212,8 +243,14 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
     { path: "/api/v1/events/stream", get: (r) => stream(r) },
     {
       path: "/api/v1/scripts",
-      get: (r) => { queryParams(r.url.searchParams, []); sendJson(r.res, 200, scriptsView(ctx.config.system.scripts_dirs, d.daemonUid,
-        ctx.config.compat.networkd_dispatcher ? ctx.config.compat.networkd_dispatcher_dirs : undefined)); },
+      get: (r) => {
+        queryParams(r.url.searchParams, []);
+        sendJson(
+          r.res,
+          200,
+          scriptsView(ctx.config.system.scripts_dirs, d.daemonUid, ctx.config.compat.networkd_dispatcher ? ctx.config.compat.networkd_dispatcher_dirs : undefined),
+        );
+      },
     },
     {
       path: "/api/v1/reload",
@@ -297,9 +334,12 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
     const pick: { link?: string; event?: string; since?: string; limit?: number } = { ...filter };
     if (sel.since !== undefined) pick.since = sel.since;
     if (sel.limit !== undefined) pick.limit = sel.limit;
-    const replay = typeof lastId === "string" && lastId !== ""
-      ? eventsAfter(all, lastId).filter((e) => matchesFilter(e, filter))
-      : sel.limit === undefined && sel.since === undefined ? [] : selectEvents(all, pick);
+    const replay =
+      typeof lastId === "string" && lastId !== ""
+        ? eventsAfter(all, lastId).filter((e) => matchesFilter(e, filter))
+        : sel.limit === undefined && sel.since === undefined
+          ? []
+          : selectEvents(all, pick);
     d.streams.open(r.res, filter, replay, clientOf(r.req.socket, r.via));
     d.streamStarted?.(r.req, r.via);
   }
@@ -324,7 +364,11 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
     const origin = r.req.headers.origin;
     if (origin !== undefined && origin !== "null") {
       let host: string | undefined;
-      try { host = new URL(origin).host; } catch { /* malformed */ }
+      try {
+        host = new URL(origin).host;
+      } catch {
+        /* malformed */
+      }
       if (host !== r.req.headers.host) throw new HttpError(403, "forbidden", "cross-origin login refused");
     }
     if (!body || typeof body !== "object" || Array.isArray(body)) throw new HttpError(400, "invalid_body", 'a JSON body {"token": "<api.token>"} is required');
@@ -362,7 +406,8 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
   async function dispatch(req: IncomingMessage, res: ServerResponse, via: Via): Promise<void> {
     if (via === "tcp") {
       const wait = d.limiter.take(rateKeyOf(req.socket, via), ctx.config.api.rate_limit_per_sec);
-      if (wait > 0) throw new HttpError(429, "rate_limited", `more than api.rate_limit_per_sec (${ctx.config.api.rate_limit_per_sec}) requests per second`, { "retry-after": String(wait) });
+      if (wait > 0)
+        throw new HttpError(429, "rate_limited", `more than api.rate_limit_per_sec (${ctx.config.api.rate_limit_per_sec}) requests per second`, { "retry-after": String(wait) });
     }
     let url: URL;
     try {
@@ -386,8 +431,11 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
       const listen = d.listening.tcp === null ? null : parseListen(d.listening.tcp);
       const token = ctx.config.api.token;
       const read = method === "GET" || method === "HEAD";
-      if (listen && !isLoopbackHost(listen.host) && (!token || !(bearerMatches(req.headers.authorization, token) ||
-          (read && sessionValid(sessionFromCookies(req.headers.cookie), token))))) {
+      if (
+        listen &&
+        !isLoopbackHost(listen.host) &&
+        (!token || !(bearerMatches(req.headers.authorization, token) || (read && sessionValid(sessionFromCookies(req.headers.cookie), token))))
+      ) {
         throw new HttpError(401, "unauthorized", "the API listens beyond loopback: every request needs the bearer token", { "www-authenticate": "Bearer" });
       }
     }
@@ -398,7 +446,8 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
     if (method === "POST") {
       if (via === "tcp" && url.pathname !== "/api/v1/session") {
         const token = ctx.config.api.token;
-        if (!token) throw new HttpError(401, "unauthorized", "mutating endpoints over TCP need api.token (none is configured); use the unix socket", { "www-authenticate": "Bearer" });
+        if (!token)
+          throw new HttpError(401, "unauthorized", "mutating endpoints over TCP need api.token (none is configured); use the unix socket", { "www-authenticate": "Bearer" });
         if (!bearerMatches(req.headers.authorization, token)) throw new HttpError(401, "unauthorized", "missing or wrong bearer token", { "www-authenticate": "Bearer" });
       }
       const raw = await readBody(req, ctx.config.api.max_body_bytes);

@@ -59,7 +59,8 @@ function setView(scriptsDirs: readonly string[], daemonUid: number): ScriptSetVi
     if (!present.has(`${event}.d`)) continue;
     const d = discoverMerged(scriptsDirs, event, daemonUid);
     const entry: HookDirView = {
-      event, dir: d.dir,
+      event,
+      dir: d.dir,
       scripts: d.scripts.map((s) => ({ ...s })),
       masked: d.masked.map((m) => ({ ...m })),
       skipped: d.skipped.map((s) => ({ name: s.name, path: s.path, reason: s.reason })),
@@ -74,7 +75,16 @@ export function scriptsView(scriptsDirs: string | readonly string[], daemonUid: 
   const dirs = typeof scriptsDirs === "string" ? [scriptsDirs] : scriptsDirs;
   const set = setView(dirs, daemonUid);
   const view: ScriptsView = { scriptsDir: dirs[0] ?? "", ...set };
-  if (!dirs.some((d) => { try { readdirSync(d); return true; } catch { return false; } })) {
+  if (
+    !dirs.some((d) => {
+      try {
+        readdirSync(d);
+        return true;
+      } catch {
+        return false;
+      }
+    })
+  ) {
     view.problem = dirs.length === 1 ? "scripts directory does not exist" : "none of the scripts directories exists";
   }
   if (ndDirs) view.networkdDispatcher = setView(ndDirs, daemonUid);

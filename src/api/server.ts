@@ -46,7 +46,10 @@ function listenOn(server: Server, where: { host: string; port: number } | { path
     server.once("error", onError);
     // a deep accept queue: under a connection flood a probe's SYN waits its turn instead of being
     // dropped (a dropped SYN costs the client a 1 s retransmit); the guard then sorts them out
-    server.listen({ ...where, backlog: 4096 }, () => { server.off("error", onError); res(); });
+    server.listen({ ...where, backlog: 4096 }, () => {
+      server.off("error", onError);
+      res();
+    });
   });
 }
 
@@ -54,7 +57,10 @@ function listenOn(server: Server, where: { host: string; port: number } | { path
 function socketAlive(path: string): Promise<boolean> {
   return new Promise((res) => {
     const c = connect({ path });
-    c.once("connect", () => { c.destroy(); res(true); });
+    c.once("connect", () => {
+      c.destroy();
+      res(true);
+    });
     c.once("error", () => res(false));
   });
 }
@@ -91,8 +97,10 @@ async function listenUnix(server: Server, path: string): Promise<{ ino: number }
 
 function explainSocketError(err: NodeJS.ErrnoException, path: string): string {
   if (err.code === "EACCES" || err.code === "EPERM") {
-    return `${err.code}: the daemon (uid ${process.getuid?.()}) may not create ${path}; give it ${dirname(path)} ` +
-      `(systemd: RuntimeDirectory=netevd; by hand: install -d -o netevd -g netevd -m 0750 ${dirname(path)})`;
+    return (
+      `${err.code}: the daemon (uid ${process.getuid?.()}) may not create ${path}; give it ${dirname(path)} ` +
+      `(systemd: RuntimeDirectory=netevd; by hand: install -d -o netevd -g netevd -m 0750 ${dirname(path)})`
+    );
   }
   return err.message;
 }
@@ -116,7 +124,12 @@ export async function startApi(ctx: ApiContext): Promise<ApiServer> {
   const guards: Partial<Record<Via, ConnectionGuard>> = {};
   const route = createRouter({
     // the owners a script may have besides root: none for root hooks (hooks.user: root)
-    ctx, streams, limiter: new RateLimiter(), version: packageVersion(), daemonUid: ctx.config.hooks.user === "root" ? 0 : process.getuid?.() ?? 0, listening,
+    ctx,
+    streams,
+    limiter: new RateLimiter(),
+    version: packageVersion(),
+    daemonUid: ctx.config.hooks.user === "root" ? 0 : (process.getuid?.() ?? 0),
+    listening,
     streamStarted: (req, via) => guards[via]?.streamStarted(req.socket),
   });
   const servers: Server[] = [];
@@ -140,13 +153,22 @@ export async function startApi(ctx: ApiContext): Promise<ApiServer> {
     closed = true;
     if (retry) clearTimeout(retry);
     streams.close();
-    await Promise.all(servers.map((s) => new Promise<void>((res) => {
-      s.close(() => res());
-      s.closeAllConnections();
-    })));
+    await Promise.all(
+      servers.map(
+        (s) =>
+          new Promise<void>((res) => {
+            s.close(() => res());
+            s.closeAllConnections();
+          }),
+      ),
+    );
     if (listening.socket && socketIno !== undefined) {
       // remove the socket only if it is still ours (not a newer daemon's)
-      try { if (lstatSync(listening.socket, { throwIfNoEntry: false })?.ino === socketIno) unlinkSync(listening.socket); } catch { /* gone */ }
+      try {
+        if (lstatSync(listening.socket, { throwIfNoEntry: false })?.ino === socketIno) unlinkSync(listening.socket);
+      } catch {
+        /* gone */
+      }
     }
   };
 
@@ -162,18 +184,25 @@ export async function startApi(ctx: ApiContext): Promise<ApiServer> {
       const code = (err as NodeJS.ErrnoException).code;
       const delay = LISTEN_RETRY_MS[Math.min(attempt, LISTEN_RETRY_MS.length - 1)]!;
       listening.tcpError = `cannot listen on ${api.listen}: ${code ?? (err as Error).message}${code === "EADDRINUSE" ? " (the port is taken)" : ""}; retrying`;
-      if (attempt === 0) log.error("API TCP listener failed; the daemon runs on, the unix socket serves, binding is retried", { listen: api.listen, err: (err as Error).message, code });
+      if (attempt === 0)
+        log.error("API TCP listener failed; the daemon runs on, the unix socket serves, binding is retried", { listen: api.listen, err: (err as Error).message, code });
       if (!closed) retry = setTimeout(() => void bindTcp(attempt + 1).catch(logRejection(log, "API TCP listener failed", { listen: api.listen })), delay);
       if (attempt === 0) ctx.apiStateChanged?.();
       return;
     }
-    if (closed) { s.close(); return; }
+    if (closed) {
+      s.close();
+      return;
+    }
     servers.push(s);
     // the address really bound (a host name in api.listen resolved): auth decisions follow it
     const a = s.address();
     listening.tcp = a && typeof a === "object" ? (a.family === "IPv6" ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`) : api.listen;
     if (attempt > 0) log.info("API TCP listener bound after retrying", { listen: listening.tcp, attempts: attempt + 1 });
-    if (listening.tcpError) { listening.tcpError = null; ctx.apiStateChanged?.(); }
+    if (listening.tcpError) {
+      listening.tcpError = null;
+      ctx.apiStateChanged?.();
+    }
   };
   await bindTcp(0);
   if (api.socket) {
@@ -184,17 +213,22 @@ export async function startApi(ctx: ApiContext): Promise<ApiServer> {
       listening.socket = api.socket;
     } catch (err) {
       log.error("cannot create the API unix socket; running without it (CLI commands need --endpoint)", {
-        socket: api.socket, err: explainSocketError(err as NodeJS.ErrnoException, api.socket),
+        socket: api.socket,
+        err: explainSocketError(err as NodeJS.ErrnoException, api.socket),
       });
     }
   }
   log.info("API listening", { listen: listening.tcp, socket: listening.socket, token: api.token ? "set" : "none" });
   return {
-    get tcp() { return listening.tcp; },
-    get socket() { return listening.socket; },
-    get tcpError() { return listening.tcpError; },
+    get tcp() {
+      return listening.tcp;
+    },
+    get socket() {
+      return listening.socket;
+    },
+    get tcpError() {
+      return listening.tcpError;
+    },
     close,
   };
 }
-
-

@@ -129,7 +129,10 @@ export class EventStreams {
       if (!more) return;
       if (slice >= PUMP_SLICE_BYTES && c.next < c.queue.length) {
         c.scheduled = true;
-        setImmediate(() => { c.scheduled = false; this.pump(c); });
+        setImmediate(() => {
+          c.scheduled = false;
+          this.pump(c);
+        });
         return;
       }
     }

@@ -8,14 +8,33 @@ import { linkGateway } from "../events/factory.js";
 
 export const TABLE_NAMES: Readonly<Record<number, string>> = { [C.RT_TABLE_DEFAULT]: "default", [C.RT_TABLE_MAIN]: "main", [C.RT_TABLE_LOCAL]: "local" };
 export const SCOPE_NAMES: Readonly<Record<number, string>> = {
-  [C.RT_SCOPE_UNIVERSE]: "global", [C.RT_SCOPE_SITE]: "site", [C.RT_SCOPE_LINK]: "link", [C.RT_SCOPE_HOST]: "host", [C.RT_SCOPE_NOWHERE]: "nowhere",
+  [C.RT_SCOPE_UNIVERSE]: "global",
+  [C.RT_SCOPE_SITE]: "site",
+  [C.RT_SCOPE_LINK]: "link",
+  [C.RT_SCOPE_HOST]: "host",
+  [C.RT_SCOPE_NOWHERE]: "nowhere",
 };
 export const ROUTE_TYPES: Readonly<Record<number, string>> = {
-  0: "unspec", 1: "unicast", 2: "local", 3: "broadcast", 4: "anycast", 5: "multicast", 6: "blackhole",
-  7: "unreachable", 8: "prohibit", 9: "throw", 10: "nat", 11: "xresolve",
+  0: "unspec",
+  1: "unicast",
+  2: "local",
+  3: "broadcast",
+  4: "anycast",
+  5: "multicast",
+  6: "blackhole",
+  7: "unreachable",
+  8: "prohibit",
+  9: "throw",
+  10: "nat",
+  11: "xresolve",
 };
 export const RULE_ACTIONS: Readonly<Record<number, string>> = {
-  1: "lookup", 2: "goto", 3: "nop", 6: "blackhole", 7: "unreachable", 8: "prohibit",
+  1: "lookup",
+  2: "goto",
+  3: "nop",
+  6: "blackhole",
+  7: "unreachable",
+  8: "prohibit",
 };
 
 const family = (f: 4 | 6): "inet" | "inet6" => (f === 4 ? "inet" : "inet6");
@@ -55,8 +74,12 @@ export interface InterfaceView {
 
 export function addressView(a: AddressRecord): AddressView {
   const v: AddressView = {
-    family: family(a.family), address: a.address, prefixlen: a.prefixlen,
-    scope: SCOPE_NAMES[a.scope] ?? String(a.scope), tentative: a.tentative, flags: a.flags,
+    family: family(a.family),
+    address: a.address,
+    prefixlen: a.prefixlen,
+    scope: SCOPE_NAMES[a.scope] ?? String(a.scope),
+    tentative: a.tentative,
+    flags: a.flags,
   };
   if (a.peer !== undefined) v.peer = a.peer;
   if (a.label !== undefined) v.label = a.label;
@@ -67,9 +90,18 @@ export function interfaceView(m: NetworkModel, l: LinkRecord, monitored: boolean
   const addrs = [...m.addrs.values()].filter((a) => a.index === l.index).sort((a, b) => a.family - b.family);
   const b = m.backend.get(l.index);
   return {
-    index: l.index, name: l.name, kind: l.kind ?? null, mac: l.mac ?? null, mtu: l.mtu, up: l.up, carrier: l.carrier,
-    operstate: l.operstate, master: l.master === undefined ? null : (m.links.get(l.master)?.name ?? String(l.master)),
-    flags: l.flags, monitored, policyRouted,
+    index: l.index,
+    name: l.name,
+    kind: l.kind ?? null,
+    mac: l.mac ?? null,
+    mtu: l.mtu,
+    up: l.up,
+    carrier: l.carrier,
+    operstate: l.operstate,
+    master: l.master === undefined ? null : (m.links.get(l.master)?.name ?? String(l.master)),
+    flags: l.flags,
+    monitored,
+    policyRouted,
     addresses: addrs.map(addressView),
     gateway: linkGateway(m, l.index),
     backend: b ? { backend: b.backend, fields: { ...b.fields } } : null,
@@ -102,8 +134,13 @@ export interface RouteView {
 
 export function routeView(m: NetworkModel, r: RouteRecord, ownProtocol: number): RouteView {
   const v: RouteView = {
-    family: family(r.family), type: ROUTE_TYPES[r.type] ?? String(r.type), dst: prefix(r.dst, r.dstLen, "default"),
-    table: r.table, protocol: r.protocol, scope: SCOPE_NAMES[r.scope] ?? String(r.scope), ours: r.protocol === ownProtocol,
+    family: family(r.family),
+    type: ROUTE_TYPES[r.type] ?? String(r.type),
+    dst: prefix(r.dst, r.dstLen, "default"),
+    table: r.table,
+    protocol: r.protocol,
+    scope: SCOPE_NAMES[r.scope] ?? String(r.scope),
+    ours: r.protocol === ownProtocol,
   };
   if (r.src !== undefined) v.src = prefix(r.src, r.srcLen, "");
   if (r.gateway !== undefined) v.gateway = r.gateway;
@@ -124,9 +161,7 @@ export function routeView(m: NetworkModel, r: RouteRecord, ownProtocol: number):
 const tableRank = (t: number): number => (t === C.RT_TABLE_MAIN ? 0 : t === C.RT_TABLE_LOCAL ? 2 : t === C.RT_TABLE_DEFAULT ? 3 : 1);
 
 export function routesView(m: NetworkModel, ownProtocol: number): RouteView[] {
-  return [...m.routes.values()]
-    .sort((a, b) => a.family - b.family || tableRank(a.table) - tableRank(b.table) || a.table - b.table)
-    .map((r) => routeView(m, r, ownProtocol));
+  return [...m.routes.values()].sort((a, b) => a.family - b.family || tableRank(a.table) - tableRank(b.table) || a.table - b.table).map((r) => routeView(m, r, ownProtocol));
 }
 
 export interface RuleView {
@@ -150,8 +185,14 @@ export interface RuleView {
 
 export function ruleView(r: RuleRecord, ownProtocol: number): RuleView {
   const v: RuleView = {
-    family: family(r.family), priority: r.priority ?? null, src: prefix(r.src, r.srcLen, "all"), dst: prefix(r.dst, r.dstLen, "all"),
-    table: r.table, action: RULE_ACTIONS[r.action] ?? String(r.action), protocol: r.protocol, ours: r.protocol === ownProtocol,
+    family: family(r.family),
+    priority: r.priority ?? null,
+    src: prefix(r.src, r.srcLen, "all"),
+    dst: prefix(r.dst, r.dstLen, "all"),
+    table: r.table,
+    action: RULE_ACTIONS[r.action] ?? String(r.action),
+    protocol: r.protocol,
+    ours: r.protocol === ownProtocol,
   };
   if (TABLE_NAMES[r.table]) v.tableName = TABLE_NAMES[r.table];
   if (r.iifname !== undefined) v.iif = r.iifname;
@@ -164,7 +205,5 @@ export function ruleView(r: RuleRecord, ownProtocol: number): RuleView {
 }
 
 export function rulesView(m: NetworkModel, ownProtocol: number): RuleView[] {
-  return [...m.rules.values()]
-    .sort((a, b) => a.family - b.family || (a.priority ?? 0) - (b.priority ?? 0))
-    .map((r) => ruleView(r, ownProtocol));
+  return [...m.rules.values()].sort((a, b) => a.family - b.family || (a.priority ?? 0) - (b.priority ?? 0)).map((r) => ruleView(r, ownProtocol));
 }

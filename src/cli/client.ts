@@ -20,7 +20,6 @@ const EXIT = { ok: 0, failure: 1, usage: 2, unreachable: 3 } as const;
 
 export const CLIENT_COMMANDS: ReadonlySet<string> = new Set(["status", "list", "show", "events", "reload", "trigger"]);
 
-
 const OPTIONS = {
   config: { type: "string", short: "c" },
   json: { type: "boolean" },
@@ -36,7 +35,10 @@ const OPTIONS = {
 } as const;
 
 class UsageError extends Error {
-  constructor(message: string, readonly cmd?: string) {
+  constructor(
+    message: string,
+    readonly cmd?: string,
+  ) {
     super(message);
   }
 }
@@ -112,7 +114,9 @@ const printJson = (v: unknown): void => out(JSON.stringify(v, null, 2) + "\n");
 /** Run one client command; `argv` is the whole command line after `netevd`. */
 export async function runClientCommand(argv: string[]): Promise<number> {
   // `netevd events --follow | head` closes stdout: that is the end, not an error
-  process.stdout.on("error", (err: NodeJS.ErrnoException) => { if (err.code === "EPIPE") process.exit(EXIT.ok); });
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(EXIT.ok);
+  });
   try {
     return await run(argv);
   } catch (err) {
@@ -151,7 +155,8 @@ async function run(argv: string[]): Promise<number> {
     case "status": {
       want(cmd, args, 0);
       const { body } = await callApi<Parameters<typeof formatStatus>[0]>(ep(), "GET", "/api/v1/status");
-      if (o.json) printJson(body); else out(formatStatus(body, paint));
+      if (o.json) printJson(body);
+      else out(formatStatus(body, paint));
       return EXIT.ok;
     }
     case "list": {
@@ -160,22 +165,26 @@ async function run(argv: string[]): Promise<number> {
       switch (what) {
         case "interfaces": {
           const { body } = await callApi<{ interfaces: InterfaceView[] }>(ep(), "GET", "/api/v1/interfaces");
-          if (o.json) printJson(body.interfaces); else out(formatInterfaces(body.interfaces));
+          if (o.json) printJson(body.interfaces);
+          else out(formatInterfaces(body.interfaces));
           return EXIT.ok;
         }
         case "routes": {
           const { body } = await callApi<{ routes: RouteView[] }>(ep(), "GET", "/api/v1/routes");
-          if (o.json) printJson(body.routes); else out(formatRoutes(body.routes));
+          if (o.json) printJson(body.routes);
+          else out(formatRoutes(body.routes));
           return EXIT.ok;
         }
         case "rules": {
           const { body } = await callApi<{ rules: RuleView[] }>(ep(), "GET", "/api/v1/rules");
-          if (o.json) printJson(body.rules); else out(formatRules(body.rules));
+          if (o.json) printJson(body.rules);
+          else out(formatRules(body.rules));
           return EXIT.ok;
         }
         case "scripts": {
           const { body } = await callApi<ScriptsView>(ep(), "GET", "/api/v1/scripts");
-          if (o.json) printJson(body); else out(formatScripts(body));
+          if (o.json) printJson(body);
+          else out(formatScripts(body));
           return EXIT.ok;
         }
         default:
@@ -188,7 +197,8 @@ async function run(argv: string[]): Promise<number> {
       const name = args[1]!;
       if (!validIfname(name, true)) throw new UsageError(`not an interface name: ${JSON.stringify(name)}`, cmd);
       const { body } = await callApi<InterfaceView>(ep(), "GET", `/api/v1/interfaces/${encodeURIComponent(name)}`);
-      if (o.json) printJson(body); else out(formatInterface(body));
+      if (o.json) printJson(body);
+      else out(formatInterface(body));
       return EXIT.ok;
     }
     case "events":
@@ -206,7 +216,8 @@ async function run(argv: string[]): Promise<number> {
         }
         throw err;
       }
-      if (o.json) printJson({ ok: true }); else out("configuration reloaded\n");
+      if (o.json) printJson({ ok: true });
+      else out("configuration reloaded\n");
       return EXIT.ok;
     }
     case "trigger": {
@@ -215,7 +226,8 @@ async function run(argv: string[]): Promise<number> {
       if (!validIfname(link, true)) throw new UsageError(`not an interface name: ${JSON.stringify(link)}`, cmd);
       if (!hookDirName(event)) throw new UsageError(`unknown event ${JSON.stringify(event)} (a hook directory name without ".d", e.g. carrier, routable)`, cmd);
       const { body } = await callApi<{ eventId: string }>(ep(), "POST", "/api/v1/trigger", { link, event });
-      if (o.json) printJson(body); else out(`triggered ${event} on ${link}: event ${body.eventId}\n`);
+      if (o.json) printJson(body);
+      else out(`triggered ${event} on ${link}: event ${body.eventId}\n`);
       return EXIT.ok;
     }
     case "":
@@ -228,7 +240,15 @@ async function run(argv: string[]): Promise<number> {
 /** reconnect delays of `events --follow` after the stream broke: 0.25 s doubling up to 10 s */
 export const FOLLOW_BACKOFF_MS = { first: 250, max: 10_000 } as const;
 
-interface EventsOptions { follow?: boolean; link?: string; event?: string; limit?: string; since?: string; utc?: boolean; json?: boolean }
+interface EventsOptions {
+  follow?: boolean;
+  link?: string;
+  event?: string;
+  limit?: string;
+  since?: string;
+  utc?: boolean;
+  json?: boolean;
+}
 
 async function events(ep: () => Endpoint, o: EventsOptions, paint: ReturnType<typeof paintFor>): Promise<number> {
   const q = new URLSearchParams();
@@ -240,7 +260,8 @@ async function events(ep: () => Endpoint, o: EventsOptions, paint: ReturnType<ty
     if (!hookDirName(o.event)) throw new UsageError(`--event: unknown event ${JSON.stringify(o.event)}`, "events");
     q.set("event", o.event);
   }
-  if (o.limit !== undefined && (!/^\d{1,7}$/.test(o.limit) || Number(o.limit) < 1)) throw new UsageError(`--limit must be a positive integer, got ${JSON.stringify(o.limit)}`, "events");
+  if (o.limit !== undefined && (!/^\d{1,7}$/.test(o.limit) || Number(o.limit) < 1))
+    throw new UsageError(`--limit must be a positive integer, got ${JSON.stringify(o.limit)}`, "events");
   if (o.since !== undefined) {
     const s = parseSince(o.since, new Date());
     if ("error" in s) throw new UsageError(s.error, "events");
@@ -273,23 +294,32 @@ async function events(ep: () => Endpoint, o: EventsOptions, paint: ReturnType<ty
     const path = `/api/v1/events/stream?${lastId ? new URLSearchParams([...streamQuery].filter(([k]) => k === "link" || k === "event" || k === "include")) : streamQuery}`;
     let connected = false;
     try {
-      await followStream(endpoint, path, (m) => {
-        if (m.event === "hook") { out(formatHookResult(JSON.parse(m.data) as HookRunResult, { paint })); return; }
-        if (m.event !== undefined && m.event !== "message") return;
-        if (m.id) {
-          if (seen.has(m.id)) return;
-          seen.add(m.id);
-          if (seen.size > 10_000) seen.delete(seen.values().next().value!);
-          lastId = m.id;
-        }
-        if (o.json) out(m.data + "\n");
-        else out(show(JSON.parse(m.data) as NetevdEvent));
-      }, lastId, () => {
-        connected = true;
-        if (connectedOnce && process.stderr.isTTY) process.stderr.write(paint.dim("netevd: reconnected\n"));
-        connectedOnce = true;
-        delay = FOLLOW_BACKOFF_MS.first;
-      });
+      await followStream(
+        endpoint,
+        path,
+        (m) => {
+          if (m.event === "hook") {
+            out(formatHookResult(JSON.parse(m.data) as HookRunResult, { paint }));
+            return;
+          }
+          if (m.event !== undefined && m.event !== "message") return;
+          if (m.id) {
+            if (seen.has(m.id)) return;
+            seen.add(m.id);
+            if (seen.size > 10_000) seen.delete(seen.values().next().value!);
+            lastId = m.id;
+          }
+          if (o.json) out(m.data + "\n");
+          else out(show(JSON.parse(m.data) as NetevdEvent));
+        },
+        lastId,
+        () => {
+          connected = true;
+          if (connectedOnce && process.stderr.isTTY) process.stderr.write(paint.dim("netevd: reconnected\n"));
+          connectedOnce = true;
+          delay = FOLLOW_BACKOFF_MS.first;
+        },
+      );
       if (process.stderr.isTTY) process.stderr.write(paint.dim("netevd: the event stream ended; reconnecting\n"));
     } catch (err) {
       if (!connectedOnce || err instanceof ApiError) throw err;

@@ -10,7 +10,10 @@ import { displayTime } from "./since.js";
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) =>
-    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   return [line(headers), ...rows.map(line)].join("\n") + "\n";
 }
 
@@ -30,22 +33,38 @@ export function formatInterfaces(list: InterfaceView[]): string {
   return table(
     ["IDX", "NAME", "OPERSTATE", "CARRIER", "MTU", "MAC", "ADDRESSES", "BACKEND"],
     list.map((l) => [
-      String(l.index), l.name, l.operstate, yes(l.carrier), String(l.mtu), dash(l.mac),
-      l.addresses.map((a) => `${a.address}/${a.prefixlen}`).join(",") || "-", backendSummary(l.backend),
+      String(l.index),
+      l.name,
+      l.operstate,
+      yes(l.carrier),
+      String(l.mtu),
+      dash(l.mac),
+      l.addresses.map((a) => `${a.address}/${a.prefixlen}`).join(",") || "-",
+      backendSummary(l.backend),
     ]),
   );
 }
 
 export function formatInterface(l: InterfaceView): string {
   const rows: Array<[string, string]> = [
-    ["name", l.name], ["index", String(l.index)], ["kind", dash(l.kind)], ["mac", dash(l.mac)], ["mtu", String(l.mtu)],
-    ["admin", l.up ? "up" : "down"], ["carrier", yes(l.carrier)], ["operstate", l.operstate], ["master", dash(l.master)],
-    ["monitored", yes(l.monitored)], ["gateway", dash(l.gateway)],
+    ["name", l.name],
+    ["index", String(l.index)],
+    ["kind", dash(l.kind)],
+    ["mac", dash(l.mac)],
+    ["mtu", String(l.mtu)],
+    ["admin", l.up ? "up" : "down"],
+    ["carrier", yes(l.carrier)],
+    ["operstate", l.operstate],
+    ["master", dash(l.master)],
+    ["monitored", yes(l.monitored)],
+    ["gateway", dash(l.gateway)],
   ];
   let out = rows.map(([k, v]) => `${(k + ":").padEnd(11)}${v}`).join("\n") + "\n";
   out += "addresses:\n";
   out += l.addresses.length
-    ? l.addresses.map((a) => `  ${a.family.padEnd(6)}${a.address}/${a.prefixlen}  scope ${a.scope}${a.tentative ? "  tentative" : ""}${a.peer ? `  peer ${a.peer}` : ""}`).join("\n") + "\n"
+    ? l.addresses
+        .map((a) => `  ${a.family.padEnd(6)}${a.address}/${a.prefixlen}  scope ${a.scope}${a.tentative ? "  tentative" : ""}${a.peer ? `  peer ${a.peer}` : ""}`)
+        .join("\n") + "\n"
     : "  (none)\n";
   if (l.backend) {
     out += `backend (${l.backend.backend}):\n`;
@@ -61,10 +80,7 @@ const proto = (n: number, name?: string): string => name ?? String(n);
 export function formatRoutes(list: RouteView[]): string {
   return table(
     ["FAMILY", "DST", "GATEWAY", "DEV", "TABLE", "PROTO", "METRIC", "TYPE", "OURS"],
-    list.map((r) => [
-      r.family, r.dst, dash(r.gateway), dash(r.dev), table_(r.table, r.tableName), proto(r.protocol, r.protocolName),
-      dash(r.metric), r.type, r.ours ? "yes" : "",
-    ]),
+    list.map((r) => [r.family, r.dst, dash(r.gateway), dash(r.dev), table_(r.table, r.tableName), proto(r.protocol, r.protocolName), dash(r.metric), r.type, r.ours ? "yes" : ""]),
   );
 }
 
@@ -72,9 +88,17 @@ export function formatRules(list: RuleView[]): string {
   return table(
     ["FAMILY", "PRIO", "FROM", "TO", "IIF", "OIF", "FWMARK", "ACTION", "TABLE", "PROTO", "OURS"],
     list.map((r) => [
-      r.family, dash(r.priority), r.src, r.dst, dash(r.iif), dash(r.oif),
+      r.family,
+      dash(r.priority),
+      r.src,
+      r.dst,
+      dash(r.iif),
+      dash(r.oif),
       r.fwmark === undefined ? "-" : `0x${r.fwmark.toString(16)}${r.fwmask !== undefined ? `/0x${r.fwmask.toString(16)}` : ""}`,
-      r.action, r.action === "lookup" ? table_(r.table, r.tableName) : "-", proto(r.protocol, r.protocolName), r.ours ? "yes" : "",
+      r.action,
+      r.action === "lookup" ? table_(r.table, r.tableName) : "-",
+      proto(r.protocol, r.protocolName),
+      r.ours ? "yes" : "",
     ]),
   );
 }
@@ -88,7 +112,8 @@ function scriptRows(v: ScriptSetView, rows: string[][]): void {
       if (s.overrides?.length) status += `; overrides ${s.overrides.join(", ")}`;
       rows.push([dir, s.name, s.origin, status]);
     }
-    for (const m of d.masked) rows.push([dir, m.name, m.origin, m.masks.length ? `masked (-> /dev/null): ${m.masks.join(", ")} does not run` : "masked (-> /dev/null), nothing to mask"]);
+    for (const m of d.masked)
+      rows.push([dir, m.name, m.origin, m.masks.length ? `masked (-> /dev/null): ${m.masks.join(", ")} does not run` : "masked (-> /dev/null), nothing to mask"]);
     for (const s of d.skipped) rows.push([dir, s.name, s.path.slice(0, s.path.length - dir.length - s.name.length - 2), `skipped: ${s.reason}`]);
   }
   for (const u of v.unknownDirs) rows.push([u.name, "(directory)", u.path.slice(0, u.path.length - u.name.length - 1), `ignored: ${u.reason}`]);
@@ -117,7 +142,13 @@ const GAIN_EVENTS = new Set(["carrier", "routable", "configured", "activated", "
 export function formatEvent(e: NetevdEvent & { hooks?: HookRunResult[] }, o: { utc?: boolean; paint?: Paint } = {}): string {
   const p = o.paint ?? NO_COLOUR;
   const name = e.event.padEnd(15);
-  const parts = [p.dim(displayTime(e.ts, o.utc)), p.dim(e.id), LOSS_EVENTS.has(e.event) ? p.red(name) : GAIN_EVENTS.has(e.event) ? p.green(name) : name, dash(e.link).padEnd(10), e.source ?? e.backend];
+  const parts = [
+    p.dim(displayTime(e.ts, o.utc)),
+    p.dim(e.id),
+    LOSS_EVENTS.has(e.event) ? p.red(name) : GAIN_EVENTS.has(e.event) ? p.green(name) : name,
+    dash(e.link).padEnd(10),
+    e.source ?? e.backend,
+  ];
   if (e.replay) parts.push("replay");
   if (e.changed.length) parts.push(`changed=${e.changed.join(",")}`);
   if (e.addresses.length) parts.push(`addresses=${e.addresses.join(",")}`);
@@ -140,7 +171,12 @@ export function formatHookResult(h: HookRunResult, o: { paint?: Paint } = {}): s
 }
 
 interface StatusView {
-  version: string; pid: number; startedAt: string; readyAt: string | null; uptimeSec: number; backend: string;
+  version: string;
+  pid: number;
+  startedAt: string;
+  readyAt: string | null;
+  uptimeSec: number;
+  backend: string;
   health: { status: string; sources: Record<string, { state: string; ok: boolean; detail?: string }> };
   counts: Record<string, number>;
   events: { inHistory: number; historySize: number; lastId: string | null; lastAt: string | null };
@@ -162,12 +198,23 @@ export function formatStatus(s: StatusView, p: Paint = NO_COLOUR): string {
     const text = `${h.state}${h.ok ? "" : " (not ok)"}${h.detail ? `: ${h.detail}` : ""}`;
     lines.push([`  ${name}`, h.ok ? text : p.red(text)]);
   }
-  lines.push(["interfaces", String(s.counts.interfaces ?? 0)], ["addresses", String(s.counts.addresses ?? 0)],
-    ["routes", String(s.counts.routes ?? 0)], ["rules", String(s.counts.rules ?? 0)],
+  lines.push(
+    ["interfaces", String(s.counts.interfaces ?? 0)],
+    ["addresses", String(s.counts.addresses ?? 0)],
+    ["routes", String(s.counts.routes ?? 0)],
+    ["rules", String(s.counts.rules ?? 0)],
     ["events", `${s.events.inHistory} in history (max ${s.events.historySize})${s.events.lastAt ? `, last ${s.events.lastAt}` : ""}`],
     ["hooks", `${s.hooks.started ?? 0} hook dir runs, ${s.hooks.coalesced ?? 0} coalesced; scripts in ${s.hooks.scriptsDir ?? "?"}`],
-    ["reload", s.reload === undefined || s.reload === null ? "none since start" : s.reload.ok ? `ok at ${displayTime(s.reload.at)}` : p.red(`rejected at ${displayTime(s.reload.at)}: ${(s.reload.problems ?? [])[0] ?? ""}`)],
-    ["api", [s.api.listen, s.api.socket].filter(Boolean).join(", ") || "-"]);
+    [
+      "reload",
+      s.reload === undefined || s.reload === null
+        ? "none since start"
+        : s.reload.ok
+          ? `ok at ${displayTime(s.reload.at)}`
+          : p.red(`rejected at ${displayTime(s.reload.at)}: ${(s.reload.problems ?? [])[0] ?? ""}`),
+    ],
+    ["api", [s.api.listen, s.api.socket].filter(Boolean).join(", ") || "-"],
+  );
   if (s.rssBytes !== undefined) lines.push(["memory", `${(s.rssBytes / 1048576).toFixed(1)} MB RSS`]);
   const w = Math.max(...lines.map(([k]) => k.length)) + 2;
   let text = lines.map(([k, v]) => `${(k + ":").padEnd(w)}${v}`).join("\n") + "\n";
@@ -181,6 +228,9 @@ export function formatStatus(s: StatusView, p: Paint = NO_COLOUR): string {
 }
 
 export function formatDuration(sec: number): string {
-  const d = Math.floor(sec / 86400), h = Math.floor((sec % 86400) / 3600), m = Math.floor((sec % 3600) / 60), s = sec % 60;
+  const d = Math.floor(sec / 86400),
+    h = Math.floor((sec % 86400) / 3600),
+    m = Math.floor((sec % 3600) / 60),
+    s = sec % 60;
   return [d ? `${d}d` : "", d || h ? `${h}h` : "", d || h || m ? `${m}min` : "", `${s}s`].filter(Boolean).join(" ");
 }

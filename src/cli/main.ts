@@ -14,9 +14,11 @@ import { commandHelp, overview, usageErrorText } from "./help.js";
 
 const EXIT = { ok: 0, failure: 1, usage: 2, unreachable: 3 } as const;
 
-
 class UsageError extends Error {
-  constructor(message: string, readonly cmd?: string) {
+  constructor(
+    message: string,
+    readonly cmd?: string,
+  ) {
     super(message);
   }
 }
@@ -27,7 +29,10 @@ async function main(argv: string[]): Promise<number> {
   if (first === "help") {
     const rest = argv.filter((a) => !a.startsWith("-"));
     const topic = rest[1];
-    if (topic === undefined) { process.stdout.write(overview()); return EXIT.ok; }
+    if (topic === undefined) {
+      process.stdout.write(overview());
+      return EXIT.ok;
+    }
     const text = commandHelp(topic);
     if (!text) throw new UsageError(`no such command "${topic}"`);
     process.stdout.write(text);
@@ -80,14 +85,20 @@ async function main(argv: string[]): Promise<number> {
       try {
         config = loadConfig({ path: values.config }).config;
       } catch (err) {
-        if (err instanceof ConfigError) { process.stderr.write(`${err.message}\n`); return EXIT.failure; }
+        if (err instanceof ConfigError) {
+          process.stderr.write(`${err.message}\n`);
+          return EXIT.failure;
+        }
         throw err;
       }
       const asRoot = config.hooks.user === "root";
       if (process.getuid?.() === 0 && !asRoot) {
         // run the script as the daemon runs hooks: as system.user, with only hooks.capabilities
         const user = lookupUser(config.system.user);
-        if (!user || user.uid === 0) { process.stderr.write(`netevd: user "${config.system.user}" (system.user) does not exist or is root\n`); return EXIT.failure; }
+        if (!user || user.uid === 0) {
+          process.stderr.write(`netevd: user "${config.system.user}" (system.user) does not exist or is root\n`);
+          return EXIT.failure;
+        }
         return execAs(user, config.hooks.capabilities, false);
       }
       const { testHook, TestUsageError } = await import("./test-hook.js");
@@ -169,15 +180,19 @@ function migrate(path: string | undefined): number {
 function userProblem(config: Config): string | undefined {
   const user = lookupUser(config.system.user);
   if (!user) {
-    return `user "${config.system.user}" (system.user) does not exist; create it ` +
+    return (
+      `user "${config.system.user}" (system.user) does not exist; create it ` +
       `(useradd --system --no-create-home --shell /usr/sbin/nologin ${config.system.user}) or set system.user. ` +
-      `Refusing to run the daemon as root.`;
+      `Refusing to run the daemon as root.`
+    );
   }
   if (user.uid === 0) return `system.user "${user.name}" has uid 0; the daemon never runs as root. To run hook scripts as root, set hooks.user: root.`;
   const unreadable = unreadableFor(user, programFiles());
   if (unreadable) {
-    return `the ${user.name} user cannot read ${unreadable}, which it needs to run netevd; ` +
-      `install netevd where system users can read it (the Debian package puts it in /usr/lib/netevd), or let ${user.name} in (chmod o+rx on that path)`;
+    return (
+      `the ${user.name} user cannot read ${unreadable}, which it needs to run netevd; ` +
+      `install netevd where system users can read it (the Debian package puts it in /usr/lib/netevd), or let ${user.name} in (chmod o+rx on that path)`
+    );
   }
   return undefined;
 }
@@ -248,7 +263,9 @@ async function run(path: string | undefined): Promise<number> {
     };
     process.on("SIGTERM", () => stop("SIGTERM", EXIT.ok));
     process.on("SIGINT", () => stop("SIGINT", EXIT.ok));
-    process.on("SIGHUP", () => { daemon.reload(); });
+    process.on("SIGHUP", () => {
+      daemon.reload();
+    });
     process.on("uncaughtException", (err) => {
       log.error("internal error, exiting", { err, stack: err.stack });
       stop("internal error", EXIT.failure);
@@ -285,7 +302,13 @@ function prepareSocketDir(socketPath: string, user: { uid: number; gid: number }
 function programFiles(): string[] {
   const files = [process.execPath, fileURLToPath(import.meta.url), ...addonCandidates().filter((f) => existsSync(f))];
   if (process.argv[1]) files.push(process.argv[1]);
-  return files.map((f) => { try { return realpathSync(f); } catch { return f; } });
+  return files.map((f) => {
+    try {
+      return realpathSync(f);
+    } catch {
+      return f;
+    }
+  });
 }
 
 /** The environment variable that names the inherited hook runner socket (hooks.user: root, started as root). */
@@ -334,8 +357,10 @@ async function connectHookRunner(log: ReturnType<typeof createLogger>) {
     log.info("hook runner", { via: RUNNER_SOCKET });
     return client;
   } catch (err) {
-    log.error("hooks.user is root but no hook runner is reachable; not starting. Start netevd as root " +
-      "(it starts the runner), or enable netevd-hook-runner.socket under systemd", { socket: RUNNER_SOCKET, err: (err as Error).message });
+    log.error(
+      "hooks.user is root but no hook runner is reachable; not starting. Start netevd as root " + "(it starts the runner), or enable netevd-hook-runner.socket under systemd",
+      { socket: RUNNER_SOCKET, err: (err as Error).message },
+    );
     return undefined;
   }
 }
@@ -350,7 +375,10 @@ async function hookRunner(path: string | undefined, fdArg: string | undefined): 
   try {
     config = loadConfig({ path }).config;
   } catch (err) {
-    if (err instanceof ConfigError) { process.stderr.write(`netevd: invalid configuration, hook runner not starting:\n${err.message}\n`); return EXIT.failure; }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`netevd: invalid configuration, hook runner not starting:\n${err.message}\n`);
+      return EXIT.failure;
+    }
     throw err;
   }
   const log = createLogger({
@@ -394,10 +422,18 @@ function execAs(user: PasswdEntry, caps: readonly string[], daemon: boolean, ext
     return EXIT.failure;
   }
   const argv = setprivArgv(user, caps, [process.execPath, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], daemon);
-  const env = Object.entries({ ...process.env, ...extraEnv }).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
+  const env = Object.entries({ ...process.env, ...extraEnv })
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${v}`);
   try {
     // Node marks its stdio close-on-exec: the daemon must keep them (the terminal, journald's stream)
-    for (const fd of [0, 1, 2]) { try { loadNative().setCloexec(fd, false); } catch { /* closed */ } }
+    for (const fd of [0, 1, 2]) {
+      try {
+        loadNative().setCloexec(fd, false);
+      } catch {
+        /* closed */
+      }
+    }
     loadNative().execve(setpriv, argv, env);
   } catch (err) {
     process.stderr.write(`netevd: cannot exec ${setpriv}: ${(err as Error).message}\n`);

@@ -8,7 +8,11 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 
-export interface PasswdEntry { name: string; uid: number; gid: number }
+export interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+}
 
 export function lookupUser(name: string, passwd = "/etc/passwd"): PasswdEntry | undefined {
   let text: string;
@@ -34,8 +38,16 @@ export function setprivArgv(user: PasswdEntry, caps: readonly string[], command:
   const set = [...new Set([...(daemon ? ["net_admin"] : []), ...caps.map((c) => CAP_NAMES[c]).filter((c): c is string => !!c)])];
   const list = ["-all", ...set.map((c) => `+${c}`)].join(",");
   return [
-    "setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--init-groups", "--no-new-privs",
-    `--inh-caps=${list}`, `--ambient-caps=${list}`, `--bounding-set=${list}`, "--", ...command,
+    "setpriv",
+    `--reuid=${user.uid}`,
+    `--regid=${user.gid}`,
+    "--init-groups",
+    "--no-new-privs",
+    `--inh-caps=${list}`,
+    `--ambient-caps=${list}`,
+    `--bounding-set=${list}`,
+    "--",
+    ...command,
   ];
 }
 
@@ -59,7 +71,11 @@ export function setprivPath(): string | undefined {
 export function groupsOf(user: PasswdEntry, group = "/etc/group"): Set<number> {
   const out = new Set<number>([user.gid]);
   let text = "";
-  try { text = readFileSync(group, "utf8"); } catch { return out; }
+  try {
+    text = readFileSync(group, "utf8");
+  } catch {
+    return out;
+  }
   for (const line of text.split("\n")) {
     const f = line.split(":");
     if (f.length >= 4 && f[3]!.split(",").includes(user.name)) out.add(Number(f[2]));
@@ -91,9 +107,17 @@ export function unreadableFor(user: PasswdEntry, files: readonly string[]): stri
     for (const d of dirs) {
       if (seen.has(d)) continue;
       seen.add(d);
-      try { if (!allowed(d, 1)) return d; } catch { return d; }
+      try {
+        if (!allowed(d, 1)) return d;
+      } catch {
+        return d;
+      }
     }
-    try { if (!allowed(file, 4)) return file; } catch { return file; }
+    try {
+      if (!allowed(file, 4)) return file;
+    } catch {
+      return file;
+    }
   }
   return undefined;
 }

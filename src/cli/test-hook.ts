@@ -51,15 +51,19 @@ export async function testHook(a: TestHookArgs, config: Config, out: NodeJS.Writ
   for (const p of problems) out.write(`warning: ${p.variable} dropped: ${p.reason}\n`);
 
   const print: HookLogger = {
-    info: (msg, f) => { if (msg === "hook output") out.write(`${f.stream === "stderr" ? "stderr" : "stdout"}: ${String(f.line)}\n`); },
-    warn: (msg, f) => { if (msg === "hook env value dropped") out.write(`warning: ${String(f.variable)} dropped: ${String(f.reason)}\n`); },
+    info: (msg, f) => {
+      if (msg === "hook output") out.write(`${f.stream === "stderr" ? "stderr" : "stdout"}: ${String(f.line)}\n`);
+    },
+    warn: (msg, f) => {
+      if (msg === "hook env value dropped") out.write(`warning: ${String(f.variable)} dropped: ${String(f.reason)}\n`);
+    },
     error: () => {},
     debug: () => {},
   };
   const path = resolve(a.script);
   const r = await runScript({ name: basename(path), path }, runContext(job), env, {
     timeoutSec: config.hooks.timeout_sec,
-    daemonUid: asRoot ? 0 : process.getuid?.() ?? 0,
+    daemonUid: asRoot ? 0 : (process.getuid?.() ?? 0),
     noNewPrivs: !asRoot,
     log: print,
   });

@@ -32,9 +32,11 @@ export function checkApiConfig(config: Config): string | undefined {
     return `api.listen: ${(err as Error).message}`;
   }
   if (listen && !isLoopbackHost(listen.host) && !api.token) {
-    return `api.listen is ${JSON.stringify(api.listen)}, which is not a loopback address, and api.token is not set: ` +
+    return (
+      `api.listen is ${JSON.stringify(api.listen)}, which is not a loopback address, and api.token is not set: ` +
       `refusing to serve the API to the network without a token. Set api.token, or listen on 127.0.0.1 / [::1], ` +
-      `or set api.listen to "" and use the unix socket`;
+      `or set api.listen to "" and use the unix socket`
+    );
   }
   return undefined;
 }

@@ -62,8 +62,7 @@ export function wrongType(expected: string, v: unknown, secret = false): string 
   return msg;
 }
 
-export const bool = (): Leaf<boolean> =>
-  new Leaf((v) => (typeof v === "boolean" ? ok(v) : fail(wrongType("a boolean (true or false)", v))));
+export const bool = (): Leaf<boolean> => new Leaf((v) => (typeof v === "boolean" ? ok(v) : fail(wrongType("a boolean (true or false)", v))));
 
 export function int(min: number, max: number): Leaf<number> {
   return new Leaf((v) => {
@@ -266,7 +265,6 @@ export function checkToken(s: string): string | null {
   if (!/^[\x21-\x7e]+$/.test(s)) return "must consist of printable ASCII characters without spaces";
   return null;
 }
-
 
 /** rt protocol id: a number or a "0x.." / decimal string; 0-4 are reserved by the kernel. */
 export const protocolLeaf = new Leaf<number>((v) => {

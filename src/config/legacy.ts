@@ -72,7 +72,10 @@ function describeFilter(f: Record<string, unknown>): string {
 function patternsMayOverlap(a: string, b: string): boolean {
   const pre = (p: string) => p.slice(0, p.indexOf("*") < 0 ? p.length : p.indexOf("*"));
   const suf = (p: string) => (p.includes("*") ? p.slice(p.lastIndexOf("*") + 1) : p);
-  const pa = pre(a), pb = pre(b), sa = suf(a), sb = suf(b);
+  const pa = pre(a),
+    pb = pre(b),
+    sa = suf(a),
+    sb = suf(b);
   if (!pa.startsWith(pb) && !pb.startsWith(pa)) return false;
   if (!sa.endsWith(sb) && !sb.endsWith(sa)) return false;
   return true;
@@ -228,7 +231,8 @@ export function legacyEdits(input: unknown): LegacyResult {
       if (isMap(tls) && tls.enabled === true) {
         out.problems.push({
           path: "api.tls",
-          message: "netevd does not serve TLS: it would answer in plain HTTP where TLS was asked for; keep the API on loopback or the unix socket, or put a TLS-terminating proxy in front, and set tls.enabled: false",
+          message:
+            "netevd does not serve TLS: it would answer in plain HTTP where TLS was asked for; keep the API on loopback or the unix socket, or put a TLS-terminating proxy in front, and set tls.enabled: false",
         });
       } else {
         out.edits.push({ op: "delete", path: ["api", "tls"] });
@@ -267,7 +271,10 @@ export function applyLegacyEdits(input: unknown, edits: readonly LegacyEdit[]): 
     let missing = false;
     for (const k of parents) {
       if (!isMap(cur[k])) {
-        if (e.op === "delete") { missing = true; break; }
+        if (e.op === "delete") {
+          missing = true;
+          break;
+        }
         cur[k] = Object.create(null) as Record<string, unknown>;
       }
       cur = cur[k] as Record<string, unknown>;

@@ -232,7 +232,9 @@ export function applyEnvOverrides(config: Config, env: NodeJS.ProcessEnv): { con
     const base = splitListen(current === "" ? "127.0.0.1:9090" : current);
     const listen = joinListen(host ?? base.host, port ?? base.port);
     const r = validateValue("api.listen", listen);
-    const names = Object.keys(ENV_LISTEN_PARTS).filter((n) => env[n] !== undefined).join(" and ");
+    const names = Object.keys(ENV_LISTEN_PARTS)
+      .filter((n) => env[n] !== undefined)
+      .join(" and ");
     if (!r.ok) {
       for (const m of r.messages) problems.push({ path: names, message: `${m} (sets api.listen to ${JSON.stringify(listen)})` });
     } else {
@@ -296,9 +298,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadResult {
     const code = errCode(e);
     const missing = code === "ENOENT" || code === "ENOTDIR";
     if (!(missing && !explicit)) {
-      throw new ConfigError(file, [
-        { path: "", message: missing ? "config file not found" : `cannot read config file: ${(e as Error).message}` },
-      ]);
+      throw new ConfigError(file, [{ path: "", message: missing ? "config file not found" : `cannot read config file: ${(e as Error).message}` }]);
     }
     notes.push(`no config file at ${file}, using defaults`);
   }
@@ -321,8 +321,15 @@ export function loadConfig(opts: LoadOptions = {}): LoadResult {
 /** Why a file of this kind cannot be a config file, or undefined for a regular file. */
 function notRegular(st: Stats): string | undefined {
   if (st.isFile()) return undefined;
-  const kind = st.isDirectory() ? "a directory" : st.isFIFO() ? "a FIFO" : st.isSocket() ? "a socket"
-    : st.isCharacterDevice() || st.isBlockDevice() ? "a device" : "not a regular file";
+  const kind = st.isDirectory()
+    ? "a directory"
+    : st.isFIFO()
+      ? "a FIFO"
+      : st.isSocket()
+        ? "a socket"
+        : st.isCharacterDevice() || st.isBlockDevice()
+          ? "a device"
+          : "not a regular file";
   return `is ${kind}, expected a regular YAML file`;
 }
 

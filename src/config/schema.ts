@@ -3,18 +3,7 @@
 // missing, key suggestions for typos, and validation of a single key. Knows nothing about files;
 // see load.ts for YAML, line numbers and env vars.
 
-import {
-  BACKENDS,
-  DEFAULT_SCRIPTS_DIRS,
-  LOG_FORMATS,
-  LOG_LEVELS,
-  SINK_DEFAULTS,
-  deepFreeze,
-  defaultConfig,
-  type Config,
-  type ConfigProblem,
-  type SinkConfig,
-} from "./types.js";
+import { BACKENDS, DEFAULT_SCRIPTS_DIRS, LOG_FORMATS, LOG_LEVELS, SINK_DEFAULTS, deepFreeze, defaultConfig, type Config, type ConfigProblem, type SinkConfig } from "./types.js";
 import {
   Leaf,
   absolutePathError,
@@ -97,7 +86,10 @@ const sinksLeaf = new Leaf<SinkConfig[]>((v) => {
       }
     }
     for (const k of ["name", "url"] as const) {
-      if (raw[k] === undefined) { issues.push({ sub: `[${i}]`, message: `missing required key "${k}"` }); bad = true; }
+      if (raw[k] === undefined) {
+        issues.push({ sub: `[${i}]`, message: `missing required key "${k}"` });
+        bad = true;
+      }
     }
     if (bad) return;
     const prev = names.get(sink.name as string);
@@ -116,11 +108,7 @@ const sinksLeaf = new Leaf<SinkConfig[]>((v) => {
 // ---------------------------------------------------------------------------
 
 type Section<T> = {
-  readonly [K in keyof T]-?: T[K] extends readonly unknown[]
-    ? Leaf<T[K]>
-    : T[K] extends object
-      ? Section<T[K]>
-      : Leaf<T[K]>;
+  readonly [K in keyof T]-?: T[K] extends readonly unknown[] ? Leaf<T[K]> : T[K] extends object ? Section<T[K]> : Leaf<T[K]>;
 };
 
 const dhcpUse = () => ({ use_dns: bool(), use_domain: bool(), use_hostname: bool() });
@@ -130,9 +118,13 @@ const SCHEMA: Section<Config> = {
     log_level: oneOf(LOG_LEVELS),
     log_format: oneOf(LOG_FORMATS),
     backend: oneOf(BACKENDS, { networkd: "systemd-networkd", systemd_networkd: "systemd-networkd" }),
-    user: str((s) => (s === "root"
-      ? "the daemon never runs as root (it parses untrusted input: netlink, D-Bus, DHCP leases, HTTP); to run hook scripts as root, set hooks.user: root"
-      : USER_RE.test(s) ? null : `expected a user name matching ${USER_RE.source}, got ${describeValue(s)}`)),
+    user: str((s) =>
+      s === "root"
+        ? "the daemon never runs as root (it parses untrusted input: netlink, D-Bus, DHCP leases, HTTP); to run hook scripts as root, set hooks.user: root"
+        : USER_RE.test(s)
+          ? null
+          : `expected a user name matching ${USER_RE.source}, got ${describeValue(s)}`,
+    ),
     scripts_dir: str(absolutePathError),
     scripts_dirs: list(checkScriptsDir, "absolute directory paths"),
     state_dir: str(absolutePathError),
@@ -310,7 +302,11 @@ export function validateConfig(input: unknown, lineOf: LineLookup = () => undefi
   const config = walk(SCHEMA, input, "", DEFAULTS as unknown as Record<string, unknown>, ctx) as unknown as Config;
   const hu = config.hooks.user;
   if (hu !== null && hu !== "root" && hu !== config.system.user) {
-    report(ctx, "hooks.user", `hooks run either as root (hooks.user: root) or as the daemon's user (system.user, ${JSON.stringify(config.system.user)}); got ${JSON.stringify(hu)}`);
+    report(
+      ctx,
+      "hooks.user",
+      `hooks run either as root (hooks.user: root) or as the daemon's user (system.user, ${JSON.stringify(config.system.user)}); got ${JSON.stringify(hu)}`,
+    );
   }
   resolveScriptsDirs(input, config, ctx);
   return { config, problems: ctx.problems };

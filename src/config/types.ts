@@ -180,12 +180,7 @@ export class ConfigError extends Error {
 // Defaults
 // ---------------------------------------------------------------------------
 
-export const DEFAULT_LEASE_FILES: readonly string[] = [
-  "/var/lib/dhcp/*.leases",
-  "/var/lib/dhcp/*.lease",
-  "/var/lib/dhclient/*.leases",
-  "/var/lib/dhclient/*.lease",
-];
+export const DEFAULT_LEASE_FILES: readonly string[] = ["/var/lib/dhcp/*.leases", "/var/lib/dhcp/*.lease", "/var/lib/dhclient/*.leases", "/var/lib/dhclient/*.lease"];
 
 /** Admin directory first (it wins by file name), then the vendor directory packages install into. */
 export const DEFAULT_SCRIPTS_DIRS: readonly string[] = ["/etc/netevd", "/usr/lib/netevd"];

@@ -45,10 +45,19 @@ export class SystemBus {
   private constructor(private readonly bus: dbus.MessageBus) {
     bus.on("message", (msg: dbus.Message) => {
       const seq = ++this.received;
-      if (msg.type !== dbus.MessageType.SIGNAL) { this.replySeq.set(msg, seq); return; }
+      if (msg.type !== dbus.MessageType.SIGNAL) {
+        this.replySeq.set(msg, seq);
+        return;
+      }
       const s: Signal = { sender: msg.sender, path: msg.path, iface: msg.interface, member: msg.member, body: msg.body as unknown[], seq };
       for (const cb of this.signalCbs) {
-        try { cb(s); } catch (err) { queueMicrotask(() => { throw err; }); }
+        try {
+          cb(s);
+        } catch (err) {
+          queueMicrotask(() => {
+            throw err;
+          });
+        }
       }
     });
     bus.on("error", (err: Error) => this.markClosed(err));
@@ -68,9 +77,23 @@ export class SystemBus {
         reject(err);
         return;
       }
-      const timer = setTimeout(() => { bus.disconnect(); reject(new Error(`system bus did not answer within ${timeoutMs} ms`)); }, timeoutMs);
-      bus.once("connect", () => { clearTimeout(timer); resolve(new SystemBus(bus)); });
-      bus.once("error", (err: Error) => { clearTimeout(timer); try { bus.disconnect(); } catch { /* already down */ } reject(err); });
+      const timer = setTimeout(() => {
+        bus.disconnect();
+        reject(new Error(`system bus did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      bus.once("connect", () => {
+        clearTimeout(timer);
+        resolve(new SystemBus(bus));
+      });
+      bus.once("error", (err: Error) => {
+        clearTimeout(timer);
+        try {
+          bus.disconnect();
+        } catch {
+          /* already down */
+        }
+        reject(err);
+      });
     });
   }
 
@@ -88,8 +111,12 @@ export class SystemBus {
    */
   async callSeq(spec: CallSpec): Promise<{ body: unknown[]; seq: number }> {
     const msg = new dbus.Message({
-      destination: spec.destination, path: spec.path, interface: spec.iface, member: spec.member,
-      signature: spec.signature ?? "", body: spec.body ?? [],
+      destination: spec.destination,
+      path: spec.path,
+      interface: spec.iface,
+      member: spec.member,
+      signature: spec.signature ?? "",
+      body: spec.body ?? [],
     });
     metrics.dbusCalls.inc({ service: spec.destination });
     if (this.closed) throw new DbusError("org.freedesktop.DBus.Error.Disconnected", "system bus connection closed");
@@ -120,7 +147,14 @@ export class SystemBus {
   }
 
   async nameHasOwner(name: string): Promise<boolean> {
-    const [has] = await this.call({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", iface: "org.freedesktop.DBus", member: "NameHasOwner", signature: "s", body: [name] });
+    const [has] = await this.call({
+      destination: "org.freedesktop.DBus",
+      path: "/org/freedesktop/DBus",
+      iface: "org.freedesktop.DBus",
+      member: "NameHasOwner",
+      signature: "s",
+      body: [name],
+    });
     return has === true;
   }
 
@@ -139,7 +173,11 @@ export class SystemBus {
   disconnect(): void {
     if (this.closed) return;
     this.closed = true;
-    try { this.bus.disconnect(); } catch { /* already down */ }
+    try {
+      this.bus.disconnect();
+    } catch {
+      /* already down */
+    }
     this.failPending();
   }
 
@@ -151,7 +189,11 @@ export class SystemBus {
   private markClosed(err?: Error): void {
     if (this.closed) return;
     this.closed = true;
-    try { this.bus.disconnect(); } catch { /* already down */ }
+    try {
+      this.bus.disconnect();
+    } catch {
+      /* already down */
+    }
     this.failPending();
     for (const cb of this.closedCbs) cb(err);
   }

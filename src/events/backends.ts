@@ -7,7 +7,6 @@ import { networkdEnv, networkdJobs, networkdManagerJobs, networkdReplayJobs } fr
 import { nmDeviceEnv, nmJobs, nmManagerJobs, nmReplayJobs } from "./networkmanager.js";
 import { dhclientJobs, dhclientReplayJobs } from "./dhclient.js";
 
-
 export interface BackendEvents {
   linkJobs(fact: BackendFact, m: NetworkModel, ctx: DeriveContext, f: EventFactory): HookJob[];
   managerJobs?(fact: ManagerFact, f: EventFactory): HookJob[];
@@ -19,11 +18,15 @@ export interface BackendEvents {
 
 export const BACKEND_EVENTS: Readonly<Record<string, BackendEvents>> = {
   "systemd-networkd": {
-    linkJobs: networkdJobs, managerJobs: networkdManagerJobs, replay: networkdReplayJobs,
+    linkJobs: networkdJobs,
+    managerJobs: networkdManagerJobs,
+    replay: networkdReplayJobs,
     carrierEnv: (snap, name, st) => networkdEnv(snap, name, st.fields),
   },
   NetworkManager: {
-    linkJobs: nmJobs, managerJobs: nmManagerJobs, replay: nmReplayJobs,
+    linkJobs: nmJobs,
+    managerJobs: nmManagerJobs,
+    replay: nmReplayJobs,
     carrierEnv: (_snap, name, st) => nmDeviceEnv(st.name ?? name, st.fields),
   },
   dhclient: { linkJobs: dhclientJobs, replay: dhclientReplayJobs },

@@ -33,8 +33,10 @@ export const DAD_FAILED_REASON = "duplicate address detection failed: another ho
 /** Which address dir a fact fires, if any: usability (DAD) decides, not the kernel's first report. */
 function addressEvent(fact: Extract<Fact, { fact: "address-added" | "address-removed" | "address-changed" }>): string | undefined {
   switch (fact.fact) {
-    case "address-added": return addressUsable(fact.addr) ? "address-added" : undefined;
-    case "address-removed": return addressUsable(fact.addr) ? "address-removed" : undefined;
+    case "address-added":
+      return addressUsable(fact.addr) ? "address-added" : undefined;
+    case "address-removed":
+      return addressUsable(fact.addr) ? "address-removed" : undefined;
     case "address-changed":
       if (dadFailed(fact.addr) && !dadFailed(fact.previous)) return "address-dad-failed";
       if (addressUsable(fact.addr) && !addressUsable(fact.previous)) return "address-added";
@@ -55,7 +57,9 @@ export function jobsFromFacts(facts: Fact[], m: NetworkModel, ctx: DeriveContext
   };
   for (const fact of facts) {
     switch (fact.fact) {
-      case "link-added": emit("link-added", fact.link); break;
+      case "link-added":
+        emit("link-added", fact.link);
+        break;
       case "link-removed": {
         const l = fact.link;
         if (ctx.selected(l.name)) {
@@ -65,13 +69,18 @@ export function jobsFromFacts(facts: Fact[], m: NetworkModel, ctx: DeriveContext
         f.forget(l.index);
         break;
       }
-      case "carrier-up": case "carrier-down":
+      case "carrier-up":
+      case "carrier-down":
         if (ctx.selected(fact.link.name)) out.push(carrierJob(m, fact.link, ctx, f, false));
         break;
-      case "mtu": emit("mtu", fact.link); break;
+      case "mtu":
+        emit("mtu", fact.link);
+        break;
       // address-added.d once the address is usable (IPv6: duplicate address detection done), so a
       // hook can bind to it; address-removed.d only for an address that was announced
-      case "address-added": case "address-removed": case "address-changed": {
+      case "address-added":
+      case "address-removed":
+      case "address-changed": {
         const event = addressEvent(fact);
         const l = m.links.get(fact.addr.index);
         if (event && l) {
@@ -81,7 +90,8 @@ export function jobsFromFacts(facts: Fact[], m: NetworkModel, ctx: DeriveContext
         }
         break;
       }
-      case "route-added": case "route-removed":
+      case "route-added":
+      case "route-removed":
         if (fact.route.oif !== undefined && !ctx.ownRoute(fact.route)) routeLinks.set(fact.route.oif, fact.route);
         break;
       case "backend-state":
@@ -90,7 +100,8 @@ export function jobsFromFacts(facts: Fact[], m: NetworkModel, ctx: DeriveContext
       case "manager-state":
         out.push(...(BACKEND_EVENTS[fact.backend]?.managerJobs?.(fact, f) ?? []));
         break;
-      default: break;
+      default:
+        break;
     }
   }
   for (const [index, r] of routeLinks) {
@@ -110,7 +121,6 @@ export function replayJobs(m: NetworkModel, ctx: DeriveContext, f: EventFactory)
   }
   return out;
 }
-
 
 /** Startup replay of the backend's current states (networkd: operational and administrative dirs). */
 export function backendReplayJobs(backend: string, m: NetworkModel, ctx: DeriveContext, f: EventFactory): HookJob[] {

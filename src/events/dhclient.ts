@@ -16,9 +16,7 @@ const CONTRACT_NAME: Readonly<Record<string, string>> = {
   DHCP_HOSTNAME: "hostname",
 };
 
-const ENV_KEYS = [
-  "DHCP_ADDRESS", "DHCP_SUBNET_MASK", "DHCP_GATEWAY", "DHCP_DNS", "DHCP_DOMAIN", "DHCP_HOSTNAME", "DHCP_LEASE_EXPIRY",
-] as const;
+const ENV_KEYS = ["DHCP_ADDRESS", "DHCP_SUBNET_MASK", "DHCP_GATEWAY", "DHCP_DNS", "DHCP_DOMAIN", "DHCP_HOSTNAME", "DHCP_LEASE_EXPIRY"] as const;
 
 const list = (s: string | undefined): string[] => (s ? s.split(" ").filter(Boolean) : []);
 

@@ -22,7 +22,6 @@ export function linkState(l: LinkRecord): Record<string, unknown> {
   return s;
 }
 
-
 /**
  * The link's usable addresses with prefix, v4 then v6, link-local excluded, in a stable order.
  * An IPv6 address still in duplicate address detection (or that failed it) is left out: a hook
@@ -94,11 +93,20 @@ export class EventFactory {
   }
 
   make(p: {
-    event: string; link: string | null; index: number | null; source: Backend; snap: LinkSnapshot;
-    replay?: boolean; changed?: string[]; stateExtra?: Record<string, unknown>;
+    event: string;
+    link: string | null;
+    index: number | null;
+    source: Backend;
+    snap: LinkSnapshot;
+    replay?: boolean;
+    changed?: string[];
+    stateExtra?: Record<string, unknown>;
   }): NetevdEvent {
     const prev = p.index === null ? undefined : this.last.get(p.index);
-    if (p.index !== null) { this.last.set(p.index, p.snap); this.seeded.delete(p.index); }
+    if (p.index !== null) {
+      this.last.set(p.index, p.snap);
+      this.seeded.delete(p.index);
+    }
     const changed = [...new Set([...changedKeys(prev, p.snap), ...(p.changed ?? [])])];
     return {
       schema: "netevd.event.v1",

@@ -41,7 +41,6 @@ export class Ring<T> {
   }
 }
 
-
 export class History {
   readonly events: Ring<NetevdEvent>;
   readonly hooks: Ring<HookRunResult>;

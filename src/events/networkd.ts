@@ -74,12 +74,25 @@ function ipBytes(a: string): number[] {
   if (!a.includes(":")) return a.split(".").map(Number);
   const [head = "", tail = ""] = a.split("::", 2) as [string, string?];
   const words = (s: string) => (s === "" ? [] : s.split(":"));
-  let h = words(head), t = words(tail);
+  let h = words(head),
+    t = words(tail);
   // an embedded IPv4 tail (::ffff:1.2.3.4) counts as two words
-  const v4 = (ws: string[]) => ws.flatMap((w) => (w.includes(".") ? (() => { const b = w.split(".").map(Number); return [((b[0] ?? 0) << 8 | (b[1] ?? 0)).toString(16), ((b[2] ?? 0) << 8 | (b[3] ?? 0)).toString(16)]; })() : [w]));
-  h = v4(h); t = v4(t);
+  const v4 = (ws: string[]) =>
+    ws.flatMap((w) =>
+      w.includes(".")
+        ? (() => {
+            const b = w.split(".").map(Number);
+            return [(((b[0] ?? 0) << 8) | (b[1] ?? 0)).toString(16), (((b[2] ?? 0) << 8) | (b[3] ?? 0)).toString(16)];
+          })()
+        : [w],
+    );
+  h = v4(h);
+  t = v4(t);
   const all = a.includes("::") ? [...h, ...Array<string>(8 - h.length - t.length).fill("0"), ...t] : h;
-  return all.flatMap((w) => { const n = parseInt(w, 16) || 0; return [n >> 8, n & 0xff]; });
+  return all.flatMap((w) => {
+    const n = parseInt(w, 16) || 0;
+    return [n >> 8, n & 0xff];
+  });
 }
 
 function compareBytes(x: number[], y: number[]): number {
@@ -93,7 +106,7 @@ function compareBytes(x: number[], y: number[]): number {
  */
 export function networkctlAddresses(m: NetworkModel, index: number): string[] {
   const list = [...m.addrs.values()].filter((a) => a.index === index && (a.flags & IFA_F_DEPRECATED) === 0);
-  list.sort((a, b) => (a.family - b.family) || ((a.scope ?? RT_SCOPE_UNIVERSE) - (b.scope ?? RT_SCOPE_UNIVERSE)) || compareBytes(ipBytes(a.address), ipBytes(b.address)));
+  list.sort((a, b) => a.family - b.family || (a.scope ?? RT_SCOPE_UNIVERSE) - (b.scope ?? RT_SCOPE_UNIVERSE) || compareBytes(ipBytes(a.address), ipBytes(b.address)));
   return list.map((a) => a.address);
 }
 

@@ -17,7 +17,9 @@ export function deviceStateDir(state: number): string | undefined {
 /** NetworkManager's variables for a device event: numbers in NM_*, names in NM_*_NAME. */
 export function nmDeviceEnv(iface: string, fields: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = { DEVICE_IFACE: iface };
-  const put = (k: string, v: string | undefined) => { if (v !== undefined) env[k] = v; };
+  const put = (k: string, v: string | undefined) => {
+    if (v !== undefined) env[k] = v;
+  };
   put("NM_STATE", fields.NMDeviceState);
   put("NM_STATE_NAME", fields.NMDeviceStateName);
   put("NM_OLD_STATE", fields.NMOldState);
@@ -101,7 +103,10 @@ function nmStateJobs(fact: ManagerFact, f: EventFactory): HookJob[] {
   const job = managerJob("NetworkManager", managerStateName(state), fact.fields, Object.keys(fact.changes), f);
   job.env = { NM_STATE: String(state), NM_STATE_NAME: managerStateName(state) };
   const old = change[0] === undefined ? undefined : nmNumber(Number(change[0]));
-  if (old !== undefined) { job.env.NM_OLD_STATE = String(old); job.env.NM_OLD_STATE_NAME = managerStateName(old); }
+  if (old !== undefined) {
+    job.env.NM_OLD_STATE = String(old);
+    job.env.NM_OLD_STATE_NAME = managerStateName(old);
+  }
   return [job];
 }
 

@@ -9,7 +9,6 @@ export function isLinkLocal(family: 4 | 6, address: string): boolean {
   return (parseInt(first, 16) & 0xffc0) === 0xfe80;
 }
 
-
 /** Duplicate address detection failed: another host on the link holds the address. */
 export function dadFailed(a: { flags: number }): boolean {
   return (a.flags & IFA_F_DADFAILED) !== 0;

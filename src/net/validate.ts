@@ -155,8 +155,7 @@ export function checkValue(kind: ValidationKind, value: string, opts: { kernelNa
   if (typeof value !== "string") return "not a string";
   switch (kind) {
     case "ifname":
-      return validIfname(value, opts.kernelName === true) ? undefined
-        : `not a valid interface name (1-15 of [A-Za-z0-9_.-]${opts.kernelName ? "@:" : ""})`;
+      return validIfname(value, opts.kernelName === true) ? undefined : `not a valid interface name (1-15 of [A-Za-z0-9_.-]${opts.kernelName ? "@:" : ""})`;
     case "ip":
       return validIp(value) ? undefined : "not a valid IP address";
     case "iplist":

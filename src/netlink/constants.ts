@@ -260,9 +260,29 @@ export const RTPROT_EIGRP = 192;
 
 /** rtm_protocol names as iproute2 prints them (its rt_protos). */
 export const RTPROT_NAMES: Readonly<Record<number, string>> = {
-  0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "static", 8: "gated", 9: "ra", 10: "mrt", 11: "zebra",
-  12: "bird", 13: "dnrouted", 14: "xorp", 15: "ntk", 16: "dhcp", 17: "mrouted", 18: "keepalived", 42: "babel",
-  99: "openr", 186: "bgp", 187: "isis", 188: "ospf", 189: "rip", 192: "eigrp",
+  0: "unspec",
+  1: "redirect",
+  2: "kernel",
+  3: "boot",
+  4: "static",
+  8: "gated",
+  9: "ra",
+  10: "mrt",
+  11: "zebra",
+  12: "bird",
+  13: "dnrouted",
+  14: "xorp",
+  15: "ntk",
+  16: "dhcp",
+  17: "mrouted",
+  18: "keepalived",
+  42: "babel",
+  99: "openr",
+  186: "bgp",
+  187: "isis",
+  188: "ospf",
+  189: "rip",
+  192: "eigrp",
 };
 
 /* rtm_scope */

@@ -488,4 +488,3 @@ function viaText(dv: DataView, u8: Uint8Array, s: number, len: number): string |
   if (af === C.AF_INET6 && len - 2 >= 16) return ipText(u8, s + 2, 16);
   return undefined;
 }
-

@@ -228,7 +228,10 @@ export function encodeRule(op: "new" | "del", spec: RuleSpec, seq: number): Buff
   const tos = checkInt(spec.tos ?? 0, "tos", 0, 255);
   const src = prefixBytes(spec.src, spec.srcLen, family, "src");
   const dst = prefixBytes(spec.dst, spec.dstLen, family, "dst");
-  for (const [k, v] of [["iifname", spec.iifname], ["oifname", spec.oifname]] as const) {
+  for (const [k, v] of [
+    ["iifname", spec.iifname],
+    ["oifname", spec.oifname],
+  ] as const) {
     if (v !== undefined && (typeof v !== "string" || v.length === 0 || Buffer.byteLength(v) > 15 || /[\0/\s:]/.test(v))) {
       throw new TypeError(`${k}: ${JSON.stringify(v)} is not a valid interface name`);
     }

@@ -97,9 +97,9 @@ export function loadNative(): NativeAddon {
       return cached;
     }
   }
-  const err = new Error(
-    `netevd native addon not found (looked in ${candidates.join(", ") || "no package root"}); build it with \`npx node-gyp rebuild\``,
-  ) as Error & { code: string };
+  const err = new Error(`netevd native addon not found (looked in ${candidates.join(", ") || "no package root"}); build it with \`npx node-gyp rebuild\``) as Error & {
+    code: string;
+  };
   err.code = "ERR_NETEVD_NATIVE_MISSING";
   throw err;
 }

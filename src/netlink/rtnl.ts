@@ -4,17 +4,7 @@ import os from "node:os";
 import util from "node:util";
 import * as C from "./constants.js";
 import { decodeMessages } from "./decode.js";
-import {
-  describeRoute,
-  describeRule,
-  encodeDumpRequest,
-  encodeRoute,
-  encodeRule,
-  type DumpFamily,
-  type DumpKind,
-  type RouteSpec,
-  type RuleSpec,
-} from "./encode.js";
+import { describeRoute, describeRule, encodeDumpRequest, encodeRoute, encodeRule, type DumpFamily, type DumpKind, type RouteSpec, type RuleSpec } from "./encode.js";
 import { LE } from "./wire.js";
 import { errnoName, NetlinkSocket } from "./socket.js";
 import type { AddressRecord, LinkRecord, RouteRecord, RtMessage, RuleRecord } from "./types.js";
@@ -151,12 +141,7 @@ export class RtnlRequester {
 
   /** Links, addresses, routes of all tables and rules, IPv4 and IPv6. */
   async dumpAll(): Promise<DumpResult> {
-    const [links, addrs, routes, rules] = await Promise.all([
-      this.dump("link"),
-      this.dump("addr"),
-      this.dump("route"),
-      this.dump("rule"),
-    ]);
+    const [links, addrs, routes, rules] = await Promise.all([this.dump("link"), this.dump("addr"), this.dump("route"), this.dump("rule")]);
     return {
       links: links.flatMap((m) => (m.kind === "link" ? [m.link] : [])),
       addrs: addrs.flatMap((m) => (m.kind === "addr" ? [m.addr] : [])),
@@ -167,22 +152,34 @@ export class RtnlRequester {
 
   /** RTM_NEWROUTE (create; EEXIST if it exists unless spec.replace). Invalid specs reject with TypeError/RangeError. */
   addRoute(spec: RouteSpec): Promise<void> {
-    return this.ackRequest(() => encodeRoute("new", spec, 0), () => describeRoute("new", spec));
+    return this.ackRequest(
+      () => encodeRoute("new", spec, 0),
+      () => describeRoute("new", spec),
+    );
   }
 
   /** RTM_DELROUTE (ENOENT if no such route). */
   delRoute(spec: RouteSpec): Promise<void> {
-    return this.ackRequest(() => encodeRoute("del", spec, 0), () => describeRoute("del", spec));
+    return this.ackRequest(
+      () => encodeRoute("del", spec, 0),
+      () => describeRoute("del", spec),
+    );
   }
 
   /** RTM_NEWRULE (EEXIST if an identical rule exists). */
   addRule(spec: RuleSpec): Promise<void> {
-    return this.ackRequest(() => encodeRule("new", spec, 0), () => describeRule("new", spec));
+    return this.ackRequest(
+      () => encodeRule("new", spec, 0),
+      () => describeRule("new", spec),
+    );
   }
 
   /** RTM_DELRULE (ENOENT if no such rule). */
   delRule(spec: RuleSpec): Promise<void> {
-    return this.ackRequest(() => encodeRule("del", spec, 0), () => describeRule("del", spec));
+    return this.ackRequest(
+      () => encodeRule("del", spec, 0),
+      () => describeRule("del", spec),
+    );
   }
 
   /**
@@ -190,7 +187,10 @@ export class RtnlRequester {
    * should include NLM_F_REQUEST|NLM_F_ACK and its seq is overwritten.
    */
   request(msg: Buffer, description: string): Promise<void> {
-    return this.ackRequest(() => Buffer.from(msg), () => description);
+    return this.ackRequest(
+      () => Buffer.from(msg),
+      () => description,
+    );
   }
 
   /** Close the socket; pending and queued requests reject with NetlinkClosedError. Idempotent. */

@@ -36,11 +36,16 @@ export class NetlinkSocket {
   private constructor(native: NativeAddon, opts: NetlinkSocketOptions) {
     this.native = native;
     const { onData, onError } = opts;
-    this.handle = native.open([...(opts.groups ?? [])], opts.rcvbufBytes ?? 0, (buf, errno) => {
-      if (this.handle === 0) return; // closed meanwhile
-      if (buf) onData(buf);
-      else onError(errno);
-    }, opts.recvChunkBytes);
+    this.handle = native.open(
+      [...(opts.groups ?? [])],
+      opts.rcvbufBytes ?? 0,
+      (buf, errno) => {
+        if (this.handle === 0) return; // closed meanwhile
+        if (buf) onData(buf);
+        else onError(errno);
+      },
+      opts.recvChunkBytes,
+    );
   }
 
   /**

@@ -4,14 +4,7 @@
 export type Family = 4 | 6;
 
 /** IF_OPER_* from <linux/if.h>, by name. */
-export type OperState =
-  | "unknown"
-  | "notpresent"
-  | "down"
-  | "lowerlayerdown"
-  | "testing"
-  | "dormant"
-  | "up";
+export type OperState = "unknown" | "notpresent" | "down" | "lowerlayerdown" | "testing" | "dormant" | "up";
 
 export interface LinkRecord {
   index: number;

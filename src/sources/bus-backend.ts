@@ -45,10 +45,17 @@ export abstract class BusBackendSource implements BackendSource {
   attachedNow = false;
   stats: BusSourceStats = { signals: 0, calls: 0, errors: 0, resyncs: 0 };
 
-  constructor(protected readonly id: BusBackendIdentity, protected readonly log: Logger, protected readonly sink: BackendSink,
-    seams: BusSeams = {}) {
+  constructor(
+    protected readonly id: BusBackendIdentity,
+    protected readonly log: Logger,
+    protected readonly sink: BackendSink,
+    seams: BusSeams = {},
+  ) {
     this.watch = new BusNameWatch({
-      name: id.name, label: id.label, log, ...seams,
+      name: id.name,
+      label: id.label,
+      log,
+      ...seams,
       onBus: (bus) => this.onBus(bus),
       onPresent: (bus) => void this.attach(bus).catch(logRejection(log, `reading ${id.label} state failed`)),
       onAbsent: () => this.detach(),
@@ -86,17 +93,21 @@ export abstract class BusBackendSource implements BackendSource {
       if (attaching) return attaching;
     }
     return {
-      state: w, ok: false,
-      detail: w === "no-bus" ? `no system bus: no ${this.id.label} events will fire`
-        : `${this.id.label} is not running: no ${this.id.events} events will fire`,
+      state: w,
+      ok: false,
+      detail: w === "no-bus" ? `no system bus: no ${this.id.label} events will fire` : `${this.id.label} is not running: no ${this.id.events} events will fire`,
     };
   }
 
   /** The unique name that owns the backend's name now. */
   protected async nameOwner(bus: SystemBus): Promise<string> {
     const [owner] = await bus.call({
-      destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", iface: "org.freedesktop.DBus", member: "GetNameOwner",
-      signature: "s", body: [this.id.name],
+      destination: "org.freedesktop.DBus",
+      path: "/org/freedesktop/DBus",
+      iface: "org.freedesktop.DBus",
+      member: "GetNameOwner",
+      signature: "s",
+      body: [this.id.name],
     });
     return String(owner);
   }

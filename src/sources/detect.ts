@@ -38,8 +38,10 @@ export function chooseBackend(p: BackendProbe): BackendChoice {
   if (p.installed.networkdEnabled) return { backend: "systemd-networkd", running: false, reason: "systemd-networkd is enabled but not running" };
   if (p.installed.dhclient) return { backend: "dhclient", running: false, reason: "dhclient is installed (no leases yet)" };
   return {
-    backend: "systemd-networkd", running: false,
-    reason: p.running === null ? "no system bus and no network manager found; waiting for systemd-networkd" : "no network manager is running or installed; waiting for systemd-networkd",
+    backend: "systemd-networkd",
+    running: false,
+    reason:
+      p.running === null ? "no system bus and no network manager found; waiting for systemd-networkd" : "no network manager is running or installed; waiting for systemd-networkd",
   };
 }
 
@@ -70,7 +72,9 @@ export async function probeBackends(leasePatterns: readonly string[], log: Logge
     let timer: NodeJS.Timeout | undefined;
     const bus = await Promise.race([
       SystemBus.connect(),
-      new Promise<never>((_r, rej) => { timer = setTimeout(() => rej(new Error("timed out")), timeoutMs); }),
+      new Promise<never>((_r, rej) => {
+        timer = setTimeout(() => rej(new Error("timed out")), timeoutMs);
+      }),
     ]).finally(() => clearTimeout(timer));
     try {
       const [nd, nm] = await Promise.all([bus.nameHasOwner(BUS_NAMES["systemd-networkd"]), bus.nameHasOwner(BUS_NAMES.NetworkManager)]);

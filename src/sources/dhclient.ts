@@ -80,7 +80,10 @@ export class DhclientSource implements BackendSource {
         continue;
       }
       let d = this.dirs.get(dir);
-      if (!d) { d = { dir, matchers: [], watcher: null, waitingOn: null, ino: 0 }; this.dirs.set(dir, d); }
+      if (!d) {
+        d = { dir, matchers: [], watcher: null, waitingOn: null, ino: 0 };
+        this.dirs.set(dir, d);
+      }
       d.matchers.push(compileGlob(basename(p)));
     }
     if (this.dirs.size === 0) {
@@ -94,7 +97,10 @@ export class DhclientSource implements BackendSource {
 
   stop(): void {
     this.stopped = true;
-    for (const d of this.dirs.values()) { d.watcher?.close(); d.watcher = null; }
+    for (const d of this.dirs.values()) {
+      d.watcher?.close();
+      d.watcher = null;
+    }
     for (const t of this.debounce.values()) clearTimeout(t);
     this.debounce.clear();
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
@@ -105,7 +111,8 @@ export class DhclientSource implements BackendSource {
     const present = [...this.dirs.values()].filter((d) => d.waitingOn === null && d.watcher);
     if (present.length === 0) {
       return {
-        state: "no-lease-dir", ok: false,
+        state: "no-lease-dir",
+        ok: false,
         detail: `no lease directory exists (${[...this.dirs.keys()].join(", ") || "none configured"}): no dhclient events will fire until one appears`,
       };
     }
@@ -141,7 +148,11 @@ export class DhclientSource implements BackendSource {
       if (d.waitingOn !== null) {
         d.waitingOn = null;
         this.log.info("lease directory appeared", { dir: d.dir });
-        void this.scanDir(d).then(() => { this.recompute(); if (this.started) this.sink.attached(true); })
+        void this.scanDir(d)
+          .then(() => {
+            this.recompute();
+            if (this.started) this.sink.attached(true);
+          })
           .catch(logRejection(this.log, "reading the lease directory failed", { dir: d.dir }));
       }
       return;
@@ -172,11 +183,16 @@ export class DhclientSource implements BackendSource {
 
   private onDirEvent(d: WatchedDir, name: string | Buffer | null): void {
     if (name === null) {
-      void this.scanDir(d).then(() => this.recompute()).catch(logRejection(this.log, "reading the lease directory failed", { dir: d.dir }));
+      void this.scanDir(d)
+        .then(() => this.recompute())
+        .catch(logRejection(this.log, "reading the lease directory failed", { dir: d.dir }));
       return;
     }
     const file = String(name);
-    if (d.matchers.some((m) => m(file))) { this.schedule(join(d.dir, file)); return; }
+    if (d.matchers.some((m) => m(file))) {
+      this.schedule(join(d.dir, file));
+      return;
+    }
     // the directory itself removed or replaced: back to waiting for it
     try {
       if (statSync(d.dir).ino !== d.ino) this.onDirGone(d);
@@ -210,16 +226,24 @@ export class DhclientSource implements BackendSource {
   private schedule(path: string): void {
     const t = this.debounce.get(path);
     if (t) clearTimeout(t);
-    this.debounce.set(path, setTimeout(() => {
-      this.debounce.delete(path);
-      void this.readFile(path).then(() => this.recompute()).catch(logRejection(this.log, "reading the lease file failed", { path }));
-    }, DEBOUNCE_MS));
+    this.debounce.set(
+      path,
+      setTimeout(() => {
+        this.debounce.delete(path);
+        void this.readFile(path)
+          .then(() => this.recompute())
+          .catch(logRejection(this.log, "reading the lease file failed", { path }));
+      }, DEBOUNCE_MS),
+    );
   }
 
   /** Read and parse one file (one read at a time per file; a change during a read reads again). */
   private readFile(path: string): Promise<void> {
     const inFlight = this.reading.get(path);
-    if (inFlight) { this.dirty.add(path); return inFlight; }
+    if (inFlight) {
+      this.dirty.add(path);
+      return inFlight;
+    }
     const p = (async () => {
       do {
         this.dirty.delete(path);
@@ -252,7 +276,10 @@ export class DhclientSource implements BackendSource {
       }
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") { this.files.delete(path); return; }
+      if (code === "ENOENT") {
+        this.files.delete(path);
+        return;
+      }
       this.log.warn("cannot read lease file", { file: path, err: (err as Error).message });
       return;
     }
@@ -264,7 +291,12 @@ export class DhclientSource implements BackendSource {
     const ms = performance.now() - t0;
     const logged = prev?.logged ?? new Set<string>();
     const problems = [...parsed.problems];
-    if (size > LEASE_LIMITS.file) problems.unshift({ line: 0, key: "file too large", reason: `file larger than ${LEASE_LIMITS.file} bytes: only its last ${LEASE_LIMITS.file} bytes are read (line numbers count from there)` });
+    if (size > LEASE_LIMITS.file)
+      problems.unshift({
+        line: 0,
+        key: "file too large",
+        reason: `file larger than ${LEASE_LIMITS.file} bytes: only its last ${LEASE_LIMITS.file} bytes are read (line numbers count from there)`,
+      });
     for (const p of problems) {
       const key = p.key;
       if (logged.has(key)) continue;
@@ -319,7 +351,13 @@ export class DhclientSource implements BackendSource {
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.expiryTimer = null;
     if (nextExpiry !== Infinity) {
-      this.expiryTimer = setTimeout(() => { this.expiryTimer = null; this.recompute(); }, Math.min(MAX_TIMER_MS, Math.max(0, nextExpiry - now) + 10));
+      this.expiryTimer = setTimeout(
+        () => {
+          this.expiryTimer = null;
+          this.recompute();
+        },
+        Math.min(MAX_TIMER_MS, Math.max(0, nextExpiry - now) + 10),
+      );
       this.expiryTimer.unref();
     }
   }

@@ -41,7 +41,11 @@ export class HostnamedSource {
   /** signals are handled in the order they came, each after its sender check */
   private chain: Promise<void> = Promise.resolve();
 
-  constructor(private readonly log: Logger, private readonly onChange: (c: HostnameChange) => void, private readonly read: () => string = hostname) {
+  constructor(
+    private readonly log: Logger,
+    private readonly onChange: (c: HostnameChange) => void,
+    private readonly read: () => string = hostname,
+  ) {
     this.last = this.read();
   }
 
@@ -61,10 +65,16 @@ export class HostnamedSource {
     try {
       const { SystemBus } = await import("../dbus/bus.js");
       const bus = await SystemBus.connect();
-      if (this.stopped) { bus.disconnect(); return; }
+      if (this.stopped) {
+        bus.disconnect();
+        return;
+      }
       this.bus = bus;
       bus.onSignal((s) => this.onSignal(s));
-      bus.onClosed(() => { this.bus = null; this.retry(); });
+      bus.onClosed(() => {
+        this.bus = null;
+        this.retry();
+      });
       await bus.addMatch(`type='signal',path='${PATH}',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',arg0='${NAME}'`);
       this.attempt = 0;
       this.log.debug("following systemd-hostnamed", { source: "hostnamed" });
@@ -79,7 +89,10 @@ export class HostnamedSource {
   private retry(): void {
     if (this.stopped || this.timer) return;
     const delay = BACKOFF_MS[Math.min(this.attempt++, BACKOFF_MS.length - 1)]!;
-    this.timer = setTimeout(() => { this.timer = null; void this.connect().catch(logRejection(this.log, "following systemd-hostnamed failed")); }, delay);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.connect().catch(logRejection(this.log, "following systemd-hostnamed failed"));
+    }, delay);
   }
 
   private onSignal(s: Signal): void {
@@ -89,7 +102,14 @@ export class HostnamedSource {
     const bus = this.bus;
     this.chain = this.chain.then(async () => {
       try {
-        const [owner] = await bus.call({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", iface: "org.freedesktop.DBus", member: "GetNameOwner", signature: "s", body: [NAME] });
+        const [owner] = await bus.call({
+          destination: "org.freedesktop.DBus",
+          path: "/org/freedesktop/DBus",
+          iface: "org.freedesktop.DBus",
+          member: "GetNameOwner",
+          signature: "s",
+          body: [NAME],
+        });
         if (owner !== s.sender) return; // not from hostnamed
       } catch {
         return; // hostnamed already gone: its change, if any, is read at the next one

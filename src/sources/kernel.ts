@@ -87,7 +87,10 @@ export class KernelSource {
       ...(this.opts.recvChunkBytes !== undefined && { recvChunkBytes: this.opts.recvChunkBytes }),
       onMessages: (msgs) => this.onMessages(msgs),
       onOverflow: (cause) => this.onOverflow(cause),
-      onError: (err) => { metrics.netlinkErrors.inc(); this.opts.log.error("netlink receive error", { err }); },
+      onError: (err) => {
+        metrics.netlinkErrors.inc();
+        this.opts.log.error("netlink receive error", { err });
+      },
     });
     this.requester = sockets.requester();
     const dump = await this.requester.dumpAll();
@@ -141,8 +144,13 @@ export class KernelSource {
     if (facts.length === 0) return;
     let check = false;
     for (const f of facts) {
-      if (f.fact === "address-removed" && f.addr.family === 4) { this.removedV4.add(f.addr.address); check = true; }
-      else if (f.fact === "admin-down") { this.linkDown = true; check = true; }
+      if (f.fact === "address-removed" && f.addr.family === 4) {
+        this.removedV4.add(f.addr.address);
+        check = true;
+      } else if (f.fact === "admin-down") {
+        this.linkDown = true;
+        check = true;
+      }
     }
     if (check) this.scheduleRouteResync();
     this.opts.onFacts(facts, this.model);
@@ -215,7 +223,9 @@ export class KernelSource {
   resync(kinds: ObjectKind[]): Promise<void> {
     for (const k of kinds) this.pendingKinds.add(k);
     if (this.resyncing) return this.resyncing.then(() => (this.pendingKinds.size ? this.resync([]) : undefined));
-    this.resyncing = this.runResync().finally(() => { this.resyncing = null; });
+    this.resyncing = this.runResync().finally(() => {
+      this.resyncing = null;
+    });
     return this.resyncing;
   }
 

@@ -69,7 +69,10 @@ function tokenize(line: string): Token[] | string {
   let i = 0;
   while (i < n) {
     const c = line.charCodeAt(i);
-    if (c === 32 || c === TAB || c === 13) { i++; continue; }
+    if (c === 32 || c === TAB || c === 13) {
+      i++;
+      continue;
+    }
     if (c < 32 || c > 126) return "control or non-ASCII bytes";
     if (c === HASH) break;
     if (c === 123 || c === 125 || c === 59 || c === 44) {
@@ -89,9 +92,17 @@ function tokenize(line: string): Token[] | string {
           const e = line[j + 1];
           if (e === undefined) return "unterminated string";
           const oct = /^[0-7]{3}/.exec(line.slice(j + 1, j + 4));
-          if (oct) { v += String.fromCharCode(parseInt(oct[0], 8) & 0xff); j += 4; continue; }
+          if (oct) {
+            v += String.fromCharCode(parseInt(oct[0], 8) & 0xff);
+            j += 4;
+            continue;
+          }
           const hex = /^x[0-9a-fA-F]{2}/.exec(line.slice(j + 1, j + 4));
-          if (hex) { v += String.fromCharCode(parseInt(hex[0].slice(1), 16)); j += 4; continue; }
+          if (hex) {
+            v += String.fromCharCode(parseInt(hex[0].slice(1), 16));
+            j += 4;
+            continue;
+          }
           v += e === "n" ? "\n" : e === "t" ? "\t" : e === "r" ? "\r" : e === "b" ? "\b" : e;
           j += 2;
           continue;
@@ -147,7 +158,10 @@ function listValues(tokens: Token[]): string[] | undefined {
   const out: string[] = [];
   for (let i = 0; i < tokens.length; i++) {
     const tok = tokens[i]!;
-    if (i % 2 === 1) { if (tok.t !== ",") return undefined; continue; }
+    if (i % 2 === 1) {
+      if (tok.t !== ",") return undefined;
+      continue;
+    }
     if (tok.t !== "word" && tok.t !== "str") return undefined;
     out.push(tok.v);
   }
@@ -179,10 +193,17 @@ function newBlock(line: number): OpenBlock {
 
 /** One `option NAME ...;` or other statement of a lease block. Marks the block bad or records dropped values. */
 function applyStatement(b: OpenBlock, stmt: Token[], line: number): void {
-  const bad = (reason: string) => { b.bad ??= { line, reason }; };
-  const drop = (reason: string) => { b.dropped.push({ line, reason }); };
+  const bad = (reason: string) => {
+    b.bad ??= { line, reason };
+  };
+  const drop = (reason: string) => {
+    b.dropped.push({ line, reason });
+  };
   const head = stmt[0];
-  if (!head || head.t !== "word") { bad("statement does not start with a keyword"); return; }
+  if (!head || head.t !== "word") {
+    bad("statement does not start with a keyword");
+    return;
+  }
   const rest = stmt.slice(1);
   const words = rest.every((t) => t.t === "word") ? rest.map((t) => (t as { v: string }).v) : undefined;
   const single = rest.length === 1 && (rest[0]!.t === "word" || rest[0]!.t === "str") ? (rest[0] as { v: string }).v : undefined;
@@ -197,7 +218,9 @@ function applyStatement(b: OpenBlock, stmt: Token[], line: number): void {
       if (single === undefined || rest[0]!.t !== "word" || isIP(single) !== 4) bad("fixed-address: not an IPv4 address");
       else l.fixedAddress = single;
       return;
-    case "renew": case "rebind": case "expire": {
+    case "renew":
+    case "rebind":
+    case "expire": {
       const when = words ? parseLeaseTime(words) : "not a dhclient time";
       if (typeof when === "string") bad(`${head.v}: ${when}`);
       else l[head.v] = when;
@@ -205,9 +228,15 @@ function applyStatement(b: OpenBlock, stmt: Token[], line: number): void {
     }
     case "option": {
       const name = rest[0];
-      if (!name || name.t !== "word") { bad("option without a name"); return; }
+      if (!name || name.t !== "word") {
+        bad("option without a name");
+        return;
+      }
       const values = listValues(rest.slice(1));
-      if (!values) { bad(`option ${name.v}: malformed value`); return; }
+      if (!values) {
+        bad(`option ${name.v}: malformed value`);
+        return;
+      }
       optionValue(l, name.v, values, rest.slice(1), drop);
       return;
     }
@@ -228,8 +257,12 @@ function optionValue(l: OpenBlock["lease"], name: string, values: string[], toke
       if (values.length === 1 && validIp(values[0]!) && isIP(values[0]!) === 4) l.subnetMask = values[0];
       else drop("subnet-mask: not an IPv4 address; dropped");
       return;
-    case "routers": l.routers = ips(values, "routers"); return;
-    case "domain-name-servers": l.dns = ips(values, "domain-name-servers"); return;
+    case "routers":
+      l.routers = ips(values, "routers");
+      return;
+    case "domain-name-servers":
+      l.dns = ips(values, "domain-name-servers");
+      return;
     case "dhcp-server-identifier":
       if (values.length === 1 && validIp(values[0]!)) l.serverId = values[0];
       else drop("dhcp-server-identifier: not an IP address; dropped");
@@ -245,7 +278,10 @@ function optionValue(l: OpenBlock["lease"], name: string, values: string[], toke
       return;
     }
     case "domain-name": {
-      if (!strings || values.length !== 1) { drop("domain-name: not a quoted string; dropped"); return; }
+      if (!strings || values.length !== 1) {
+        drop("domain-name: not a quoted string; dropped");
+        return;
+      }
       const parts = values[0]!.split(" ").filter((s) => s !== "");
       const good = parts.map(domainOf).filter((d): d is string => d !== undefined);
       if (good.length !== parts.length || parts.length === 0) drop(`domain-name: ${Math.max(1, parts.length - good.length)} invalid domain(s) dropped`);
@@ -253,7 +289,10 @@ function optionValue(l: OpenBlock["lease"], name: string, values: string[], toke
       return;
     }
     case "domain-search": {
-      if (!strings) { drop("domain-search: not a list of quoted names; dropped"); return; }
+      if (!strings) {
+        drop("domain-search: not a list of quoted names; dropped");
+        return;
+      }
       const good = values.map(domainOf).filter((d): d is string => d !== undefined);
       if (good.length !== values.length) drop(`domain-search: ${values.length - good.length} invalid domain(s) dropped`);
       l.domainSearch = good;
@@ -291,15 +330,29 @@ export function parseLeases(text: string): LeaseParse {
   };
   const closeBlock = (b: OpenBlock) => {
     block = null;
-    if (b.bad) { reject(b, b.bad.reason); return; }
+    if (b.bad) {
+      reject(b, b.bad.reason);
+      return;
+    }
     const l = b.lease;
-    if (!l.interface) { problems.push({ line: b.line, reason: `lease block at line ${b.line} rejected: no interface statement` }); return; }
-    if (!l.fixedAddress) { problems.push({ line: b.line, reason: `lease block at line ${b.line} rejected: no fixed-address` }); return; }
+    if (!l.interface) {
+      problems.push({ line: b.line, reason: `lease block at line ${b.line} rejected: no interface statement` });
+      return;
+    }
+    if (!l.fixedAddress) {
+      problems.push({ line: b.line, reason: `lease block at line ${b.line} rejected: no fixed-address` });
+      return;
+    }
     problems.push(...b.dropped);
     blocks++;
     const lease: Lease = {
-      interface: l.interface, line: b.line, fixedAddress: l.fixedAddress, routers: l.routers, dns: l.dns,
-      domainName: l.domainName, domainSearch: l.domainSearch,
+      interface: l.interface,
+      line: b.line,
+      fixedAddress: l.fixedAddress,
+      routers: l.routers,
+      dns: l.dns,
+      domainName: l.domainName,
+      domainSearch: l.domainSearch,
     };
     for (const k of ["subnetMask", "hostName", "leaseTime", "serverId", "renew", "rebind", "expire"] as const) {
       if (l[k] !== undefined) (lease as unknown as Record<string, unknown>)[k] = l[k];
@@ -320,8 +373,15 @@ export function parseLeases(text: string): LeaseParse {
 
     if (/^lease[ \t]*\{/.test(raw)) {
       // resynchronisation point: whatever was open before is over
-      if (block) { reject(block, "not closed before the next block (truncated)"); block = null; }
-      if (skipDepth > 0 || topStmt > 0) { problems.push({ line: topStmtLine, reason: `statement at line ${topStmtLine} not terminated; ignored` }); skipDepth = 0; topStmt = 0; }
+      if (block) {
+        reject(block, "not closed before the next block (truncated)");
+        block = null;
+      }
+      if (skipDepth > 0 || topStmt > 0) {
+        problems.push({ line: topStmtLine, reason: `statement at line ${topStmtLine} not terminated; ignored` });
+        skipDepth = 0;
+        topStmt = 0;
+      }
       flushGarbage();
     }
 
@@ -337,7 +397,8 @@ export function parseLeases(text: string): LeaseParse {
       }
       if (b.bytes > LEASE_LIMITS.block) b.bad ??= { line: lineNo, reason: `block longer than ${LEASE_LIMITS.block} bytes` };
     } else if (len > LEASE_LIMITS.line) {
-      if (garbage) garbage.to = lineNo; else garbage = { from: lineNo, to: lineNo };
+      if (garbage) garbage.to = lineNo;
+      else garbage = { from: lineNo, to: lineNo };
       continue;
     }
 
@@ -390,8 +451,10 @@ export function parseLeases(text: string): LeaseParse {
       }
       if (tok.t === "{") {
         const isLease = topStmt === 1 && k > 0 && toks[k - 1]!.t === "word" && (toks[k - 1] as { v: string }).v === "lease";
-        if (isLease) { block = newBlock(lineNo); block.bytes = len; }
-        else skipDepth = 1; // lease6 { ... } and anything else with a body: not ours
+        if (isLease) {
+          block = newBlock(lineNo);
+          block.bytes = len;
+        } else skipDepth = 1; // lease6 { ... } and anything else with a body: not ours
         topStmt = 0;
       } else if (tok.t === ";") {
         topStmt = 0; // default-duid "..."; and other top-level statements: not ours
@@ -441,9 +504,7 @@ export function leaseDomains(l: Lease): string[] {
 }
 
 /** The DHCP_* fields a lease puts into the model (and, through the model, into hook environments). */
-export const DHCP_KEYS = [
-  "DHCP_ADDRESS", "DHCP_SUBNET_MASK", "DHCP_GATEWAY", "DHCP_DNS", "DHCP_DOMAIN", "DHCP_HOSTNAME", "DHCP_LEASE_EXPIRY",
-] as const;
+export const DHCP_KEYS = ["DHCP_ADDRESS", "DHCP_SUBNET_MASK", "DHCP_GATEWAY", "DHCP_DNS", "DHCP_DOMAIN", "DHCP_HOSTNAME", "DHCP_LEASE_EXPIRY"] as const;
 
 /**
  * A lease as model fields. Every key is present ("" = the lease has no such value), so a value that

@@ -15,9 +15,7 @@ const MANAGER_IFACE = "org.freedesktop.network1.Manager";
 const PROPS_IFACE = "org.freedesktop.DBus.Properties";
 
 /** The link properties netevd follows. */
-export const LINK_PROPS = [
-  "OperationalState", "AdministrativeState", "CarrierState", "AddressState", "IPv4AddressState", "IPv6AddressState", "OnlineState",
-] as const;
+export const LINK_PROPS = ["OperationalState", "AdministrativeState", "CarrierState", "AddressState", "IPv4AddressState", "IPv6AddressState", "OnlineState"] as const;
 const MANAGER_PROPS = ["OperationalState", "CarrierState", "AddressState", "IPv4AddressState", "IPv6AddressState", "OnlineState"] as const;
 
 // networkd state values are short lowercase words; anything else is not a state we act on
@@ -53,7 +51,11 @@ export class NetworkdSource extends BusBackendSource {
   readonly links = new Set<number>();
   /** the last Link.Describe() per link: $JSON of kernel carrier events, which do not wait for networkd */
   private readonly described = new Map<number, string>();
-  private readonly describes = new DescribeQueue((index) => this.describe(index), this.log, () => this.stopped);
+  private readonly describes = new DescribeQueue(
+    (index) => this.describe(index),
+    this.log,
+    () => this.stopped,
+  );
 
   constructor(log: Logger, sink: BackendSink, seams?: BusSeams) {
     super({ name: NETWORKD_NAME, label: "systemd-networkd", events: "networkd" }, log, sink, seams);
@@ -61,7 +63,8 @@ export class NetworkdSource extends BusBackendSource {
 
   protected onBus(bus: SystemBus): void {
     bus.onSignal((s) => this.onSignal(s));
-    void bus.addMatch(`type='signal',sender='${NETWORKD_NAME}',interface='${PROPS_IFACE}',member='PropertiesChanged',path_namespace='${MANAGER_PATH}'`)
+    void bus
+      .addMatch(`type='signal',sender='${NETWORKD_NAME}',interface='${PROPS_IFACE}',member='PropertiesChanged',path_namespace='${MANAGER_PATH}'`)
       .catch((err: Error) => this.log.error("cannot subscribe to networkd signals", { err: err.message }));
   }
 

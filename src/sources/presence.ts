@@ -57,7 +57,10 @@ export class BusNameWatch {
     } catch (err) {
       if (this.state !== "no-bus") {
         this.o.log.warn(`no system bus: ${this.o.label} events will not fire until it is reachable`, {
-          backend: this.o.label, presence: "no-bus", err: (err as Error).message, address: process.env.DBUS_SYSTEM_BUS_ADDRESS ?? "unix:path=/var/run/dbus/system_bus_socket",
+          backend: this.o.label,
+          presence: "no-bus",
+          err: (err as Error).message,
+          address: process.env.DBUS_SYSTEM_BUS_ADDRESS ?? "unix:path=/var/run/dbus/system_bus_socket",
         });
       }
       this.state = "no-bus";
@@ -65,7 +68,10 @@ export class BusNameWatch {
       this.retry();
       return;
     }
-    if (this.stopped) { bus.disconnect(); return; }
+    if (this.stopped) {
+      bus.disconnect();
+      return;
+    }
     this.attempt = 0;
     this.bus = bus;
     bus.onClosed((err) => {

@@ -94,7 +94,10 @@ export function applyBackendState(m: NetworkModel, backend: string, index: numbe
 export function dropBackendState(m: NetworkModel, index: number, keys?: string[]): void {
   const prev = m.backend.get(index);
   if (!prev) return;
-  if (!keys) { m.backend.delete(index); return; }
+  if (!keys) {
+    m.backend.delete(index);
+    return;
+  }
   for (const k of keys) delete prev.fields[k];
 }
 
@@ -123,8 +126,7 @@ function sameAddr(a: AddressRecord, b: AddressRecord): boolean {
   return a.flags === b.flags && a.scope === b.scope && a.label === b.label && a.peer === b.peer;
 }
 
-const linkName = (m: NetworkModel, index: number | undefined): string | undefined =>
-  index === undefined ? undefined : m.links.get(index)?.name;
+const linkName = (m: NetworkModel, index: number | undefined): string | undefined => (index === undefined ? undefined : m.links.get(index)?.name);
 
 /**
  * Apply one kernel message to the model (mutating it) and return the facts it produced.
@@ -189,10 +191,16 @@ export function applyMessage(m: NetworkModel, msg: RtMessage): Fact[] {
 function removeLink(m: NetworkModel, link: LinkRecord): Fact[] {
   const out: Fact[] = [];
   for (const [k, a] of m.addrs) {
-    if (a.index === link.index) { m.addrs.delete(k); out.push({ fact: "address-removed", addr: a, link: link.name }); }
+    if (a.index === link.index) {
+      m.addrs.delete(k);
+      out.push({ fact: "address-removed", addr: a, link: link.name });
+    }
   }
   for (const [k, r] of m.routes) {
-    if (r.oif === link.index) { m.routes.delete(k); out.push({ fact: "route-removed", route: r, link: link.name }); }
+    if (r.oif === link.index) {
+      m.routes.delete(k);
+      out.push({ fact: "route-removed", route: r, link: link.name });
+    }
   }
   m.links.delete(link.index);
   out.push({ fact: "link-removed", link });
@@ -233,10 +241,15 @@ export function diffModels(a: NetworkModel, b: NetworkModel): Fact[] {
 /** The interface name a fact is about, for monitoring.interfaces filtering; undefined = not link-bound. */
 export function factLink(f: Fact): string | undefined {
   switch (f.fact) {
-    case "route-added": case "route-removed":
-    case "address-added": case "address-removed": case "address-changed":
+    case "route-added":
+    case "route-removed":
+    case "address-added":
+    case "address-removed":
+    case "address-changed":
       return f.link;
-    case "rule-added": case "rule-removed": case "manager-state":
+    case "rule-added":
+    case "rule-removed":
+    case "manager-state":
       return undefined;
     case "backend-state":
       return f.name;

@@ -3,9 +3,7 @@
 // state. A kernel re-dump replaces kernel objects only, so backend state never has to be patched
 // back in. The model object itself never changes: readers may keep it.
 import type { AddressRecord, LinkRecord, RouteRecord, RtMessage, RuleRecord } from "../netlink/types.js";
-import {
-  applyBackendState, applyManagerState, applyMessage, diffModels, dropBackendState, modelFrom, emptyModel, type Fact, type NetworkModel,
-} from "./model.js";
+import { applyBackendState, applyManagerState, applyMessage, diffModels, dropBackendState, modelFrom, emptyModel, type Fact, type NetworkModel } from "./model.js";
 
 export type KernelMaps = Pick<NetworkModel, "links" | "addrs" | "routes" | "rules">;
 

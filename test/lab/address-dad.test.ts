@@ -27,7 +27,16 @@ with open("$OUT/runs.jsonl", "a") as f:
     f.write(json.dumps(res) + "\\n")
 `;
 
-interface Run { dir: string; event: string; link: string; address: string; reason: string | null; addresses: string; bind: string; ip: string }
+interface Run {
+  dir: string;
+  event: string;
+  link: string;
+  address: string;
+  reason: string | null;
+  addresses: string;
+  bind: string;
+  ip: string;
+}
 /** Runs for our global test addresses (lab0's own link-local address comes and goes with the link). */
 const runs = (out: string): Run[] => readJsonLines<Run>(join(out, "runs.jsonl")).filter((r) => r.address.startsWith("2001:db8:77::"));
 
@@ -35,8 +44,14 @@ const runs = (out: string): Run[] => readJsonLines<Run>(join(out, "runs.jsonl"))
 function tryBind(address: string): Promise<string> {
   return new Promise((res) => {
     const s = createSocket("udp6");
-    s.once("error", (err: NodeJS.ErrnoException) => { s.close(); res(err.code ?? "error"); });
-    s.bind({ address, port: 0 }, () => { s.close(); res("ok"); });
+    s.once("error", (err: NodeJS.ErrnoException) => {
+      s.close();
+      res(err.code ?? "error");
+    });
+    s.bind({ address, port: 0 }, () => {
+      s.close();
+      res("ok");
+    });
   });
 }
 
@@ -51,8 +66,11 @@ if (labFile(import.meta.url)) {
     await waitFor("lab0 carrier", async () => (await ip("-o", "link", "show", lab.ifname)).includes("LOWER_UP"), 5000);
     // the peer side already holds ::99
     await ipSrv("-6", "addr", "add", "2001:db8:77::99/64", "dev", "br0", "nodad");
-    const d = DaemonProcess.start(["run", "-c", writeConfig(
-      `system:\n  backend: none\n  scripts_dir: ${base}\nmonitoring:\n  interfaces: [${lab.ifname}]\nhooks:\n  replay_on_start: false\n`)]);
+    const d = DaemonProcess.start([
+      "run",
+      "-c",
+      writeConfig(`system:\n  backend: none\n  scripts_dir: ${base}\nmonitoring:\n  interfaces: [${lab.ifname}]\nhooks:\n  replay_on_start: false\n`),
+    ]);
     try {
       await d.waitRecord((r) => r.msg === "ready");
       await ip("-6", "addr", "add", "2001:db8:77::60/64", "dev", lab.ifname);

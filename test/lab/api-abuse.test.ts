@@ -23,12 +23,22 @@ const HEALTH_MS = 100;
 /** A JSON answer: the tests read it as they expect it to be (a wrong shape fails an assertion). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
-interface Res { status: number; text: string; json: Json }
+interface Res {
+  status: number;
+  text: string;
+  json: Json;
+}
 
-function http(path: string, o: { method?: string; host?: string; port?: number; headers?: Record<string, string>; body?: string; agent?: Agent; unix?: boolean; timeoutMs?: number } = {}): Promise<Res> {
+function http(
+  path: string,
+  o: { method?: string; host?: string; port?: number; headers?: Record<string, string>; body?: string; agent?: Agent; unix?: boolean; timeoutMs?: number } = {},
+): Promise<Res> {
   const where = o.unix ? { socketPath: SOCKET } : { host: o.host ?? "127.0.0.1", port: o.port ?? PORT };
   const headers: Record<string, string> = { ...o.headers };
-  if (o.body !== undefined) { headers["content-length"] = String(Buffer.byteLength(o.body)); headers["content-type"] ??= "application/json"; }
+  if (o.body !== undefined) {
+    headers["content-length"] = String(Buffer.byteLength(o.body));
+    headers["content-type"] ??= "application/json";
+  }
   return new Promise((res, rej) => {
     const req = request({ ...where, path, method: o.method ?? "GET", headers, agent: o.agent ?? false, timeout: o.timeoutMs ?? 10_000 }, (r) => {
       const chunks: Buffer[] = [];
@@ -36,7 +46,11 @@ function http(path: string, o: { method?: string; host?: string; port?: number; 
       r.on("end", () => {
         const text = Buffer.concat(chunks).toString();
         let json: unknown;
-        try { json = JSON.parse(text); } catch { json = undefined; }
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
         res({ status: r.statusCode ?? 0, text, json });
       });
     });
@@ -70,7 +84,13 @@ function probeHealth(everyMs = 50): { stop: () => Promise<{ ms: number[]; errors
       await sleep(everyMs);
     }
   })();
-  return { stop: async () => { running = false; await loop; return { ms, errors }; } };
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return { ms, errors };
+    },
+  };
 }
 
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN;
@@ -78,7 +98,8 @@ const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math
 function assertHealthy(p: { ms: number[]; errors: string[] }, what: string): void {
   assert.deepEqual(p.errors, [], `${what}: every /health probe answered 200`);
   assert.ok(p.ms.length >= 5, `${what}: probes ran (${p.ms.length})`);
-  const p50 = quantile(p.ms, 0.5), p90 = quantile(p.ms, 0.9);
+  const p50 = quantile(p.ms, 0.5),
+    p90 = quantile(p.ms, 0.9);
   assert.ok(p90 <= HEALTH_MS, `${what}: /health p50 ${p50.toFixed(1)} ms, p90 ${p90.toFixed(1)} ms (max ${Math.max(...p.ms).toFixed(1)}) within ${HEALTH_MS} ms`);
 }
 
@@ -106,8 +127,7 @@ async function startDaemon(yaml: string, opts: { quiet?: boolean } = {}): Promis
   return { d, cfg };
 }
 
-const yamlOf = (scripts: string, extra = "") =>
-  `system:\n  backend: none\n  scripts_dir: ${scripts}\nhooks:\n  replay_on_start: false\n${extra}`;
+const yamlOf = (scripts: string, extra = "") => `system:\n  backend: none\n  scripts_dir: ${scripts}\nhooks:\n  replay_on_start: false\n${extra}`;
 
 if (labFile(import.meta.url, { timeoutMs: 600_000 })) {
   test("row 2: a reload from 0.0.0.0 with a token to 127.0.0.1 without one is refused; what is reachable and the 401s follow what is bound", async () => {
@@ -158,7 +178,9 @@ if (labFile(import.meta.url, { timeoutMs: 600_000 })) {
         s.write("GET /api/v1/status HTTP/1.1\r\nhost: x\r\n");
         socks.push(s);
       }
-      const trickle = setInterval(() => { for (const s of socks) if (!s.destroyed) s.write(`x-slow: ${Date.now()}\r\n`); }, 2000);
+      const trickle = setInterval(() => {
+        for (const s of socks) if (!s.destroyed) s.write(`x-slow: ${Date.now()}\r\n`);
+      }, 2000);
       // event-stream flood: 300 streams from 30 clients, none of them reading
       const streams: Socket[] = [];
       for (let i = 0; i < 300; i++) {
@@ -194,8 +216,9 @@ if (labFile(import.meta.url, { timeoutMs: 600_000 })) {
       await ip("link", "set", "lab0", "up");
       let first = "";
       for (let i = 0; i < 20_000; i += 16) {
-        const batch = await Promise.all(Array.from({ length: 16 }, () =>
-          http("/api/v1/trigger", { unix: true, method: "POST", body: JSON.stringify({ link: "lab0", event: "carrier" }), agent })));
+        const batch = await Promise.all(
+          Array.from({ length: 16 }, () => http("/api/v1/trigger", { unix: true, method: "POST", body: JSON.stringify({ link: "lab0", event: "carrier" }), agent })),
+        );
         first ||= batch[0]!.json.eventId;
       }
       await sleep(3000); // the triggered events' hook runs and log lines settle
@@ -231,8 +254,11 @@ if (labFile(import.meta.url, { timeoutMs: 600_000 })) {
     try {
       const flood = await Promise.all(Array.from({ length: 30 }, () => http("/api/v1/status")));
       assert.ok(flood.filter((r) => r.status === 429).length >= 15, "root's many connections share one bucket");
-      const other = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-        `http://127.0.0.1:${PORT}/api/v1/status`], { encoding: "utf8" });
+      const other = spawnSync(
+        "setpriv",
+        ["--reuid=65534", "--regid=65534", "--clear-groups", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", `http://127.0.0.1:${PORT}/api/v1/status`],
+        { encoding: "utf8" },
+      );
       assert.equal(other.stdout, "200", `another local user is not limited by root's flood (${other.stderr})`);
     } finally {
       await d.stop();
@@ -244,14 +270,17 @@ if (labFile(import.meta.url, { timeoutMs: 600_000 })) {
     const { d } = await startDaemon(yamlOf(base, "api:\n  rate_limit_per_sec: 10000\n"));
     try {
       const probe = probeHealth();
-      const sendRaw = (text: string | Buffer) => new Promise<string>((res) => {
-        const s = connect({ host: "127.0.0.1", port: PORT });
-        let got = "";
-        s.on("data", (c: Buffer) => { got += c.toString(); });
-        s.on("error", () => {});
-        s.on("close", () => res(got));
-        s.end(text);
-      });
+      const sendRaw = (text: string | Buffer) =>
+        new Promise<string>((res) => {
+          const s = connect({ host: "127.0.0.1", port: PORT });
+          let got = "";
+          s.on("data", (c: Buffer) => {
+            got += c.toString();
+          });
+          s.on("error", () => {});
+          s.on("close", () => res(got));
+          s.end(text);
+        });
       const t0 = Date.now();
       for (let round = 0; round < 20 || Date.now() - t0 < 3000; round++) {
         assert.match(await sendRaw(`GET /health HTTP/1.1\r\nhost: x\r\nx-big: ${"a".repeat(64 * 1024)}\r\n\r\n`), /^HTTP\/1\.1 431/);
@@ -274,7 +303,8 @@ if (labFile(import.meta.url, { timeoutMs: 600_000 })) {
     const { base } = hookTree({ "carrier.d": { "10-flood": "#!/bin/sh\nyes 'flood flood flood flood' | head -c 2000000\n" } });
     const cfg = writeConfig(`system:\n  backend: none\n  scripts_dir: ${base}\nhooks:\n  replay_on_start: false\napi:\n  rate_limit_per_sec: 10000\n`);
     const child = spawn(join(repoRoot, "bin/netevd"), ["run", "-c", cfg], {
-      env: { PATH: process.env.PATH, NETEVD_LOG_FORMAT: "json" }, stdio: ["ignore", "pipe", "ignore"],
+      env: { PATH: process.env.PATH, NETEVD_LOG_FORMAT: "json" },
+      stdio: ["ignore", "pipe", "ignore"],
     });
     child.stdout.pause(); // nobody reads: the pipe fills up
     try {
@@ -286,8 +316,9 @@ if (labFile(import.meta.url, { timeoutMs: 600_000 })) {
       const agent = new Agent({ keepAlive: true, maxSockets: 8 });
       let peak = 0;
       for (let i = 0; i < 3000; i += 8) {
-        await Promise.all(Array.from({ length: 8 }, () =>
-          http("/api/v1/trigger", { unix: true, method: "POST", body: JSON.stringify({ link: "lab0", event: "carrier" }), agent })));
+        await Promise.all(
+          Array.from({ length: 8 }, () => http("/api/v1/trigger", { unix: true, method: "POST", body: JSON.stringify({ link: "lab0", event: "carrier" }), agent })),
+        );
         if (i % 400 === 0) peak = Math.max(peak, await rssMb());
       }
       await sleep(3000);

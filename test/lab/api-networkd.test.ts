@@ -17,7 +17,9 @@ function get(path: string): Promise<{ status: number; json: Json }> {
   return new Promise((res, rej) => {
     const req = request({ socketPath: SOCKET, path, agent: false }, (r) => {
       let text = "";
-      r.on("data", (c: Buffer) => { text += c.toString(); });
+      r.on("data", (c: Buffer) => {
+        text += c.toString();
+      });
       r.on("end", () => res({ status: r.statusCode ?? 0, json: JSON.parse(text) }));
     });
     req.on("error", rej);
@@ -33,8 +35,17 @@ async function linkProperty(index: number, prop: string): Promise<string> {
 }
 
 async function networkdPid(): Promise<number> {
-  const out = await sh(["busctl", "--system", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-    "GetConnectionUnixProcessID", "s", "org.freedesktop.network1"]);
+  const out = await sh([
+    "busctl",
+    "--system",
+    "call",
+    "org.freedesktop.DBus",
+    "/org/freedesktop/DBus",
+    "org.freedesktop.DBus",
+    "GetConnectionUnixProcessID",
+    "s",
+    "org.freedesktop.network1",
+  ]);
   return Number(out.trim().replace(/^u /, ""));
 }
 
@@ -47,16 +58,24 @@ if (labFile(import.meta.url, { backend: "networkd" })) {
       await d.waitRecord((r) => r.msg === "ready");
       const index = JSON.parse(await ip("-j", "link", "show", lab.ifname))[0].ifindex as number;
       const props = ["OperationalState", "AdministrativeState", "CarrierState", "AddressState"];
-      await waitFor("the API's backend fields equal networkd's properties", async () => {
-        const v = (await get(`/api/v1/interfaces/${lab.ifname}`)).json;
-        if (v.backend?.backend !== "systemd-networkd") return false;
-        for (const p of props) if (v.backend.fields[p] !== await linkProperty(index, p)) return false;
-        return true;
-      }, 10_000, 100);
+      await waitFor(
+        "the API's backend fields equal networkd's properties",
+        async () => {
+          const v = (await get(`/api/v1/interfaces/${lab.ifname}`)).json;
+          if (v.backend?.backend !== "systemd-networkd") return false;
+          for (const p of props) if (v.backend.fields[p] !== (await linkProperty(index, p))) return false;
+          return true;
+        },
+        10_000,
+        100,
+      );
       const v = (await get(`/api/v1/interfaces/${lab.ifname}`)).json;
       assert.equal(v.backend.fields.OperationalState, "routable");
       assert.equal(v.backend.fields.AdministrativeState, "configured");
-      assert.ok(v.addresses.some((a: { address: string }) => a.address === "10.77.0.50"), "the DHCP address networkd configured");
+      assert.ok(
+        v.addresses.some((a: { address: string }) => a.address === "10.77.0.50"),
+        "the DHCP address networkd configured",
+      );
 
       const h = await get("/health");
       assert.equal(h.status, 200);
@@ -64,7 +83,15 @@ if (labFile(import.meta.url, { backend: "networkd" })) {
 
       // networkd goes away: degraded, with the reason; back: ok
       process.kill(await networkdPid(), "SIGTERM");
-      const down = await waitFor("health degraded", async () => { const r = await get("/health"); return r.status === 503 ? r : undefined; }, 10_000, 100);
+      const down = await waitFor(
+        "health degraded",
+        async () => {
+          const r = await get("/health");
+          return r.status === 503 ? r : undefined;
+        },
+        10_000,
+        100,
+      );
       assert.equal(down.json.status, "degraded");
       assert.equal(down.json.sources["systemd-networkd"].ok, false);
       assert.equal(down.json.sources.kernel.ok, true);

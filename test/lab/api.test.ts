@@ -20,12 +20,26 @@ const MAIN = resolve(repoRoot, "dist/src/cli/main.js");
 /** A JSON answer: the tests read it as they expect it to be (a wrong shape fails an assertion). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
-interface Res { status: number; headers: IncomingHttpHeaders; text: string; json: Json }
+interface Res {
+  status: number;
+  headers: IncomingHttpHeaders;
+  text: string;
+  json: Json;
+}
 
 /** One HTTP request over the unix socket (default) or TCP. `chunks` sends the body without a length. */
-function http(path: string, o: {
-  method?: string; tcp?: boolean; host?: string; port?: number; headers?: Record<string, string>; body?: string | Buffer; chunks?: Buffer[];
-} = {}): Promise<Res> {
+function http(
+  path: string,
+  o: {
+    method?: string;
+    tcp?: boolean;
+    host?: string;
+    port?: number;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+    chunks?: Buffer[];
+  } = {},
+): Promise<Res> {
   const where = o.tcp || o.host ? { host: o.host ?? "127.0.0.1", port: o.port ?? PORT } : { socketPath: SOCKET };
   const headers: Record<string, string> = { ...o.headers };
   if (o.body !== undefined) headers["content-length"] = String(Buffer.byteLength(o.body));
@@ -36,12 +50,19 @@ function http(path: string, o: {
       r.on("end", () => {
         const text = Buffer.concat(chunks).toString();
         let json: unknown;
-        try { json = JSON.parse(text); } catch { json = undefined; }
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
         res({ status: r.statusCode ?? 0, headers: r.headers, text, json });
       });
     });
     req.on("error", rej);
-    if (o.chunks) { for (const c of o.chunks) req.write(c); req.end(); } else req.end(o.body);
+    if (o.chunks) {
+      for (const c of o.chunks) req.write(c);
+      req.end();
+    } else req.end(o.body);
   });
 }
 
@@ -63,7 +84,11 @@ function hugePost(path: string, declared: number, sent: number): Promise<Res> {
       for (const l of lines) headers[l.slice(0, l.indexOf(":")).toLowerCase()] = l.slice(l.indexOf(":") + 1).trim();
       const bodyText = rest.join("\r\n\r\n");
       let json: unknown;
-      try { json = JSON.parse(bodyText); } catch { json = undefined; }
+      try {
+        json = JSON.parse(bodyText);
+      } catch {
+        json = undefined;
+      }
       res({ status: Number(statusLine.split(" ")[1]), headers, text: bodyText, json });
     });
     s.write(`POST ${path} HTTP/1.1\r\nhost: netevd\r\ncontent-type: application/json\r\ncontent-length: ${declared}\r\n\r\n`);
@@ -78,9 +103,14 @@ const post = (path: string, body: unknown, o: Parameters<typeof http>[1] = {}) =
 function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((res) => {
     const c = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "", stderr = "";
-    c.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
-    c.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+    let stdout = "",
+      stderr = "";
+    c.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    c.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
     c.on("exit", (code) => res({ code, stdout, stderr }));
   });
 }
@@ -90,7 +120,10 @@ const recorder = (name: string, exit = 0) => `#!/bin/sh
 printf '{"script":"%s","event":%s}\\n' "${name}" "$NETEVD_EVENT" >> $OUT/runs.jsonl
 exit ${exit}
 `;
-interface Run { script: string; event: { id: string; event: string; link: string } }
+interface Run {
+  script: string;
+  event: { id: string; event: string; link: string };
+}
 const runs = (out: string): Run[] => readJsonLines<Run>(join(out, "runs.jsonl"));
 
 async function startDaemon(yaml: string): Promise<{ d: DaemonProcess; cfg: string }> {
@@ -100,8 +133,7 @@ async function startDaemon(yaml: string): Promise<{ d: DaemonProcess; cfg: strin
   await d.waitRecord((r) => r.msg === "ready");
   return { d, cfg };
 }
-const baseYaml = (scripts: string, extra = "") =>
-  `system:\n  backend: none\n  scripts_dir: ${scripts}\nhooks:\n  replay_on_start: false\n${extra}`;
+const baseYaml = (scripts: string, extra = "") => `system:\n  backend: none\n  scripts_dir: ${scripts}\nhooks:\n  replay_on_start: false\n${extra}`;
 
 async function lab0Up(): Promise<void> {
   await ip("link", "set", lab.ifname, "up");
@@ -112,9 +144,8 @@ const carrier = (on: boolean) => ipSrv("link", "set", lab.peer, on ? "up" : "dow
 
 // ---- comparisons with iproute2 ---------------------------------------------------------------
 const TABLES: Record<string, number> = { default: 253, main: 254, local: 255 };
-const tableNo = (t: unknown): number => (t === undefined ? 254 : typeof t === "number" ? t : TABLES[t as string] ?? Number(t));
-const fullPrefix = (dst: string, family: number): string =>
-  dst === "default" || dst.includes("/") ? dst : `${dst}/${family === 4 ? 32 : 128}`;
+const tableNo = (t: unknown): number => (t === undefined ? 254 : typeof t === "number" ? t : (TABLES[t as string] ?? Number(t)));
+const fullPrefix = (dst: string, family: number): string => (dst === "default" || dst.includes("/") ? dst : `${dst}/${family === 4 ? 32 : 128}`);
 
 async function kernelRoutes(): Promise<string[]> {
   const out: string[] = [];
@@ -137,7 +168,11 @@ async function kernelRules(): Promise<string[]> {
 }
 
 // ---- a strict Prometheus text-format (0.0.4) parser -------------------------------------------
-interface Sample { name: string; labels: Record<string, string>; value: number }
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
 function parseExposition(text: string): { samples: Sample[]; types: Map<string, string> } {
   const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
   const types = new Map<string, string>();
@@ -149,7 +184,10 @@ function parseExposition(text: string): { samples: Sample[]; types: Map<string, 
     const where = `line ${i + 1}: ${line}`;
     if (line.startsWith("#")) {
       const m = /^# (HELP|TYPE) (\S+) (.*)$/.exec(line);
-      if (!m) { assert.ok(line.startsWith("# ") || line === "#", where); continue; }
+      if (!m) {
+        assert.ok(line.startsWith("# ") || line === "#", where);
+        continue;
+      }
       assert.match(m[2]!, NAME, where);
       if (m[1] === "TYPE") {
         assert.ok(["counter", "gauge", "histogram", "summary", "untyped"].includes(m[3]!), where);
@@ -215,7 +253,15 @@ if (labFile(import.meta.url)) {
       // interfaces vs ip -j addr
       // a snapshot taken while nothing changed: the kernel's view is the same before and after the
       // request (a link-local address may still be appearing on a link just set up)
-      const addrKey = (ls: Array<Record<string, Json>>) => JSON.stringify(ls.map((l) => [l.ifname, l.operstate, l.flags, (l.addr_info as Array<{ local: string; tentative?: boolean }>).map((x) => `${x.local}${x.tentative ? " tentative" : ""}`)]));
+      const addrKey = (ls: Array<Record<string, Json>>) =>
+        JSON.stringify(
+          ls.map((l) => [
+            l.ifname,
+            l.operstate,
+            l.flags,
+            (l.addr_info as Array<{ local: string; tentative?: boolean }>).map((x) => `${x.local}${x.tentative ? " tentative" : ""}`),
+          ]),
+        );
       let links: Array<Record<string, Json>> = [];
       let r: Awaited<ReturnType<typeof http>> | undefined;
       for (let i = 0; i < 20; i++) {
@@ -255,17 +301,31 @@ if (labFile(import.meta.url)) {
       assert.equal((await http("/api/v1/interfaces/a%2Fb")).status, 400);
 
       // routes vs ip -j route show table all (both families); routes settle (v6 link-local, DAD) first
-      const apiRoutes = async () => ((await http("/api/v1/routes")).json.routes as Array<Record<string, Json>>)
-        .map((x) => `${x.family === "inet" ? 4 : 6} ${x.type} ${x.dst} ${x.dev ?? "-"} ${x.table} ${x.gateway ?? "-"} ${x.protocolName ?? x.protocol}`).sort();
-      await waitFor("API routes equal to ip route", async () => JSON.stringify(await apiRoutes()) === JSON.stringify(await kernelRoutes()), 5000, 100)
-        .catch(async (e) => { assert.deepEqual(await apiRoutes(), await kernelRoutes()); throw e; });
+      const apiRoutes = async () =>
+        ((await http("/api/v1/routes")).json.routes as Array<Record<string, Json>>)
+          .map((x) => `${x.family === "inet" ? 4 : 6} ${x.type} ${x.dst} ${x.dev ?? "-"} ${x.table} ${x.gateway ?? "-"} ${x.protocolName ?? x.protocol}`)
+          .sort();
+      await waitFor("API routes equal to ip route", async () => JSON.stringify(await apiRoutes()) === JSON.stringify(await kernelRoutes()), 5000, 100).catch(async (e) => {
+        assert.deepEqual(await apiRoutes(), await kernelRoutes());
+        throw e;
+      });
       const routes = (await http("/api/v1/routes")).json.routes as Array<Record<string, Json>>;
       const ownRoutes = [
-        ...JSON.parse(await ip("-4", "-j", "route", "show", "table", "all", "proto", "110")).map((r: { dst: string; table: unknown }) => `${fullPrefix(r.dst, 4)} ${tableNo(r.table)}`),
-        ...JSON.parse(await ip("-6", "-j", "route", "show", "table", "all", "proto", "110")).map((r: { dst: string; table: unknown }) => `${fullPrefix(r.dst, 6)} ${tableNo(r.table)}`),
+        ...JSON.parse(await ip("-4", "-j", "route", "show", "table", "all", "proto", "110")).map(
+          (r: { dst: string; table: unknown }) => `${fullPrefix(r.dst, 4)} ${tableNo(r.table)}`,
+        ),
+        ...JSON.parse(await ip("-6", "-j", "route", "show", "table", "all", "proto", "110")).map(
+          (r: { dst: string; table: unknown }) => `${fullPrefix(r.dst, 6)} ${tableNo(r.table)}`,
+        ),
       ].sort();
       assert.ok(ownRoutes.length > 0);
-      assert.deepEqual(routes.filter((x) => x.ours).map((x) => `${x.dst} ${x.table}`).sort(), ownRoutes);
+      assert.deepEqual(
+        routes
+          .filter((x) => x.ours)
+          .map((x) => `${x.dst} ${x.table}`)
+          .sort(),
+        ownRoutes,
+      );
       assert.equal(routes.find((x) => x.dst === "10.98.0.0/24")?.metric, 50);
       assert.equal(routes.find((x) => x.dst === "10.98.0.0/24")?.ours, false);
 
@@ -275,7 +335,13 @@ if (labFile(import.meta.url)) {
       assert.deepEqual(rules.map((x) => `${x.family === "inet" ? 4 : 6} ${x.priority} ${x.src} ${x.table} ${x.protocolName ?? x.protocol}`).sort(), kRules);
       const ownRules = kRules.filter((r) => r.endsWith(" 110")).map((r) => r.split(" ").slice(1, 2).concat(r.split(" ")[3]!).join(" "));
       assert.ok(ownRules.length >= 2, JSON.stringify(ownRules));
-      assert.deepEqual(rules.filter((x) => x.ours).map((x) => `${x.priority} ${x.table}`).sort(), ownRules.sort());
+      assert.deepEqual(
+        rules
+          .filter((x) => x.ours)
+          .map((x) => `${x.priority} ${x.table}`)
+          .sort(),
+        ownRules.sort(),
+      );
       assert.equal(rules.find((x) => x.priority === 32000)?.ours, false);
       assert.equal(rules.find((x) => x.priority === 32000)?.protocolName, "static");
 
@@ -332,16 +398,28 @@ if (labFile(import.meta.url)) {
       const real = ran.map((x) => `${x.event.id} ${x.script} ${x.script === "20-b" ? 3 : 0}`).sort();
       assert.deepEqual(listed, real);
       const nc = withHooks.find((e) => e.event === "no-carrier")!;
-      assert.deepEqual(nc.hooks.map((h) => h.ok), [true, false]);
+      assert.deepEqual(
+        nc.hooks.map((h) => h.ok),
+        [true, false],
+      );
 
       // filters
       const only = await http("/api/v1/events?event=no-carrier");
-      assert.deepEqual(only.json.events.map((e: { id: string }) => e.id), [nc.id]);
+      assert.deepEqual(
+        only.json.events.map((e: { id: string }) => e.id),
+        [nc.id],
+      );
       const last = await http("/api/v1/events?limit=1");
       const all = (await http("/api/v1/events")).json.events as Array<{ id: string }>;
-      assert.deepEqual(last.json.events.map((e: { id: string }) => e.id), [all[all.length - 1]!.id]);
+      assert.deepEqual(
+        last.json.events.map((e: { id: string }) => e.id),
+        [all[all.length - 1]!.id],
+      );
       const since = await http(`/api/v1/events?since=${nc.id}`);
-      assert.deepEqual(since.json.events.map((e: { id: string }) => e.id), all.slice(all.findIndex((e) => e.id === nc.id) + 1).map((e) => e.id));
+      assert.deepEqual(
+        since.json.events.map((e: { id: string }) => e.id),
+        all.slice(all.findIndex((e) => e.id === nc.id) + 1).map((e) => e.id),
+      );
       assert.equal((await http("/api/v1/events?limit=0")).status, 400);
       assert.equal((await http("/api/v1/events?event=bogus")).json.error.code, "invalid_parameter");
 
@@ -381,7 +459,9 @@ if (labFile(import.meta.url)) {
       }
       const human = spawn(process.execPath, [MAIN, "events", "--follow"], { stdio: ["ignore", "pipe", "pipe"] });
       let text = "";
-      human.stdout.on("data", (c: Buffer) => { text += c.toString(); });
+      human.stdout.on("data", (c: Buffer) => {
+        text += c.toString();
+      });
       try {
         await waitFor("history printed", () => text.includes("carrier"), 5000);
         await carrier(false);
@@ -399,22 +479,31 @@ if (labFile(import.meta.url)) {
     const { d } = await startDaemon(baseYaml(base, "events:\n  history_size: 500\n"));
     try {
       const received: string[] = [];
-      const connect = (lastId?: string) => new Promise<{ close: () => void; ready: Promise<void> }>((res, rej) => {
-        const headers: Record<string, string> = lastId ? { "last-event-id": lastId } : {};
-        let ready!: () => void;
-        const readyP = new Promise<void>((r) => { ready = r; });
-        const req = request({ socketPath: SOCKET, path: `/api/v1/events/stream?link=${lab.ifname}`, headers, agent: false }, (r) => {
-          assert.equal(r.statusCode, 200);
-          assert.match(String(r.headers["content-type"]), /^text\/event-stream/);
-          r.setEncoding("utf8");
-          const p = new SseParser((m) => { assert.equal(JSON.parse(m.data).id, m.id); received.push(m.id!); });
-          r.on("data", (c: string) => { p.push(c); ready(); });
-          r.on("error", () => {});
-          res({ close: () => req.destroy(), ready: readyP });
+      const connect = (lastId?: string) =>
+        new Promise<{ close: () => void; ready: Promise<void> }>((res, rej) => {
+          const headers: Record<string, string> = lastId ? { "last-event-id": lastId } : {};
+          let ready!: () => void;
+          const readyP = new Promise<void>((r) => {
+            ready = r;
+          });
+          const req = request({ socketPath: SOCKET, path: `/api/v1/events/stream?link=${lab.ifname}`, headers, agent: false }, (r) => {
+            assert.equal(r.statusCode, 200);
+            assert.match(String(r.headers["content-type"]), /^text\/event-stream/);
+            r.setEncoding("utf8");
+            const p = new SseParser((m) => {
+              assert.equal(JSON.parse(m.data).id, m.id);
+              received.push(m.id!);
+            });
+            r.on("data", (c: string) => {
+              p.push(c);
+              ready();
+            });
+            r.on("error", () => {});
+            res({ close: () => req.destroy(), ready: readyP });
+          });
+          req.on("error", rej);
+          req.end();
         });
-        req.on("error", rej);
-        req.end();
-      });
       const addrs = (from: number, n: number, op: "add" | "del") =>
         sh(["sh", "-c", Array.from({ length: n }, (_, i) => `ip addr ${op} 10.66.${(from + i) >> 8}.${(from + i) & 255}/32 dev ${lab.ifname}`).join("; ")]);
 
@@ -462,7 +551,9 @@ if (labFile(import.meta.url)) {
       await waitFor("carrier hook", () => runs(out).length >= 2);
       const after = await waitFor("hook counters", async () => {
         const s = await scrape();
-        return metricValue(s, "netevd_hook_duration_seconds_count", { dir: "carrier.d" }) > metricValue(before, "netevd_hook_duration_seconds_count", { dir: "carrier.d" }) ? s : undefined;
+        return metricValue(s, "netevd_hook_duration_seconds_count", { dir: "carrier.d" }) > metricValue(before, "netevd_hook_duration_seconds_count", { dir: "carrier.d" })
+          ? s
+          : undefined;
       });
       const delta = (name: string, labels: Record<string, string>) => metricValue(after, name, labels) - metricValue(before, name, labels);
       assert.equal(delta("netevd_events_total", { source: "kernel", event: "no-carrier" }), 1);
@@ -473,7 +564,10 @@ if (labFile(import.meta.url)) {
       assert.equal(delta("netevd_hook_duration_seconds_count", { dir: "no-carrier.d" }), 1);
       assert.equal(metricValue(after, "netevd_interfaces"), (JSON.parse(await ip("-j", "link", "show")) as unknown[]).length);
       assert.equal(metricValue(after, "netevd_rules"), (await kernelRules()).length);
-      assert.ok(after.some((s) => s.name === "netevd_build_info" && s.labels.version === "0.1.0" && s.value === 1), "build info with the version");
+      assert.ok(
+        after.some((s) => s.name === "netevd_build_info" && s.labels.version === "0.1.0" && s.value === 1),
+        "build info with the version",
+      );
       assert.ok(metricValue(after, "process_resident_memory_bytes") > 0, "process metrics");
       assert.ok(after.some((s) => s.name === "netevd_netlink_messages_total" && s.value > 0));
     } finally {
@@ -499,7 +593,12 @@ if (labFile(import.meta.url)) {
       const viaSocket = await post("/api/v1/trigger", body);
       assert.equal(viaSocket.status, 202);
       await waitFor("both triggered hooks ran", () => runs(out).length >= 2);
-      assert.deepEqual(runs(out).map((r) => r.event.id).sort(), [ok.json.eventId, viaSocket.json.eventId].sort());
+      assert.deepEqual(
+        runs(out)
+          .map((r) => r.event.id)
+          .sort(),
+        [ok.json.eventId, viaSocket.json.eventId].sort(),
+      );
       assert.equal((await http("/api/v1/status", { tcp: true })).status, 200);
       const st = statSync(SOCKET);
       assert.equal(st.mode & 0o777, 0o660);
@@ -605,7 +704,10 @@ if (labFile(import.meta.url)) {
     const b = hookTree({ "no-carrier.d": { "10-b": recorder("10-b") } });
     const { d, cfg } = await startDaemon(baseYaml(a.base));
     // as editors do: a reader never sees a half-written file
-    const rewrite = (text: string) => { writeFileSync(`${cfg}.new`, text); renameSync(`${cfg}.new`, cfg); };
+    const rewrite = (text: string) => {
+      writeFileSync(`${cfg}.new`, text);
+      renameSync(`${cfg}.new`, cfg);
+    };
     try {
       rewrite(`system:\n  backend: none\n  scripts_dir: ${b.base}\nhooks:\n  replay_on_start: false\n  timeout_sec: -5\nmonitoring:\n  interfaces: 7\n`);
       const c = await cli("reload", "-c", cfg);
@@ -616,7 +718,10 @@ if (labFile(import.meta.url)) {
       const r = await post("/api/v1/reload", {});
       assert.equal(r.status, 422);
       assert.equal(r.json.error.code, "config_rejected");
-      assert.ok(r.json.error.details.problems.some((p: string) => p.includes("hooks.timeout_sec") && p.includes(cfg)), JSON.stringify(r.json));
+      assert.ok(
+        r.json.error.details.problems.some((p: string) => p.includes("hooks.timeout_sec") && p.includes(cfg)),
+        JSON.stringify(r.json),
+      );
       const from = d.records.length;
       d.child.kill("SIGHUP");
       await d.waitRecord((x) => x.msg === "config reload rejected; keeping the running config" && String(x.problems).includes("timeout_sec"), 5000, from);
@@ -659,18 +764,31 @@ if (labFile(import.meta.url)) {
     try {
       const r = await cli("list", "scripts", "--json");
       assert.equal(r.code, 0, r.stderr);
-      const v = JSON.parse(r.stdout) as { scriptsDir: string; dirs: Array<{ event: string; scripts: Array<{ name: string }>; skipped: Array<{ name: string; reason: string }>; problem?: string }>; unknownDirs: Array<{ name: string }> };
+      const v = JSON.parse(r.stdout) as {
+        scriptsDir: string;
+        dirs: Array<{ event: string; scripts: Array<{ name: string }>; skipped: Array<{ name: string; reason: string }>; problem?: string }>;
+        unknownDirs: Array<{ name: string }>;
+      };
       assert.equal(v.scriptsDir, base);
       const dir = (e: string) => v.dirs.find((x) => x.event === e)!;
-      assert.deepEqual(dir("carrier").scripts.map((s) => s.name), ["10-ok"]);
+      assert.deepEqual(
+        dir("carrier").scripts.map((s) => s.name),
+        ["10-ok"],
+      );
       assert.deepEqual(Object.fromEntries(dir("carrier").skipped.map((s) => [s.name, s.reason])), {
         "20-noexec": "not executable",
         "30-writable": "world-writable",
         "40-old.dpkg-old": "backup or package-manager file name (ends in .dpkg-old)",
       });
-      assert.deepEqual(dir("routable").scripts.map((s) => s.name), ["50-ok"]);
+      assert.deepEqual(
+        dir("routable").scripts.map((s) => s.name),
+        ["50-ok"],
+      );
       assert.match(dir("no-carrier").problem ?? "", /writable/);
-      assert.deepEqual(v.unknownDirs.map((u) => u.name), ["carier.d"]);
+      assert.deepEqual(
+        v.unknownDirs.map((u) => u.name),
+        ["carier.d"],
+      );
       const human = await cli("list", "scripts");
       assert.match(human.stdout, /carrier\.d\s+20-noexec\s+\S+\s+skipped: not executable/);
       assert.match(human.stdout, /carrier\.d\s+10-ok\s+\S+\s+runs/);
@@ -685,8 +803,16 @@ if (labFile(import.meta.url)) {
     assert.match(down.stderr, /not running/);
     assert.equal((await cli("events", "--follow")).code, 3);
     assert.equal((await cli("status", "--endpoint", "http://127.0.0.1:9")).code, 3);
-    for (const args of [["list"], ["list", "bogus"], ["show", "interface"], ["trigger", lab.ifname, "bogus"], ["trigger", "a/b", "carrier"],
-      ["events", "--limit", "x"], ["status", "--follow"], ["status", "--endpoint", "ftp://x"]]) {
+    for (const args of [
+      ["list"],
+      ["list", "bogus"],
+      ["show", "interface"],
+      ["trigger", lab.ifname, "bogus"],
+      ["trigger", "a/b", "carrier"],
+      ["events", "--limit", "x"],
+      ["status", "--follow"],
+      ["status", "--endpoint", "ftp://x"],
+    ]) {
       const r = await cli(...args);
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
     }

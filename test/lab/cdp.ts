@@ -10,7 +10,11 @@ import type { Readable, Writable } from "node:stream";
 export const CHROMIUM = "/usr/bin/chromium";
 
 type Json = Record<string, unknown>;
-interface Pending { resolve: (v: Json) => void; reject: (e: Error) => void; method: string }
+interface Pending {
+  resolve: (v: Json) => void;
+  reject: (e: Error) => void;
+  method: string;
+}
 
 export class Browser {
   private nextId = 1;
@@ -19,7 +23,10 @@ export class Browser {
   private buf = "";
   readonly stderr: string[] = [];
 
-  private constructor(private readonly child: ChildProcess, private readonly profile: string) {
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly profile: string,
+  ) {
     const out = child.stdio[4] as Readable;
     out.setEncoding("utf8");
     out.on("data", (chunk: string) => {
@@ -38,24 +45,44 @@ export class Browser {
         }
       }
     });
-    child.stderr?.on("data", (d: Buffer) => { if (this.stderr.length < 200) this.stderr.push(d.toString()); });
-    this.exited = new Promise((res) => child.on("exit", () => {
-      for (const p of this.pending.values()) p.reject(new Error(`${p.method}: chromium exited\n${this.stderr.join("").slice(-2000)}`));
-      this.pending.clear();
-      res();
-    }));
+    child.stderr?.on("data", (d: Buffer) => {
+      if (this.stderr.length < 200) this.stderr.push(d.toString());
+    });
+    this.exited = new Promise((res) =>
+      child.on("exit", () => {
+        for (const p of this.pending.values()) p.reject(new Error(`${p.method}: chromium exited\n${this.stderr.join("").slice(-2000)}`));
+        this.pending.clear();
+        res();
+      }),
+    );
   }
 
   private readonly exited: Promise<void>;
 
   static launch(): Browser {
     const profile = mkdtempSync(join(tmpdir(), "netevd-chromium-"));
-    const child = spawn(CHROMIUM, [
-      "--headless=new", "--no-sandbox", "--remote-debugging-pipe", `--user-data-dir=${profile}`,
-      "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check",
-      "--disable-extensions", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      "--hide-scrollbars", "--mute-audio", "--font-render-hinting=none", "about:blank",
-    ], { stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"] });
+    const child = spawn(
+      CHROMIUM,
+      [
+        "--headless=new",
+        "--no-sandbox",
+        "--remote-debugging-pipe",
+        `--user-data-dir=${profile}`,
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-extensions",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        "--mute-audio",
+        "--font-render-hinting=none",
+        "about:blank",
+      ],
+      { stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"] },
+    );
     return new Browser(child, profile);
   }
 
@@ -76,8 +103,8 @@ export class Browser {
 
   /** A new tab, attached (flat session), with the domains the tests watch enabled. */
   async newPage(width = 1280, height = 800): Promise<Page> {
-    const { targetId } = await this.send("Target.createTarget", { url: "about:blank" }) as { targetId: string };
-    const { sessionId } = await this.send("Target.attachToTarget", { targetId, flatten: true }) as { sessionId: string };
+    const { targetId } = (await this.send("Target.createTarget", { url: "about:blank" })) as { targetId: string };
+    const { sessionId } = (await this.send("Target.attachToTarget", { targetId, flatten: true })) as { sessionId: string };
     const page = new Page(this, sessionId);
     for (const d of ["Page", "Runtime", "Network", "Log"]) await page.send(`${d}.enable`);
     await page.send("Emulation.setDeviceMetricsOverride", { width, height, deviceScaleFactor: 1, mobile: false });
@@ -88,22 +115,36 @@ export class Browser {
     if (this.child.exitCode === null) {
       this.send("Browser.close").catch(() => {});
       let t: NodeJS.Timeout | undefined;
-      await Promise.race([this.exited, new Promise((r) => { t = setTimeout(r, 3000); })]);
+      await Promise.race([
+        this.exited,
+        new Promise((r) => {
+          t = setTimeout(r, 3000);
+        }),
+      ]);
       clearTimeout(t);
-      if (this.child.exitCode === null) { this.child.kill("SIGKILL"); await this.exited; }
+      if (this.child.exitCode === null) {
+        this.child.kill("SIGKILL");
+        await this.exited;
+      }
     }
     rmSync(this.profile, { recursive: true, force: true, maxRetries: 3 });
   }
 }
 
-export interface PageProblem { kind: string; text: string }
+export interface PageProblem {
+  kind: string;
+  text: string;
+}
 
 export class Page {
   /** console errors, uncaught exceptions, failed and 4xx/5xx requests, as they happen */
   readonly problems: PageProblem[] = [];
   private loaded: (() => void) | undefined;
 
-  constructor(private readonly browser: Browser, readonly sessionId: string) {
+  constructor(
+    private readonly browser: Browser,
+    readonly sessionId: string,
+  ) {
     const urls = new Map<string, string>();
     browser.on((method, p, sid) => {
       if (sid !== sessionId) return;
@@ -145,16 +186,19 @@ export class Page {
   async goto(url: string, timeoutMs = 15_000): Promise<void> {
     const loaded = new Promise<void>((res, rej) => {
       const t = setTimeout(() => rej(new Error(`${url} did not load within ${timeoutMs} ms`)), timeoutMs);
-      this.loaded = () => { clearTimeout(t); res(); };
+      this.loaded = () => {
+        clearTimeout(t);
+        res();
+      };
     });
-    const r = await this.send("Page.navigate", { url }) as { errorText?: string };
+    const r = (await this.send("Page.navigate", { url })) as { errorText?: string };
     if (r.errorText) throw new Error(`navigate ${url}: ${r.errorText}`);
     await loaded;
   }
 
   /** Evaluate an expression in the page; resolves with its (JSON-able) value. */
   async eval<T = unknown>(expression: string): Promise<T> {
-    const r = await this.send("Runtime.evaluate", { expression, returnByValue: true, awaitPromise: true }) as { result: { value?: T }; exceptionDetails?: Json };
+    const r = (await this.send("Runtime.evaluate", { expression, returnByValue: true, awaitPromise: true })) as { result: { value?: T }; exceptionDetails?: Json };
     if (r.exceptionDetails) throw new Error(`evaluate failed: ${JSON.stringify(r.exceptionDetails)}`);
     return r.result.value as T;
   }
@@ -179,7 +223,7 @@ export class Page {
   async screenshot(fullPage = false): Promise<Buffer> {
     const params: Json = { format: "png" };
     if (fullPage) params.captureBeyondViewport = true;
-    const { data } = await this.send("Page.captureScreenshot", params) as { data: string };
+    const { data } = (await this.send("Page.captureScreenshot", params)) as { data: string };
     return Buffer.from(data, "base64");
   }
 }

@@ -14,7 +14,11 @@ import { repoRoot, sleep } from "./lab.js";
 
 const run = promisify(execFile);
 
-export interface CtResult { code: number; stdout: string; stderr: string }
+export interface CtResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** The trixie root (built once by scripts/lab-rootfs.sh; the first build takes minutes). */
 export async function labRootfs(): Promise<string> {
@@ -25,7 +29,11 @@ export async function labRootfs(): Promise<string> {
 /** `npm run package` into a temporary directory; returns the .deb's path. */
 export async function buildPackage(): Promise<{ dir: string; deb: string }> {
   const dir = mkdtempSync(join(tmpdir(), "netevd-release-"));
-  await run("bash", [resolve(repoRoot, "scripts/package.sh")], { env: { ...process.env, NETEVD_RELEASE_DIR: dir, NETEVD_PACKAGE_KEEP_BUILD: "1" }, timeout: 10 * 60_000, maxBuffer: 1 << 22 });
+  await run("bash", [resolve(repoRoot, "scripts/package.sh")], {
+    env: { ...process.env, NETEVD_RELEASE_DIR: dir, NETEVD_PACKAGE_KEEP_BUILD: "1" },
+    timeout: 10 * 60_000,
+    maxBuffer: 1 << 22,
+  });
   const deb = readdirSync(dir).find((f) => f.endsWith(".deb"));
   if (!deb) throw new Error(`no .deb in ${dir}`);
   return { dir, deb: join(dir, deb) };
@@ -39,32 +47,70 @@ function childrenOf(pid: number): number[] {
       const stat = readFileSync(`/proc/${e}/stat`, "utf8");
       const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
       if (ppid === pid) out.push(Number(e));
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return out;
 }
 
-const comm = (pid: number): string => { try { return readFileSync(`/proc/${pid}/comm`, "utf8").trim(); } catch { return ""; } };
+const comm = (pid: number): string => {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return "";
+  }
+};
 
 export class Container {
   private leader = 0;
-  private constructor(readonly child: ChildProcess, readonly log: string[], readonly binds: string, private readonly keepBinds: boolean) {}
+  private constructor(
+    readonly child: ChildProcess,
+    readonly log: string[],
+    readonly binds: string,
+    private readonly keepBinds: boolean,
+  ) {}
 
   /** Boot the root with `binds` (a host directory) mounted read-only at /mnt/host; waits for systemd. */
   static async boot(rootfs: string, binds: string, opts: { keepBinds?: boolean; timeoutMs?: number } = {}): Promise<Container> {
     const timeoutMs = opts.timeoutMs ?? 180_000;
     const name = `netevd-lab-${process.pid}`;
-    const child = spawn("setpriv", [
-      "--pdeathsig", "KILL", "--",
-      "unshare", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc", "--propagation", "private", "--",
-      "systemd-nspawn", "-b", "-q", "-D", rootfs, "--volatile=overlay", "--private-network", "--register=no", "--keep-unit",
-      "--console=passive", "-M", name, `--bind-ro=${binds}:/mnt/host`,
-    ], {
-      stdio: ["ignore", "pipe", "pipe"],
-      // the container's systemd (257) supports only the unified cgroup hierarchy; on a host with the
-      // hybrid one nspawn must be told to give it cgroup v2
-      env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: "1" },
-    });
+    const child = spawn(
+      "setpriv",
+      [
+        "--pdeathsig",
+        "KILL",
+        "--",
+        "unshare",
+        "--mount",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--mount-proc",
+        "--propagation",
+        "private",
+        "--",
+        "systemd-nspawn",
+        "-b",
+        "-q",
+        "-D",
+        rootfs,
+        "--volatile=overlay",
+        "--private-network",
+        "--register=no",
+        "--keep-unit",
+        "--console=passive",
+        "-M",
+        name,
+        `--bind-ro=${binds}:/mnt/host`,
+      ],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+        // the container's systemd (257) supports only the unified cgroup hierarchy; on a host with the
+        // hybrid one nspawn must be told to give it cgroup v2
+        env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: "1" },
+      },
+    );
     const log: string[] = [];
     child.stdout.on("data", (d: Buffer) => log.push(d.toString()));
     child.stderr.on("data", (d: Buffer) => log.push(d.toString()));
@@ -106,8 +152,10 @@ export class Container {
   async ct(argv: string[], timeoutMs = 60_000): Promise<CtResult> {
     if (!(this.leader > 1) || comm(this.leader) !== "systemd") throw new Error("container is not running");
     try {
-      const { stdout, stderr } = await run("nsenter", ["-t", String(this.leader), "-a", "--",
-        "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", ...argv], { timeout: timeoutMs, maxBuffer: 1 << 22 });
+      const { stdout, stderr } = await run("nsenter", ["-t", String(this.leader), "-a", "--", "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", ...argv], {
+        timeout: timeoutMs,
+        maxBuffer: 1 << 22,
+      });
       return { code: 0, stdout, stderr };
     } catch (err) {
       const e = err as { code?: number | string; stdout?: string; stderr?: string; killed?: boolean };
@@ -125,7 +173,10 @@ export class Container {
 
   /** Power off (bounded), then make sure nothing is left. */
   async stop(): Promise<void> {
-    const exited = new Promise<void>((res) => { if (this.child.exitCode !== null) res(); else this.child.once("exit", () => res()); });
+    const exited = new Promise<void>((res) => {
+      if (this.child.exitCode !== null) res();
+      else this.child.once("exit", () => res());
+    });
     if (this.child.exitCode === null) this.child.kill("SIGKILL"); // --kill-child takes the container with it
     await Promise.race([exited, sleep(10_000)]);
     if (!this.keepBinds) rmSync(this.binds, { recursive: true, force: true });

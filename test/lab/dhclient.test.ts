@@ -25,7 +25,10 @@ env > $OUT/${dir}.$n.env
 `;
 
 interface Run {
-  dir: string; t: number; argv1: string; argv2: string;
+  dir: string;
+  t: number;
+  argv1: string;
+  argv2: string;
   event: { changed: string[]; dns: string[]; gateway: string | null; backend: string; source: string; replay: boolean };
   [k: string]: unknown;
 }
@@ -36,15 +39,24 @@ function tree() {
   return hookTree({ "routable.d": { "50-rec": recorder("routable.d") }, "address-removed.d": { "50-rec": recorder("address-removed.d") } });
 }
 
-const start = (base: string, extra = "", leaseFiles?: string[]) => DaemonProcess.start(["run", "-c", writeConfig(
-  `system:\n  backend: dhclient\n  scripts_dir: ${base}\nmonitoring:\n  interfaces: [${lab.ifname}]\n` +
-  `backends:\n  dhclient:\n    use_dns: true\n    use_domain: true\n    use_hostname: true\n` +
-  (leaseFiles ? `    lease_files: [${leaseFiles.join(", ")}]\n` : "") + extra,
-)]);
+const start = (base: string, extra = "", leaseFiles?: string[]) =>
+  DaemonProcess.start([
+    "run",
+    "-c",
+    writeConfig(
+      `system:\n  backend: dhclient\n  scripts_dir: ${base}\nmonitoring:\n  interfaces: [${lab.ifname}]\n` +
+        `backends:\n  dhclient:\n    use_dns: true\n    use_domain: true\n    use_hostname: true\n` +
+        (leaseFiles ? `    lease_files: [${leaseFiles.join(", ")}]\n` : "") +
+        extra,
+    ),
+  ]);
 
 async function settle(out: string, quietMs = 1200): Promise<Run[]> {
   let n = -1;
-  while (runs(out).length !== n) { n = runs(out).length; await sleep(quietMs); }
+  while (runs(out).length !== n) {
+    n = runs(out).length;
+    await sleep(quietMs);
+  }
   return runs(out);
 }
 
@@ -61,8 +73,9 @@ async function resolvedDomains(): Promise<string[]> {
   return (j.data as Array<[string, boolean]>).map(([d]) => d);
 }
 const hostname = async () => (await sh(["hostname"])).trim();
-const staticHostname = async () => JSON.parse(await sh(["busctl", "--json=short", "get-property", "org.freedesktop.hostname1",
-  "/org/freedesktop/hostname1", "org.freedesktop.hostname1", "StaticHostname"])).data as string;
+const staticHostname = async () =>
+  JSON.parse(await sh(["busctl", "--json=short", "get-property", "org.freedesktop.hostname1", "/org/freedesktop/hostname1", "org.freedesktop.hostname1", "StaticHostname"]))
+    .data as string;
 
 /** Back to a lab without our pushes: resolved forgets lab0's settings, the host name is netevd-lab. */
 async function resetPushes(): Promise<void> {
@@ -76,8 +89,23 @@ async function killPidFile(path: string): Promise<void> {
   if (!existsSync(path)) return;
   const pid = Number(readFileSync(path, "utf8").trim());
   if (!(pid > 1)) return;
-  try { process.kill(pid, "SIGTERM"); } catch { return; }
-  await waitFor(`dhclient ${pid} gone`, () => { try { process.kill(pid, 0); return false; } catch { return true; } }, 5000);
+  try {
+    process.kill(pid, "SIGTERM");
+  } catch {
+    return;
+  }
+  await waitFor(
+    `dhclient ${pid} gone`,
+    () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    },
+    5000,
+  );
 }
 
 let ours: ChildProcess | null = null;
@@ -126,8 +154,16 @@ if (labFile(import.meta.url, { backend: "dhclient", resolved: true, polkit: true
     const probe = spawn("setpriv", ["--reuid=netevd", "--regid=netevd", "--clear-groups", "sleep", "30"], { stdio: "ignore" });
     try {
       for (const action of ["org.freedesktop.resolve1.set-dns-servers", "org.freedesktop.resolve1.set-domains", "org.freedesktop.hostname1.set-static-hostname"]) {
-        await waitFor(`polkit grants ${action} to netevd`,
-          () => sh(["pkcheck", "--action-id", action, "--process", String(probe.pid)]).then(() => true, () => false), 10_000, 200);
+        await waitFor(
+          `polkit grants ${action} to netevd`,
+          () =>
+            sh(["pkcheck", "--action-id", action, "--process", String(probe.pid)]).then(
+              () => true,
+              () => false,
+            ),
+          10_000,
+          200,
+        );
       }
     } finally {
       probe.kill();
@@ -246,14 +282,13 @@ if (labFile(import.meta.url, { backend: "dhclient", resolved: true, polkit: true
       // a truncated block, then a well-formed block full of hostile values among good ones
       const long = "a".repeat(300);
       appendFileSync(LEASES, `lease {\n  interface "${lab.ifname}";\n  fixed-address 10.77.0.66;\n`);
-      appendFileSync(LEASES, leaseBlock({
-        dns: "10.77.0.1,10.77.0.7,999.1.1.1",
-        options: [
-          `  option domain-search "lab.test.", "${long}.test.", "good.test.";`,
-          '  option host-name "a;reboot";',
-          '  option domain-name "$(id)";',
-        ],
-      }));
+      appendFileSync(
+        LEASES,
+        leaseBlock({
+          dns: "10.77.0.1,10.77.0.7,999.1.1.1",
+          options: [`  option domain-search "lab.test.", "${long}.test.", "good.test.";`, '  option host-name "a;reboot";', '  option domain-name "$(id)";'],
+        }),
+      );
       await waitFor("routable.d for the good values", () => routable(out).length > 0, 5000);
       const r = (await settle(out)).filter((x) => x.dir === "routable.d");
       assert.equal(r.length, 1, "scripts still run, once");
@@ -273,10 +308,13 @@ if (labFile(import.meta.url, { backend: "dhclient", resolved: true, polkit: true
       assert.equal(await staticHostname(), "labclient");
 
       // another read of the whole file (a renewal): nothing is logged twice, nothing fires
-      appendFileSync(LEASES, leaseBlock({
-        dns: "10.77.0.1,10.77.0.7,999.1.1.1",
-        options: [`  option domain-search "lab.test.", "${long}.test.", "good.test.";`, '  option host-name "a;reboot";', '  option domain-name "$(id)";'],
-      }));
+      appendFileSync(
+        LEASES,
+        leaseBlock({
+          dns: "10.77.0.1,10.77.0.7,999.1.1.1",
+          options: [`  option domain-search "lab.test.", "${long}.test.", "good.test.";`, '  option host-name "a;reboot";', '  option domain-name "$(id)";'],
+        }),
+      );
       await sleep(1500);
       assert.equal(routable(out).length, 1);
       assert.equal(d.child.exitCode, null, "daemon up");
@@ -305,9 +343,20 @@ if (labFile(import.meta.url, { backend: "dhclient", resolved: true, polkit: true
       await settle(out);
       const before = runs(out).length;
       await sh(["dhclient", "-r", "-lf", LEASES, "-pf", OUR_PID, lab.ifname]);
-      await waitFor("address-removed.d", () => runs(out).slice(before).some((r) => r.dir === "address-removed.d"), 10_000);
+      await waitFor(
+        "address-removed.d",
+        () =>
+          runs(out)
+            .slice(before)
+            .some((r) => r.dir === "address-removed.d"),
+        10_000,
+      );
       const after = (await settle(out, 1500)).slice(before);
-      assert.deepEqual(after.filter((r) => r.dir === "routable.d"), [], "a release fires no routable.d");
+      assert.deepEqual(
+        after.filter((r) => r.dir === "routable.d"),
+        [],
+        "a release fires no routable.d",
+      );
       const removed = after.find((r) => r.dir === "address-removed.d")!;
       assert.equal(removed.argv1, "", "argv is [path]: no $1");
       assert.equal((await ip("-4", "-o", "addr", "show", "dev", lab.ifname)).trim(), "");
@@ -335,4 +384,3 @@ if (labFile(import.meta.url, { backend: "dhclient", resolved: true, polkit: true
     }
   });
 }
-

@@ -21,27 +21,65 @@ if (labFile(import.meta.url, { backend: "networkd", resolved: true, polkit: true
       return (j.data as Array<[string, boolean]>).map(([d]) => d);
     };
     // resolved really refuses this link (else the test would not exercise the fallback)
-    await assert.rejects(sh(["busctl", "call", "org.freedesktop.resolve1", "/org/freedesktop/resolve1", "org.freedesktop.resolve1.Manager",
-      "SetLinkDNS", "ia(iay)", String(index), "1", "2", "4", "10", "77", "0", "99"]), (err: Error) => { process.stdout.write(`# resolved: ${err.message}\n`); return /managed|busy/i.test(err.message); },
-    "resolved refuses SetLinkDNS for a networkd link");
+    await assert.rejects(
+      sh([
+        "busctl",
+        "call",
+        "org.freedesktop.resolve1",
+        "/org/freedesktop/resolve1",
+        "org.freedesktop.resolve1.Manager",
+        "SetLinkDNS",
+        "ia(iay)",
+        String(index),
+        "1",
+        "2",
+        "4",
+        "10",
+        "77",
+        "0",
+        "99",
+      ]),
+      (err: Error) => {
+        process.stdout.write(`# resolved: ${err.message}\n`);
+        return /managed|busy/i.test(err.message);
+      },
+      "resolved refuses SetLinkDNS for a networkd link",
+    );
 
     const dir = tempDir("netevd-leases-");
     const t = (s: number) => dhcpTime(new Date(Date.now() + s * 1000));
-    writeFileSync(join(dir, "dhclient.lab0.leases"), [
-      "lease {", `  interface "${lab.ifname}";`, "  fixed-address 10.77.0.50;", "  option subnet-mask 255.255.255.0;",
-      "  option routers 10.77.0.1;", "  option domain-name-servers 10.77.0.53;", '  option domain-name "corp.test";',
-      `  renew ${t(1800)};`, `  rebind ${t(3000)};`, `  expire ${t(3600)};`, "}", "",
-    ].join("\n"));
-    const d = DaemonProcess.start(["run", "-c", writeConfig(
-      `system:\n  backend: dhclient\nmonitoring:\n  interfaces: [${lab.ifname}]\n` +
-      `backends:\n  dhclient:\n    use_dns: true\n    use_domain: true\n    lease_files: ["${dir}/*.leases"]\n`,
-    )]);
+    writeFileSync(
+      join(dir, "dhclient.lab0.leases"),
+      [
+        "lease {",
+        `  interface "${lab.ifname}";`,
+        "  fixed-address 10.77.0.50;",
+        "  option subnet-mask 255.255.255.0;",
+        "  option routers 10.77.0.1;",
+        "  option domain-name-servers 10.77.0.53;",
+        '  option domain-name "corp.test";',
+        `  renew ${t(1800)};`,
+        `  rebind ${t(3000)};`,
+        `  expire ${t(3600)};`,
+        "}",
+        "",
+      ].join("\n"),
+    );
+    const d = DaemonProcess.start([
+      "run",
+      "-c",
+      writeConfig(
+        `system:\n  backend: dhclient\nmonitoring:\n  interfaces: [${lab.ifname}]\n` +
+          `backends:\n  dhclient:\n    use_dns: true\n    use_domain: true\n    lease_files: ["${dir}/*.leases"]\n`,
+      ),
+    ]);
     try {
       await waitFor("resolved has the lease's server (set through networkd)", async () => (await resolvedDns()).includes("10.77.0.53"), 10_000, 100);
       await waitFor("resolved has the lease's domain (set through networkd)", async () => (await resolvedDomains()).includes("corp.test"), 10_000, 100);
       // networkd holds the setting as its own link DNS: its Describe shows it
-      const describe = JSON.parse(JSON.parse(await sh(["busctl", "--json=short", "call", "org.freedesktop.network1",
-        networkdLinkPath(index), "org.freedesktop.network1.Link", "Describe"])).data[0]);
+      const describe = JSON.parse(
+        JSON.parse(await sh(["busctl", "--json=short", "call", "org.freedesktop.network1", networkdLinkPath(index), "org.freedesktop.network1.Link", "Describe"])).data[0],
+      );
       assert.match(JSON.stringify(describe.DNS ?? describe.DNSSettings ?? describe), /10,77,0,53|10\.77\.0\.53/);
       assert.equal(d.child.exitCode, null);
     } finally {

@@ -12,8 +12,11 @@ const recorder = (dir: string) => `#!/bin/sh\nprintf '{"dir":"%s","link":"%s"}\\
 if (labFile(import.meta.url, { timeoutMs: 240_000 })) {
   test("a daemon with monitoring.exclude: [veth*] stays silent through 100 veth pairs created and deleted", async () => {
     const { base, out } = hookTree(Object.fromEntries(DIRS.map((d) => [d, { "50-rec": recorder(d) }])));
-    const d = DaemonProcess.start(["run", "-c", writeConfig(
-      `system:\n  backend: none\n  scripts_dir: ${base}\nmonitoring:\n  exclude: ["veth*"]\nhooks:\n  replay_on_start: false\n`)]);
+    const d = DaemonProcess.start([
+      "run",
+      "-c",
+      writeConfig(`system:\n  backend: none\n  scripts_dir: ${base}\nmonitoring:\n  exclude: ["veth*"]\nhooks:\n  replay_on_start: false\n`),
+    ]);
     try {
       await d.waitRecord((r) => r.msg === "ready", 10_000);
       const from = d.records.length;
@@ -32,14 +35,28 @@ if (labFile(import.meta.url, { timeoutMs: 240_000 })) {
       await ip("link", "del", "ctl0");
 
       const runs = readJsonLines<{ dir: string; link: string }>(join(out, "runs.jsonl"));
-      assert.deepEqual(runs.filter((r) => r.link.startsWith("veth")), [], "no hook ran for a veth");
+      assert.deepEqual(
+        runs.filter((r) => r.link.startsWith("veth")),
+        [],
+        "no hook ran for a veth",
+      );
       const recs = d.records.slice(from);
       const aboutVeth = recs.filter((r) => /veth/.test(String(r.link ?? "")) || /veth/.test(String(r.name ?? "")));
-      assert.deepEqual(aboutVeth.map((r) => r.msg), [], "no event or fact about a veth");
-      assert.ok(recs.some((r) => r.msg === "event" && r.link === "ctl0"), "the control link's event was logged");
+      assert.deepEqual(
+        aboutVeth.map((r) => r.msg),
+        [],
+        "no event or fact about a veth",
+      );
+      assert.ok(
+        recs.some((r) => r.msg === "event" && r.link === "ctl0"),
+        "the control link's event was logged",
+      );
       // nor in the history the API serves
       const events = JSON.parse(await sh([join(process.cwd(), "bin/netevd"), "events", "--json", "--limit", "1000"])) as Array<{ link: string | null }>;
-      assert.deepEqual(events.filter((e) => (e.link ?? "").startsWith("veth")), []);
+      assert.deepEqual(
+        events.filter((e) => (e.link ?? "").startsWith("veth")),
+        [],
+      );
       assert.ok(events.some((e) => e.link === "ctl0"));
     } finally {
       await d.stop();

@@ -9,7 +9,13 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSy
 import { join } from "node:path";
 import { DaemonProcess, hookTree, ip, ipSrv, lab, labFile, repoRoot, sleep, tempDir, waitFor, writeConfig } from "./lab.js";
 
-const netevdUid = (): number => Number(readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith("netevd:"))!.split(":")[2]);
+const netevdUid = (): number =>
+  Number(
+    readFileSync("/etc/passwd", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("netevd:"))!
+      .split(":")[2],
+  );
 
 async function lab0Up(): Promise<void> {
   await ip("link", "set", lab.ifname, "up");
@@ -17,7 +23,12 @@ async function lab0Up(): Promise<void> {
   await waitFor("lab0 carrier", async () => (await ip("-o", "link", "show", lab.ifname)).includes("LOWER_UP"), 5000);
 }
 
-interface Proc { pid: number; uid: number; cmdline: string[]; status: string }
+interface Proc {
+  pid: number;
+  uid: number;
+  cmdline: string[];
+  status: string;
+}
 
 /** Live processes whose command line contains `needle`. */
 function procsWith(needle: string): Proc[] {
@@ -30,7 +41,9 @@ function procsWith(needle: string): Proc[] {
       const status = readFileSync(`/proc/${d}/status`, "utf8");
       if (/^State:\s+Z/m.test(status)) continue;
       out.push({ pid: Number(d), uid: Number(/^Uid:\s+(\d+)/m.exec(status)![1]), cmdline: cmd.split("\0").filter(Boolean), status });
-    } catch { /* raced with exit */ }
+    } catch {
+      /* raced with exit */
+    }
   }
   return out;
 }
@@ -72,10 +85,12 @@ touch $OUT/done
     chmodSync(join(base, "carrier.d", "lib.sh"), 0o644);
     // started with two extra inherited fds (3, 4) and NETEVD_PRIVILEGES_DROPPED=1 in its environment
     const cfg = writeConfig(`system:\n  backend: none\n  scripts_dir: ${base}\napi:\n  enabled: false\nmonitoring:\n  interfaces: [${lab.ifname}]\n`);
-    const d = new DaemonProcess(spawn(join(repoRoot, "bin/netevd"), ["run", "-c", cfg], {
-      env: { PATH: process.env.PATH, NETEVD_LOG_FORMAT: "json", NETEVD_PRIVILEGES_DROPPED: "1" },
-      stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"],
-    }));
+    const d = new DaemonProcess(
+      spawn(join(repoRoot, "bin/netevd"), ["run", "-c", cfg], {
+        env: { PATH: process.env.PATH, NETEVD_LOG_FORMAT: "json", NETEVD_PRIVILEGES_DROPPED: "1" },
+        stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"],
+      }),
+    );
     try {
       await waitFor("hook ran", () => existsSync(join(out, "done")), 8000);
       const script = join(base, "carrier.d", "10-probe");
@@ -85,7 +100,10 @@ touch $OUT/done
       const st = readFileSync(join(out, "status"), "utf8");
       assert.equal(field(st, "NoNewPrivs"), "1");
       for (const set of ["CapInh", "CapPrm", "CapEff", "CapAmb"]) assert.equal(field(st, set), "0000000000000000", set);
-      const fds = readFileSync(join(out, "fds"), "utf8").split("\n").map((l) => /(\d+) -> (.*)$/.exec(l)).filter((m) => m !== null);
+      const fds = readFileSync(join(out, "fds"), "utf8")
+        .split("\n")
+        .map((l) => /(\d+) -> (.*)$/.exec(l))
+        .filter((m) => m !== null);
       const extra = fds.filter((m) => !["0", "1", "2"].includes(m[1]!));
       assert.equal(extra.length, 1, JSON.stringify(fds.map((m) => m[0])));
       assert.match(extra[0]![2]!, /^\/proc\/\d+\/fd$/, "the only other fd is ls's own directory handle");
@@ -143,9 +161,12 @@ touch $OUT/done
 
   test("hooks.user: root with admin and vendor directories: the runner runs the merged scripts (the admin copy wins)", async () => {
     const admin = hookTree({ "carrier.d": { "10-both": "#!/bin/sh\necho admin >> $OUT/ran\n" } });
-    const vendor = hookTree({ "carrier.d": { "10-both": "#!/bin/sh\necho vendor >> $OUT/ran\n", "20-vendor": "#!/bin/sh\nid -u > $OUT/vendor-uid.tmp && mv $OUT/vendor-uid.tmp $OUT/vendor-uid\n" } });
-    const cfg = writeConfig(`system:\n  backend: none\n  scripts_dirs: [${admin.base}, ${vendor.base}]\napi:\n  enabled: false\n` +
-      `monitoring:\n  interfaces: [${lab.ifname}]\nhooks:\n  user: root\n`);
+    const vendor = hookTree({
+      "carrier.d": { "10-both": "#!/bin/sh\necho vendor >> $OUT/ran\n", "20-vendor": "#!/bin/sh\nid -u > $OUT/vendor-uid.tmp && mv $OUT/vendor-uid.tmp $OUT/vendor-uid\n" },
+    });
+    const cfg = writeConfig(
+      `system:\n  backend: none\n  scripts_dirs: [${admin.base}, ${vendor.base}]\napi:\n  enabled: false\n` + `monitoring:\n  interfaces: [${lab.ifname}]\nhooks:\n  user: root\n`,
+    );
     const d = DaemonProcess.start(["run", "-c", cfg]);
     try {
       await waitFor("vendor hook ran", () => existsSync(join(vendor.out, "vendor-uid")), 8000);
@@ -178,8 +199,9 @@ touch $OUT/done
     const sock = "/run/netevd-hook-runner.sock";
     const env = { PATH: process.env.PATH, NETEVD_LOG_FORMAT: "json" };
     // what netevd-hook-runner.socket + .service do: root runner on a socket only netevd may use
-    const runner = new DaemonProcess(spawn("systemd-socket-activate", ["-l", sock, "--", join(repoRoot, "bin/netevd"), "hook-runner", "-c", cfg],
-      { env, stdio: ["ignore", "pipe", "pipe"] }));
+    const runner = new DaemonProcess(
+      spawn("systemd-socket-activate", ["-l", sock, "--", join(repoRoot, "bin/netevd"), "hook-runner", "-c", cfg], { env, stdio: ["ignore", "pipe", "pipe"] }),
+    );
     let daemon: DaemonProcess | undefined;
     let runner2: DaemonProcess | undefined;
     try {
@@ -188,9 +210,26 @@ touch $OUT/done
       chownSync(sock, netevdUid(), netevdUid());
       chmodSync(sock, 0o600);
       // what netevd.service does: start directly as netevd with CAP_NET_ADMIN only
-      daemon = new DaemonProcess(spawn("setpriv", [`--reuid=${netevdUid()}`, `--regid=${netevdUid()}`, "--init-groups",
-        "--inh-caps=-all,+net_admin", "--ambient-caps=-all,+net_admin", "--bounding-set=-all,+net_admin", "--no-new-privs", "--",
-        join(repoRoot, "bin/netevd"), "run", "-c", cfg], { env, stdio: ["ignore", "pipe", "pipe"] }));
+      daemon = new DaemonProcess(
+        spawn(
+          "setpriv",
+          [
+            `--reuid=${netevdUid()}`,
+            `--regid=${netevdUid()}`,
+            "--init-groups",
+            "--inh-caps=-all,+net_admin",
+            "--ambient-caps=-all,+net_admin",
+            "--bounding-set=-all,+net_admin",
+            "--no-new-privs",
+            "--",
+            join(repoRoot, "bin/netevd"),
+            "run",
+            "-c",
+            cfg,
+          ],
+          { env, stdio: ["ignore", "pipe", "pipe"] },
+        ),
+      );
       await waitFor("root hook ran", () => existsSync(join(out, "uid")), 10000);
       assert.equal(readFileSync(join(out, "uid"), "utf8").trim(), "0");
       await runner.waitRecord((r) => r.msg === "hook runner ready" && r.mode === "socket");
@@ -200,9 +239,19 @@ touch $OUT/done
       rmSync(join(out, "uid"));
       const envOk = JSON.stringify({ PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LINK: lab.ifname, STATE: "carrier", EVENT: "carrier" });
       const req = `{"id":1,"event":"carrier","script":"10-root","eventId":"x-1","link":"${lab.ifname}","env":${envOk},"timeoutSec":5}\n`;
-      const stranger = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--", process.execPath, "-e",
-        `const s=require("net").connect(${JSON.stringify(sock)});s.on("connect",()=>s.write(${JSON.stringify(req)}));s.on("close",()=>process.exit(0));s.on("error",(e)=>{if(e.code==="ECONNRESET"||e.code==="EPIPE")process.exit(0);console.error(e.code);process.exit(3)});setTimeout(()=>process.exit(2),3000)`],
-      { encoding: "utf8" });
+      const stranger = spawnSync(
+        "setpriv",
+        [
+          "--reuid=65534",
+          "--regid=65534",
+          "--clear-groups",
+          "--",
+          process.execPath,
+          "-e",
+          `const s=require("net").connect(${JSON.stringify(sock)});s.on("connect",()=>s.write(${JSON.stringify(req)}));s.on("close",()=>process.exit(0));s.on("error",(e)=>{if(e.code==="ECONNRESET"||e.code==="EPIPE")process.exit(0);console.error(e.code);process.exit(3)});setTimeout(()=>process.exit(2),3000)`,
+        ],
+        { encoding: "utf8" },
+      );
       assert.equal(stranger.status, 0, `the runner closes the stranger's connection (${stranger.stderr})`);
       const refused = await runner.waitRecord((r) => r.msg === "hook runner: connection refused");
       assert.equal(refused.peerUid, 65534);
@@ -212,8 +261,9 @@ touch $OUT/done
       // the runner restarts (systemctl restart netevd-hook-runner): the next run connects again
       await runner.stop();
       rmSync(sock, { force: true });
-      runner2 = new DaemonProcess(spawn("systemd-socket-activate", ["-l", sock, "--", join(repoRoot, "bin/netevd"), "hook-runner", "-c", cfg],
-        { env, stdio: ["ignore", "pipe", "pipe"] }));
+      runner2 = new DaemonProcess(
+        spawn("systemd-socket-activate", ["-l", sock, "--", join(repoRoot, "bin/netevd"), "hook-runner", "-c", cfg], { env, stdio: ["ignore", "pipe", "pipe"] }),
+      );
       await waitFor("runner socket again", () => existsSync(sock), 5000);
       chownSync(sock, netevdUid(), netevdUid());
       chmodSync(sock, 0o600);

@@ -6,26 +6,52 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { labFile, waitFor, tempDir } from "./lab.js";
 import {
-  buildHookEnv, discoverHooks, runHookDir, runScript as runScriptCtx, runContext, SkipRegistry,
-  MAX_LOGGED_LINES, type HookLogger, type HookScript, type RunOptions,
+  buildHookEnv,
+  discoverHooks,
+  runHookDir,
+  runScript as runScriptCtx,
+  runContext,
+  SkipRegistry,
+  MAX_LOGGED_LINES,
+  type HookLogger,
+  type HookScript,
+  type RunOptions,
 } from "../../src/actions/hooks/index.js";
 import type { HookJob, NetevdEvent } from "../../src/events/types.js";
 
-interface Rec { level: string; msg: string; fields: Record<string, unknown> }
+interface Rec {
+  level: string;
+  msg: string;
+  fields: Record<string, unknown>;
+}
 
 function logger(): HookLogger & { recs: Rec[] } {
   const recs: Rec[] = [];
-  const at = (level: string) => (msg: string, fields: Record<string, unknown>) => { recs.push({ level, msg, fields }); };
+  const at = (level: string) => (msg: string, fields: Record<string, unknown>) => {
+    recs.push({ level, msg, fields });
+  };
   return { recs, info: at("info"), warn: at("warn"), error: at("error"), debug: at("debug") };
 }
 
 let seq = 0;
 function job(event: string, over: Partial<NetevdEvent> = {}, extra: Partial<HookJob> = {}): HookJob {
   const ev: NetevdEvent = {
-    schema: "netevd.event.v1", id: `lab-${++seq}`, ts: new Date().toISOString(), event, link: "lab0", index: 7,
-    backend: "kernel", source: "kernel", state: { carrier: true }, previous: { carrier: false }, changed: ["carrier"],
-    addresses: ["10.77.0.50/24", "fe80::4e:56ff:fe00:2/64", "2001:db8::50/64"], gateway: "10.77.0.1", dns: [],
-    replay: false, ...over,
+    schema: "netevd.event.v1",
+    id: `lab-${++seq}`,
+    ts: new Date().toISOString(),
+    event,
+    link: "lab0",
+    index: 7,
+    backend: "kernel",
+    source: "kernel",
+    state: { carrier: true },
+    previous: { carrier: false },
+    changed: ["carrier"],
+    addresses: ["10.77.0.50/24", "fe80::4e:56ff:fe00:2/64", "2001:db8::50/64"],
+    gateway: "10.77.0.1",
+    dns: [],
+    replay: false,
+    ...over,
   };
   return { event: ev, state: event, env: {}, ...extra };
 }
@@ -62,7 +88,9 @@ function groupMembers(pgid: number): number[] {
       const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
       const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       if (rest[0] !== "Z" && Number(rest[2]) === pgid) out.push(Number(d));
-    } catch { /* raced with exit */ }
+    } catch {
+      /* raced with exit */
+    }
   }
   return out;
 }
@@ -77,13 +105,25 @@ function withMarker(marker: string): number[] {
     try {
       const cmd = fs.readFileSync(`/proc/${d}/cmdline`, "utf8");
       if (cmd.includes(marker) && !gone(Number(d))) out.push(Number(d));
-    } catch { /* raced with exit */ }
+    } catch {
+      /* raced with exit */
+    }
   }
   return out;
 }
 
 const readPid = (f: string): Promise<number> =>
-  waitFor(`pid in ${f}`, () => { try { return Number(fs.readFileSync(f, "utf8").trim()) || 0; } catch { return 0; } }, 3000);
+  waitFor(
+    `pid in ${f}`,
+    () => {
+      try {
+        return Number(fs.readFileSync(f, "utf8").trim()) || 0;
+      } catch {
+        return 0;
+      }
+    },
+    3000,
+  );
 
 if (labFile(import.meta.url)) {
   // below /run/netevd-lab/tmp: a root-owned chain of directories, as scripts need
@@ -98,27 +138,36 @@ if (labFile(import.meta.url)) {
     return { base, scripts, hookDir, out };
   };
   let skips = new SkipRegistry();
-  const opts = (log: HookLogger, over: Record<string, unknown> = {}) =>
-    ({ timeoutSec: 10, daemonUid: 0, log, daemonEnv: { LANG: "C.UTF-8", HOME: "/root" }, skips, ...over });
+  const opts = (log: HookLogger, over: Record<string, unknown> = {}) => ({ timeoutSec: 10, daemonUid: 0, log, daemonEnv: { LANG: "C.UTF-8", HOME: "/root" }, skips, ...over });
 
   test("scripts run byte-wise sorted, serially, with argv [real path] and the cleared environment", async () => {
     const { scripts, hookDir, out } = fresh("carrier");
     const names = ["10-c", "a-low", "01-a", "Z-up", "02-b"];
     for (const name of names) {
-      script(hookDir, name, [
-        `echo ${name} >> ${out}/order`,
-        `echo "$0 $#" > ${out}/${name}.argv`,
-        `tr '\\0' '\\n' < /proc/$$/environ > ${out}/${name}.env`,
-        name === "02-b" ? "echo failing >&2; exit 1" : "exit 0",
-      ].join("\n"));
+      script(
+        hookDir,
+        name,
+        [
+          `echo ${name} >> ${out}/order`,
+          `echo "$0 $#" > ${out}/${name}.argv`,
+          `tr '\\0' '\\n' < /proc/$$/environ > ${out}/${name}.env`,
+          name === "02-b" ? "echo failing >&2; exit 1" : "exit 0",
+        ].join("\n"),
+      );
     }
     const log = logger();
     const j = job("carrier");
     const results = await runHookDir(scripts, j, opts(log));
     const order = ["01-a", "02-b", "10-c", "Z-up", "a-low"]; // byte order, not locale order
-    assert.deepEqual(results.map((r) => r.script), order);
+    assert.deepEqual(
+      results.map((r) => r.script),
+      order,
+    );
     assert.deepEqual(fs.readFileSync(`${out}/order`, "utf8").trim().split("\n"), order);
-    assert.deepEqual(results.map((r) => r.ok), [true, false, true, true, true]);
+    assert.deepEqual(
+      results.map((r) => r.ok),
+      [true, false, true, true, true],
+    );
     assert.equal(results[1]!.exitCode, 1);
     assert.deepEqual(results[1]!.stderrTail, ["failing"]);
 
@@ -126,8 +175,13 @@ if (labFile(import.meta.url)) {
     for (const name of order) {
       // exec'd by path, no arguments: $0 is the script's real path, $# is 0
       assert.equal(fs.readFileSync(`${out}/${name}.argv`, "utf8"), `${fs.realpathSync(path.join(hookDir, name))} 0\n`);
-      const env = Object.fromEntries(fs.readFileSync(`${out}/${name}.env`, "utf8").trim().split("\n")
-        .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+      const env = Object.fromEntries(
+        fs
+          .readFileSync(`${out}/${name}.env`, "utf8")
+          .trim()
+          .split("\n")
+          .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+      );
       assert.deepEqual(env, expectedEnv);
     }
     const env0 = expectedEnv;
@@ -175,11 +229,16 @@ if (labFile(import.meta.url)) {
     const d = discoverHooks(scripts, "routable", 0);
     assert.equal(d.dir, hookDir);
     assert.equal(d.dirProblem, undefined);
-    assert.deepEqual(d.scripts.map((s) => s.name), ["40-link", "50-good"]);
+    assert.deepEqual(
+      d.scripts.map((s) => s.name),
+      ["40-link", "50-good"],
+    );
     assert.equal(d.scripts[0]!.target, path.join(targets, "good-target"));
     const reasons = Object.fromEntries(d.skipped.map((s) => [s.name, s.reason]));
-    assert.deepEqual(Object.keys(reasons).sort(), [".hidden", "20-gw", "21-ww", "22-other", "30-noexec", "41-badlink",
-      "42-dangling", "43-setuid", "44-setgid", "foo~", "sub", "x.dpkg-old", "y.rpmnew", "z.bak"].sort());
+    assert.deepEqual(
+      Object.keys(reasons).sort(),
+      [".hidden", "20-gw", "21-ww", "22-other", "30-noexec", "41-badlink", "42-dangling", "43-setuid", "44-setgid", "foo~", "sub", "x.dpkg-old", "y.rpmnew", "z.bak"].sort(),
+    );
     assert.equal(reasons["20-gw"], "group-writable");
     assert.equal(reasons["21-ww"], "world-writable");
     assert.match(reasons["22-other"]!, /owned by uid 65534/);
@@ -198,14 +257,26 @@ if (labFile(import.meta.url)) {
     skips = new SkipRegistry();
     const log = logger();
     const results = await runHookDir(scripts, job("routable"), opts(log));
-    assert.deepEqual(results.map((r) => [r.script, r.ok]), [["40-link", true], ["50-good", true]]);
+    assert.deepEqual(
+      results.map((r) => [r.script, r.ok]),
+      [
+        ["40-link", true],
+        ["50-good", true],
+      ],
+    );
     assert.deepEqual(fs.readdirSync(out).sort(), ["ran-40-link", "ran-50-good"]);
 
     const skipLogs = log.recs.filter((r) => r.msg === "hook skipped");
     assert.equal(skipLogs.length, d.skipped.length);
     assert.equal(skipLogs.find((r) => r.fields.script === "21-ww")!.fields.reason, "world-writable");
     assert.equal(skipLogs.find((r) => r.fields.script === "21-ww")!.level, "warn");
-    assert.deepEqual(skips.list().map((s) => s.name).sort(), Object.keys(reasons).sort());
+    assert.deepEqual(
+      skips
+        .list()
+        .map((s) => s.name)
+        .sort(),
+      Object.keys(reasons).sort(),
+    );
 
     // a second run logs no skip again (once per path and reason for the daemon's lifetime)
     await runHookDir(scripts, job("routable"), opts(log));
@@ -215,7 +286,10 @@ if (labFile(import.meta.url)) {
     fs.chmodSync(path.join(hookDir, "20-gw"), 0o755);
     fs.chmodSync(path.join(hookDir, "21-ww"), 0o777);
     const again = await runHookDir(scripts, job("routable"), opts(log));
-    assert.deepEqual(again.map((r) => r.script), ["20-gw", "40-link", "50-good"]);
+    assert.deepEqual(
+      again.map((r) => r.script),
+      ["20-gw", "40-link", "50-good"],
+    );
     assert.ok(!skips.list().some((s) => s.name === "20-gw"));
     assert.equal(log.recs.filter((r) => r.msg === "hook skipped").length, d.skipped.length + 1);
     assert.equal(skips.list().find((s) => s.name === "21-ww")!.reason, "group- and world-writable");
@@ -231,7 +305,10 @@ if (labFile(import.meta.url)) {
     const log = logger();
     assert.deepEqual(await runHookDir(scripts, job("carrier"), opts(log)), []);
     assert.equal(fs.existsSync(`${out}/ran`), false);
-    assert.deepEqual(skips.list().map((s) => [s.path, s.reason]), [[hookDir, "hook directory is group-writable"]]);
+    assert.deepEqual(
+      skips.list().map((s) => [s.path, s.reason]),
+      [[hookDir, "hook directory is group-writable"]],
+    );
     assert.equal(log.recs.filter((r) => r.msg === "hook skipped").length, 1);
 
     // world-writable (sticky) too; missing dir = nothing, no problem; unknown event = problem
@@ -244,8 +321,15 @@ if (labFile(import.meta.url)) {
   test("a world-writable directory anywhere up the chain: the scripts are skipped with the reason logged", async () => {
     const { base, scripts, hookDir, out } = fresh("carrier");
     script(hookDir, "01-ok", `touch ${out}/ran`);
-    assert.deepEqual(discoverHooks(scripts, "carrier", 0).scripts.map((x) => x.name), ["01-ok"]);
-    for (const [dir, mode, reason] of [[base, 0o777, "world-writable"], [scripts, 0o1777, "world-writable"], [base, 0o775, "group-writable"]] as const) {
+    assert.deepEqual(
+      discoverHooks(scripts, "carrier", 0).scripts.map((x) => x.name),
+      ["01-ok"],
+    );
+    for (const [dir, mode, reason] of [
+      [base, 0o777, "world-writable"],
+      [scripts, 0o1777, "world-writable"],
+      [base, 0o775, "group-writable"],
+    ] as const) {
       fs.chmodSync(dir, mode);
       skips = new SkipRegistry();
       const log = logger();
@@ -288,15 +372,19 @@ if (labFile(import.meta.url)) {
 
   test("timeout: SIGTERM ignored, group SIGKILLed 2 s later with its background child", async () => {
     const { hookDir, out } = fresh("carrier");
-    const p = script(hookDir, "01-hang", [
-      "trap '' TERM",
-      "echo $$ > " + `${out}/leader.tmp && mv ${out}/leader.tmp ${out}/leader`,
-      `sleep 1001 &`,
-      `echo $! > ${out}/child.tmp && mv ${out}/child.tmp ${out}/child`,
-      "echo waiting",
-      "wait",
-      "wait",
-    ].join("\n"));
+    const p = script(
+      hookDir,
+      "01-hang",
+      [
+        "trap '' TERM",
+        "echo $$ > " + `${out}/leader.tmp && mv ${out}/leader.tmp ${out}/leader`,
+        `sleep 1001 &`,
+        `echo $! > ${out}/child.tmp && mv ${out}/child.tmp ${out}/child`,
+        "echo waiting",
+        "wait",
+        "wait",
+      ].join("\n"),
+    );
     const log = logger();
     const j = job("carrier");
     const t0 = Date.now();
@@ -322,12 +410,7 @@ if (labFile(import.meta.url)) {
 
   test("completion is exit, not EOF: a background child holding stdout does not hang the run and is killed", async () => {
     const { hookDir, out } = fresh("carrier");
-    const p = script(hookDir, "01-bg", [
-      `sleep 1002 &`,
-      `echo $! > ${out}/child.tmp && mv ${out}/child.tmp ${out}/child`,
-      "echo started",
-      "exit 0",
-    ].join("\n"));
+    const p = script(hookDir, "01-bg", [`sleep 1002 &`, `echo $! > ${out}/child.tmp && mv ${out}/child.tmp ${out}/child`, "echo started", "exit 0"].join("\n"));
     const log = logger();
     const j = job("carrier");
     const t0 = Date.now();
@@ -344,12 +427,16 @@ if (labFile(import.meta.url)) {
 
   test("a grandchild that calls setsid (or double-forks) dies when the script exits", async () => {
     const { hookDir, out } = fresh("carrier");
-    const p = script(hookDir, "01-escape", [
-      `setsid sh -c 'echo $$ > ${out}/esc.tmp && mv ${out}/esc.tmp ${out}/esc; exec sleep 1003' </dev/null >/dev/null 2>&1 &`,
-      `(sleep 1004 </dev/null >/dev/null 2>&1 &)`,
-      `while [ ! -s ${out}/esc ]; do sleep 0.01; done`,
-      "exit 0",
-    ].join("\n"));
+    const p = script(
+      hookDir,
+      "01-escape",
+      [
+        `setsid sh -c 'echo $$ > ${out}/esc.tmp && mv ${out}/esc.tmp ${out}/esc; exec sleep 1003' </dev/null >/dev/null 2>&1 &`,
+        `(sleep 1004 </dev/null >/dev/null 2>&1 &)`,
+        `while [ ! -s ${out}/esc ]; do sleep 0.01; done`,
+        "exit 0",
+      ].join("\n"),
+    );
     const j = job("carrier");
     const r = await runScript({ name: "01-escape", path: p }, j, buildHookEnv(j, {}).env, opts(logger()));
     assert.equal(r.ok, true);
@@ -362,10 +449,13 @@ if (labFile(import.meta.url)) {
 
   test("at the timeout a setsid grandchild that ignores SIGTERM goes too", async () => {
     const { hookDir, out } = fresh("carrier");
-    const p = script(hookDir, "01-escape-hang", [
-      `setsid sh -c 'trap "" TERM; echo $$ > ${out}/esc.tmp && mv ${out}/esc.tmp ${out}/esc; while :; do sleep 1005; done' </dev/null >/dev/null 2>&1 &`,
-      "exec sleep 1006",
-    ].join("\n"));
+    const p = script(
+      hookDir,
+      "01-escape-hang",
+      [`setsid sh -c 'trap "" TERM; echo $$ > ${out}/esc.tmp && mv ${out}/esc.tmp ${out}/esc; while :; do sleep 1005; done' </dev/null >/dev/null 2>&1 &`, "exec sleep 1006"].join(
+        "\n",
+      ),
+    );
     const j = job("carrier");
     const r = await runScript({ name: "01-escape-hang", path: p }, j, buildHookEnv(j, {}).env, { ...opts(logger()), timeoutSec: 0.5 });
     assert.equal(r.timedOut, true);
@@ -377,13 +467,7 @@ if (labFile(import.meta.url)) {
 
   test("stdout/stderr lines are logged tagged with script and event id; stderrTail keeps the last 5", async () => {
     const { scripts, hookDir } = fresh("degraded");
-    script(hookDir, "05-noisy", [
-      "echo out-1",
-      "printf 'out-2 no newline'",
-      "for i in 1 2 3 4 5 6 7; do echo err-$i >&2; done",
-      "printf 'crlf\\r\\n' >&2",
-      "exit 3",
-    ].join("\n"));
+    script(hookDir, "05-noisy", ["echo out-1", "printf 'out-2 no newline'", "for i in 1 2 3 4 5 6 7; do echo err-$i >&2; done", "printf 'crlf\\r\\n' >&2", "exit 3"].join("\n"));
     const log = logger();
     const j = job("degraded", { backend: "systemd-networkd" });
     const [r] = await runHookDir(scripts, j, opts(log));
@@ -398,9 +482,14 @@ if (labFile(import.meta.url)) {
       assert.equal(l.fields.event, "degraded");
       assert.equal(l.fields.link, "lab0");
     }
-    assert.deepEqual(lines.filter((l) => l.fields.stream === "stdout").map((l) => l.fields.line), ["out-1", "out-2 no newline"]);
-    assert.deepEqual(lines.filter((l) => l.fields.stream === "stderr").map((l) => l.fields.line),
-      ["err-1", "err-2", "err-3", "err-4", "err-5", "err-6", "err-7", "crlf"]);
+    assert.deepEqual(
+      lines.filter((l) => l.fields.stream === "stdout").map((l) => l.fields.line),
+      ["out-1", "out-2 no newline"],
+    );
+    assert.deepEqual(
+      lines.filter((l) => l.fields.stream === "stderr").map((l) => l.fields.line),
+      ["err-1", "err-2", "err-3", "err-4", "err-5", "err-6", "err-7", "crlf"],
+    );
     const failed = log.recs.find((x) => x.msg === "hook failed");
     assert.ok(failed);
     assert.equal(failed.fields.exitCode, 3);
@@ -420,7 +509,10 @@ if (labFile(import.meta.url)) {
     assert.match(env, /^GOOD=yes$/m);
     assert.match(env, /^PATH=\/usr\/sbin:\/usr\/bin:\/sbin:\/bin$/m);
     assert.doesNotMatch(env, /DHCP_HOSTNAME/);
-    const dropped = log.recs.filter((x) => x.msg === "hook env value dropped").map((x) => x.fields.variable).sort();
+    const dropped = log.recs
+      .filter((x) => x.msg === "hook env value dropped")
+      .map((x) => x.fields.variable)
+      .sort();
     assert.deepEqual(dropped, ["DHCP_HOSTNAME", "PATH"]);
 
     // no #! line: the exec fails (ENOEXEC), reported as a run error

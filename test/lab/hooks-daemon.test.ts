@@ -19,11 +19,16 @@ printf '%s\\n' "$NETEVD_EVENT" > $OUT/${name}.event.json
 exit ${exit}
 `;
 
-interface Run { script: string; argv1: string; argv2: string; t: string; [k: string]: string }
+interface Run {
+  script: string;
+  argv1: string;
+  argv2: string;
+  t: string;
+  [k: string]: string;
+}
 const runs = (out: string): Run[] => readJsonLines<Run>(join(out, "runs.jsonl"));
 
-const startDaemon = (base: string, extra = "") =>
-  DaemonProcess.start(["run", "-c", writeConfig(`system:\n  backend: none\n  scripts_dir: ${base}\n${extra}`)]);
+const startDaemon = (base: string, extra = "") => DaemonProcess.start(["run", "-c", writeConfig(`system:\n  backend: none\n  scripts_dir: ${base}\n${extra}`)]);
 
 /** lab0 up with carrier (with no backend in the lab, nobody else sets it up). */
 async function lab0Up(): Promise<void> {
@@ -47,7 +52,10 @@ if (labFile(import.meta.url)) {
       await ipSrv("link", "set", lab.peer, "down");
       await waitFor("three no-carrier runs", () => runs(out).length >= 3, 5000);
       const r = runs(out);
-      assert.deepEqual(r.map((x) => x.script), ["01-a", "02-b", "10-c"]);
+      assert.deepEqual(
+        r.map((x) => x.script),
+        ["01-a", "02-b", "10-c"],
+      );
       const index = JSON.parse(await ip("-j", "link", "show", lab.ifname))[0].ifindex as number;
       for (const x of r) {
         assert.equal(x.argv1, "", "argv is [path]: no $1");
@@ -109,7 +117,12 @@ if ip addr add 10.99.99.1/32 dev ${lab.ifname} 2> $OUT/ip.err; then echo 0 > $OU
       const starting = await d.waitRecord((r) => r.msg === "starting");
       await waitFor("hook ran", () => existsSync(join(out, "ip.rc")), 5000);
       assert.equal(readFileSync(join(out, "capeff"), "utf8").trim(), "0000000000000000");
-      const netevdUid = Number(readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith("netevd:"))!.split(":")[2]);
+      const netevdUid = Number(
+        readFileSync("/etc/passwd", "utf8")
+          .split("\n")
+          .find((l) => l.startsWith("netevd:"))!
+          .split(":")[2],
+      );
       assert.equal(Number(readFileSync(join(out, "uid"), "utf8")), netevdUid);
       assert.notEqual(readFileSync(join(out, "ip.rc"), "utf8").trim(), "0");
       assert.match(readFileSync(join(out, "ip.err"), "utf8"), /Operation not permitted/);
@@ -150,13 +163,18 @@ if ip addr add 10.99.99.1/32 dev ${lab.ifname} 2> $OUT/ip.err; then echo 0 > $OU
             seen = m.link.carrier;
           }
         },
-        onOverflow: () => { transitions = Infinity; },
+        onOverflow: () => {
+          transitions = Infinity;
+        },
       });
       try {
         await ipSrv("-batch", batch);
         // settle: no new run for 1 s
         let n = -1;
-        while (runs(out).length !== n) { n = runs(out).length; await sleep(1000); }
+        while (runs(out).length !== n) {
+          n = runs(out).length;
+          await sleep(1000);
+        }
       } finally {
         mon.close();
       }
@@ -188,7 +206,14 @@ if ip addr add 10.99.99.1/32 dev ${lab.ifname} 2> $OUT/ip.err; then echo 0 > $OU
     assert.equal(run.EVENT, "routable");
     assert.match(run.ADDRESSES!, /^10\.1\.2\.3( |$)/);
     assert.equal(run.caps, "0000000000000000", "like a real hook: no capabilities");
-    assert.equal(run.uid, readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith("netevd:"))!.split(":")[2], "as the netevd user");
+    assert.equal(
+      run.uid,
+      readFileSync("/etc/passwd", "utf8")
+        .split("\n")
+        .find((l) => l.startsWith("netevd:"))!
+        .split(":")[2],
+      "as the netevd user",
+    );
     assert.match(printed, /stdout: to-stdout/);
     assert.match(printed, /stderr: to-stderr/);
     assert.match(printed, /exit code 7, [\d.]+ ms/);

@@ -17,8 +17,7 @@ if (labFile(import.meta.url)) {
       await d.waitRecord((r) => r.msg === "ready", 10_000);
       const name = `labhost-${process.pid}`;
       // SetStaticHostname(name, interactive=false): hostnamed sets the static and (no transient one) the kernel name
-      await sh(["busctl", "--system", "call", "org.freedesktop.hostname1", "/org/freedesktop/hostname1", "org.freedesktop.hostname1",
-        "SetStaticHostname", "sb", name, "false"]);
+      await sh(["busctl", "--system", "call", "org.freedesktop.hostname1", "/org/freedesktop/hostname1", "org.freedesktop.hostname1", "SetStaticHostname", "sb", name, "false"]);
       await waitFor("hostname.d ran", () => readJsonLines(join(out, "runs.jsonl")).length > 0, 10_000);
       const run = readJsonLines<Record<string, string> & { ev: { source: string; link: string | null } }>(join(out, "runs.jsonl")).at(-1)!;
       assert.equal(run.HOSTNAME, name);
@@ -30,8 +29,7 @@ if (labFile(import.meta.url)) {
       assert.equal(run.LINK, "__unset__");
       // a second change fires again; setting the same name again fires nothing
       const name2 = `${name}-b`;
-      await sh(["busctl", "--system", "call", "org.freedesktop.hostname1", "/org/freedesktop/hostname1", "org.freedesktop.hostname1",
-        "SetStaticHostname", "sb", name2, "false"]);
+      await sh(["busctl", "--system", "call", "org.freedesktop.hostname1", "/org/freedesktop/hostname1", "org.freedesktop.hostname1", "SetStaticHostname", "sb", name2, "false"]);
       await waitFor("hostname.d ran again", () => readJsonLines(join(out, "runs.jsonl")).length > 1, 10_000);
       assert.equal(readJsonLines<Record<string, string>>(join(out, "runs.jsonl"))[1]!.HOSTNAME, name2);
     } finally {

@@ -83,7 +83,7 @@ if (labFile(import.meta.url)) {
   });
 
   test("monitoring.interfaces filters which links produce facts (globs)", async () => {
-    const cfg = configFile("system:\n  backend: none\n  log_level: debug\nmonitoring:\n  interfaces: [\"vf*\"]\nhooks:\n  replay_on_start: false\n");
+    const cfg = configFile('system:\n  backend: none\n  log_level: debug\nmonitoring:\n  interfaces: ["vf*"]\nhooks:\n  replay_on_start: false\n');
     const d = DaemonProcess.start(["run", "-c", cfg]);
     try {
       await d.waitRecord((r) => r.msg === "ready");

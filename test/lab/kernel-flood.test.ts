@@ -16,7 +16,9 @@ const quiet = createLogger({ level: "error", format: "json", sink: { write: () =
 /** Busy-wait: the event loop does not read the socket meanwhile, so the kernel drops messages. */
 function block(ms: number): void {
   const end = Date.now() + ms;
-  while (Date.now() < end) { /* spin */ }
+  while (Date.now() < end) {
+    /* spin */
+  }
 }
 
 async function flood(ops: string[]): Promise<void> {
@@ -78,7 +80,11 @@ if (labFile(import.meta.url)) {
       const req = RtnlRequester.open();
       const fresh = modelFrom(await req.dumpAll());
       req.close();
-      assert.deepEqual(diffModels(src.model, fresh).map((f) => `${f.fact}`), [], "model equals a fresh dump");
+      assert.deepEqual(
+        diffModels(src.model, fresh).map((f) => `${f.fact}`),
+        [],
+        "model equals a fresh dump",
+      );
       assert.equal([...src.model.addrs.values()].filter((a) => a.address.startsWith("10.210.")).length, 100);
     } finally {
       await ip("link", "del", dev).catch(() => {});
@@ -86,7 +92,10 @@ if (labFile(import.meta.url)) {
     }
   });
 
-  for (const [name, rcvbuf] of [["small receive buffer (forced overflow)", 64 * 1024], ["default receive buffer", undefined]] as const) {
+  for (const [name, rcvbuf] of [
+    ["small receive buffer (forced overflow)", 64 * 1024],
+    ["default receive buffer", undefined],
+  ] as const) {
     test(`10,000 address add/deletes, ${name}: the model ends equal to a fresh dump`, async () => {
       const facts: Fact[] = [];
       const src = new KernelSource({ log: quiet, rcvbufBytes: rcvbuf, onFacts: (f) => facts.push(...f) });
@@ -102,14 +111,21 @@ if (labFile(import.meta.url)) {
         const fresh = modelFrom(await req.dumpAll());
         req.close();
         const diff = diffModels(src.model, fresh);
-        assert.deepEqual(diff.map((f) => f.fact), [], "model equals a fresh dump");
+        assert.deepEqual(
+          diff.map((f) => f.fact),
+          [],
+          "model equals a fresh dump",
+        );
         const addrs = [...src.model.addrs.values()].filter((a) => a.address.startsWith("10.20"));
         assert.equal(addrs.length, 2000);
         // only real changes: no address was reported added twice in a row
         const added = new Map<string, number>();
         let dup = 0;
         for (const f of facts) {
-          if (f.fact === "address-added") { if (added.get(f.addr.address) === 1) dup++; added.set(f.addr.address, 1); }
+          if (f.fact === "address-added") {
+            if (added.get(f.addr.address) === 1) dup++;
+            added.set(f.addr.address, 1);
+          }
           if (f.fact === "address-removed") added.set(f.addr.address, 0);
         }
         assert.equal(dup, 0, "no duplicate address-added facts");

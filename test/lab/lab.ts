@@ -44,14 +44,14 @@ export function labFile(metaUrl: string, opts: LabOptions = {}): boolean {
     delete env.NODE_TEST_CONTEXT;
     if (opts.resolved) env.NETEVD_LAB_RESOLVED_ROOT = RESOLVED_ROOT;
     if (opts.polkit) env.NETEVD_LAB_POLKIT_RULES_DIR = resolve(repoRoot, "config");
-    const child = spawn(
-      harness,
-      [...args, "--", process.execPath, "--test", "--test-reporter=spec", "--test-concurrency=1", file],
-      { env, stdio: ["ignore", "pipe", "pipe"] },
-    );
+    const child = spawn(harness, [...args, "--", process.execPath, "--test", "--test-reporter=spec", "--test-concurrency=1", file], { env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
-    child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
-    child.stderr.on("data", (d: Buffer) => { out += d.toString(); });
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
     const code = await new Promise<number | null>((res) => child.on("exit", (c) => res(c)));
     // the inner run's per-test report, indented under this test
     process.stdout.write(out.replace(/^/gm, "    "));
@@ -62,9 +62,15 @@ export function labFile(metaUrl: string, opts: LabOptions = {}): boolean {
 
 /** Names of the lab, valid inside it. */
 export const lab = {
-  get nsCli(): string { return must("NETEVD_LAB_NS_CLI"); },
-  get nsSrv(): string { return must("NETEVD_LAB_NS_SRV"); },
-  get dir(): string { return must("NETEVD_LAB_DIR"); },
+  get nsCli(): string {
+    return must("NETEVD_LAB_NS_CLI");
+  },
+  get nsSrv(): string {
+    return must("NETEVD_LAB_NS_SRV");
+  },
+  get dir(): string {
+    return must("NETEVD_LAB_DIR");
+  },
   ifname: "lab0",
   peer: "p-lab0",
 };
@@ -131,7 +137,12 @@ export class DaemonProcess {
       for (const w of this.waiters.splice(0)) w();
     });
     createInterface({ input: child.stderr! }).on("line", (line) => this.stderr.push(line));
-    this.exited = new Promise((res) => child.on("exit", (c) => { res(c); for (const w of this.waiters.splice(0)) w(); }));
+    this.exited = new Promise((res) =>
+      child.on("exit", (c) => {
+        res(c);
+        for (const w of this.waiters.splice(0)) w();
+      }),
+    );
   }
 
   static start(args: string[], env: NodeJS.ProcessEnv = {}): DaemonProcess {
@@ -150,12 +161,20 @@ export class DaemonProcess {
       if (found) return found;
       const left = end - Date.now();
       if (left <= 0 || this.child.exitCode !== null) {
-        throw new Error(`no matching log record within ${timeoutMs} ms; daemon exit=${this.child.exitCode}\n` +
-          `last records:\n${this.records.slice(-15).map((r) => JSON.stringify(r)).join("\n")}\nstderr:\n${this.stderr.slice(-15).join("\n")}`);
+        throw new Error(
+          `no matching log record within ${timeoutMs} ms; daemon exit=${this.child.exitCode}\n` +
+            `last records:\n${this.records
+              .slice(-15)
+              .map((r) => JSON.stringify(r))
+              .join("\n")}\nstderr:\n${this.stderr.slice(-15).join("\n")}`,
+        );
       }
       await new Promise<void>((res) => {
         const t = setTimeout(res, Math.min(left, 200));
-        this.waiters.push(() => { clearTimeout(t); res(); });
+        this.waiters.push(() => {
+          clearTimeout(t);
+          res();
+        });
       });
     }
   }
@@ -226,5 +245,8 @@ export function readJsonLines<T>(path: string): T[] {
   if (!existsSync(path)) return [];
   const text = readFileSync(path, "utf8");
   const complete = text.slice(0, text.lastIndexOf("\n") + 1);
-  return complete.split("\n").filter(Boolean).map((l) => JSON.parse(l) as T);
+  return complete
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as T);
 }

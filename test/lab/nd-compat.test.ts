@@ -9,8 +9,22 @@ import { join } from "node:path";
 import { DaemonProcess, ipSrv, lab, labFile, sh, sleep, tempDir, waitFor, writeConfig } from "./lab.js";
 
 const ND_STATES = [
-  "configured", "configuring", "failed", "pending", "unmanaged", "linger", "initialized",
-  "carrier", "degraded", "degraded-carrier", "dormant", "enslaved", "missing", "no-carrier", "off", "routable",
+  "configured",
+  "configuring",
+  "failed",
+  "pending",
+  "unmanaged",
+  "linger",
+  "initialized",
+  "carrier",
+  "degraded",
+  "degraded-carrier",
+  "dormant",
+  "enslaved",
+  "missing",
+  "no-carrier",
+  "off",
+  "routable",
 ];
 /** scripts/setup.sh unpacks both here (never installed on the host). */
 const ND_BIN = "/var/lib/netevd-lab/networkd-dispatcher/usr/bin/networkd-dispatcher";
@@ -43,10 +57,14 @@ function lines(out: string, who: string): Line[] {
   const p = join(out, `${who}.txt`);
   if (!existsSync(p)) return [];
   const text = readFileSync(p, "utf8");
-  return text.slice(0, text.lastIndexOf("\n") + 1).split("\n").filter(Boolean).map((l) => {
-    const [argc, ...kv] = l.split("|");
-    return Object.assign({ argc: argc ?? "" }, Object.fromEntries(kv.map((x) => [x.slice(0, x.indexOf("=")), x.slice(x.indexOf("=") + 1)])));
-  });
+  return text
+    .slice(0, text.lastIndexOf("\n") + 1)
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => {
+      const [argc, ...kv] = l.split("|");
+      return Object.assign({ argc: argc ?? "" }, Object.fromEntries(kv.map((x) => [x.slice(0, x.indexOf("=")), x.slice(x.indexOf("=") + 1)])));
+    });
 }
 
 const statesOf = (ls: Line[], iface: string) => ls.filter((l) => l.IFACE === iface).map((l) => l.STATE);
@@ -74,26 +92,39 @@ if (labFile(import.meta.url, { backend: "networkd", timeoutMs: 240_000 })) {
       stdio: ["ignore", "ignore", "pipe"],
     });
     let ndErr = "";
-    nd.stderr.on("data", (b: Buffer) => { ndErr += b.toString(); });
-    const d = DaemonProcess.start(["run", "-c", writeConfig(
-      `system:\n  backend: systemd-networkd\n  scripts_dirs: [${emptyScripts}]\n` +
-      `compat:\n  networkd_dispatcher: true\n  networkd_dispatcher_dirs: [${ourBase}]\n`)]);
+    nd.stderr.on("data", (b: Buffer) => {
+      ndErr += b.toString();
+    });
+    const d = DaemonProcess.start([
+      "run",
+      "-c",
+      writeConfig(`system:\n  backend: systemd-networkd\n  scripts_dirs: [${emptyScripts}]\n` + `compat:\n  networkd_dispatcher: true\n  networkd_dispatcher_dirs: [${ourBase}]\n`),
+    ]);
     try {
       await d.waitRecord((r) => r.msg === "ready", 15_000);
       const takeover = await d.waitRecord((r) => r.msg === "networkd-dispatcher scripts taken over");
       assert.equal(takeover.scripts, ND_STATES.length);
       await d.waitRecord((r) => r.msg === "networkd-dispatcher is running too" || String(r.msg).startsWith("networkd-dispatcher is running too"), 5000);
       // startup: both replay every link's two states
-      await waitFor("startup runs of both", () =>
-        statesOf(lines(out, "nd"), lab.ifname).includes("routable") && statesOf(lines(out, "netevd"), lab.ifname).includes("routable"), 20_000);
+      await waitFor(
+        "startup runs of both",
+        () => statesOf(lines(out, "nd"), lab.ifname).includes("routable") && statesOf(lines(out, "netevd"), lab.ifname).includes("routable"),
+        20_000,
+      );
       await settled(out);
       for (let i = 0; i < 2; i++) {
         await ipSrv("link", "set", lab.peer, "down");
-        await waitFor("no-carrier in both", () =>
-          lines(out, "nd").filter((l) => l.STATE === "no-carrier").length > i && lines(out, "netevd").filter((l) => l.STATE === "no-carrier").length > i, 20_000);
+        await waitFor(
+          "no-carrier in both",
+          () => lines(out, "nd").filter((l) => l.STATE === "no-carrier").length > i && lines(out, "netevd").filter((l) => l.STATE === "no-carrier").length > i,
+          20_000,
+        );
         await ipSrv("link", "set", lab.peer, "up");
-        await waitFor("routable again in both", () =>
-          lines(out, "nd").filter((l) => l.STATE === "routable").length > i + 1 && lines(out, "netevd").filter((l) => l.STATE === "routable").length > i + 1, 30_000);
+        await waitFor(
+          "routable again in both",
+          () => lines(out, "nd").filter((l) => l.STATE === "routable").length > i + 1 && lines(out, "netevd").filter((l) => l.STATE === "routable").length > i + 1,
+          30_000,
+        );
       }
       await settled(out);
       const ndLines = lines(out, "nd");
@@ -135,9 +166,14 @@ if (labFile(import.meta.url, { backend: "networkd", timeoutMs: 240_000 })) {
     writeFileSync(`${upper}/u/chronyc`, `#!/bin/sh\nprintf '%s\\n' "$*" >> ${out}/chronyc.txt\n`, { mode: 0o755 });
     await sh(["mount", "-t", "overlay", "overlay", "-o", `lowerdir=/usr/bin,upperdir=${upper}/u,workdir=${upper}/w`, "/usr/bin"]);
     const etc = tempDir("nd-etc-");
-    const d = DaemonProcess.start(["run", "-c", writeConfig(
-      `system:\n  backend: systemd-networkd\n  scripts_dirs: [${tempDir("netevd-none-")}]\nmonitoring:\n  interfaces: [${lab.ifname}]\n` +
-      `compat:\n  networkd_dispatcher: true\n  networkd_dispatcher_dirs: [${etc}, ${CHRONY_ND_DIR}]\n`)]);
+    const d = DaemonProcess.start([
+      "run",
+      "-c",
+      writeConfig(
+        `system:\n  backend: systemd-networkd\n  scripts_dirs: [${tempDir("netevd-none-")}]\nmonitoring:\n  interfaces: [${lab.ifname}]\n` +
+          `compat:\n  networkd_dispatcher: true\n  networkd_dispatcher_dirs: [${etc}, ${CHRONY_ND_DIR}]\n`,
+      ),
+    ]);
     try {
       const takeover = await d.waitRecord((r) => r.msg === "networkd-dispatcher scripts taken over", 15_000);
       assert.equal(takeover.scripts, 2, "off.d and routable.d chrony-onoffline");

@@ -30,7 +30,11 @@ if (labFile(import.meta.url)) {
       const req = RtnlRequester.open();
       const fresh = modelFrom(await req.dumpAll());
       req.close();
-      assert.deepEqual(diffModels(src.model, fresh).map((f) => f.fact), [], "model equals a fresh dump");
+      assert.deepEqual(
+        diffModels(src.model, fresh).map((f) => f.fact),
+        [],
+        "model equals a fresh dump",
+      );
     } finally {
       await ip("link", "del", "tr0").catch(() => {});
       src.close();

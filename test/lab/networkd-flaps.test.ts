@@ -17,15 +17,23 @@ for v in ${VARS.join(" ")}; do
 printf '%s,"json":%s,"ev":%s}\\n' "$line" "$JSON" "$NETEVD_EVENT" >> $OUT/runs.jsonl
 `;
 
-interface Run { dir: string; json: Record<string, unknown>; ev: NetevdEvent; [k: string]: unknown }
+interface Run {
+  dir: string;
+  json: Record<string, unknown>;
+  ev: NetevdEvent;
+  [k: string]: unknown;
+}
 const runs = (out: string): Run[] => readJsonLines<Run>(join(out, "runs.jsonl"));
 const count = (out: string, dir: string) => runs(out).filter((r) => r.dir === dir).length;
 
 if (labFile(import.meta.url, { backend: "networkd", timeoutMs: 600_000 })) {
   test(`${FLAPS} carrier flaps: no-carrier.d from the kernel with networkd's last state; routable.d always sees the lease and the gateway`, async () => {
     const { base, out } = hookTree(Object.fromEntries(["no-carrier.d", "carrier.d", "routable.d"].map((d) => [d, { "50-rec": recorder(d) }])));
-    const d = DaemonProcess.start(["run", "-c", writeConfig(
-      `system:\n  backend: systemd-networkd\n  scripts_dir: ${base}\nmonitoring:\n  interfaces: [${lab.ifname}]\nhooks:\n  replay_on_start: false\n`)]);
+    const d = DaemonProcess.start([
+      "run",
+      "-c",
+      writeConfig(`system:\n  backend: systemd-networkd\n  scripts_dir: ${base}\nmonitoring:\n  interfaces: [${lab.ifname}]\nhooks:\n  replay_on_start: false\n`),
+    ]);
     try {
       await d.waitRecord((r) => r.msg === "ready");
       await waitFor("lab0 has its lease", async () => (await ip("-4", "-o", "addr", "show", "dev", lab.ifname)).includes("10.77.0.50"), 15_000);
@@ -59,7 +67,11 @@ if (labFile(import.meta.url, { backend: "networkd", timeoutMs: 600_000 })) {
         assert.equal(typeof r.json.OperationalState, "string");
       }
       const bad = routable.filter((r) => !/(^| )10\.77\.0\.50( |$)/.test(String(r.ADDRESSES)) || r.ev.gateway !== "10.77.0.1");
-      assert.deepEqual(bad.map((r) => ({ ADDRESSES: r.ADDRESSES, gateway: r.ev.gateway })), [], "every routable.d sees the lease and the gateway");
+      assert.deepEqual(
+        bad.map((r) => ({ ADDRESSES: r.ADDRESSES, gateway: r.ev.gateway })),
+        [],
+        "every routable.d sees the lease and the gateway",
+      );
       for (const r of routable) {
         assert.equal(r.ev.source, "systemd-networkd");
         assert.ok(r.ev.addresses.includes("10.77.0.50/24"));

@@ -18,7 +18,12 @@ printf '%s}\\n' "$line" >> $OUT/runs.jsonl
 printf '%s\\n' "$JSON" > $OUT/${dir}.json
 `;
 
-interface Run { dir: string; argv1: string; argv2: string; [k: string]: string }
+interface Run {
+  dir: string;
+  argv1: string;
+  argv2: string;
+  [k: string]: string;
+}
 const runs = (out: string): Run[] => readJsonLines<Run>(join(out, "runs.jsonl"));
 const dirsOf = (rs: Run[]) => rs.filter((r) => r.dir !== "manager.d").map((r) => r.dir.replace(".d", ""));
 
@@ -31,7 +36,10 @@ const start = (base: string, extra = "") =>
 
 async function settle(out: string, quietMs = 1500): Promise<Run[]> {
   let n = -1;
-  while (runs(out).length !== n) { n = runs(out).length; await sleep(quietMs); }
+  while (runs(out).length !== n) {
+    n = runs(out).length;
+    await sleep(quietMs);
+  }
   return runs(out);
 }
 
@@ -62,7 +70,14 @@ if (labFile(import.meta.url, { backend: "networkd" })) {
       await waitFor("off", () => runs(out).some((r) => r.dir === "off.d"), 5000);
       const before = runs(out).length;
       await ip("link", "set", lab.ifname, "up");
-      await waitFor("configured.d", () => runs(out).slice(before).some((r) => r.dir === "configured.d"), 15000);
+      await waitFor(
+        "configured.d",
+        () =>
+          runs(out)
+            .slice(before)
+            .some((r) => r.dir === "configured.d"),
+        15000,
+      );
       const r = (await settle(out)).slice(before);
       const seq = dirsOf(r);
       assert.equal(seq.filter((x) => x === "routable").length, 1, `routable once: ${seq}`);
@@ -97,7 +112,14 @@ if (labFile(import.meta.url, { backend: "networkd" })) {
       assert.equal(down.filter((x) => x === "no-carrier").length, 1, `no-carrier once: ${down}`);
       const before = runs(out).length;
       await ipSrv("link", "set", lab.peer, "up");
-      await waitFor("routable again", () => runs(out).slice(before).some((r) => r.dir === "routable.d"), 15000);
+      await waitFor(
+        "routable again",
+        () =>
+          runs(out)
+            .slice(before)
+            .some((r) => r.dir === "routable.d"),
+        15000,
+      );
       const up = dirsOf((await settle(out)).slice(before));
       assert.equal(up.filter((x) => x === "carrier").length, 1, `carrier once: ${up}`);
       assert.ok(up.indexOf("carrier") < up.indexOf("routable"), `carrier then routable: ${up}`);
@@ -140,7 +162,14 @@ if (labFile(import.meta.url, { backend: "networkd" })) {
       await settle(out, 1000);
       const beforeFlap = runs(out).length;
       await ipSrv("link", "set", lab.peer, "down");
-      await waitFor("no-carrier after restart", () => runs(out).slice(beforeFlap).some((r) => r.dir === "no-carrier.d"), 10_000);
+      await waitFor(
+        "no-carrier after restart",
+        () =>
+          runs(out)
+            .slice(beforeFlap)
+            .some((r) => r.dir === "no-carrier.d"),
+        10_000,
+      );
       const after = dirsOf((await settle(out, 1000)).slice(beforeFlap));
       assert.equal(after.filter((x) => x === "no-carrier").length, 1, `${after}`);
       await ipSrv("link", "set", lab.peer, "up");
@@ -162,7 +191,12 @@ if (labFile(import.meta.url, { backend: "networkd" })) {
       await d.waitRecord((r) => r.presence === "no-bus", 10_000, from);
       const bus = spawn("dbus-daemon", ["--config-file=/run/netevd-lab/bus.conf", "--nofork", "--nopidfile"], { stdio: "ignore", detached: true });
       bus.unref();
-      await waitFor("bus back", async () => (await sh(["busctl", "--system", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetId"], { allowFail: true })) !== "", 10_000, 100);
+      await waitFor(
+        "bus back",
+        async () => (await sh(["busctl", "--system", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetId"], { allowFail: true })) !== "",
+        10_000,
+        100,
+      );
       const nd = spawn("/lib/systemd/systemd-networkd", [], { stdio: "ignore", detached: true });
       nd.unref();
       await d.waitRecord((r) => r.msg === "systemd-networkd attached", 30_000, from);
@@ -170,7 +204,14 @@ if (labFile(import.meta.url, { backend: "networkd" })) {
       await settle(out, 1000);
       const beforeFlap = runs(out).length;
       await ipSrv("link", "set", lab.peer, "down");
-      await waitFor("no-carrier after the bus came back", () => runs(out).slice(beforeFlap).some((r) => r.dir === "no-carrier.d"), 10_000);
+      await waitFor(
+        "no-carrier after the bus came back",
+        () =>
+          runs(out)
+            .slice(beforeFlap)
+            .some((r) => r.dir === "no-carrier.d"),
+        10_000,
+      );
       const after = dirsOf((await settle(out, 1000)).slice(beforeFlap));
       assert.equal(after.filter((x) => x === "no-carrier").length, 1, `${after}`);
       assert.equal(d.child.exitCode, null, "the daemon stayed up");

@@ -13,8 +13,21 @@ import { DaemonProcess, readJsonLines, hookTree, ip, ipSrv, lab, labFile, sh, sl
 
 const NM_DIRS = ["unmanaged", "unavailable", "disconnected", "prepare", "config", "need-auth", "ip-config", "ip-check", "secondaries", "activated", "deactivating", "failed"];
 const DIRS = [...NM_DIRS, "carrier", "no-carrier", "manager"].map((d) => `${d}.d`);
-const VARS = ["LINK", "STATE", "BACKEND", "ADDRESSES", "EVENT", "NETEVD_REPLAY", "DEVICE_IFACE",
-  "NM_STATE", "NM_STATE_NAME", "NM_OLD_STATE", "NM_OLD_STATE_NAME", "NM_REASON", "NM_REASON_NAME"];
+const VARS = [
+  "LINK",
+  "STATE",
+  "BACKEND",
+  "ADDRESSES",
+  "EVENT",
+  "NETEVD_REPLAY",
+  "DEVICE_IFACE",
+  "NM_STATE",
+  "NM_STATE_NAME",
+  "NM_OLD_STATE",
+  "NM_OLD_STATE_NAME",
+  "NM_REASON",
+  "NM_REASON_NAME",
+];
 
 // One JSON line per run, written with a single printf (runs of different dirs are concurrent):
 // the dir, argv, the variables, when, and the contract event itself.
@@ -25,10 +38,16 @@ for v in ${VARS.join(" ")}; do
 printf '%s,"ev":%s}\\n' "$line" "$NETEVD_EVENT" >> $OUT/runs.jsonl
 `;
 
-interface Run { dir: string; argv1: string; argv2: string; t: string; ev: NetevdEvent; [k: string]: string | NetevdEvent }
+interface Run {
+  dir: string;
+  argv1: string;
+  argv2: string;
+  t: string;
+  ev: NetevdEvent;
+  [k: string]: string | NetevdEvent;
+}
 /** Runs in the order the daemon emitted their events. */
-const runs = (out: string): Run[] =>
-  readJsonLines<Run>(join(out, "runs.jsonl")).sort((a, b) => seq(a.ev.id) - seq(b.ev.id));
+const runs = (out: string): Run[] => readJsonLines<Run>(join(out, "runs.jsonl")).sort((a, b) => seq(a.ev.id) - seq(b.ev.id));
 const nmDirs = (rs: Run[]) => rs.filter((r) => r.ev.source === "NetworkManager" && r.dir !== "manager.d").map((r) => r.dir.replace(".d", ""));
 const ms = (r: Run) => Number(BigInt(r.t) / 1_000_000n);
 
@@ -42,7 +61,10 @@ const NO_REPLAY = "hooks:\n  replay_on_start: false\n";
 /** Wait until no new run appears for quietMs. */
 async function settle(out: string, quietMs = 1000): Promise<Run[]> {
   let n = -1;
-  while (runs(out).length !== n) { n = runs(out).length; await sleep(quietMs); }
+  while (runs(out).length !== n) {
+    n = runs(out).length;
+    await sleep(quietMs);
+  }
   return runs(out);
 }
 
@@ -53,8 +75,17 @@ const hasLease = async () => (await ip("-4", "-o", "addr", "show", "dev", lab.if
 
 /** NetworkManager's pid, from the bus (the lab has its own pid namespace, so it is the lab's NM). */
 async function nmPid(): Promise<number> {
-  const out = await sh(["busctl", "--system", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-    "GetConnectionUnixProcessID", "s", "org.freedesktop.NetworkManager"]);
+  const out = await sh([
+    "busctl",
+    "--system",
+    "call",
+    "org.freedesktop.DBus",
+    "/org/freedesktop/DBus",
+    "org.freedesktop.DBus",
+    "GetConnectionUnixProcessID",
+    "s",
+    "org.freedesktop.NetworkManager",
+  ]);
   const pid = Number(/^u (\d+)/.exec(out.trim())?.[1]);
   assert.ok(pid > 1, `NetworkManager pid: ${out}`);
   return pid;
@@ -63,7 +94,19 @@ async function nmPid(): Promise<number> {
 async function stopNm(): Promise<void> {
   const pid = await nmPid();
   process.kill(pid, "SIGTERM");
-  await waitFor("NetworkManager gone", () => { try { process.kill(pid, 0); return false; } catch { return true; } }, 10_000, 50);
+  await waitFor(
+    "NetworkManager gone",
+    () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    },
+    10_000,
+    50,
+  );
 }
 
 /** Start NetworkManager again the way harness.sh does (this process already is in the lab's namespaces). */
@@ -116,7 +159,10 @@ if (labFile(import.meta.url, { backend: "nm" })) {
       assert.deepEqual(nmDirs(down), ["deactivating", "disconnected"]);
       const deact = down.find((x) => x.dir === "deactivating.d")!;
       const disc = down.find((x) => x.dir === "disconnected.d")!;
-      for (const [x, state, old] of [[deact, "110", "100"], [disc, "30", "110"]] as const) {
+      for (const [x, state, old] of [
+        [deact, "110", "100"],
+        [disc, "30", "110"],
+      ] as const) {
         assert.equal(x.BACKEND, "NetworkManager");
         assert.equal(x.LINK, lab.ifname);
         assert.equal(x.DEVICE_IFACE, lab.ifname);
@@ -132,7 +178,14 @@ if (labFile(import.meta.url, { backend: "nm" })) {
 
       const before = runs(out).length;
       await nmcli("device", "connect", lab.ifname);
-      await waitFor("activated.d", () => runs(out).slice(before).some((r) => r.dir === "activated.d"), 15_000);
+      await waitFor(
+        "activated.d",
+        () =>
+          runs(out)
+            .slice(before)
+            .some((r) => r.dir === "activated.d"),
+        15_000,
+      );
       const all = await settle(out);
       const up = all.filter((x) => seq(x.ev.id) > seq(disc.ev.id));
       assert.deepEqual(nmDirs(up), ["prepare", "config", "ip-config", "ip-check", "secondaries", "activated"]);
@@ -206,15 +259,35 @@ if (labFile(import.meta.url, { backend: "nm" })) {
     const name = "nvtest0";
     const d = start(base, NO_REPLAY, [lab.ifname, name]);
     const indexOf = async () => Number(JSON.parse(await ip("-j", "link", "show", name))[0].ifindex);
-    const nmLog = () => readFileSync(join(lab.dir, "logs", "nm.log"), "utf8").split("\n").filter((l) => l.includes(`(${name})`) && l.includes("state change")).join("\n");
+    const nmLog = () =>
+      readFileSync(join(lab.dir, "logs", "nm.log"), "utf8")
+        .split("\n")
+        .filter((l) => l.includes(`(${name})`) && l.includes("state change"))
+        .join("\n");
     /** NM events for the device since `from`, once NM's own state for it is the last one's */
     const eventsUntilSettled = async (from: number) => {
-      await waitFor(`NM events for ${name} up to NetworkManager's current state`, async () => {
-        const r = runs(out).slice(from).filter((x) => x.LINK === name && x.ev.source === "NetworkManager");
-        const st = (await nmcli("-g", "GENERAL.STATE", "device", "show", name).catch(() => "")).trim().split(" ")[0];
-        return r.length > 0 && r.at(-1)!.NM_STATE === st;
-      }, 10_000, 100).catch((err: Error) => { throw new Error(`${err.message}\nevents: ${runs(out).slice(from).filter((x) => x.LINK === name).map((x) => x.dir)}\nNM:\n${nmLog()}`); });
-      return runs(out).slice(from).filter((x) => x.LINK === name && x.ev.source === "NetworkManager");
+      await waitFor(
+        `NM events for ${name} up to NetworkManager's current state`,
+        async () => {
+          const r = runs(out)
+            .slice(from)
+            .filter((x) => x.LINK === name && x.ev.source === "NetworkManager");
+          const st = (await nmcli("-g", "GENERAL.STATE", "device", "show", name).catch(() => "")).trim().split(" ")[0];
+          return r.length > 0 && r.at(-1)!.NM_STATE === st;
+        },
+        10_000,
+        100,
+      ).catch((err: Error) => {
+        throw new Error(
+          `${err.message}\nevents: ${runs(out)
+            .slice(from)
+            .filter((x) => x.LINK === name)
+            .map((x) => x.dir)}\nNM:\n${nmLog()}`,
+        );
+      });
+      return runs(out)
+        .slice(from)
+        .filter((x) => x.LINK === name && x.ev.source === "NetworkManager");
     };
     try {
       await d.waitRecord((r) => r.msg === "ready");
@@ -228,11 +301,23 @@ if (labFile(import.meta.url, { backend: "nm" })) {
       // gone: NM reports it unmanaged (it is being removed), then removes the device
       let from = runs(out).length;
       await ip("link", "del", name);
-      await waitFor("unmanaged.d as the device goes", () => runs(out).slice(from).some((x) => x.LINK === name && x.dir === "unmanaged.d"), 10_000)
-        .catch((err: Error) => {
-          const seen = d.records.filter((r) => r.link === name || r.index === first).map((r) => `${r.msg} ${r.fact ?? r.event ?? ""} ${JSON.stringify(r.changes ?? r.changed ?? "")}`);
-          throw new Error(`${err.message}\nhooks run: ${runs(out).slice(from).map((x) => x.dir)}\ndaemon records:\n${seen.slice(-20).join("\n")}\nNM:\n${nmLog()}`);
-        });
+      await waitFor(
+        "unmanaged.d as the device goes",
+        () =>
+          runs(out)
+            .slice(from)
+            .some((x) => x.LINK === name && x.dir === "unmanaged.d"),
+        10_000,
+      ).catch((err: Error) => {
+        const seen = d.records
+          .filter((r) => r.link === name || r.index === first)
+          .map((r) => `${r.msg} ${r.fact ?? r.event ?? ""} ${JSON.stringify(r.changes ?? r.changed ?? "")}`);
+        throw new Error(
+          `${err.message}\nhooks run: ${runs(out)
+            .slice(from)
+            .map((x) => x.dir)}\ndaemon records:\n${seen.slice(-20).join("\n")}\nNM:\n${nmLog()}`,
+        );
+      });
       // the same name again is another link: its events carry the new ifindex
       await sleep(300);
       from = runs(out).length;
@@ -268,7 +353,14 @@ if (labFile(import.meta.url, { backend: "nm" })) {
       assert.ok(seq.filter((x) => x === "activated").length <= 1, `activated.d at most once after the restart: ${seq}`);
       const before = afterRestart.length;
       await nmcli("device", "disconnect", lab.ifname);
-      await waitFor("disconnected.d after the restart", () => runs(out).slice(before).some((r) => r.dir === "disconnected.d"), 10_000);
+      await waitFor(
+        "disconnected.d after the restart",
+        () =>
+          runs(out)
+            .slice(before)
+            .some((r) => r.dir === "disconnected.d"),
+        10_000,
+      );
       const next = runs(out).slice(before);
       assert.deepEqual(nmDirs(await settle(out)).slice(seq.length), ["deactivating", "disconnected"]);
       assert.equal(next.find((x) => x.dir === "disconnected.d")!.NM_REASON, "39");
@@ -292,8 +384,20 @@ if (labFile(import.meta.url, { backend: "nm" })) {
       await settle(out);
       const before = runs(out).length;
       await nmcli("device", "disconnect", lab.ifname);
-      await waitFor("disconnected.d", () => runs(out).slice(before).some((r) => r.dir === "disconnected.d"), 10_000);
-      assert.equal(runs(out).slice(before).find((x) => x.dir === "disconnected.d")!.NM_REASON_NAME, "user-requested");
+      await waitFor(
+        "disconnected.d",
+        () =>
+          runs(out)
+            .slice(before)
+            .some((r) => r.dir === "disconnected.d"),
+        10_000,
+      );
+      assert.equal(
+        runs(out)
+          .slice(before)
+          .find((x) => x.dir === "disconnected.d")!.NM_REASON_NAME,
+        "user-requested",
+      );
     } finally {
       await nmcli("device", "connect", lab.ifname).catch(() => "");
       await settle(out, 500);

@@ -20,10 +20,26 @@ async function restartDnsmasq(edit: (conf: string) => string): Promise<void> {
   writeFileSync(confPath, edit(readFileSync(confPath, "utf8")));
   const pids = (await sh(["pgrep", "-x", "dnsmasq"])).split("\n").filter(Boolean).map(Number);
   for (const pid of pids) process.kill(pid, "SIGTERM");
-  await waitFor("dnsmasq gone", () => pids.every((p) => { try { process.kill(p, 0); return false; } catch { return true; } }), 5000, 50);
+  await waitFor(
+    "dnsmasq gone",
+    () =>
+      pids.every((p) => {
+        try {
+          process.kill(p, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      }),
+    5000,
+    50,
+  );
   const log = openSync(join(lab.dir, "logs", "dnsmasq-restarted.log"), "a");
-  const child = spawn("nsenter", [`--net=/run/netns/${lab.nsSrv}`, "--", "dnsmasq", "--keep-in-foreground", `--conf-file=${confPath}`, "--log-facility=-", "--user=root", "--group=root"],
-    { stdio: ["ignore", log, log], detached: true });
+  const child = spawn(
+    "nsenter",
+    [`--net=/run/netns/${lab.nsSrv}`, "--", "dnsmasq", "--keep-in-foreground", `--conf-file=${confPath}`, "--log-facility=-", "--user=root", "--group=root"],
+    { stdio: ["ignore", log, log], detached: true },
+  );
   child.unref();
 }
 
@@ -31,8 +47,11 @@ if (labFile(import.meta.url, { backend: "nm", timeoutMs: 240_000 })) {
   test("dnsmasq's DNS option changes, NetworkManager renews: dhcp4-change.d runs with the new value, no state dir runs", async () => {
     await waitFor("NetworkManager activated lab0", async () => (await nmcli("-g", "GENERAL.STATE", "device", "show", lab.ifname)).startsWith("100"), 30_000, 200);
     const { base, out } = hookTree({ "dhcp4-change.d": { "50-rec": recorder("dhcp4-change.d") }, "activated.d": { "50-rec": recorder("activated.d") } });
-    const d = DaemonProcess.start(["run", "-c", writeConfig(
-      `system:\n  backend: NetworkManager\n  scripts_dir: ${base}\nmonitoring:\n  interfaces: [${lab.ifname}]\nhooks:\n  replay_on_start: false\n`)]);
+    const d = DaemonProcess.start([
+      "run",
+      "-c",
+      writeConfig(`system:\n  backend: NetworkManager\n  scripts_dir: ${base}\nmonitoring:\n  interfaces: [${lab.ifname}]\nhooks:\n  replay_on_start: false\n`),
+    ]);
     try {
       await d.waitRecord((r) => r.msg === "ready", 15_000);
       await restartDnsmasq((c) => c.replace("dhcp-option=option:dns-server,10.77.0.1", "dhcp-option=option:dns-server,10.77.0.53"));

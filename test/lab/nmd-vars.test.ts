@@ -5,8 +5,21 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DaemonProcess, hookTree, lab, labFile, readJsonLines, sh, waitFor, writeConfig } from "./lab.js";
 
-const VARS = ["CONNECTION_ID", "CONNECTION_UUID", "CONNECTION_FILENAME", "DEVICE_IFACE", "DEVICE_IP_IFACE", "IP4_NUM_ADDRESSES",
-  "IP4_ADDRESS_0", "IP4_GATEWAY", "IP4_NAMESERVERS", "IP4_DOMAINS", "DHCP4_IP_ADDRESS", "DHCP4_ROUTERS", "DHCP4_DOMAIN_NAME_SERVERS"];
+const VARS = [
+  "CONNECTION_ID",
+  "CONNECTION_UUID",
+  "CONNECTION_FILENAME",
+  "DEVICE_IFACE",
+  "DEVICE_IP_IFACE",
+  "IP4_NUM_ADDRESSES",
+  "IP4_ADDRESS_0",
+  "IP4_GATEWAY",
+  "IP4_NAMESERVERS",
+  "IP4_DOMAINS",
+  "DHCP4_IP_ADDRESS",
+  "DHCP4_ROUTERS",
+  "DHCP4_DOMAIN_NAME_SERVERS",
+];
 const recorder = `#!/bin/sh
 line='{"argc":"'$#'"'
 for v in ${VARS.join(" ")}; do eval "val=\\\${$v-__unset__}"; line="$line$(printf ',"%s":"%s"' "$v" "$val")"; done
@@ -28,12 +41,18 @@ if (labFile(import.meta.url, { backend: "nm" })) {
       const addr = await nmcli("-g", "IP4.ADDRESS", "device", "show", lab.ifname);
       const gw = await nmcli("-g", "IP4.GATEWAY", "device", "show", lab.ifname);
       // -t escapes ":" in values as "\\:" (a file name has none here; the id and uuid neither)
-      const active = (await nmcli("-t", "-f", "NAME,UUID,DEVICE,FILENAME", "connection", "show", "--active")).split("\n")
-        .map((l) => l.split(":")).find((f) => f[2] === lab.ifname);
+      const active = (await nmcli("-t", "-f", "NAME,UUID,DEVICE,FILENAME", "connection", "show", "--active"))
+        .split("\n")
+        .map((l) => l.split(":"))
+        .find((f) => f[2] === lab.ifname);
       assert.ok(active, "nmcli lists lab0's active connection");
       const [name, uuid, , filename] = active;
-      const dhcp = Object.fromEntries((await nmcli("-g", "DHCP4.OPTION", "device", "show", lab.ifname)).split(" | ")
-        .map((o) => o.split(" = ")).map(([k, v]) => [k!.trim(), (v ?? "").trim()]));
+      const dhcp = Object.fromEntries(
+        (await nmcli("-g", "DHCP4.OPTION", "device", "show", lab.ifname))
+          .split(" | ")
+          .map((o) => o.split(" = "))
+          .map(([k, v]) => [k!.trim(), (v ?? "").trim()]),
+      );
 
       assert.equal(run.IP4_ADDRESS_0, `${addr.split(" | ")[0]} ${gw}`);
       assert.equal(run.IP4_GATEWAY, gw);

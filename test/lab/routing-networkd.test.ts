@@ -12,8 +12,7 @@ const LEASE = "10.77.0.50";
 const GW = "10.77.0.1";
 
 const start = () =>
-  DaemonProcess.start(["run", "-c", writeConfig(
-    `system:\n  backend: systemd-networkd\nhooks:\n  replay_on_start: false\nrouting:\n  policy_rules: [${lab.ifname}]\n`)]);
+  DaemonProcess.start(["run", "-c", writeConfig(`system:\n  backend: systemd-networkd\nhooks:\n  replay_on_start: false\nrouting:\n  policy_rules: [${lab.ifname}]\n`)]);
 
 const warnedAboutNetworkd = (d: DaemonProcess) => d.records.some((r) => r.level === "warn" && r.setting === "ManageForeignRoutingPolicyRules");
 
@@ -46,7 +45,9 @@ if (labFile(import.meta.url, { backend: "networkd" })) {
     const d = start();
     const monitor = spawn("ip", ["-o", "monitor", "rule"], { stdio: ["ignore", "pipe", "ignore"] });
     let seen = "";
-    monitor.stdout.on("data", (b: Buffer) => { seen += b.toString(); });
+    monitor.stdout.on("data", (b: Buffer) => {
+      seen += b.toString();
+    });
     try {
       await d.waitRecord((r) => r.msg === "ready", 10_000);
       await waitRules(rules);

@@ -7,10 +7,23 @@ import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { DaemonProcess, ip, labFile, sleep, writeConfig } from "./lab.js";
 import {
-  addUplink, farHost, flushOurs, mainUplink, ourRoutes, ourRules, probe, removeUplink, rules, tableText, UP, upAddresses,
-  upDefaults, upRxPackets, waitRules, waitTable,
+  addUplink,
+  farHost,
+  flushOurs,
+  mainUplink,
+  ourRoutes,
+  ourRules,
+  probe,
+  removeUplink,
+  rules,
+  tableText,
+  UP,
+  upAddresses,
+  upDefaults,
+  upRxPackets,
+  waitRules,
+  waitTable,
 } from "./uplinks.js";
-
 
 const start = (extra = "") =>
   DaemonProcess.start(["run", "-c", writeConfig(`system:\n  backend: none\nhooks:\n  replay_on_start: false\nrouting:\n  policy_rules: [${UP.ifname}]\n${extra}`)]);
@@ -50,7 +63,7 @@ if (labFile(import.meta.url, { timeoutMs: 240_000 })) {
     await ip("rule", "add", "to", UP.addr4, "lookup", "150", "pref", "32766", "protocol", "static");
     const foreignBefore = (await rules()).filter((r) => r.protocol !== "110");
     // control: without policy routing, the far host is not reachable from A (main default is lab0)
-    assert.ok(await probe(UP.far4, UP.addr4, 800) instanceof Error, "far host unreachable from A before netevd");
+    assert.ok((await probe(UP.far4, UP.addr4, 800)) instanceof Error, "far host unreachable from A before netevd");
     assert.match(await ip("route", "get", UP.far4, "from", UP.addr4), /dev lab0/);
 
     const d = await started();
@@ -67,7 +80,11 @@ if (labFile(import.meta.url, { timeoutMs: 240_000 })) {
       assert.equal(await probe(UP.far6, UP.addr6), `pong ${UP.addr6}`);
       assert.ok((await upRxPackets()) > rx, "the packets arrived at up1's router");
 
-      assert.deepEqual((await rules()).filter((r) => r.protocol !== "110"), foreignBefore, "foreign rules untouched");
+      assert.deepEqual(
+        (await rules()).filter((r) => r.protocol !== "110"),
+        foreignBefore,
+        "foreign rules untouched",
+      );
       // each change is an event in the history
       const events = d.records.filter((r) => r.msg === "event" && r.event === "routing");
       assert.ok(events.length >= 8, `routing events: ${events.length}`);
@@ -156,7 +173,10 @@ if (labFile(import.meta.url, { timeoutMs: 240_000 })) {
       let reasserts = 0;
       for (; reasserts < 10; reasserts++) {
         await ip("-6", "rule", "del", "to", UP.addr6, "lookup", String(table), "pref", "32766");
-        const back = await waitRules(all, 1000).then(() => true, () => false);
+        const back = await waitRules(all, 1000).then(
+          () => true,
+          () => false,
+        );
         if (!back) break;
       }
       assert.ok(reasserts >= 3 && reasserts <= 5, `backed off after ${reasserts} re-asserts`);
@@ -178,7 +198,10 @@ if (labFile(import.meta.url, { timeoutMs: 240_000 })) {
       await ip("link", "del", UP.ifname);
       await waitRules([]);
       assert.deepEqual(await ourRoutes(), []);
-      assert.ok((await rules()).some((r) => r.src === "10.88.0.99" && r.table === "100"), "the admin's rule stays");
+      assert.ok(
+        (await rules()).some((r) => r.src === "10.88.0.99" && r.table === "100"),
+        "the admin's rule stays",
+      );
     } finally {
       await d.stop();
       await ip("rule", "del", "from", "10.88.0.99", "lookup", "100", "pref", "32765");
@@ -198,7 +221,6 @@ if (labFile(import.meta.url, { timeoutMs: 240_000 })) {
     assert.equal(await d.stop(), 0);
     assert.deepEqual(await ourRules(), []);
     assert.deepEqual(await ourRoutes(), []);
-    assert.equal(await probe(UP.far4, UP.addr4, 800) instanceof Error, true, "traffic from A follows the main table again");
+    assert.equal((await probe(UP.far4, UP.addr4, 800)) instanceof Error, true, "traffic from A follows the main table again");
   });
-
 }

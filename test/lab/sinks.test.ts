@@ -18,7 +18,12 @@ import type { NetevdEvent } from "../../src/events/types.js";
 const API = "http://127.0.0.1:9090";
 const SOURCE = `netevd://${sourceHost(hostname())}`;
 
-interface Received { id: string; subject: string | undefined; type: string; data: NetevdEvent }
+interface Received {
+  id: string;
+  subject: string | undefined;
+  type: string;
+  data: NetevdEvent;
+}
 
 /**
  * A webhook receiver: checks the HMAC signature of the raw body, then parses and validates it with
@@ -32,7 +37,10 @@ class Receiver {
   /** answer each request this much later (a receiver that takes its time) */
   delayMs = 0;
 
-  constructor(private readonly secret: string | null, private readonly tls?: { key: Buffer; cert: Buffer }) {}
+  constructor(
+    private readonly secret: string | null,
+    private readonly tls?: { key: Buffer; cert: Buffer },
+  ) {}
 
   async start(port = 0): Promise<number> {
     const handler = (req: IncomingMessage, res: ServerResponse) => {
@@ -52,9 +60,15 @@ class Receiver {
           const parsed = HTTP.toEvent({ headers: req.headers, body: raw.toString("utf8") });
           for (const ce of (Array.isArray(parsed) ? parsed : [parsed]) as CloudEvent<NetevdEvent>[]) {
             ce.validate();
-            if (ce.specversion !== "1.0" || ce.source !== SOURCE || ce.type !== `io.netevd.${ce.data?.event}` ||
-                ce.data?.id !== ce.id || ce.datacontenttype !== "application/json" || ce.subject !== (ce.data?.link ?? undefined) ||
-                Date.parse(ce.time ?? "") !== Date.parse(ce.data.ts)) {
+            if (
+              ce.specversion !== "1.0" ||
+              ce.source !== SOURCE ||
+              ce.type !== `io.netevd.${ce.data?.event}` ||
+              ce.data?.id !== ce.id ||
+              ce.datacontenttype !== "application/json" ||
+              ce.subject !== (ce.data?.link ?? undefined) ||
+              Date.parse(ce.time ?? "") !== Date.parse(ce.data.ts)
+            ) {
               throw new Error(`unexpected attributes: ${JSON.stringify({ ...ce, data: undefined })}`);
             }
             this.got.push({ id: ce.id, subject: ce.subject, type: ce.type, data: ce.data });
@@ -136,89 +150,121 @@ async function startDaemon(yaml: string): Promise<DaemonProcess> {
 if (labFile(import.meta.url, { timeoutMs: 600_000 })) {
   test.beforeEach(lab0Up);
 
-  test("200 flaps, receiver down 20 s, daemon killed and restarted meanwhile (and restarted, and killed while draining): every event arrives, once after dedup, in order per link", { timeout: 300_000 }, async () => {
-    const rx = new Receiver("right-secret");
-    const port = await rx.start();
-    const { base } = hookTree({});
-    const yaml = `system:\n  backend: none\n  scripts_dir: ${base}\n  state_dir: ${stateDir()}\nevents:\n  history_size: 10000\n` +
-      `sinks:\n  - name: lab\n    url: http://127.0.0.1:${port}/events\n    secret_file: ${secretFile("right-secret")}\n` +
-      "    retry_initial_ms: 100\n    retry_max_sec: 1\n";
-    let d = await startDaemon(yaml);
-    let histA: NetevdEvent[] = [];
-    try {
-      await flaps(60);
-      await rx.stop();
-      const down = Date.now();
-      await flaps(60);
-      await sleep(300);
-      histA = await history();
-      assert.ok(await metric("netevd_sink_failed_attempts_total", "lab") > 0, "the sink saw the receiver down");
-      // a crash, not a shutdown: the spool must hold without a final flush
-      const starting = await d.waitRecord((r) => r.msg === "starting");
-      process.kill(Number(starting.pid), "SIGKILL");
-      await d.exited;
-      d = await startDaemon(yaml);
-      await flaps(20);
-      // and an orderly restart (SIGTERM: the spool is flushed on the way out)
-      await sleep(300);
-      const histB = await history();
-      await d.stop();
-      d = await startDaemon(yaml);
-      await flaps(20);
-      await sleep(Math.max(0, 20_000 - (Date.now() - down)));
-      rx.delayMs = 3;
-      await rx.start(port);
-      // another crash while the backlog drains: deliveries whose ack was not on disk yet come again
-      const before = rx.got.length;
-      await waitFor("the backlog draining", () => rx.got.length >= before + 30, 20_000, 2);
-      const histC = await history();
-      const starting2 = await d.waitRecord((r) => r.msg === "starting");
-      process.kill(Number(starting2.pid), "SIGKILL");
-      await d.exited;
-      d = await startDaemon(yaml);
-      await flaps(40);
-      let union: NetevdEvent[] = [];
-      const missing = () => {
-        const have = new Set(rx.got.map((g) => g.id));
-        return union.filter((e) => !have.has(e.id));
-      };
-      await waitFor("the receiver has every event of all four runs", async () => {
-        union = [...histA, ...histB, ...histC, ...await history()];
-        return missing().length === 0;
-      }, 60_000, 200).catch(() => assert.fail(`${missing().length} of ${union.length} events never arrived, e.g. ${JSON.stringify(missing().slice(0, 3).map((e) => e.id))}`));
-      assert.deepEqual(rx.problems, [], "every request was a valid, signed CloudEvent");
-      const prefixes = new Set(union.map((e) => e.id.slice(0, e.id.lastIndexOf("-"))));
-      assert.equal(prefixes.size, 4, "four runs, four id prefixes");
-      assert.ok(union.filter((e) => e.event === "no-carrier" && e.link === lab.ifname).length >= 100, "the flaps are events");
-      // dedup: first occurrences, in arrival order
-      const seen = new Map<string, Received>();
-      for (const g of rx.got) if (!seen.has(g.id)) seen.set(g.id, g);
-      assert.deepEqual([...seen.keys()].sort(), union.map((e) => e.id).sort(), "nothing missing, nothing extra");
-      for (const g of seen.values()) assert.deepEqual(g.data, union.find((e) => e.id === g.id), "data is the event contract");
-      const links = new Set(union.map((e) => e.link));
-      for (const l of links) {
-        assert.deepEqual([...seen.values()].filter((g) => g.data.link === l).map((g) => g.id), union.filter((e) => e.link === l).map((e) => e.id), `order of ${l}`);
+  test(
+    "200 flaps, receiver down 20 s, daemon killed and restarted meanwhile (and restarted, and killed while draining): every event arrives, once after dedup, in order per link",
+    { timeout: 300_000 },
+    async () => {
+      const rx = new Receiver("right-secret");
+      const port = await rx.start();
+      const { base } = hookTree({});
+      const yaml =
+        `system:\n  backend: none\n  scripts_dir: ${base}\n  state_dir: ${stateDir()}\nevents:\n  history_size: 10000\n` +
+        `sinks:\n  - name: lab\n    url: http://127.0.0.1:${port}/events\n    secret_file: ${secretFile("right-secret")}\n` +
+        "    retry_initial_ms: 100\n    retry_max_sec: 1\n";
+      let d = await startDaemon(yaml);
+      let histA: NetevdEvent[] = [];
+      try {
+        await flaps(60);
+        await rx.stop();
+        const down = Date.now();
+        await flaps(60);
+        await sleep(300);
+        histA = await history();
+        assert.ok((await metric("netevd_sink_failed_attempts_total", "lab")) > 0, "the sink saw the receiver down");
+        // a crash, not a shutdown: the spool must hold without a final flush
+        const starting = await d.waitRecord((r) => r.msg === "starting");
+        process.kill(Number(starting.pid), "SIGKILL");
+        await d.exited;
+        d = await startDaemon(yaml);
+        await flaps(20);
+        // and an orderly restart (SIGTERM: the spool is flushed on the way out)
+        await sleep(300);
+        const histB = await history();
+        await d.stop();
+        d = await startDaemon(yaml);
+        await flaps(20);
+        await sleep(Math.max(0, 20_000 - (Date.now() - down)));
+        rx.delayMs = 3;
+        await rx.start(port);
+        // another crash while the backlog drains: deliveries whose ack was not on disk yet come again
+        const before = rx.got.length;
+        await waitFor("the backlog draining", () => rx.got.length >= before + 30, 20_000, 2);
+        const histC = await history();
+        const starting2 = await d.waitRecord((r) => r.msg === "starting");
+        process.kill(Number(starting2.pid), "SIGKILL");
+        await d.exited;
+        d = await startDaemon(yaml);
+        await flaps(40);
+        let union: NetevdEvent[] = [];
+        const missing = () => {
+          const have = new Set(rx.got.map((g) => g.id));
+          return union.filter((e) => !have.has(e.id));
+        };
+        await waitFor(
+          "the receiver has every event of all four runs",
+          async () => {
+            union = [...histA, ...histB, ...histC, ...(await history())];
+            return missing().length === 0;
+          },
+          60_000,
+          200,
+        ).catch(() =>
+          assert.fail(
+            `${missing().length} of ${union.length} events never arrived, e.g. ${JSON.stringify(
+              missing()
+                .slice(0, 3)
+                .map((e) => e.id),
+            )}`,
+          ),
+        );
+        assert.deepEqual(rx.problems, [], "every request was a valid, signed CloudEvent");
+        const prefixes = new Set(union.map((e) => e.id.slice(0, e.id.lastIndexOf("-"))));
+        assert.equal(prefixes.size, 4, "four runs, four id prefixes");
+        assert.ok(union.filter((e) => e.event === "no-carrier" && e.link === lab.ifname).length >= 100, "the flaps are events");
+        // dedup: first occurrences, in arrival order
+        const seen = new Map<string, Received>();
+        for (const g of rx.got) if (!seen.has(g.id)) seen.set(g.id, g);
+        assert.deepEqual([...seen.keys()].sort(), union.map((e) => e.id).sort(), "nothing missing, nothing extra");
+        for (const g of seen.values())
+          assert.deepEqual(
+            g.data,
+            union.find((e) => e.id === g.id),
+            "data is the event contract",
+          );
+        const links = new Set(union.map((e) => e.link));
+        for (const l of links) {
+          assert.deepEqual(
+            [...seen.values()].filter((g) => g.data.link === l).map((g) => g.id),
+            union.filter((e) => e.link === l).map((e) => e.id),
+            `order of ${l}`,
+          );
+        }
+        const dups = rx.got.length - seen.size;
+        console.log(`received ${rx.got.length} deliveries, ${seen.size} distinct events, ${dups} redelivered`);
+        await waitFor("queue drained", async () => (await metric("netevd_sink_queued_events", "lab")) === 0, 10_000);
+        assert.equal((await getJson<{ sources: Record<string, { ok: boolean }> }>("/health")).body.sources["sink/lab"]?.ok, true);
+      } finally {
+        await d.stop();
+        await rx.stop();
       }
-      const dups = rx.got.length - seen.size;
-      console.log(`received ${rx.got.length} deliveries, ${seen.size} distinct events, ${dups} redelivered`);
-      await waitFor("queue drained", async () => (await metric("netevd_sink_queued_events", "lab")) === 0, 10_000);
-      assert.equal((await getJson<{ sources: Record<string, { ok: boolean }> }>("/health")).body.sources["sink/lab"]?.ok, true);
-    } finally {
-      await d.stop();
-      await rx.stop();
-    }
-  });
+    },
+  );
 
   test("64 KiB spool and a dead receiver: the spool stays under the cap, drops are counted, hooks run on time", { timeout: 180_000 }, async () => {
     const rec = `#!/bin/sh\nprintf '{"t":%s,"id":"%s"}\\n' "$(date +%s%3N)" "$(printf '%s' "$NETEVD_EVENT" | sed 's/.*"id":"\\([^"]*\\)".*/\\1/')" >> $OUT/runs.jsonl\n`;
     const { base, out } = hookTree({ "carrier.d": { "10-rec": rec }, "no-carrier.d": { "10-rec": rec } });
     const state = stateDir();
     // nothing listens on port 9 of the lab's loopback: every attempt is refused
-    const d = await startDaemon(`system:\n  backend: none\n  scripts_dir: ${base}\n  state_dir: ${state}\nevents:\n  history_size: 10000\n` +
-      "hooks:\n  replay_on_start: false\n" +
-      `sinks:\n  - name: dead\n    url: http://127.0.0.1:9/\n    spool_max_bytes: 65536\n    retry_initial_ms: 50\n    retry_max_sec: 0.5\n`);
+    const d = await startDaemon(
+      `system:\n  backend: none\n  scripts_dir: ${base}\n  state_dir: ${state}\nevents:\n  history_size: 10000\n` +
+        "hooks:\n  replay_on_start: false\n" +
+        `sinks:\n  - name: dead\n    url: http://127.0.0.1:9/\n    spool_max_bytes: 65536\n    retry_initial_ms: 50\n    retry_max_sec: 0.5\n`,
+    );
     const spoolDir = join(state, "sinks", "dead");
-    const spoolBytes = () => readdirSync(spoolDir).filter((f) => f.endsWith(".seg")).reduce((a, f) => a + statSync(join(spoolDir, f)).size, 0);
+    const spoolBytes = () =>
+      readdirSync(spoolDir)
+        .filter((f) => f.endsWith(".seg"))
+        .reduce((a, f) => a + statSync(join(spoolDir, f)).size, 0);
     try {
       let maxBytes = 0;
       for (let i = 0; i < 150; i++) {
@@ -233,8 +279,8 @@ if (labFile(import.meta.url, { timeoutMs: 600_000 })) {
       assert.ok(maxBytes <= 65536, `spool ${maxBytes} bytes > 64 KiB`);
       assert.ok(maxBytes > 32768, "the spool did fill up");
       assert.ok(dropped > 0, "drops are counted");
-      assert.ok(await metric("netevd_sink_queued_bytes", "dead") <= 65536);
-      assert.ok(await metric("netevd_sink_oldest_queued_age_seconds", "dead") > 0);
+      assert.ok((await metric("netevd_sink_queued_bytes", "dead")) <= 65536);
+      assert.ok((await metric("netevd_sink_oldest_queued_age_seconds", "dead")) > 0);
       // hooks: the last event's hook ran, and no run waited on the sink (ms from event to hook start)
       const readRuns = () => readJsonLines<{ t: number; id: string }>(join(out, "runs.jsonl"));
       await waitFor("the last event's hook", () => readRuns().some((x) => x.id === events[events.length - 1]!.id), 10_000);
@@ -251,9 +297,26 @@ if (labFile(import.meta.url, { timeoutMs: 600_000 })) {
 
   test("a wrong secret, a self-signed certificate and a readable secret file show as failing sinks with the reason; a CA file fixes TLS", { timeout: 120_000 }, async () => {
     const certDir = tempDir("netevd-tls-");
-    const key = join(certDir, "key.pem"), cert = join(certDir, "cert.pem");
-    await sh(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
-      "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]);
+    const key = join(certDir, "key.pem"),
+      cert = join(certDir, "cert.pem");
+    await sh([
+      "openssl",
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+    ]);
     chmodSync(cert, 0o644);
     const plain = new Receiver("right-secret");
     const tls = new Receiver(null, { key: readFileSync(key), cert: readFileSync(cert) });
@@ -262,19 +325,26 @@ if (labFile(import.meta.url, { timeoutMs: 600_000 })) {
     const { base } = hookTree({});
     const sink = (name: string, url: string, extra = "") =>
       `  - name: ${name}\n    url: ${url}\n    retry_initial_ms: 100\n    retry_max_sec: 0.5\n    unhealthy_after_sec: 1\n${extra}`;
-    const d = await startDaemon(`system:\n  backend: none\n  scripts_dir: ${base}\n  state_dir: ${stateDir()}\nsinks:\n` +
-      sink("good", `http://127.0.0.1:${pport}/`, `    secret_file: ${secretFile("right-secret")}\n`) +
-      sink("wrong-secret", `http://127.0.0.1:${pport}/`, `    secret_file: ${secretFile("wrong-secret")}\n`) +
-      sink("loose-secret", `http://127.0.0.1:${pport}/`, `    secret_file: ${secretFile("right-secret", 0o644)}\n`) +
-      sink("self-signed", `https://127.0.0.1:${tport}/`) +
-      sink("with-ca", `https://127.0.0.1:${tport}/`, `    ca_file: ${cert}\n    batch_max: 10\n`));
+    const d = await startDaemon(
+      `system:\n  backend: none\n  scripts_dir: ${base}\n  state_dir: ${stateDir()}\nsinks:\n` +
+        sink("good", `http://127.0.0.1:${pport}/`, `    secret_file: ${secretFile("right-secret")}\n`) +
+        sink("wrong-secret", `http://127.0.0.1:${pport}/`, `    secret_file: ${secretFile("wrong-secret")}\n`) +
+        sink("loose-secret", `http://127.0.0.1:${pport}/`, `    secret_file: ${secretFile("right-secret", 0o644)}\n`) +
+        sink("self-signed", `https://127.0.0.1:${tport}/`) +
+        sink("with-ca", `https://127.0.0.1:${tport}/`, `    ca_file: ${cert}\n    batch_max: 10\n`),
+    );
     try {
       await flaps(2);
       type Health = { status: string; sources: Record<string, { state: string; ok: boolean; detail?: string }> };
-      const h = await waitFor("both failing sinks unhealthy", async () => {
-        const r = await getJson<Health>("/health");
-        return r.body.sources["sink/wrong-secret"]?.ok === false && r.body.sources["sink/self-signed"]?.ok === false ? r : undefined;
-      }, 20_000, 200);
+      const h = await waitFor(
+        "both failing sinks unhealthy",
+        async () => {
+          const r = await getJson<Health>("/health");
+          return r.body.sources["sink/wrong-secret"]?.ok === false && r.body.sources["sink/self-signed"]?.ok === false ? r : undefined;
+        },
+        20_000,
+        200,
+      );
       assert.equal(h.status, 503);
       assert.equal(h.body.status, "degraded");
       const s = h.body.sources;
@@ -288,10 +358,15 @@ if (labFile(import.meta.url, { timeoutMs: 600_000 })) {
       assert.equal(s["sink/with-ca"]!.ok, true);
       // the good sinks got everything despite their failing neighbours
       const evs = await history();
-      await waitFor("good sinks delivered", () => {
-        const p = new Set(plain.got.map((g) => g.id)), t = new Set(tls.got.map((g) => g.id));
-        return evs.every((e) => p.has(e.id) && t.has(e.id));
-      }, 10_000);
+      await waitFor(
+        "good sinks delivered",
+        () => {
+          const p = new Set(plain.got.map((g) => g.id)),
+            t = new Set(tls.got.map((g) => g.id));
+          return evs.every((e) => p.has(e.id) && t.has(e.id));
+        },
+        10_000,
+      );
       assert.deepEqual([...plain.problems, ...tls.problems], []);
       assert.equal(plain.got.length, evs.length, "the wrong secret's requests were all refused");
       // `status` (API and CLI) shows the same
@@ -301,7 +376,7 @@ if (labFile(import.meta.url, { timeoutMs: 600_000 })) {
       assert.match(text, /^status:\s+degraded$/m);
       assert.match(text, /^ {2}sink\/self-signed:\s+failing \(not ok\): for \d+ s: TLS certificate rejected: self-signed certificate/m);
       assert.match(text, /^ {2}sink\/good:\s+(idle|delivering)$/m);
-      assert.ok(await metric("netevd_sink_failed_attempts_total", "wrong-secret") >= 2);
+      assert.ok((await metric("netevd_sink_failed_attempts_total", "wrong-secret")) >= 2);
     } finally {
       await d.stop();
       await plain.stop();

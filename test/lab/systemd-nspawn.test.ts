@@ -65,7 +65,10 @@ if (process.getuid?.() !== 0) {
       // the event is a journal record with searchable fields
       const rec = await eventually("journal record NETEVD_LINK=v0 NETEVD_EVENT=carrier", async () => {
         const out = (await c.ct(["journalctl", "-u", "netevd", "NETEVD_LINK=v0", "NETEVD_EVENT=carrier", "-o", "json", "--no-pager"])).stdout;
-        return out.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, string>)[0];
+        return out
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, string>)[0];
       });
       assert.equal(rec.PRIORITY, "6");
 
@@ -128,22 +131,40 @@ if (process.getuid?.() !== 0) {
       // that auto picks it and then has to follow systemd-networkd when that one appears
       await c.ok(["sh", "-c", "printf '#!/bin/sh\\nexit 1\\n' > /usr/sbin/NetworkManager && chmod 0755 /usr/sbin/NetworkManager"]);
       await c.ok(["sh", "-c", `cat > /etc/netevd/carrier.d/50-log <<'EOF'\n${HOOK}EOF\nchmod 0755 /etc/netevd/carrier.d/50-log`]);
-      await c.ok(["sh", "-c", "printf '#!/bin/sh\\necho \"$LINK $BACKEND\" >> /var/lib/netevd/routable.log\\n' > /etc/netevd/routable.d/50-log && chmod 0755 /etc/netevd/routable.d/50-log"]);
+      await c.ok([
+        "sh",
+        "-c",
+        "printf '#!/bin/sh\\necho \"$LINK $BACKEND\" >> /var/lib/netevd/routable.log\\n' > /etc/netevd/routable.d/50-log && chmod 0755 /etc/netevd/routable.d/50-log",
+      ]);
 
       // the watchdog: with WatchdogSec= the daemon must ping, or systemd kills and restarts it
-      await c.ok(["sh", "-c", "mkdir -p /etc/systemd/system/netevd.service.d && printf '[Service]\\nWatchdogSec=4s\\n' > /etc/systemd/system/netevd.service.d/watchdog.conf && systemctl daemon-reload"]);
+      await c.ok([
+        "sh",
+        "-c",
+        "mkdir -p /etc/systemd/system/netevd.service.d && printf '[Service]\\nWatchdogSec=4s\\n' > /etc/systemd/system/netevd.service.d/watchdog.conf && systemctl daemon-reload",
+      ]);
       await c.ok(["systemctl", "enable", "--now", "netevd"], 120_000);
       assert.equal((await c.ct(["systemctl", "is-active", "netevd"])).stdout.trim(), "active", "a taken port does not stop the daemon");
-      const chosen = JSON.parse((await c.ok(["journalctl", "-u", "netevd", "NETEVD_REASON=NetworkManager is installed but not running", "-o", "json", "--no-pager"])).split("\n")[0]!) as Record<string, string>;
+      const chosen = JSON.parse(
+        (await c.ok(["journalctl", "-u", "netevd", "NETEVD_REASON=NetworkManager is installed but not running", "-o", "json", "--no-pager"])).split("\n")[0]!,
+      ) as Record<string, string>;
       assert.equal(chosen.NETEVD_BACKEND, "NetworkManager", "auto says which backend and why");
 
-      type Status = { backend: string; health: { sources: Record<string, { state: string; ok: boolean; detail?: string }> }; api: { listen: string | null; tcpError: string | null } };
+      type Status = {
+        backend: string;
+        health: { sources: Record<string, { state: string; ok: boolean; detail?: string }> };
+        api: { listen: string | null; tcpError: string | null };
+      };
       const status = async () => JSON.parse(await c.ok(["netevd", "status", "--json"])) as Status;
       const s1 = await status();
       assert.equal(s1.health.sources.api?.state, "tcp-failed", "status over the unix socket says the TCP listener failed");
       assert.match(s1.health.sources.api?.detail ?? "", /EADDRINUSE/);
       assert.equal(s1.api.listen, null);
-      const health = await c.ok(["node", "-e", "require('http').get({ socketPath: '/run/netevd/netevd.sock', path: '/health' }, (r) => { let b = ''; r.on('data', (d) => b += d); r.on('end', () => console.log(r.statusCode, b)); })"]);
+      const health = await c.ok([
+        "node",
+        "-e",
+        "require('http').get({ socketPath: '/run/netevd/netevd.sock', path: '/health' }, (r) => { let b = ''; r.on('data', (d) => b += d); r.on('end', () => console.log(r.statusCode, b)); })",
+      ]);
       assert.match(health, /^503 .*tcp-failed/, "/health says so too");
       assert.match(await c.ok(["systemctl", "show", "netevd", "-p", "StatusText", "--value"]), /api tcp-failed/);
 
@@ -164,7 +185,11 @@ if (process.getuid?.() !== 0) {
 
       // the port is freed: the retry binds it
       await c.ok(["systemctl", "stop", "occupier"]);
-      await eventually("the API on 127.0.0.1:9090", async () => (await c.ct(["node", "-e", "fetch('http://127.0.0.1:9090/health').then((r) => console.log(r.status))"])).stdout.trim().match(/^(200|503)$/), 120_000);
+      await eventually(
+        "the API on 127.0.0.1:9090",
+        async () => (await c.ct(["node", "-e", "fetch('http://127.0.0.1:9090/health').then((r) => console.log(r.status))"])).stdout.trim().match(/^(200|503)$/),
+        120_000,
+      );
       const s2 = await status();
       assert.equal(s2.api.listen, "127.0.0.1:9090");
       assert.equal(s2.api.tcpError, null);

@@ -73,8 +73,26 @@ export async function ifindex(name: string): Promise<number> {
   return l!.ifindex;
 }
 
-export interface KRule { family: 4 | 6; priority: number; src: string; srclen?: number; dst?: string; dstlen?: number; table: string; protocol?: string }
-export interface KRoute { family: 4 | 6; dst: string; gateway?: string; dev?: string; protocol?: string; scope?: string; prefsrc?: string; metric?: number }
+export interface KRule {
+  family: 4 | 6;
+  priority: number;
+  src: string;
+  srclen?: number;
+  dst?: string;
+  dstlen?: number;
+  table: string;
+  protocol?: string;
+}
+export interface KRoute {
+  family: 4 | 6;
+  dst: string;
+  gateway?: string;
+  dev?: string;
+  protocol?: string;
+  scope?: string;
+  prefsrc?: string;
+  metric?: number;
+}
 
 export async function rules(): Promise<KRule[]> {
   const out: KRule[] = [];
@@ -86,11 +104,13 @@ export async function rules(): Promise<KRule[]> {
 
 /** Our rules as `prio from|to ADDR lookup T`, sorted. */
 export async function ourRules(): Promise<string[]> {
-  return (await rules()).filter((r) => r.protocol === PROTO).map(ruleText).sort();
+  return (await rules())
+    .filter((r) => r.protocol === PROTO)
+    .map(ruleText)
+    .sort();
 }
 
-export const ruleText = (r: KRule): string =>
-  `${r.priority} ${r.src !== "all" ? `from ${r.src}` : ""}${r.dst ? `to ${r.dst}` : ""} lookup ${r.table}`;
+export const ruleText = (r: KRule): string => `${r.priority} ${r.src !== "all" ? `from ${r.src}` : ""}${r.dst ? `to ${r.dst}` : ""} lookup ${r.table}`;
 
 export async function tableRoutes(table: number | string): Promise<KRoute[]> {
   const out: KRoute[] = [];
@@ -106,12 +126,14 @@ export async function tableText(table: number | string): Promise<string[]> {
   return (await tableRoutes(table)).map(routeText).sort();
 }
 
-export const routeText = (r: KRoute): string =>
-  `${r.dst}${r.gateway ? ` via ${r.gateway}` : ""} dev ${r.dev}${r.prefsrc ? ` src ${r.prefsrc}` : ""} proto ${r.protocol}`;
+export const routeText = (r: KRoute): string => `${r.dst}${r.gateway ? ` via ${r.gateway}` : ""} dev ${r.dev}${r.prefsrc ? ` src ${r.prefsrc}` : ""} proto ${r.protocol}`;
 
 /** Every route tagged with our protocol, in any table. */
 export async function ourRoutes(): Promise<string[]> {
-  return (await tableRoutes("all")).filter((r) => r.protocol === PROTO).map(routeText).sort();
+  return (await tableRoutes("all"))
+    .filter((r) => r.protocol === PROTO)
+    .map(routeText)
+    .sort();
 }
 
 /** Delete whatever a previous test left under our protocol (rules; routes die with up1). */
@@ -139,9 +161,14 @@ export function probe(host: string, from: string, timeoutMs = 1500): Promise<str
   return new Promise((res) => {
     const s = net.connect({ host, port: UP.port, localAddress: from, timeout: timeoutMs });
     let data = "";
-    s.on("data", (d) => { data += d.toString(); });
+    s.on("data", (d) => {
+      data += d.toString();
+    });
     s.on("end", () => res(data.trim()));
-    s.on("timeout", () => { s.destroy(); res(new Error("timeout")); });
+    s.on("timeout", () => {
+      s.destroy();
+      res(new Error("timeout"));
+    });
     s.on("error", (e) => res(e));
   });
 }

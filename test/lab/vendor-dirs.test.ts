@@ -43,7 +43,10 @@ if (labFile(import.meta.url)) {
       await waitFor("six carrier.d runs", () => readJsonLines(join(out, "runs.jsonl")).length >= 6, 10_000);
       const runs = readJsonLines<{ tag: string; iface: string }>(join(out, "runs.jsonl"));
       const expected = ["vendor:10-vendor", "admin:20-replaced", "admin:40-admin"];
-      assert.deepEqual(runs.map((r) => r.tag), [...expected, ...expected]);
+      assert.deepEqual(
+        runs.map((r) => r.tag),
+        [...expected, ...expected],
+      );
       assert.ok(runs.every((r) => r.iface === lab.ifname));
 
       // `netevd list scripts --json`: where each comes from, what it overrides and masks
@@ -54,11 +57,14 @@ if (labFile(import.meta.url)) {
       assert.deepEqual(view.scriptsDirs, [etc, usr]);
       const carrier = view.dirs.find((x) => x.event === "carrier");
       assert.ok(carrier);
-      assert.deepEqual(carrier.scripts.map((s) => [s.name, s.origin, s.overrides ?? []]), [
-        ["10-vendor", usr, []],
-        ["20-replaced", etc, [join(usr, "carrier.d", "20-replaced")]],
-        ["40-admin", etc, []],
-      ]);
+      assert.deepEqual(
+        carrier.scripts.map((s) => [s.name, s.origin, s.overrides ?? []]),
+        [
+          ["10-vendor", usr, []],
+          ["20-replaced", etc, [join(usr, "carrier.d", "20-replaced")]],
+          ["40-admin", etc, []],
+        ],
+      );
       assert.deepEqual(carrier.masked, [{ name: "30-masked", path: join(etc, "carrier.d", "30-masked"), origin: etc, masks: [join(usr, "carrier.d", "30-masked")] }]);
       const table = await sh([join(repoRoot, "bin/netevd"), "list", "scripts"]);
       assert.match(table, /30-masked .*masked \(-> \/dev\/null\)/);

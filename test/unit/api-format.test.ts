@@ -8,13 +8,34 @@ import { clientCommandOf } from "../../src/cli/client.js";
 import type { NetevdEvent } from "../../src/events/types.js";
 
 const ev: NetevdEvent = {
-  schema: "netevd.event.v1", id: "mx1-7", ts: "2026-11-28T12:00:00.000Z", event: "no-carrier", link: "lab0", index: 2,
-  backend: "kernel", source: "kernel", state: { carrier: false }, previous: { carrier: true }, changed: ["carrier"], addresses: ["10.0.0.2/24"],
-  gateway: null, dns: [], replay: false,
+  schema: "netevd.event.v1",
+  id: "mx1-7",
+  ts: "2026-11-28T12:00:00.000Z",
+  event: "no-carrier",
+  link: "lab0",
+  index: 2,
+  backend: "kernel",
+  source: "kernel",
+  state: { carrier: false },
+  previous: { carrier: true },
+  changed: ["carrier"],
+  addresses: ["10.0.0.2/24"],
+  gateway: null,
+  dns: [],
+  replay: false,
 };
 
 test("table: columns aligned to the widest cell, no trailing blanks", () => {
-  assert.equal(table(["A", "LONGER"], [["xyz", "1"], ["", "22"]]), "A    LONGER\nxyz  1\n     22\n");
+  assert.equal(
+    table(
+      ["A", "LONGER"],
+      [
+        ["xyz", "1"],
+        ["", "22"],
+      ],
+    ),
+    "A    LONGER\nxyz  1\n     22\n",
+  );
 });
 
 test("event line and duration for people", () => {

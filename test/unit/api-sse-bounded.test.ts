@@ -16,14 +16,33 @@ class SlowRes extends EventEmitter {
   unsent = 0;
   ended = false;
   socket = null;
-  constructor(private readonly window: number) { super(); }
-  get writableLength(): number { return this.unsent; }
-  writeHead(): this { return this; }
-  write(s: string): boolean { this.text += s; this.unsent += s.length; return this.unsent < this.window; }
-  end(s?: string): void { if (s) this.text += s; this.ended = true; this.emit("close"); }
-  destroy(): void { this.emit("close"); }
+  constructor(private readonly window: number) {
+    super();
+  }
+  get writableLength(): number {
+    return this.unsent;
+  }
+  writeHead(): this {
+    return this;
+  }
+  write(s: string): boolean {
+    this.text += s;
+    this.unsent += s.length;
+    return this.unsent < this.window;
+  }
+  end(s?: string): void {
+    if (s) this.text += s;
+    this.ended = true;
+    this.emit("close");
+  }
+  destroy(): void {
+    this.emit("close");
+  }
   /** the peer read everything */
-  drain(): void { this.unsent = 0; this.emit("drain"); }
+  drain(): void {
+    this.unsent = 0;
+    this.emit("drain");
+  }
   ids(): string[] {
     const out: string[] = [];
     new SseParser((m) => out.push(m.id!)).push(this.text);
@@ -33,8 +52,21 @@ class SlowRes extends EventEmitter {
 const asRes = (r: SlowRes) => r as unknown as ServerResponse;
 
 const ev = (seq: number): NetevdEvent => ({
-  schema: "netevd.event.v1", id: `r1-${seq}`, ts: "2026-11-28T12:00:00.000Z", event: "carrier", link: "eth0", index: 2, backend: "kernel", source: "kernel",
-  state: { pad: "x".repeat(400) }, previous: null, changed: [], addresses: [], gateway: null, dns: [], replay: false,
+  schema: "netevd.event.v1",
+  id: `r1-${seq}`,
+  ts: "2026-11-28T12:00:00.000Z",
+  event: "carrier",
+  link: "eth0",
+  index: 2,
+  backend: "kernel",
+  source: "kernel",
+  state: { pad: "x".repeat(400) },
+  previous: null,
+  changed: [],
+  addresses: [],
+  gateway: null,
+  dns: [],
+  replay: false,
 });
 
 test("a replay is written as the socket drains; live events queue behind it in order", () => {
@@ -58,7 +90,12 @@ test("a replay larger than the byte cap ends the stream, at an event boundary th
   const h = new History(20_000);
   const s = new EventStreams(h, 1_000_000, { total: 64, perClient: 8, replayBytes: 100_000 });
   const r = new SlowRes(1 << 30);
-  s.open(asRes(r), {}, Array.from({ length: 20_000 }, (_, i) => ev(i + 1)), "a");
+  s.open(
+    asRes(r),
+    {},
+    Array.from({ length: 20_000 }, (_, i) => ev(i + 1)),
+    "a",
+  );
   assert.ok(r.text.length < 70_000, `one slice per turn of the event loop (${r.text.length} bytes at once)`);
   for (let i = 0; i < 100 && !r.ended; i++) await new Promise((res) => setImmediate(res));
   assert.ok(r.ended, "the stream ended");
@@ -71,10 +108,16 @@ test("streams are capped per client and in total", () => {
   const s = new EventStreams(new History(10), 1_000_000, { total: 3, perClient: 2, replayBytes: 1 << 20 });
   s.open(asRes(new SlowRes(1 << 20)), {}, [], "a");
   s.open(asRes(new SlowRes(1 << 20)), {}, [], "a");
-  assert.throws(() => s.open(asRes(new SlowRes(1 << 20)), {}, [], "a"), (e) => e instanceof HttpError && e.status === 429);
+  assert.throws(
+    () => s.open(asRes(new SlowRes(1 << 20)), {}, [], "a"),
+    (e) => e instanceof HttpError && e.status === 429,
+  );
   const b = new SlowRes(1 << 20);
   s.open(asRes(b), {}, [], "b");
-  assert.throws(() => s.open(asRes(new SlowRes(1 << 20)), {}, [], "c"), (e) => e instanceof HttpError && e.status === 503);
+  assert.throws(
+    () => s.open(asRes(new SlowRes(1 << 20)), {}, [], "c"),
+    (e) => e instanceof HttpError && e.status === 503,
+  );
   b.destroy();
   s.open(asRes(new SlowRes(1 << 20)), {}, [], "c");
   s.close();

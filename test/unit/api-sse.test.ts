@@ -15,10 +15,22 @@ class FakeRes extends EventEmitter {
   ended = false;
   destroyed = false;
   socket = null;
-  writeHead(status: number): this { this.status = status; return this; }
-  write(s: string): boolean { this.text += s; return true; }
-  end(): void { this.ended = true; this.emit("close"); }
-  destroy(): void { this.destroyed = true; this.emit("close"); }
+  writeHead(status: number): this {
+    this.status = status;
+    return this;
+  }
+  write(s: string): boolean {
+    this.text += s;
+    return true;
+  }
+  end(): void {
+    this.ended = true;
+    this.emit("close");
+  }
+  destroy(): void {
+    this.destroyed = true;
+    this.emit("close");
+  }
   ids(): string[] {
     const out: string[] = [];
     const p = new SseParser((m) => out.push(m.id!));
@@ -29,8 +41,21 @@ class FakeRes extends EventEmitter {
 const asRes = (r: FakeRes) => r as unknown as ServerResponse;
 
 const ev = (seq: number, link = "eth0", event = "carrier"): NetevdEvent => ({
-  schema: "netevd.event.v1", id: `r1-${seq}`, ts: "2026-11-28T12:00:00.000Z", event, link, index: 2, backend: "kernel", source: "kernel",
-  state: {}, previous: null, changed: [], addresses: [], gateway: null, dns: [], replay: false,
+  schema: "netevd.event.v1",
+  id: `r1-${seq}`,
+  ts: "2026-11-28T12:00:00.000Z",
+  event,
+  link,
+  index: 2,
+  backend: "kernel",
+  source: "kernel",
+  state: {},
+  previous: null,
+  changed: [],
+  addresses: [],
+  gateway: null,
+  dns: [],
+  replay: false,
 });
 
 test("replay first, then live events through the filter; no subscription and no timer without clients", (t) => {
@@ -80,18 +105,49 @@ test("include=hooks: hook results as `event: hook` messages without an id, to th
   s.open(asRes(plain), {}, []);
   s.open(asRes(otherLink), { hooks: true, link: "eth1" }, []);
   h.addEvent(ev(1));
-  h.addHookResult({ eventId: "r1-1", event: "carrier", link: "eth0", script: "10-x", path: "/etc/netevd/carrier.d/10-x", startedAt: "2026-11-28T12:00:00.100Z", durationMs: 3,
-    exitCode: 1, signal: null, timedOut: false, ok: false, stderrTail: ["boom"] });
+  h.addHookResult({
+    eventId: "r1-1",
+    event: "carrier",
+    link: "eth0",
+    script: "10-x",
+    path: "/etc/netevd/carrier.d/10-x",
+    startedAt: "2026-11-28T12:00:00.100Z",
+    durationMs: 3,
+    exitCode: 1,
+    signal: null,
+    timedOut: false,
+    ok: false,
+    stderrTail: ["boom"],
+  });
   const msgs: Array<{ id?: string; event?: string; data: string }> = [];
   new SseParser((m) => msgs.push(m)).push(withHooks.text);
-  assert.deepEqual(msgs.map((m) => [m.event ?? "message", m.id]), [["message", "r1-1"], ["hook", "r1-1"]], "the hook message carries no id of its own (the parser keeps the last one)");
+  assert.deepEqual(
+    msgs.map((m) => [m.event ?? "message", m.id]),
+    [
+      ["message", "r1-1"],
+      ["hook", "r1-1"],
+    ],
+    "the hook message carries no id of its own (the parser keeps the last one)",
+  );
   assert.equal((JSON.parse(msgs[1]!.data) as { stderrTail: string[] }).stderrTail[0], "boom");
   assert.doesNotMatch(withHooks.text.split("event: hook")[1]!, /^id:/m);
   assert.doesNotMatch(plain.text, /event: hook/);
   assert.doesNotMatch(otherLink.text, /event: hook/, "the link filter applies to hook results");
   s.close();
   const before = withHooks.text;
-  h.addHookResult({ eventId: "r1-1", event: "carrier", link: "eth0", script: "20-y", path: "/etc/netevd/carrier.d/20-y", startedAt: "2026-11-28T12:00:00.200Z", durationMs: 3,
-    exitCode: 0, signal: null, timedOut: false, ok: true, stderrTail: [] });
+  h.addHookResult({
+    eventId: "r1-1",
+    event: "carrier",
+    link: "eth0",
+    script: "20-y",
+    path: "/etc/netevd/carrier.d/20-y",
+    startedAt: "2026-11-28T12:00:00.200Z",
+    durationMs: 3,
+    exitCode: 0,
+    signal: null,
+    timedOut: false,
+    ok: true,
+    stderrTail: [],
+  });
   assert.equal(withHooks.text, before);
 });

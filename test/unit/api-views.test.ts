@@ -30,13 +30,18 @@ const model = () => {
 
 test("interfaces: kernel state, addresses v4 first, master by name, gateway, backend fields, monitored", () => {
   const v = interfacesView(model(), (n) => n !== "br0");
-  assert.deepEqual(v.map((l) => l.name), ["lo", "eth0", "br0"]);
+  assert.deepEqual(
+    v.map((l) => l.name),
+    ["lo", "eth0", "br0"],
+  );
   const eth0 = v[1]!;
   assert.equal(eth0.mac, "02:00:00:00:00:01");
   assert.equal(eth0.master, "br0");
   assert.equal(eth0.carrier, true);
-  assert.deepEqual(eth0.addresses.map((a) => `${a.family} ${a.address}/${a.prefixlen} ${a.scope} ${a.tentative}`),
-    ["inet 192.0.2.5/24 global false", "inet6 2001:db8::5/64 global true"]);
+  assert.deepEqual(
+    eth0.addresses.map((a) => `${a.family} ${a.address}/${a.prefixlen} ${a.scope} ${a.tentative}`),
+    ["inet 192.0.2.5/24 global false", "inet6 2001:db8::5/64 global true"],
+  );
   assert.equal(eth0.gateway, "192.0.2.1");
   assert.deepEqual(eth0.backend, { backend: "systemd-networkd", fields: { OperationalState: "routable", AdministrativeState: "configured" } });
   assert.equal(v[2]!.monitored, false);
@@ -45,12 +50,16 @@ test("interfaces: kernel state, addresses v4 first, master by name, gateway, bac
 
 test("routes and rules: names beside numbers, ours = protocol of routing.protocol", () => {
   const r = routesView(model(), 110);
-  assert.deepEqual(r.map((x) => `${x.dst} ${x.tableName ?? x.table} ${x.dev} ${x.protocolName ?? x.protocol} ${x.ours}`),
-    ["default main eth0 dhcp false", "default 202 eth0 110 true", "192.0.2.5/32 local eth0 kernel false"]);
+  assert.deepEqual(
+    r.map((x) => `${x.dst} ${x.tableName ?? x.table} ${x.dev} ${x.protocolName ?? x.protocol} ${x.ours}`),
+    ["default main eth0 dhcp false", "default 202 eth0 110 true", "192.0.2.5/32 local eth0 kernel false"],
+  );
   assert.equal(r[0]!.metric, 100);
   assert.equal(r[2]!.type, "local");
   assert.equal(r[2]!.scope, "host");
   const rules = rulesView(model(), 110);
-  assert.deepEqual(rules.map((x) => `${x.priority} ${x.src} ${x.action} ${x.tableName ?? x.table} ${x.ours}`),
-    ["0 all lookup local false", "32765 192.0.2.5/32 lookup 202 true"]);
+  assert.deepEqual(
+    rules.map((x) => `${x.priority} ${x.src} ${x.action} ${x.tableName ?? x.table} ${x.ours}`),
+    ["0 all lookup local false", "32765 192.0.2.5/32 lookup 202 true"],
+  );
 });

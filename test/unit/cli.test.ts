@@ -76,7 +76,10 @@ test("validate --json reports problems with path and line; the text form goes to
   const report = JSON.parse(r.stdout) as { ok: boolean; file: string; problems: Array<{ path: string; line: number; message: string }> };
   assert.equal(report.ok, false);
   assert.equal(report.file, bad);
-  assert.deepEqual(report.problems.map((p) => [p.path, p.line]).sort(), [["foo", 3], ["hooks.timeout_sec", 2]]);
+  assert.deepEqual(report.problems.map((p) => [p.path, p.line]).sort(), [
+    ["foo", 3],
+    ["hooks.timeout_sec", 2],
+  ]);
   const text = cli("validate", "-c", bad);
   assert.equal(text.code, 1);
   assert.match(text.stderr, new RegExp(`^${bad}:2: hooks\\.timeout_sec: `, "m"));
@@ -97,7 +100,10 @@ test("validate --json reports problems with path and line; the text form goes to
 
 test("--since: durations, times of day, local dates, RFC 3339, event ids; nonsense refused", () => {
   const now = new Date(2025, 5, 15, 12, 0, 0); // local
-  const since = (t: string) => { const r = parseSince(t, now); return "since" in r ? r.since : undefined; };
+  const since = (t: string) => {
+    const r = parseSince(t, now);
+    return "since" in r ? r.since : undefined;
+  };
   assert.equal(since("10m"), new Date(now.getTime() - 600_000).toISOString());
   assert.equal(since("90s"), new Date(now.getTime() - 90_000).toISOString());
   assert.equal(since("2h"), new Date(now.getTime() - 7_200_000).toISOString());

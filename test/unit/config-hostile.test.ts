@@ -32,7 +32,10 @@ function validate(path: string): { status: number | null; out: string; timedOut:
 test("a FIFO as config file is refused at once by loadConfig and by `netevd validate` (no writer, no hang)", () => {
   const fifo = join(dir, "fifo.yaml");
   execFileSync("mkfifo", [fifo]);
-  assert.match(problem(() => loadConfig({ path: fifo, env: {} })), /FIFO/);
+  assert.match(
+    problem(() => loadConfig({ path: fifo, env: {} })),
+    /FIFO/,
+  );
   const v = validate(fifo);
   assert.equal(v.timedOut, false, "validate returned");
   assert.equal(v.status, 1);
@@ -40,32 +43,51 @@ test("a FIFO as config file is refused at once by loadConfig and by `netevd vali
 });
 
 test("directories and devices are refused; an oversized file is refused", () => {
-  assert.match(problem(() => loadConfig({ path: dir, env: {} })), /directory/);
-  assert.match(problem(() => loadConfig({ path: "/dev/zero", env: {} })), /device/);
+  assert.match(
+    problem(() => loadConfig({ path: dir, env: {} })),
+    /directory/,
+  );
+  assert.match(
+    problem(() => loadConfig({ path: "/dev/zero", env: {} })),
+    /device/,
+  );
   const big = join(dir, "big.yaml");
   writeFileSync(big, "#".repeat(MAX_CONFIG_BYTES + 10));
-  assert.match(problem(() => loadConfig({ path: big, env: {} })), /too large/);
+  assert.match(
+    problem(() => loadConfig({ path: big, env: {} })),
+    /too large/,
+  );
 });
 
 test("validate refuses what run refuses: the API beyond loopback without a token", () => {
   const cfg = join(dir, "exposed.yaml");
   writeFileSync(cfg, 'api:\n  listen: "0.0.0.0:9090"\n');
-  assert.match(problem(() => loadConfig({ path: cfg, env: {} })), /api\.listen.*api\.token/s);
+  assert.match(
+    problem(() => loadConfig({ path: cfg, env: {} })),
+    /api\.listen.*api\.token/s,
+  );
   const v = validate(cfg);
   assert.equal(v.status, 1, v.out);
   assert.match(v.out, /api\.token/);
   // through the environment override too
   const plain = join(dir, "plain.yaml");
   writeFileSync(plain, "system:\n  log_level: info\n");
-  assert.match(problem(() => loadConfig({ path: plain, env: { NETEVD_API_LISTEN: "[::]:9090" } })), /not a loopback address/);
+  assert.match(
+    problem(() => loadConfig({ path: plain, env: { NETEVD_API_LISTEN: "[::]:9090" } })),
+    /not a loopback address/,
+  );
   writeFileSync(cfg, 'api:\n  listen: "0.0.0.0:9090"\n  token: "0123456789abcdef"\n');
   assert.equal(validate(cfg).status, 0);
 });
 
-test("validate as root makes the host checks run makes as root: a missing system.user is refused", { skip: process.getuid?.() !== 0 && "needs root, like the check in run" }, () => {
-  const cfg = join(dir, "nouser.yaml");
-  writeFileSync(cfg, "system:\n  user: no-such-user-netevd-test\n");
-  const v = validate(cfg);
-  assert.equal(v.status, 1, v.out);
-  assert.match(v.out, /does not exist/);
-});
+test(
+  "validate as root makes the host checks run makes as root: a missing system.user is refused",
+  { skip: process.getuid?.() !== 0 && "needs root, like the check in run" },
+  () => {
+    const cfg = join(dir, "nouser.yaml");
+    writeFileSync(cfg, "system:\n  user: no-such-user-netevd-test\n");
+    const v = validate(cfg);
+    assert.equal(v.status, 1, v.out);
+    assert.match(v.out, /does not exist/);
+  },
+);

@@ -38,7 +38,10 @@ describe("the Rust netevd's published template", () => {
     assert.equal(about(/filters\[3\]: .*action: log is ignored/).length, 1);
     assert.equal(about(/filters: mapped to monitoring\.exclude: docker\*/).length, 1);
     // each warning names the file and the line of the key
-    assert.ok(w.every((n) => n.includes(`${RUST}:`)), w.join("\n"));
+    assert.ok(
+      w.every((n) => n.includes(`${RUST}:`)),
+      w.join("\n"),
+    );
     assert.ok(about(/api\.bind_address/)[0]?.includes(`${RUST}:33:`));
   });
 
@@ -89,7 +92,10 @@ describe("api.bind_address / api.port", () => {
     assert.equal(applyEnvOverrides(base, { NETEVD_API_PORT: "9191" }).config.api.listen, "127.0.0.1:9191");
     assert.equal(applyEnvOverrides(base, { NETEVD_API_BIND_ADDRESS: "::1" }).config.api.listen, "[::1]:9090");
     assert.equal(applyEnvOverrides(base, { NETEVD_API_LISTEN: "10.1.1.1:80", NETEVD_API_PORT: "81" }).config.api.listen, "10.1.1.1:81");
-    assert.throws(() => applyEnvOverrides(base, { NETEVD_API_PORT: "http" }), (e: unknown) => e instanceof ConfigError && /NETEVD_API_PORT/.test(e.message));
+    assert.throws(
+      () => applyEnvOverrides(base, { NETEVD_API_PORT: "http" }),
+      (e: unknown) => e instanceof ConfigError && /NETEVD_API_PORT/.test(e.message),
+    );
   });
 });
 
@@ -107,8 +113,7 @@ describe("filters", () => {
 
   it("ignore + interface or pattern becomes monitoring.exclude, appended to what is there", () => {
     const cfg = parseConfig(
-      "monitoring:\n  exclude: [virbr*]\n" +
-        f("  - match_rule: {interface_pattern: 'veth*'}\n    action: ignore\n  - match_rule: {interface: docker0}\n    action: ignore\n"),
+      "monitoring:\n  exclude: [virbr*]\n" + f("  - match_rule: {interface_pattern: 'veth*'}\n    action: ignore\n  - match_rule: {interface: docker0}\n    action: ignore\n"),
       "t",
     );
     assert.deepEqual(cfg.monitoring.exclude, ["virbr*", "veth*", "docker0"]);
@@ -118,9 +123,7 @@ describe("filters", () => {
   });
 
   it("execute with a condition that shields a later ignore is an error naming it", () => {
-    const p = problemsOf(
-      f("  - match_rule: {interface: eth0, condition: has_gateway}\n    action: execute\n  - match_rule: {interface_pattern: 'eth*'}\n    action: ignore\n"),
-    );
+    const p = problemsOf(f("  - match_rule: {interface: eth0, condition: has_gateway}\n    action: execute\n  - match_rule: {interface_pattern: 'eth*'}\n    action: ignore\n"));
     assert.equal(p.length, 1);
     assert.equal(p[0]?.path, "filters[0]");
     assert.match(p[0]?.message ?? "", /"eth0".*has_gateway.*cannot be honoured.*depending on condition/);

@@ -59,7 +59,15 @@ function withTmp<T>(fn: (dir: string) => T): T {
 }
 
 const EXPECTED_DEFAULTS: Config = {
-  system: { log_level: "info", log_format: "auto", backend: "auto", user: "netevd", scripts_dir: "/etc/netevd", scripts_dirs: ["/etc/netevd", "/usr/lib/netevd"], state_dir: "/var/lib/netevd" },
+  system: {
+    log_level: "info",
+    log_format: "auto",
+    backend: "auto",
+    user: "netevd",
+    scripts_dir: "/etc/netevd",
+    scripts_dirs: ["/etc/netevd", "/usr/lib/netevd"],
+    state_dir: "/var/lib/netevd",
+  },
   monitoring: { interfaces: [], exclude: [] },
   routing: { policy_rules: [], table_base: 200, priority_from: 32765, priority_to: 32766, protocol: 110, cleanup_on_exit: false },
   backends: {
@@ -233,7 +241,15 @@ sinks:
       "all.yaml",
     );
     assert.deepEqual(cfg, {
-      system: { log_level: "debug", log_format: "json", backend: "dhclient", user: "_netevd$", scripts_dir: "/usr/local/etc/netevd", scripts_dirs: ["/usr/local/etc/netevd", "/usr/lib/netevd"], state_dir: "/srv/netevd" },
+      system: {
+        log_level: "debug",
+        log_format: "json",
+        backend: "dhclient",
+        user: "_netevd$",
+        scripts_dir: "/usr/local/etc/netevd",
+        scripts_dirs: ["/usr/local/etc/netevd", "/usr/lib/netevd"],
+        state_dir: "/srv/netevd",
+      },
       monitoring: { interfaces: ["eth0", "wl*", "en?[0-9]*", "[!v]*", "veth0@if5", "eth0.100", "br-lan"], exclude: ["veth*", "docker*"] },
       routing: { policy_rules: ["eth1", "wlan0", "bond0.10"], table_base: 1000, priority_from: 100, priority_to: 4294967294, protocol: 200, cleanup_on_exit: true },
       backends: {
@@ -241,16 +257,37 @@ sinks:
         networkmanager: { use_dns: true, use_domain: false, use_hostname: true },
         dhclient: { use_dns: true, use_domain: true, use_hostname: false, lease_files: ["/var/lib/NetworkManager/*.lease", "/tmp/x.leases"] },
       },
-      hooks: { timeout_sec: 2.5, debounce_ms: 100, routes_debounce_ms: 0, max_parallel: 256, replay_on_start: false, capabilities: ["CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE"], user: "root" },
+      hooks: {
+        timeout_sec: 2.5,
+        debounce_ms: 100,
+        routes_debounce_ms: 0,
+        max_parallel: 256,
+        replay_on_start: false,
+        capabilities: ["CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE"],
+        user: "root",
+      },
       events: { history_size: 10 },
       api: { enabled: false, listen: "[::1]:8080", socket: "", token: "s3cret-token_!", max_body_bytes: 256, rate_limit_per_sec: 100000, dashboard: false },
       metrics: { enabled: false, listen: "127.0.0.1:9100" },
       compat: { networkd_dispatcher: true, networkd_dispatcher_dirs: ["/srv/nd"] },
-      sinks: [{
-        name: "central-1", url: "https://events.example.org/netevd", secret_file: "/etc/netevd/central.secret", events: ["*carrier", "routable"],
-        links: ["eth*"], timeout_sec: 2.5, tls_verify: false, ca_file: "/etc/netevd/ca.pem", batch_max: 50, spool_max_bytes: 65536,
-        spool_sync_ms: 0, retry_initial_ms: 100, retry_max_sec: 5, unhealthy_after_sec: 30,
-      }],
+      sinks: [
+        {
+          name: "central-1",
+          url: "https://events.example.org/netevd",
+          secret_file: "/etc/netevd/central.secret",
+          events: ["*carrier", "routable"],
+          links: ["eth*"],
+          timeout_sec: 2.5,
+          tls_verify: false,
+          ca_file: "/etc/netevd/ca.pem",
+          batch_max: 50,
+          spool_max_bytes: 65536,
+          spool_sync_ms: 0,
+          retry_initial_ms: 100,
+          retry_max_sec: 5,
+          unhealthy_after_sec: 30,
+        },
+      ],
     });
   });
 
@@ -334,8 +371,11 @@ sinks:
   });
 
   it("rejects globs and bad names in routing.policy_rules", () => {
-    const ps = problemsOf("routing:\n  policy_rules: [eth0, \"eth*\", \"a:b\", eth0]\n");
-    assert.deepEqual(ps.map((p) => p.path), ["routing.policy_rules[1]", "routing.policy_rules[2]", "routing.policy_rules[3]"]);
+    const ps = problemsOf('routing:\n  policy_rules: [eth0, "eth*", "a:b", eth0]\n');
+    assert.deepEqual(
+      ps.map((p) => p.path),
+      ["routing.policy_rules[1]", "routing.policy_rules[2]", "routing.policy_rules[3]"],
+    );
     assert.match(ps[0]?.message ?? "", /globs are not allowed/);
   });
 
@@ -379,9 +419,7 @@ describe("errors", () => {
   it("a typo'd key names the path, the line and the suggestion", () => {
     const text = "# netevd\nsystem:\n  log_level: info\n\nhooks:\n  max_parallel: 2\n  timout_sec: 12\n";
     const err = errorOf(() => parseConfig(text, "/etc/netevd/netevd.yaml"));
-    assert.deepEqual(err.problems, [
-      { path: "hooks.timout_sec", line: 7, message: 'unknown key "hooks.timout_sec"; did you mean "hooks.timeout_sec"?' },
-    ]);
+    assert.deepEqual(err.problems, [{ path: "hooks.timout_sec", line: 7, message: 'unknown key "hooks.timout_sec"; did you mean "hooks.timeout_sec"?' }]);
     assert.equal(err.message, '/etc/netevd/netevd.yaml:7: hooks.timout_sec: unknown key "hooks.timout_sec"; did you mean "hooks.timeout_sec"?');
     assert.equal(err.file, "/etc/netevd/netevd.yaml");
     assert.equal(err.name, "ConfigError");
@@ -574,7 +612,10 @@ describe("loadConfig", () => {
         err.problems.map((p) => p.path),
         ["NETEVD_LOG_LEVEL", "NETEVD_BACKEND", "NETEVD_API_LISTEN"],
       );
-      assert.match(err.message.split("\n")[0] ?? "", /^environment: NETEVD_LOG_LEVEL: expected one of trace, debug, info, warn, error, got string "loud" \(overrides system\.log_level\)$/);
+      assert.match(
+        err.message.split("\n")[0] ?? "",
+        /^environment: NETEVD_LOG_LEVEL: expected one of trace, debug, info, warn, error, got string "loud" \(overrides system\.log_level\)$/,
+      );
       assert.equal(errorOf(() => loadConfig({ env: { NETEVD_LOG_LEVEL: "" }, defaultPath: join(dir, "none.yaml") })).problems[0]?.path, "NETEVD_LOG_LEVEL");
     }));
 });
@@ -642,6 +683,8 @@ describe("glob", () => {
 });
 
 it("routing.protocol: another routing daemon's id (16 = dhcp) is refused", () => {
-  assert.throws(() => parseConfig("routing:\n  protocol: 16\n", "t.yaml"), (err: unknown) =>
-    err instanceof ConfigError && err.problems.some((p) => p.path === "routing.protocol" && /dhcp/.test(p.message)));
+  assert.throws(
+    () => parseConfig("routing:\n  protocol: 16\n", "t.yaml"),
+    (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.path === "routing.protocol" && /dhcp/.test(p.message)),
+  );
 });

@@ -3,7 +3,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chooseBackend, type BackendProbe } from "../../src/sources/detect.js";
 
-const none: BackendProbe = { running: { "systemd-networkd": false, NetworkManager: false }, dhclientLeases: false, installed: { NetworkManager: false, networkdEnabled: false, dhclient: false } };
+const none: BackendProbe = {
+  running: { "systemd-networkd": false, NetworkManager: false },
+  dhclientLeases: false,
+  installed: { NetworkManager: false, networkdEnabled: false, dhclient: false },
+};
 type ProbeIn = Partial<Omit<BackendProbe, "installed">> & { installed?: Partial<BackendProbe["installed"]> };
 const probe = (p: ProbeIn): BackendProbe => ({ ...none, ...p, installed: { ...none.installed, ...p.installed } });
 
@@ -20,7 +24,10 @@ test("dhclient leases (ifupdown) before installed-but-stopped managers", () => {
 });
 
 test("installed, not running: chosen but followed", () => {
-  assert.deepEqual([chooseBackend(probe({ installed: { NetworkManager: true } })).backend, chooseBackend(probe({ installed: { NetworkManager: true } })).running], ["NetworkManager", false]);
+  assert.deepEqual(
+    [chooseBackend(probe({ installed: { NetworkManager: true } })).backend, chooseBackend(probe({ installed: { NetworkManager: true } })).running],
+    ["NetworkManager", false],
+  );
   assert.equal(chooseBackend(probe({ installed: { networkdEnabled: true, dhclient: true } })).backend, "systemd-networkd");
   assert.equal(chooseBackend(probe({ installed: { dhclient: true } })).backend, "dhclient");
 });

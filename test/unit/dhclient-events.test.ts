@@ -10,7 +10,15 @@ import { DHCP_KEYS, leaseFields, parseLeases } from "../../src/sources/lease.js"
 import { dnsAddress, pushPlan } from "../../src/actions/dns.js";
 
 const link = (over: Partial<LinkRecord> = {}): LinkRecord => ({
-  index: 2, name: "lab0", flags: 0, carrier: true, up: true, mtu: 1500, operstate: "up", type: 1, ...over,
+  index: 2,
+  name: "lab0",
+  flags: 0,
+  carrier: true,
+  up: true,
+  mtu: 1500,
+  operstate: "up",
+  type: 1,
+  ...over,
 });
 
 function setup(): { m: NetworkModel; f: EventFactory; ctx: DeriveContext } {
@@ -19,7 +27,8 @@ function setup(): { m: NetworkModel; f: EventFactory; ctx: DeriveContext } {
   applyMessage(m, { kind: "link", op: "new", link: link({ index: 3, name: "ignored0" }) });
   applyMessage(m, { kind: "addr", op: "new", addr: { family: 4, index: 2, address: "10.77.0.50", prefixlen: 24, scope: 0, flags: 0, tentative: false } });
   const ctx: DeriveContext = {
-    ownRoute: () => false, selected: (n) => n !== "ignored0",
+    ownRoute: () => false,
+    selected: (n) => n !== "ignored0",
     extraState: (i) => m.backend.get(i)?.fields,
   };
   const f = new EventFactory(() => new Date("2026-11-28T12:00:00Z"));
@@ -27,7 +36,8 @@ function setup(): { m: NetworkModel; f: EventFactory; ctx: DeriveContext } {
   return { m, f, ctx };
 }
 
-const lease = (o: { dns?: string; expire?: string; host?: string; iface?: string } = {}) => parseLeases(`lease {
+const lease = (o: { dns?: string; expire?: string; host?: string; iface?: string } = {}) =>
+  parseLeases(`lease {
   interface "${o.iface ?? "lab0"}";
   fixed-address 10.77.0.50;
   option subnet-mask 255.255.255.0;
@@ -39,8 +49,7 @@ const lease = (o: { dns?: string; expire?: string; host?: string; iface?: string
 }
 `).leases.get(o.iface ?? "lab0")!;
 
-const report = (s: ReturnType<typeof setup>, l = lease(), index = 2) =>
-  jobsFromFacts(applyBackendState(s.m, "dhclient", index, leaseFields(l), l.interface), s.m, s.ctx, s.f);
+const report = (s: ReturnType<typeof setup>, l = lease(), index = 2) => jobsFromFacts(applyBackendState(s.m, "dhclient", index, leaseFields(l), l.interface), s.m, s.ctx, s.f);
 
 test("a new lease fires routable.d once with BACKEND=dhclient and the DHCP_* variables", () => {
   const s = setup();
@@ -118,8 +127,12 @@ test("replay: routable.d once per current lease, flagged; unselected links never
 });
 
 test("push plan: only validated values; resolved's address encoding", () => {
-  assert.deepEqual(pushPlan({ DHCP_DNS: "10.77.0.1 2001:db8::53", DHCP_DOMAIN: "lab.test good.test.", DHCP_HOSTNAME: "labclient" }),
-    { dns: ["10.77.0.1", "2001:db8::53"], domains: ["lab.test", "good.test"], hostname: "labclient", rejected: [] });
+  assert.deepEqual(pushPlan({ DHCP_DNS: "10.77.0.1 2001:db8::53", DHCP_DOMAIN: "lab.test good.test.", DHCP_HOSTNAME: "labclient" }), {
+    dns: ["10.77.0.1", "2001:db8::53"],
+    domains: ["lab.test", "good.test"],
+    hostname: "labclient",
+    rejected: [],
+  });
   const bad = pushPlan({ DHCP_DNS: "10.77.0.1 $(id)", DHCP_DOMAIN: "a;reboot lab.test", DHCP_HOSTNAME: `${"a".repeat(70)}` });
   assert.deepEqual(bad.dns, ["10.77.0.1"]);
   assert.deepEqual(bad.domains, ["lab.test"]);

@@ -20,11 +20,24 @@ test("the same over-long option, moved by appended blocks and by a rewrite, is l
   const block = (addr: string) => `lease {\n  interface "lab0";\n  fixed-address ${addr};\n  option domain-search ${long};\n  expire never;\n}\n`;
   writeFileSync(file, block("10.77.0.50"));
   const records: Array<Record<string, unknown>> = [];
-  const log = createLogger({ level: "debug", format: "json", sink: { write: (l) => { records.push(JSON.parse(l) as Record<string, unknown>); } } });
+  const log = createLogger({
+    level: "debug",
+    format: "json",
+    sink: {
+      write: (l) => {
+        records.push(JSON.parse(l) as Record<string, unknown>);
+      },
+    },
+  });
   const base = defaultConfig() as unknown as { backends: Record<string, Record<string, unknown>> };
   const config = { ...base, backends: { ...base.backends, dhclient: { ...base.backends.dhclient, lease_files: [join(dir, "*.leases")] } } } as unknown as Config;
   const sink: BackendSink = { linkState: () => {}, linkGone: () => {}, managerState: () => {}, attached: () => {}, unavailable: () => {} };
-  const src = new DhclientSource(log, sink, () => config, () => 2);
+  const src = new DhclientSource(
+    log,
+    sink,
+    () => config,
+    () => 2,
+  );
   src.start();
   try {
     const problems = () => records.filter((r) => r.msg === "lease file problem");

@@ -8,7 +8,15 @@ import { selectEvents, splitEventId } from "../../src/api/query.js";
 import { hookDirName, HOOK_EVENTS } from "../../src/hook-dirs.js";
 
 const link = (over: Partial<LinkRecord> = {}): LinkRecord => ({
-  index: 2, name: "eth0", flags: 0, carrier: true, up: true, mtu: 1500, operstate: "up", type: 1, ...over,
+  index: 2,
+  name: "eth0",
+  flags: 0,
+  carrier: true,
+  up: true,
+  mtu: 1500,
+  operstate: "up",
+  type: 1,
+  ...over,
 });
 const ctx: DeriveContext = { ownRoute: (r) => r.protocol === 110, selected: (n) => n !== "ignored0" };
 const clock = () => new Date("2026-11-28T12:00:00.123Z");
@@ -48,7 +56,10 @@ test("own routes never fire routes.d; route bursts give one job per link", () =>
     ...applyMessage(m, { kind: "route", op: "new", route: { ...base, dst: "10.0.0.0", table: 202, protocol: 110 } }),
   ];
   const jobs = jobsFromFacts(facts, m, ctx, f);
-  assert.deepEqual(jobs.map((j) => j.event.event), ["routes"]);
+  assert.deepEqual(
+    jobs.map((j) => j.event.event),
+    ["routes"],
+  );
   const own = applyMessage(m, { kind: "route", op: "new", route: { ...base, dst: "10.1.0.0", table: 202, protocol: 110 } });
   assert.deepEqual(jobsFromFacts(own, m, ctx, f), []);
 });
@@ -62,7 +73,10 @@ test("unselected links and replay", () => {
   const facts = applyMessage(m, { kind: "link", op: "new", link: link({ index: 4, name: "ignored0" }) });
   assert.deepEqual(jobsFromFacts(facts, m, ctx, f), []);
   const replay = replayJobs(m, ctx, f);
-  assert.deepEqual(replay.map((j) => `${j.event.link} ${j.event.event} ${j.event.replay}`), ["eth0 carrier true", "eth1 no-carrier true"]);
+  assert.deepEqual(
+    replay.map((j) => `${j.event.link} ${j.event.event} ${j.event.replay}`),
+    ["eth0 carrier true", "eth1 no-carrier true"],
+  );
   assert.ok(splitEventId(replay[1]!.event.id)![1] > splitEventId(replay[0]!.event.id)![1]);
 });
 
@@ -77,10 +91,22 @@ test("history is a bounded ring with filters", () => {
     h.addEvent(e);
   }
   assert.equal(h.events.size, 3);
-  assert.deepEqual(selectEvents(h.events.toArray(), {}).map((e) => e.id), ids.slice(2));
-  assert.deepEqual(selectEvents(h.events.toArray(), { since: ids[2] }).map((e) => e.id), ids.slice(3));
-  assert.deepEqual(selectEvents(h.events.toArray(), { event: "carrier" }).map((e) => e.id), [ids[3]]);
-  assert.deepEqual(selectEvents(h.events.toArray(), { limit: 1 }).map((e) => e.id), [ids[4]]);
+  assert.deepEqual(
+    selectEvents(h.events.toArray(), {}).map((e) => e.id),
+    ids.slice(2),
+  );
+  assert.deepEqual(
+    selectEvents(h.events.toArray(), { since: ids[2] }).map((e) => e.id),
+    ids.slice(3),
+  );
+  assert.deepEqual(
+    selectEvents(h.events.toArray(), { event: "carrier" }).map((e) => e.id),
+    [ids[3]],
+  );
+  assert.deepEqual(
+    selectEvents(h.events.toArray(), { limit: 1 }).map((e) => e.id),
+    [ids[4]],
+  );
 });
 
 test("hook dirs come only from the allow-list", () => {
@@ -100,10 +126,13 @@ test("a carrier loss and its return in one kernel batch: each event shows its ow
     ...applyMessage(m, { kind: "link", op: "new", link: link() }),
   ];
   const jobs = jobsFromFacts(facts, m, ctx, f);
-  assert.deepEqual(jobs.map((j) => [j.event.event, j.event.state.carrier, j.event.previous?.carrier, j.event.changed.includes("carrier")]), [
-    ["no-carrier", false, true, true],
-    ["carrier", true, false, true],
-  ]);
+  assert.deepEqual(
+    jobs.map((j) => [j.event.event, j.event.state.carrier, j.event.previous?.carrier, j.event.changed.includes("carrier")]),
+    [
+      ["no-carrier", false, true, true],
+      ["carrier", true, false, true],
+    ],
+  );
 });
 
 test("carrier under networkd: the kernel fires it at once with networkd's last state; networkd's own report fires nothing", () => {
@@ -116,7 +145,10 @@ test("carrier under networkd: the kernel fires it at once with networkd's last s
   const x: DeriveContext = { ...ctx, extraState: (i) => m.backend.get(i)?.fields };
   f.seed(m, x.extraState);
   const jobs = jobsFromFacts(applyMessage(m, { kind: "link", op: "new", link: link({ carrier: false, operstate: "lowerlayerdown" }) }), m, x, f);
-  assert.deepEqual(jobs.map((j) => j.event.event), ["no-carrier"]);
+  assert.deepEqual(
+    jobs.map((j) => j.event.event),
+    ["no-carrier"],
+  );
   const j = jobs[0]!;
   assert.equal(j.event.backend, "systemd-networkd", "BACKEND is the running backend");
   assert.equal(j.event.source, "kernel");
@@ -129,7 +161,10 @@ test("carrier under networkd: the kernel fires it at once with networkd's last s
   // backend-only states stay with the backend
   const up = applyBackendState(m, "systemd-networkd", 2, { OperationalState: "routable" });
   const r = jobsFromFacts(up, m, x, f);
-  assert.deepEqual(r.map((k) => [k.event.event, k.event.source, k.event.backend]), [["routable", "systemd-networkd", "systemd-networkd"]]);
+  assert.deepEqual(
+    r.map((k) => [k.event.event, k.event.source, k.event.backend]),
+    [["routable", "systemd-networkd", "systemd-networkd"]],
+  );
 });
 
 test("IPv6 DAD: address-added.d once the tentative flag clears; a DAD failure is address-dad-failed.d; ADDRESSES only usable addresses", () => {
@@ -142,17 +177,29 @@ test("IPv6 DAD: address-added.d once the tentative flag clears; a DAD failure is
   assert.deepEqual(ev(applyMessage(m, { kind: "addr", op: "new", addr: { ...v6, flags: 0x40 | 0x80, tentative: true } })), []);
   // DAD done: the flag clears
   const added = ev(applyMessage(m, { kind: "addr", op: "new", addr: { ...v6, flags: 0x80, tentative: false } }));
-  assert.deepEqual(added.map((e) => [e.event, e.state.address, e.addresses]), [["address-added", "2001:db8::5/64", ["2001:db8::5/64"]]]);
+  assert.deepEqual(
+    added.map((e) => [e.event, e.state.address, e.addresses]),
+    [["address-added", "2001:db8::5/64", ["2001:db8::5/64"]]],
+  );
   // a second, duplicate address: tentative, then dadfailed
   const dup = { ...v6, address: "2001:db8::6" };
   assert.deepEqual(ev(applyMessage(m, { kind: "addr", op: "new", addr: { ...dup, flags: 0x40 | 0x80, tentative: true } })), []);
   const failed = ev(applyMessage(m, { kind: "addr", op: "new", addr: { ...dup, flags: 0x40 | 0x08 | 0x80, tentative: true } }));
-  assert.deepEqual(failed.map((e) => [e.event, e.state.address, e.addresses]), [["address-dad-failed", "2001:db8::6/64", ["2001:db8::5/64"]]]);
+  assert.deepEqual(
+    failed.map((e) => [e.event, e.state.address, e.addresses]),
+    [["address-dad-failed", "2001:db8::6/64", ["2001:db8::5/64"]]],
+  );
   assert.match(String(failed[0]!.state.reason), /duplicate address detection failed/);
   // the failed one goes away: it was never announced, so no address-removed.d
   assert.deepEqual(ev(applyMessage(m, { kind: "addr", op: "del", addr: { ...dup, flags: 0, tentative: false } })), []);
   // optimistic DAD: usable at once
   const opt = ev(applyMessage(m, { kind: "addr", op: "new", addr: { ...v6, address: "2001:db8::7", flags: 0x40 | 0x04, tentative: true } }));
-  assert.deepEqual(opt.map((e) => e.event), ["address-added"]);
-  assert.deepEqual(ev(applyMessage(m, { kind: "addr", op: "del", addr: { ...v6, flags: 0, tentative: false } })).map((e) => e.event), ["address-removed"]);
+  assert.deepEqual(
+    opt.map((e) => e.event),
+    ["address-added"],
+  );
+  assert.deepEqual(
+    ev(applyMessage(m, { kind: "addr", op: "del", addr: { ...v6, flags: 0, tentative: false } })).map((e) => e.event),
+    ["address-removed"],
+  );
 });

@@ -11,10 +11,24 @@ function job(event: string, index: number, tag = ""): HookJob {
   const id = `t-${++seq}`;
   return {
     event: {
-      schema: "netevd.event.v1", id, ts: "2026-11-30T12:00:00.000Z", event, link: `eth${index}`, index, backend: "kernel",
-      source: "kernel", state: { tag }, previous: null, changed: [], addresses: [], gateway: null, dns: [], replay: false,
+      schema: "netevd.event.v1",
+      id,
+      ts: "2026-11-30T12:00:00.000Z",
+      event,
+      link: `eth${index}`,
+      index,
+      backend: "kernel",
+      source: "kernel",
+      state: { tag },
+      previous: null,
+      changed: [],
+      addresses: [],
+      gateway: null,
+      dns: [],
+      replay: false,
     },
-    state: event, env: {},
+    state: event,
+    env: {},
   };
 }
 
@@ -32,7 +46,12 @@ function harness(over: Partial<DispatcherOptions> = {}) {
       started.push(j);
       active++;
       maxActive = Math.max(maxActive, active);
-      return new Promise<void>((r) => finishers.set(j, () => { active--; r(); }));
+      return new Promise<void>((r) =>
+        finishers.set(j, () => {
+          active--;
+          r();
+        }),
+      );
     },
     log: { error: (msg) => errors.push(msg) },
     ...over,
@@ -125,7 +144,9 @@ describe("hook dispatcher", () => {
     h.d.submit(a);
     h.d.submit(job("routable", 2, "b"));
     let closed = false;
-    const done = h.d.close().then(() => { closed = true; });
+    const done = h.d.close().then(() => {
+      closed = true;
+    });
     h.d.submit(job("routable", 3, "c"));
     await Promise.resolve();
     assert.equal(closed, false, "a hook is still running");

@@ -3,8 +3,18 @@ import { test } from "node:test";
 import { strict as assert } from "node:assert";
 import type * as fs from "node:fs";
 import {
-  validIfname, validIp, validIpList, validHostname, validDomain, validDomainList, validText, validInt,
-  VALIDATION_KIND, validationKind, checkValue, hasControlChars,
+  validIfname,
+  validIp,
+  validIpList,
+  validHostname,
+  validDomain,
+  validDomainList,
+  validText,
+  validInt,
+  VALIDATION_KIND,
+  validationKind,
+  checkValue,
+  hasControlChars,
 } from "../../src/net/validate.js";
 import { buildHookEnv, addressesValue, contractJson, HOOK_PATH } from "../../src/actions/hooks/env.js";
 import { checkStat, checkDirStat, ignoredName, compareNames } from "../../src/actions/hooks/discover.js";
@@ -14,8 +24,7 @@ test("validIfname", () => {
   for (const ok of ["eth0", "lab0", "enp0s31f6", "br-lan", "wlan0.100", "a_b", "x", "abcdefghijklmno" /* 15 */]) {
     assert.equal(validIfname(ok), true, ok);
   }
-  for (const bad of ["", "abcdefghijklmnop" /* 16 */, "eth0;reboot", "eth 0", "eth0\n", "$(id)", "a/b", ".", "..",
-    "veth@if2", "eth0:1", "ä", "eth0\u0000"]) {
+  for (const bad of ["", "abcdefghijklmnop" /* 16 */, "eth0;reboot", "eth 0", "eth0\n", "$(id)", "a/b", ".", "..", "veth@if2", "eth0:1", "ä", "eth0\u0000"]) {
     assert.equal(validIfname(bad), false, JSON.stringify(bad));
   }
   // '@' and ':' only when the kernel reported the name
@@ -29,8 +38,7 @@ test("validIp / validIpList", () => {
   for (const ok of ["192.0.2.1", "10.77.0.50", "::1", "2001:db8::1", "fe80::1", "::ffff:192.0.2.1", "255.255.255.0"]) {
     assert.equal(validIp(ok), true, ok);
   }
-  for (const bad of ["", "192.0.2.1/24", "192.0.2.256", "1.2.3", "host.example", "2001:db8::1/64", " 192.0.2.1",
-    "192.0.2.1;reboot", "$(id)"]) {
+  for (const bad of ["", "192.0.2.1/24", "192.0.2.256", "1.2.3", "host.example", "2001:db8::1/64", " 192.0.2.1", "192.0.2.1;reboot", "$(id)"]) {
     assert.equal(validIp(bad), false, JSON.stringify(bad));
   }
   assert.equal(validIpList(""), true);
@@ -48,8 +56,7 @@ test("validHostname / validDomain", () => {
     assert.equal(validHostname(ok), true, ok);
   }
   const long = Array.from({ length: 64 }, () => "abc").join("."); // 255 chars
-  for (const bad of ["", "a;reboot", "$(id)", "-host", "host-", "a..b", ".", "a b", "host_name", "a".repeat(64),
-    "a".repeat(300), long, "ho\nst", "*.lab.test"]) {
+  for (const bad of ["", "a;reboot", "$(id)", "-host", "host-", "a..b", ".", "a b", "host_name", "a".repeat(64), "a".repeat(300), long, "ho\nst", "*.lab.test"]) {
     assert.equal(validHostname(bad), false, JSON.stringify(bad).slice(0, 40));
   }
   assert.equal(validDomain("lab.test"), true);
@@ -83,10 +90,34 @@ test("validText / validInt / kinds", () => {
   assert.equal(validInt("2a"), false);
   assert.equal(validInt(""), false);
 
-  for (const name of ["LINK", "LINKINDEX", "STATE", "BACKEND", "ADDRESSES", "EVENT", "JSON", "NETEVD_EVENT",
-    "NETEVD_REPLAY", "DHCP_ADDRESS", "DHCP_SUBNET_MASK", "DHCP_GATEWAY", "DHCP_DNS", "DHCP_DOMAIN", "DHCP_HOSTNAME",
-    "DHCP_LEASE_EXPIRY", "IFACE", "OperationalState", "AdministrativeState", "IP_ADDRS", "IP6_ADDRS", "json",
-    "DEVICE_IFACE", "NM_STATE", "NM_OLD_STATE", "NM_REASON"]) {
+  for (const name of [
+    "LINK",
+    "LINKINDEX",
+    "STATE",
+    "BACKEND",
+    "ADDRESSES",
+    "EVENT",
+    "JSON",
+    "NETEVD_EVENT",
+    "NETEVD_REPLAY",
+    "DHCP_ADDRESS",
+    "DHCP_SUBNET_MASK",
+    "DHCP_GATEWAY",
+    "DHCP_DNS",
+    "DHCP_DOMAIN",
+    "DHCP_HOSTNAME",
+    "DHCP_LEASE_EXPIRY",
+    "IFACE",
+    "OperationalState",
+    "AdministrativeState",
+    "IP_ADDRS",
+    "IP6_ADDRS",
+    "json",
+    "DEVICE_IFACE",
+    "NM_STATE",
+    "NM_OLD_STATE",
+    "NM_REASON",
+  ]) {
     assert.ok(VALIDATION_KIND[name], name);
   }
   assert.equal(validationKind("SOMETHING_ELSE"), "text");
@@ -133,19 +164,22 @@ test("buildHookEnv: exact environment of a sample job", () => {
   const { env, problems } = buildHookEnv(job, { LANG: "C.UTF-8", TZ: "UTC", HOME: "/root", PATH: "/evil", SECRET: "x" });
   assert.deepEqual(problems, []);
   const contract = env.NETEVD_EVENT!;
-  assert.deepEqual({ ...env }, {
-    PATH: HOOK_PATH,
-    LANG: "C.UTF-8",
-    TZ: "UTC",
-    LINK: "eth0",
-    LINKINDEX: "2",
-    STATE: "routable",
-    BACKEND: "systemd-networkd",
-    ADDRESSES: "192.168.1.100 10.0.0.5 2001:db8::5 fec0::1",
-    EVENT: "routable",
-    NETEVD_EVENT: contract,
-    JSON: contract,
-  });
+  assert.deepEqual(
+    { ...env },
+    {
+      PATH: HOOK_PATH,
+      LANG: "C.UTF-8",
+      TZ: "UTC",
+      LINK: "eth0",
+      LINKINDEX: "2",
+      STATE: "routable",
+      BACKEND: "systemd-networkd",
+      ADDRESSES: "192.168.1.100 10.0.0.5 2001:db8::5 fec0::1",
+      EVENT: "routable",
+      NETEVD_EVENT: contract,
+      JSON: contract,
+    },
+  );
   assert.equal(HOOK_PATH, "/usr/sbin:/usr/bin:/sbin:/bin");
   assert.deepEqual(JSON.parse(contract), event);
   assert.ok(!contract.includes("\n"));
@@ -155,11 +189,23 @@ test("buildHookEnv: exact environment of a sample job", () => {
 test("buildHookEnv: JSON override, NETEVD_REPLAY, manager event, backend env", () => {
   const describe = JSON.stringify({ Index: 2, Name: "eth0", MTU: 1500 });
   const event = sampleEvent({ replay: true, backend: "dhclient" });
-  const { env, problems } = buildHookEnv({
-    event, state: "routable", json: describe,
-    env: { DHCP_ADDRESS: "192.168.1.100", DHCP_DNS: "192.168.1.1 192.168.1.2", DHCP_DOMAIN: "lab.test corp.test.",
-      DHCP_HOSTNAME: "labclient", DHCP_GATEWAY: "192.168.1.1", DHCP_SUBNET_MASK: "255.255.255.0", CUSTOM: "a b;c" },
-  }, {});
+  const { env, problems } = buildHookEnv(
+    {
+      event,
+      state: "routable",
+      json: describe,
+      env: {
+        DHCP_ADDRESS: "192.168.1.100",
+        DHCP_DNS: "192.168.1.1 192.168.1.2",
+        DHCP_DOMAIN: "lab.test corp.test.",
+        DHCP_HOSTNAME: "labclient",
+        DHCP_GATEWAY: "192.168.1.1",
+        DHCP_SUBNET_MASK: "255.255.255.0",
+        CUSTOM: "a b;c",
+      },
+    },
+    {},
+  );
   assert.deepEqual(problems, []);
   assert.equal(env.JSON, describe);
   assert.deepEqual(JSON.parse(env.NETEVD_EVENT!), event);
@@ -191,38 +237,71 @@ test("buildHookEnv: LINK with '@' only from the kernel", () => {
   assert.equal(k.env.LINK, "veth0@x");
   const n = buildHookEnv({ event: sampleEvent({ link: "veth0@x" }), state: "routable", env: {} }, {});
   assert.equal(n.env.LINK, undefined);
-  assert.deepEqual(n.problems.map((p) => p.variable), ["LINK"]);
+  assert.deepEqual(
+    n.problems.map((p) => p.variable),
+    ["LINK"],
+  );
 });
 
 test("buildHookEnv: bad values dropped with problems, reserved names refused", () => {
-  const { env, problems } = buildHookEnv({
-    event: sampleEvent({ addresses: ["192.168.1.100/24", "not-an-ip/24"] }),
-    state: "routable",
-    env: {
-      PATH: "/tmp/evil", LINK: "evil0", STATE: "x", JSON: "{}", NETEVD_EVENT: "{}", NETEVD_REPLAY: "1", LANG: "x",
-      DHCP_HOSTNAME: "a;reboot",
-      DHCP_DNS: "192.168.1.1 $(id)",
-      DHCP_DOMAIN: "lab.test\nevil",
-      DHCP_ADDRESS: "192.168.1.100/24",
-      IFACE: "eth0;reboot",
-      NM_STATE: "100\u0000",
-      CUSTOM: "x".repeat(5000),
-      "BAD-NAME": "1",
-      "1ABC": "1",
-      "X\nY": "1",
-      LD_PRELOAD: "/tmp/x.so",
-      GOOD: "kept",
+  const { env, problems } = buildHookEnv(
+    {
+      event: sampleEvent({ addresses: ["192.168.1.100/24", "not-an-ip/24"] }),
+      state: "routable",
+      env: {
+        PATH: "/tmp/evil",
+        LINK: "evil0",
+        STATE: "x",
+        JSON: "{}",
+        NETEVD_EVENT: "{}",
+        NETEVD_REPLAY: "1",
+        LANG: "x",
+        DHCP_HOSTNAME: "a;reboot",
+        DHCP_DNS: "192.168.1.1 $(id)",
+        DHCP_DOMAIN: "lab.test\nevil",
+        DHCP_ADDRESS: "192.168.1.100/24",
+        IFACE: "eth0;reboot",
+        NM_STATE: "100\u0000",
+        CUSTOM: "x".repeat(5000),
+        "BAD-NAME": "1",
+        "1ABC": "1",
+        "X\nY": "1",
+        LD_PRELOAD: "/tmp/x.so",
+        GOOD: "kept",
+      },
+      json: "not\njson",
     },
-    json: "not\njson",
-  }, { LANG: "en_US.UTF-8\n" });
+    { LANG: "en_US.UTF-8\n" },
+  );
   const byVar = new Map(problems.map((p) => [p.variable, p.reason]));
-  for (const v of ["PATH", "LINK", "STATE", "JSON", "NETEVD_EVENT", "NETEVD_REPLAY", "LANG", "DHCP_HOSTNAME", "DHCP_DNS",
-    "DHCP_DOMAIN", "DHCP_ADDRESS", "IFACE", "NM_STATE", "CUSTOM", "BAD-NAME", "1ABC", "LD_PRELOAD", "ADDRESSES"]) {
+  for (const v of [
+    "PATH",
+    "LINK",
+    "STATE",
+    "JSON",
+    "NETEVD_EVENT",
+    "NETEVD_REPLAY",
+    "LANG",
+    "DHCP_HOSTNAME",
+    "DHCP_DNS",
+    "DHCP_DOMAIN",
+    "DHCP_ADDRESS",
+    "IFACE",
+    "NM_STATE",
+    "CUSTOM",
+    "BAD-NAME",
+    "1ABC",
+    "LD_PRELOAD",
+    "ADDRESSES",
+  ]) {
     assert.ok(byVar.has(v), `problem for ${v}`);
   }
   assert.match(byVar.get("PATH")!, /reserved/);
   assert.match(byVar.get("LINK")!, /reserved/);
-  assert.ok(problems.some((p) => p.variable === "X\\nY"), "control characters in a name are escaped in the problem");
+  assert.ok(
+    problems.some((p) => p.variable === "X\\nY"),
+    "control characters in a name are escaped in the problem",
+  );
   for (const p of problems) {
     assert.ok(!hasControlChars(p.variable + p.reason), `no control chars in ${JSON.stringify(p)}`);
     assert.ok(!p.reason.includes("reboot") && !p.reason.includes("evil") && !p.reason.includes("$(id)"));
@@ -271,8 +350,7 @@ test("checkStat / checkDirStat", () => {
 });
 
 test("ignoredName and byte-wise order", () => {
-  for (const n of ["foo~", "x.dpkg-old", "x.dpkg-dist", "x.dpkg-new", "x.dpkg-tmp", "x.rpmnew", "x.rpmsave", "x.rpmorig",
-    "x.orig", "x.bak", ".x.swp", "x.swp", ".hidden"]) {
+  for (const n of ["foo~", "x.dpkg-old", "x.dpkg-dist", "x.dpkg-new", "x.dpkg-tmp", "x.rpmnew", "x.rpmsave", "x.rpmorig", "x.orig", "x.bak", ".x.swp", "x.swp", ".hidden"]) {
     assert.ok(ignoredName(n), n);
   }
   for (const n of ["01-a", "10-c.sh", "dpkg-thing", "x.original", "bak"]) assert.equal(ignoredName(n), undefined, n);

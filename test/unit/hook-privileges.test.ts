@@ -14,7 +14,13 @@ const ARGV = ["/usr/lib/netevd/build/Release/netevd-hookexec", "-n", "-g", "2000
 
 test("fitExecLimits: one entry at the kernel's MAX_ARG_STRLEN boundary (NAME=, value and NUL)", () => {
   // "JSON=" (5) + value + NUL (1) <= 131072  <=>  value <= 131066 bytes
-  for (const [len, fits] of [[131_065, true], [131_066, true], [131_067, false], [131_070, false], [131_072, false]] as const) {
+  for (const [len, fits] of [
+    [131_065, true],
+    [131_066, true],
+    [131_067, false],
+    [131_070, false],
+    [131_072, false],
+  ] as const) {
     const value = "x".repeat(len);
     assert.equal(envEntryBytes("JSON", value), len + 6);
     const { env, problems } = fitExecLimits({ PATH: HOOK_PATH, JSON: value }, ARGV, 2 * 1024 * 1024);
@@ -35,11 +41,14 @@ test("fitExecLimits: one entry at the kernel's MAX_ARG_STRLEN boundary (NAME=, v
 
 test("fitExecLimits: over the total budget, the largest values go first, the core variables last", () => {
   const env = { PATH: HOOK_PATH, LINK: "eth0", STATE: "routable", A: "a".repeat(60_000), B: "b".repeat(100_000), C: "c".repeat(30_000) };
-  const total = (e: Record<string, string>) => Object.entries(e).reduce((n, [k, v]) => n + envEntryBytes(k, v) + 8, 16) +
-    ARGV.reduce((n, a) => n + Buffer.byteLength(a) + 1 + 8, 0);
+  const total = (e: Record<string, string>) =>
+    Object.entries(e).reduce((n, [k, v]) => n + envEntryBytes(k, v) + 8, 16) + ARGV.reduce((n, a) => n + Buffer.byteLength(a) + 1 + 8, 0);
   const budget = total(env) - 1; // one byte too many
   const r = fitExecLimits(env, ARGV, budget);
-  assert.deepEqual(r.problems.map((p) => p.variable), ["B"]);
+  assert.deepEqual(
+    r.problems.map((p) => p.variable),
+    ["B"],
+  );
   assert.ok(total(r.env) <= budget);
   assert.deepEqual(Object.keys(r.env).sort(), ["A", "C", "LINK", "PATH", "STATE"]);
   // exactly at the budget: nothing dropped
@@ -50,7 +59,8 @@ test("fitExecLimits: over the total budget, the largest values go first, the cor
 });
 
 test("execArgBudget: a quarter of the stack limit, between 128 KiB and 6 MiB", () => {
-  const limits = (v: string) => `Limit                     Soft Limit           Hard Limit           Units\nMax stack size            ${v}              unlimited            bytes\n`;
+  const limits = (v: string) =>
+    `Limit                     Soft Limit           Hard Limit           Units\nMax stack size            ${v}              unlimited            bytes\n`;
   assert.equal(execArgBudget(limits("8388608")), 2 * 1024 * 1024);
   assert.equal(execArgBudget(limits("unlimited")), 6 * 1024 * 1024);
   assert.equal(execArgBudget(limits("65536")), 128 * 1024);
@@ -59,8 +69,21 @@ test("execArgBudget: a quarter of the stack limit, between 128 KiB and 6 MiB", (
 });
 
 const event: NetevdEvent = {
-  schema: "netevd.event.v1", id: "mx0-1", ts: "2026-11-30T10:00:00.000Z", event: "routable", link: "eth0", index: 2,
-  backend: "systemd-networkd", source: "systemd-networkd", state: {}, previous: {}, changed: [], addresses: ["10.0.0.2/24"], gateway: null, dns: [], replay: true,
+  schema: "netevd.event.v1",
+  id: "mx0-1",
+  ts: "2026-11-30T10:00:00.000Z",
+  event: "routable",
+  link: "eth0",
+  index: 2,
+  backend: "systemd-networkd",
+  source: "systemd-networkd",
+  state: {},
+  previous: {},
+  changed: [],
+  addresses: ["10.0.0.2/24"],
+  gateway: null,
+  dns: [],
+  replay: true,
 };
 
 test("checkHookEnv: what buildHookEnv makes passes; anything it could not have made is refused", () => {

@@ -5,7 +5,9 @@ import { SkipRegistry, type HookLogger } from "../../src/actions/hooks/index.js"
 
 function recorder() {
   const lines: string[] = [];
-  const at = (level: string) => (msg: string, f: Record<string, unknown>) => { lines.push(`${level} ${msg} ${String(f.script)}: ${String(f.reason)}`); };
+  const at = (level: string) => (msg: string, f: Record<string, unknown>) => {
+    lines.push(`${level} ${msg} ${String(f.script)}: ${String(f.reason)}`);
+  };
   const log: HookLogger = { info: at("info"), warn: at("warn"), error: at("error"), debug: at("debug") };
   return { log, lines };
 }
@@ -19,7 +21,10 @@ test("each (path, reason) is logged once per registry; the list is the last disc
   a.record({ dir, scripts: [], skipped: [skipped("10-x", "group- and world-writable"), skipped(".hidden", "hidden file")] }, log);
   a.record({ dir, scripts: [], skipped: [skipped("10-x", "group- and world-writable")] }, log);
   assert.deepEqual(lines, ["warn hook skipped 10-x: group- and world-writable", "info hook skipped .hidden: hidden file"]);
-  assert.deepEqual(a.list().map((s) => s.name), ["10-x"]);
+  assert.deepEqual(
+    a.list().map((s) => s.name),
+    ["10-x"],
+  );
   assert.equal(a.has(dir), true);
   // a different reason for the same file is news
   a.record({ dir, scripts: [], skipped: [skipped("10-x", "not executable")] }, log);
@@ -37,14 +42,21 @@ test("two registries share nothing: a second daemon (or test) logs its own skips
   const b = new SkipRegistry();
   b.record(d, log);
   assert.equal(lines.length, 2);
-  assert.deepEqual(b.list().map((s) => s.reason), ["not executable"]);
+  assert.deepEqual(
+    b.list().map((s) => s.reason),
+    ["not executable"],
+  );
 });
 
 test("an unusable directory is listed first, under its own name", () => {
   const r = new SkipRegistry();
   const { log } = recorder();
   r.record({ dir, scripts: [], skipped: [skipped("10-x", "not executable")], dirProblem: "hook directory is group-writable" }, log);
-  assert.deepEqual(r.list().map((s) => [s.name, s.path, s.reason]), [
-    ["routable.d", dir, "hook directory is group-writable"], ["10-x", `${dir}/10-x`, "not executable"],
-  ]);
+  assert.deepEqual(
+    r.list().map((s) => [s.name, s.path, s.reason]),
+    [
+      ["routable.d", dir, "hook directory is group-writable"],
+      ["10-x", `${dir}/10-x`, "not executable"],
+    ],
+  );
 });

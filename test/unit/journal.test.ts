@@ -5,10 +5,18 @@ import { openSync, closeSync, fstatSync } from "node:fs";
 import { fieldName, journalDatagram, stdoutIsJournal } from "../../src/journal.js";
 import { createLogger } from "../../src/log.js";
 
-const parse = (d: string) => Object.fromEntries(d.trimEnd().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+const parse = (d: string) =>
+  Object.fromEntries(
+    d
+      .trimEnd()
+      .split("\n")
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
 
 test("journal datagram: PRIORITY by level, fields as NETEVD_*, newlines cannot forge a field", () => {
-  const d = parse(journalDatagram("warn", "m", { ts: "x", level: "warn", msg: "m", link: "eth0", event: "carrier", capEff: "1000", changed: ["a", "b"], out: "a\nPRIORITY=0" }, "m  link=eth0"));
+  const d = parse(
+    journalDatagram("warn", "m", { ts: "x", level: "warn", msg: "m", link: "eth0", event: "carrier", capEff: "1000", changed: ["a", "b"], out: "a\nPRIORITY=0" }, "m  link=eth0"),
+  );
   assert.equal(d.PRIORITY, "4");
   assert.equal(d.MESSAGE, "m  link=eth0");
   assert.equal(d.NETEVD_LINK, "eth0");
@@ -40,7 +48,19 @@ test("JOURNAL_STREAM counts only when it names stdout's device and inode", () =>
 test("a record the journal refuses goes to stdout with its <N> priority prefix", () => {
   const lines: string[] = [];
   const sent: string[] = [];
-  const log = createLogger({ level: "info", format: "auto", sink: { write: (s) => { lines.push(s); } }, journal: (level, rec) => { sent.push(`${level} ${String(rec.msg)}`); return rec.msg !== "big"; } });
+  const log = createLogger({
+    level: "info",
+    format: "auto",
+    sink: {
+      write: (s) => {
+        lines.push(s);
+      },
+    },
+    journal: (level, rec) => {
+      sent.push(`${level} ${String(rec.msg)}`);
+      return rec.msg !== "big";
+    },
+  });
   log.warn("small", { link: "eth0" });
   log.error("big");
   log.debug("filtered");

@@ -13,20 +13,53 @@ import { ModelStore } from "../../src/state/store.js";
 const log = createLogger({ level: "error", format: "json", sink: { write: () => true } });
 
 const link = (over: Partial<LinkRecord> = {}): LinkRecord => ({
-  index: 2, name: "eth0", flags: 0x11043, carrier: true, up: true, mtu: 1500, operstate: "up", type: 1, ...over,
+  index: 2,
+  name: "eth0",
+  flags: 0x11043,
+  carrier: true,
+  up: true,
+  mtu: 1500,
+  operstate: "up",
+  type: 1,
+  ...over,
 });
 const addr = (address: string, over: Partial<AddressRecord> = {}): AddressRecord => ({
-  family: 4, index: 2, address, prefixlen: 24, scope: 0, flags: 0x80, tentative: false, ...over,
+  family: 4,
+  index: 2,
+  address,
+  prefixlen: 24,
+  scope: 0,
+  flags: 0x80,
+  tentative: false,
+  ...over,
 });
 const route = (over: Partial<RouteRecord> = {}): RouteRecord => ({
-  family: 4, table: 254, dst: "198.51.100.0", dstLen: 24, srcLen: 0, tos: 0, oif: 2, protocol: 4, scope: 0, type: 1, flags: 0, ...over,
+  family: 4,
+  table: 254,
+  dst: "198.51.100.0",
+  dstLen: 24,
+  srcLen: 0,
+  tos: 0,
+  oif: 2,
+  protocol: 4,
+  scope: 0,
+  type: 1,
+  flags: 0,
+  ...over,
 });
 
-interface Deferred<T> { promise: Promise<T>; resolve(v: T): void; reject(e: Error): void }
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(v: T): void;
+  reject(e: Error): void;
+}
 function deferred<T>(): Deferred<T> {
   let resolve!: (v: T) => void;
   let reject!: (e: Error) => void;
-  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej; });
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
   return { promise, resolve, reject };
 }
 
@@ -45,7 +78,10 @@ function fakeKernel() {
     close: () => {},
   };
   const sockets: KernelSockets = {
-    monitor: (o) => { handlers = o; return { readNow: () => {}, close: () => {} }; },
+    monitor: (o) => {
+      handlers = o;
+      return { readNow: () => {}, close: () => {} };
+    },
     requester: () => requester as unknown as RtnlRequester,
   };
   return {
@@ -64,7 +100,9 @@ function source(k: ReturnType<typeof fakeKernel>) {
 }
 
 /** Lets promise callbacks (dump answers, finally()) run. */
-const settle = async () => { for (let i = 0; i < 20; i++) await Promise.resolve(); };
+const settle = async () => {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+};
 
 describe("kernel source", () => {
   beforeEach(() => mock.timers.enable({ apis: ["setTimeout", "Date"] }));
@@ -94,13 +132,20 @@ describe("kernel source", () => {
     await started;
     k.overflow();
     await settle();
-    assert.deepEqual(k.dumps.map((d) => d.kind), ["link"], "dumps run one at a time");
+    assert.deepEqual(
+      k.dumps.map((d) => d.kind),
+      ["link"],
+      "dumps run one at a time",
+    );
     // while the re-dump runs, a notification newer than it arrives: it must wait for the re-dump
     k.notify({ kind: "addr", op: "del", addr: addr("192.0.2.20") });
     assert.equal(s.facts.length, 0);
     const answers: Record<ObjectKind, RtMessage[]> = {
       link: [{ kind: "link", op: "new", link: link({ mtu: 9000 }) }],
-      addr: [{ kind: "addr", op: "new", addr: addr("192.0.2.10") }, { kind: "addr", op: "new", addr: addr("192.0.2.20") }],
+      addr: [
+        { kind: "addr", op: "new", addr: addr("192.0.2.10") },
+        { kind: "addr", op: "new", addr: addr("192.0.2.20") },
+      ],
       route: [{ kind: "route", op: "new", route: route() }],
       rule: [],
     };
@@ -111,9 +156,15 @@ describe("kernel source", () => {
     }
     await settle();
     assert.deepEqual(k.dumps.map((d) => d.kind).sort(), ["addr", "link", "route", "rule"]);
-    assert.deepEqual(s.facts.map((b) => b.map((f) => f.fact)), [["mtu", "address-added"], ["address-removed"]],
-      "one batch of real changes (the unchanged address and route are silent), then the buffered removal");
-    assert.deepEqual([...s.src.model.addrs.values()].map((a) => a.address), ["192.0.2.10"]);
+    assert.deepEqual(
+      s.facts.map((b) => b.map((f) => f.fact)),
+      [["mtu", "address-added"], ["address-removed"]],
+      "one batch of real changes (the unchanged address and route are silent), then the buffered removal",
+    );
+    assert.deepEqual(
+      [...s.src.model.addrs.values()].map((a) => a.address),
+      ["192.0.2.10"],
+    );
     assert.equal(s.src.stats.resyncs, 1);
     s.src.close();
   });
@@ -131,7 +182,11 @@ describe("kernel source", () => {
       k.dumps[i]?.answer.resolve([]);
     }
     await Promise.all([first, ...more]);
-    assert.deepEqual(k.dumps.map((d) => d.kind), ["route", "rule", "route"], "the first, then one run for everything asked meanwhile");
+    assert.deepEqual(
+      k.dumps.map((d) => d.kind),
+      ["route", "rule", "route"],
+      "the first, then one run for everything asked meanwhile",
+    );
     assert.equal(s.src.stats.resyncs, 2);
     s.src.close();
   });
@@ -147,10 +202,17 @@ describe("kernel source", () => {
     mock.timers.tick(19);
     assert.equal(k.dumps.length, 0, "not before 20 ms");
     mock.timers.tick(1);
-    assert.deepEqual(k.dumps.map((d) => d.kind), ["route"]);
+    assert.deepEqual(
+      k.dumps.map((d) => d.kind),
+      ["route"],
+    );
     k.dumps[0]!.answer.resolve([]);
     await settle();
-    assert.deepEqual(s.facts.at(-1)?.map((f) => f.fact), ["route-removed"], "the route the kernel dropped silently is reported");
+    assert.deepEqual(
+      s.facts.at(-1)?.map((f) => f.fact),
+      ["route-removed"],
+      "the route the kernel dropped silently is reported",
+    );
     // a flood: a link goes down every 10 ms for 400 ms; the re-read waits for quiet, but not past 250 ms
     const eth3 = (up: boolean) => link({ index: 3, name: "eth3", up, flags: up ? 0x11043 : 0x1000, carrier: up, operstate: up ? "up" : "down" });
     for (let t = 0; t < 400; t += 10) {
@@ -174,8 +236,10 @@ describe("kernel source", () => {
     const s = source(k);
     const started = s.src.start();
     k.full.resolve({
-      links: [link()], addrs: [addr("192.0.2.10"), addr("192.0.2.11")],
-      routes: [route({ prefsrc: "192.0.2.10" })], rules: [],
+      links: [link()],
+      addrs: [addr("192.0.2.10"), addr("192.0.2.11")],
+      routes: [route({ prefsrc: "192.0.2.10" })],
+      rules: [],
     });
     await started;
     k.notify({ kind: "addr", op: "del", addr: addr("192.0.2.11") });
@@ -183,7 +247,10 @@ describe("kernel source", () => {
     assert.equal(k.dumps.length, 0, "no route used 192.0.2.11");
     k.notify({ kind: "addr", op: "del", addr: addr("192.0.2.10") });
     mock.timers.tick(20);
-    assert.deepEqual(k.dumps.map((d) => d.kind), ["route"]);
+    assert.deepEqual(
+      k.dumps.map((d) => d.kind),
+      ["route"],
+    );
     s.src.close();
   });
 
@@ -201,7 +268,10 @@ describe("kernel source", () => {
     assert.equal(src.model, model, "one model object for everyone");
     assert.equal(model.backend.get(2)?.fields.OperationalState, "routable");
     const resync = src.resync(["link", "addr", "route", "rule"]);
-    for (let i = 0; i < 4; i++) { await settle(); k.dumps[i]?.answer.resolve(i === 0 ? [{ kind: "link", op: "new", link: link() }] : []); }
+    for (let i = 0; i < 4; i++) {
+      await settle();
+      k.dumps[i]?.answer.resolve(i === 0 ? [{ kind: "link", op: "new", link: link() }] : []);
+    }
     await resync;
     assert.equal(model.backend.get(2)?.fields.OperationalState, "routable", "a re-dump knows nothing of backends and leaves them");
     assert.equal(model.manager.OperationalState, "routable");

@@ -44,14 +44,21 @@ test("a real dhclient lease: every field, times in UTC", () => {
   assert.equal(l.expire, Date.UTC(2026, 10, 28, 22, 39, 47));
   assert.equal(l.line, 1);
   assert.deepEqual(leaseFields(l), {
-    DHCP_ADDRESS: "10.77.0.50", DHCP_SUBNET_MASK: "255.255.255.0", DHCP_GATEWAY: "10.77.0.1", DHCP_DNS: "10.77.0.1",
-    DHCP_DOMAIN: "lab.test corp.test", DHCP_HOSTNAME: "labclient", DHCP_LEASE_EXPIRY: "2026-11-28T22:39:47Z",
+    DHCP_ADDRESS: "10.77.0.50",
+    DHCP_SUBNET_MASK: "255.255.255.0",
+    DHCP_GATEWAY: "10.77.0.1",
+    DHCP_DNS: "10.77.0.1",
+    DHCP_DOMAIN: "lab.test corp.test",
+    DHCP_HOSTNAME: "labclient",
+    DHCP_LEASE_EXPIRY: "2026-11-28T22:39:47Z",
   });
 });
 
 test("the last block per interface is current; other interfaces and lease6/default-duid are kept apart", () => {
-  const text = `default-duid "\\000\\001\\000\\001+\\223\\033\\021\\002NV\\000\\000\\002";\n` +
-    block({ dns: "10.77.0.1" }) + block({ iface: "eth1", addr: "192.0.2.7" }) +
+  const text =
+    `default-duid "\\000\\001\\000\\001+\\223\\033\\021\\002NV\\000\\000\\002";\n` +
+    block({ dns: "10.77.0.1" }) +
+    block({ iface: "eth1", addr: "192.0.2.7" }) +
     `lease6 {\n  interface "lab0";\n  ia-na 00:00:00:01 {\n    starts 1764369000;\n    iaaddr 2001:db8::5 {\n      starts 1764369000;\n    }\n  }\n}\n` +
     block({ dns: "10.77.0.1,10.77.0.2" });
   const r = parseLeases(text);
@@ -128,7 +135,10 @@ lease {
   assert.equal(r.leases.get("eth1")!.hostName, undefined);
   assert.deepEqual(r.leases.get("eth1")!.domainName, []);
   assert.equal(r.leases.get("eth2")!.hostName, undefined);
-  assert.deepEqual(r.problems.map((p) => p.line), [5, 6, 7, 8, 9, 15, 16, 21]);
+  assert.deepEqual(
+    r.problems.map((p) => p.line),
+    [5, 6, 7, 8, 9, 15, 16, 21],
+  );
   for (const p of r.problems) {
     assert.ok(!p.reason.includes("reboot") && !p.reason.includes("$(") && !p.reason.includes("aaaa"), p.reason);
   }
@@ -136,7 +146,8 @@ lease {
 
 test("malformed blocks are rejected with their line; the blocks around them still count", () => {
   const garbage = "\u0000\u00ff\u0013binary{}\u0089;\n\u0001\u0002\n";
-  const text = block({ dns: "10.77.0.1" }) +
+  const text =
+    block({ dns: "10.77.0.1" }) +
     // truncated: the next block starts before this one is closed
     `lease {\n  interface "lab0";\n  fixed-address 10.77.0.66;\n` +
     garbage +
@@ -163,7 +174,11 @@ test("malformed blocks are rejected with their line; the blocks around them stil
     lineOf("10.77.0.102") - 1, // no interface
     lineOf("binary", lineOf("10.77.0.102")), // garbage outside a block
   ];
-  assert.deepEqual(r.problems.map((p) => p.line), expected, JSON.stringify(r.problems));
+  assert.deepEqual(
+    r.problems.map((p) => p.line),
+    expected,
+    JSON.stringify(r.problems),
+  );
   assert.equal(r.incomplete, false);
 });
 
@@ -199,7 +214,7 @@ test("one over-long option is dropped with a reason; the rest of the lease is us
 });
 
 test("a problem's key names its content, not its line: the same bad option in a later block has the same key", () => {
-  const bad = `  option domain-search ${"\"x.test.\", ".repeat(500)}"y.test.";\n`;
+  const bad = `  option domain-search ${'"x.test.", '.repeat(500)}"y.test.";\n`;
   const one = parseLeases(block({ extra: bad }));
   const two = parseLeases(block({ addr: "10.77.0.51" }) + block({ extra: bad }));
   assert.equal(one.problems.length, 1);

@@ -5,20 +5,33 @@ import type { LinkRecord } from "../../src/netlink/types.js";
 import { ModelStore } from "../../src/state/store.js";
 
 const link = (over: Partial<LinkRecord> = {}): LinkRecord => ({
-  index: 2, name: "eth0", flags: 0x11043, carrier: true, up: true, mtu: 1500, operstate: "up", type: 1, ...over,
+  index: 2,
+  name: "eth0",
+  flags: 0x11043,
+  carrier: true,
+  up: true,
+  mtu: 1500,
+  operstate: "up",
+  type: 1,
+  ...over,
 });
 
 test("a kernel re-dump replaces only the kinds re-read and reports only real changes", () => {
   const s = new ModelStore();
   const m = s.model;
   s.loadKernel({
-    links: [link()], addrs: [], routes: [],
+    links: [link()],
+    addrs: [],
+    routes: [],
     rules: [{ family: 4, priority: 32766, table: 254, srcLen: 0, dstLen: 0, tos: 0, action: 1, protocol: 2, flags: 0 }],
   });
   s.backendState("NetworkManager", 2, { NMDeviceState: "100" }, "eth0");
   const rules = m.rules;
   const fresh = new Map([[2, link({ mtu: 9000 })]]);
-  assert.deepEqual(s.replaceKernel({ links: fresh }).map((f) => f.fact), ["mtu"]);
+  assert.deepEqual(
+    s.replaceKernel({ links: fresh }).map((f) => f.fact),
+    ["mtu"],
+  );
   assert.equal(s.model, m, "the same model object");
   assert.equal(m.links, fresh);
   assert.equal(m.rules, rules, "kinds not re-read keep their maps");

@@ -4,16 +4,53 @@ import type { AddressRecord, LinkRecord, RouteRecord, RuleRecord } from "../../s
 import { applyMessage, diffModels, emptyModel, linkByName, modelFrom, type Fact } from "../../src/state/model.js";
 
 const link = (over: Partial<LinkRecord> = {}): LinkRecord => ({
-  index: 2, name: "eth0", flags: 0x11043, carrier: true, up: true, mtu: 1500, operstate: "up", mac: "02:00:00:00:00:01", type: 1, ...over,
+  index: 2,
+  name: "eth0",
+  flags: 0x11043,
+  carrier: true,
+  up: true,
+  mtu: 1500,
+  operstate: "up",
+  mac: "02:00:00:00:00:01",
+  type: 1,
+  ...over,
 });
 const addr = (over: Partial<AddressRecord> = {}): AddressRecord => ({
-  family: 4, index: 2, address: "192.0.2.10", prefixlen: 24, scope: 0, flags: 0x80, tentative: false, ...over,
+  family: 4,
+  index: 2,
+  address: "192.0.2.10",
+  prefixlen: 24,
+  scope: 0,
+  flags: 0x80,
+  tentative: false,
+  ...over,
 });
 const route = (over: Partial<RouteRecord> = {}): RouteRecord => ({
-  family: 4, table: 254, dstLen: 0, srcLen: 0, tos: 0, gateway: "192.0.2.1", oif: 2, protocol: 3, scope: 0, type: 1, flags: 0, ...over,
+  family: 4,
+  table: 254,
+  dstLen: 0,
+  srcLen: 0,
+  tos: 0,
+  gateway: "192.0.2.1",
+  oif: 2,
+  protocol: 3,
+  scope: 0,
+  type: 1,
+  flags: 0,
+  ...over,
 });
 const rule = (over: Partial<RuleRecord> = {}): RuleRecord => ({
-  family: 4, priority: 32765, table: 202, src: "192.0.2.10", srcLen: 32, dstLen: 0, tos: 0, action: 1, protocol: 110, flags: 0, ...over,
+  family: 4,
+  priority: 32765,
+  table: 202,
+  src: "192.0.2.10",
+  srcLen: 32,
+  dstLen: 0,
+  tos: 0,
+  action: 1,
+  protocol: 110,
+  flags: 0,
+  ...over,
 });
 const kinds = (fs: Fact[]) => fs.map((f) => f.fact);
 
@@ -24,7 +61,10 @@ test("link lifecycle facts", () => {
   const same = applyMessage(m, { kind: "link", op: "new", link: link() });
   assert.deepEqual(same, [], "an identical RTM_NEWLINK is no fact");
   const mtu = applyMessage(m, { kind: "link", op: "new", link: link({ mtu: 9000 }) });
-  assert.deepEqual(mtu.map((f) => (f.fact === "mtu" ? [f.link.mtu, f.previous] : f.fact)), [[9000, 1500]]);
+  assert.deepEqual(
+    mtu.map((f) => (f.fact === "mtu" ? [f.link.mtu, f.previous] : f.fact)),
+    [[9000, 1500]],
+  );
   const ren = applyMessage(m, { kind: "link", op: "new", link: link({ name: "wan0", mtu: 9000 }) });
   assert.equal(ren[0]!.fact, "link-renamed");
   const r0 = ren[0]!;
@@ -75,9 +115,7 @@ test("diffModels reports only real changes (resync after overflow)", () => {
     routes: [],
     rules: [rule()],
   });
-  assert.deepEqual(kinds(diffModels(a, b)), [
-    "carrier-down", "operstate", "link-added", "address-removed", "address-added", "route-removed", "link-removed",
-  ]);
+  assert.deepEqual(kinds(diffModels(a, b)), ["carrier-down", "operstate", "link-added", "address-removed", "address-added", "route-removed", "link-removed"]);
 });
 
 test("linkByName follows renames", () => {

@@ -90,19 +90,66 @@ test("dump-link: exact link records (flags, IFF_LOWER_UP carrier, operstate, mac
   const got = links(msgs(readHex("dump-link.hex").batches));
   const BMU = C.IFF_BROADCAST | C.IFF_MULTICAST;
   const expected: LinkRecord[] = [
-    { index: 1, name: "lo", flags: C.IFF_UP | C.IFF_LOOPBACK | C.IFF_RUNNING | C.IFF_LOWER_UP, carrier: true, up: true, mtu: 65536, operstate: "unknown", type: C.ARPHRD_LOOPBACK, mac: "00:00:00:00:00:00" },
-    { index: 2, name: "v1", flags: BMU | C.IFF_UP | C.IFF_RUNNING | C.IFF_LOWER_UP, carrier: true, up: true, mtu: 1500, operstate: "up", type: 1, mac: "02:00:00:00:00:02", kind: "veth", master: 6 },
-    { index: 3, name: "v0", flags: BMU | C.IFF_UP | C.IFF_RUNNING | C.IFF_LOWER_UP, carrier: true, up: true, mtu: 1400, operstate: "up", type: 1, mac: "02:00:00:00:00:01", kind: "veth" },
+    {
+      index: 1,
+      name: "lo",
+      flags: C.IFF_UP | C.IFF_LOOPBACK | C.IFF_RUNNING | C.IFF_LOWER_UP,
+      carrier: true,
+      up: true,
+      mtu: 65536,
+      operstate: "unknown",
+      type: C.ARPHRD_LOOPBACK,
+      mac: "00:00:00:00:00:00",
+    },
+    {
+      index: 2,
+      name: "v1",
+      flags: BMU | C.IFF_UP | C.IFF_RUNNING | C.IFF_LOWER_UP,
+      carrier: true,
+      up: true,
+      mtu: 1500,
+      operstate: "up",
+      type: 1,
+      mac: "02:00:00:00:00:02",
+      kind: "veth",
+      master: 6,
+    },
+    {
+      index: 3,
+      name: "v0",
+      flags: BMU | C.IFF_UP | C.IFF_RUNNING | C.IFF_LOWER_UP,
+      carrier: true,
+      up: true,
+      mtu: 1400,
+      operstate: "up",
+      type: 1,
+      mac: "02:00:00:00:00:01",
+      kind: "veth",
+    },
     { index: 4, name: "v3", flags: BMU, carrier: false, up: false, mtu: 1500, operstate: "down", type: 1, mac: "02:00:00:00:00:04", kind: "veth" },
     { index: 5, name: "v2", flags: BMU | C.IFF_UP, carrier: false, up: true, mtu: 1500, operstate: "lowerlayerdown", type: 1, mac: "02:00:00:00:00:03", kind: "veth" },
-    { index: 6, name: "br0", flags: BMU | C.IFF_UP | C.IFF_RUNNING | C.IFF_LOWER_UP, carrier: true, up: true, mtu: 1500, operstate: "up", type: 1, mac: "02:00:00:00:00:05", kind: "bridge" },
+    {
+      index: 6,
+      name: "br0",
+      flags: BMU | C.IFF_UP | C.IFF_RUNNING | C.IFF_LOWER_UP,
+      carrier: true,
+      up: true,
+      mtu: 1500,
+      operstate: "up",
+      type: 1,
+      mac: "02:00:00:00:00:05",
+      kind: "bridge",
+    },
   ];
   assert.deepEqual(got, expected);
 });
 
 test("dump-link agrees with `ip -j -d link show`", () => {
   const got = links(msgs(readHex("dump-link.hex").batches));
-  const ipl = readJson<{ ifindex: number; ifname: string; mtu: number; operstate: string; address?: string; flags: string[]; master?: string; linkinfo?: { info_kind?: string } }[]>("ip-link.json");
+  const ipl =
+    readJson<{ ifindex: number; ifname: string; mtu: number; operstate: string; address?: string; flags: string[]; master?: string; linkinfo?: { info_kind?: string } }[]>(
+      "ip-link.json",
+    );
   assert.equal(got.length, ipl.length);
   for (const j of ipl) {
     const l = got.find((x) => x.index === j.ifindex);
@@ -138,7 +185,10 @@ test("dump-addr: exact address records (IPv4 label and peer, IPv6 nodad/tentativ
 
 test("dump-addr agrees with `ip -j addr show`", () => {
   const got = addrs(msgs(readHex("dump-addr.hex").batches));
-  const ipa = readJson<{ ifindex: number; addr_info: { family: string; local: string; address?: string; prefixlen: number; scope: string; label?: string; tentative?: boolean }[] }[]>("ip-addr.json");
+  const ipa =
+    readJson<{ ifindex: number; addr_info: { family: string; local: string; address?: string; prefixlen: number; scope: string; label?: string; tentative?: boolean }[] }[]>(
+      "ip-addr.json",
+    );
   let n = 0;
   for (const link of ipa) {
     for (const a of link.addr_info) {
@@ -164,28 +214,112 @@ test("dump-route: selected records (tables > 255, proto 110, metric, gateway, mu
     return m[0] as RouteRecord;
   };
   const base = { srcLen: 0, tos: 0, flags: 0 };
-  assert.deepEqual(find((r) => r.family === 4 && r.table === 1234 && r.dstLen === 0), {
-    ...base, family: 4, table: 1234, dstLen: 0, protocol: 110, scope: 0, type: C.RTN_UNICAST, priority: 50, gateway: "192.0.2.254", oif: 3,
-  });
-  assert.deepEqual(find((r) => r.dst === "10.20.0.0"), {
-    ...base, family: 4, table: 1234, dst: "10.20.0.0", dstLen: 16, protocol: 110, scope: C.RT_SCOPE_LINK, type: 1, prefsrc: "192.0.2.1", oif: 3,
-  });
+  assert.deepEqual(
+    find((r) => r.family === 4 && r.table === 1234 && r.dstLen === 0),
+    {
+      ...base,
+      family: 4,
+      table: 1234,
+      dstLen: 0,
+      protocol: 110,
+      scope: 0,
+      type: C.RTN_UNICAST,
+      priority: 50,
+      gateway: "192.0.2.254",
+      oif: 3,
+    },
+  );
+  assert.deepEqual(
+    find((r) => r.dst === "10.20.0.0"),
+    {
+      ...base,
+      family: 4,
+      table: 1234,
+      dst: "10.20.0.0",
+      dstLen: 16,
+      protocol: 110,
+      scope: C.RT_SCOPE_LINK,
+      type: 1,
+      prefsrc: "192.0.2.1",
+      oif: 3,
+    },
+  );
   // multipath: the first nexthop (via 192.0.2.253) stands for the route
-  assert.deepEqual(find((r) => r.dst === "10.30.0.0"), {
-    ...base, family: 4, table: 1234, dst: "10.30.0.0", dstLen: 16, protocol: 110, scope: 0, type: 1, gateway: "192.0.2.253", oif: 3,
-  });
-  assert.deepEqual(find((r) => r.dst === "10.99.0.0"), {
-    ...base, family: 4, table: 300, dst: "10.99.0.0", dstLen: 16, protocol: C.RTPROT_BOOT, scope: 0, type: C.RTN_BLACKHOLE,
-  });
-  assert.deepEqual(find((r) => r.dst === "203.0.113.0"), {
-    ...base, family: 4, table: C.RT_TABLE_MAIN, dst: "203.0.113.0", dstLen: 24, protocol: C.RTPROT_STATIC, scope: 0, type: 1, priority: 100, gateway: "192.0.2.254", oif: 3,
-  });
-  assert.deepEqual(find((r) => r.family === 6 && r.table === 1234), {
-    ...base, family: 6, table: 1234, dst: "2001:db8:100::", dstLen: 48, protocol: 110, scope: 0, type: 1, priority: 1024, gateway: "2001:db8::ff", oif: 3,
-  });
-  assert.deepEqual(find((r) => r.family === 6 && r.table === 300), {
-    ...base, family: 6, table: 300, dstLen: 0, protocol: C.RTPROT_STATIC, scope: 0, type: 1, priority: 1024, gateway: "fe80::1", oif: 3,
-  });
+  assert.deepEqual(
+    find((r) => r.dst === "10.30.0.0"),
+    {
+      ...base,
+      family: 4,
+      table: 1234,
+      dst: "10.30.0.0",
+      dstLen: 16,
+      protocol: 110,
+      scope: 0,
+      type: 1,
+      gateway: "192.0.2.253",
+      oif: 3,
+    },
+  );
+  assert.deepEqual(
+    find((r) => r.dst === "10.99.0.0"),
+    {
+      ...base,
+      family: 4,
+      table: 300,
+      dst: "10.99.0.0",
+      dstLen: 16,
+      protocol: C.RTPROT_BOOT,
+      scope: 0,
+      type: C.RTN_BLACKHOLE,
+    },
+  );
+  assert.deepEqual(
+    find((r) => r.dst === "203.0.113.0"),
+    {
+      ...base,
+      family: 4,
+      table: C.RT_TABLE_MAIN,
+      dst: "203.0.113.0",
+      dstLen: 24,
+      protocol: C.RTPROT_STATIC,
+      scope: 0,
+      type: 1,
+      priority: 100,
+      gateway: "192.0.2.254",
+      oif: 3,
+    },
+  );
+  assert.deepEqual(
+    find((r) => r.family === 6 && r.table === 1234),
+    {
+      ...base,
+      family: 6,
+      table: 1234,
+      dst: "2001:db8:100::",
+      dstLen: 48,
+      protocol: 110,
+      scope: 0,
+      type: 1,
+      priority: 1024,
+      gateway: "2001:db8::ff",
+      oif: 3,
+    },
+  );
+  assert.deepEqual(
+    find((r) => r.family === 6 && r.table === 300),
+    {
+      ...base,
+      family: 6,
+      table: 300,
+      dstLen: 0,
+      protocol: C.RTPROT_STATIC,
+      scope: 0,
+      type: 1,
+      priority: 1024,
+      gateway: "fe80::1",
+      oif: 3,
+    },
+  );
   // RTNH_F_LINKDOWN on the route of the link without carrier
   assert.equal(find((r) => r.dst === "2001:db8:0:1::").flags, C.RTNH_F_LINKDOWN);
   assert.equal(got.length, 32);
@@ -209,11 +343,15 @@ test("dump-route agrees with `ip -N -j route show table all` (IPv4 and IPv6)", (
   const ifindex = new Map(readJson<{ ifindex: number; ifname: string }[]>("ip-link.json").map((l) => [l.ifname, l.ifindex]));
   const TYPES: Record<string, number> = { unicast: 1, local: 2, broadcast: 3, multicast: 5, blackhole: 6 };
   let n = 0;
-  for (const [family, file] of [[4, "ip-route4.json"], [6, "ip-route6.json"]] as const) {
+  for (const [family, file] of [
+    [4, "ip-route4.json"],
+    [6, "ip-route6.json"],
+  ] as const) {
     for (const j of readJson<IpRoute[]>(file)) {
       n++;
       const typeNum = j.type === undefined ? 1 : (TYPES[j.type] ?? Number(j.type));
-      const [dst, len] = j.dst === "default" ? [undefined, family === 4 ? 0 : 0] : j.dst.includes("/") ? [j.dst.split("/")[0], Number(j.dst.split("/")[1])] : [j.dst, family === 4 ? 32 : 128];
+      const [dst, len] =
+        j.dst === "default" ? [undefined, family === 4 ? 0 : 0] : j.dst.includes("/") ? [j.dst.split("/")[0], Number(j.dst.split("/")[1])] : [j.dst, family === 4 ? 32 : 128];
       const table = j.table === undefined ? 254 : Number(j.table);
       const oif = j.dev ? ifindex.get(j.dev) : j.nexthops ? ifindex.get(j.nexthops[0]?.dev ?? "") : undefined;
       const cands = got.filter((r) => r.family === family && r.dst === dst && r.dstLen === len && r.table === table && r.type === typeNum && r.oif === oif);
@@ -247,8 +385,23 @@ test("dump-rule: exact records and agreement with `ip -N -j rule show`; other fa
     { ...base, family: 6, priority: 300, table: C.RT_TABLE_MAIN, protocol: 0, oifname: "v0" },
     { ...base, family: 6, priority: 32766, table: C.RT_TABLE_MAIN, protocol: C.RTPROT_KERNEL },
   ]);
-  type IpRule = { priority: number; src: string; srclen?: number; dst?: string; dstlen?: number; table: string; protocol?: string; iif?: string; oif?: string; fwmark?: string; fwmask?: string };
-  for (const [family, file] of [[4, "ip-rule4.json"], [6, "ip-rule6.json"]] as const) {
+  type IpRule = {
+    priority: number;
+    src: string;
+    srclen?: number;
+    dst?: string;
+    dstlen?: number;
+    table: string;
+    protocol?: string;
+    iif?: string;
+    oif?: string;
+    fwmark?: string;
+    fwmask?: string;
+  };
+  for (const [family, file] of [
+    [4, "ip-rule4.json"],
+    [6, "ip-rule6.json"],
+  ] as const) {
     const ipr = readJson<IpRule[]>(file);
     const mine: RuleRecord[] = got.filter((r) => r.family === family);
     assert.equal(mine.length, ipr.length);
@@ -282,17 +435,26 @@ test("notify-links: new links, carrier coming up, master, mtu; AF_BRIDGE message
   const all = decodeAll(f.batches);
   assert.ok(all.every((d) => d.type === "msg" || d.type === "ignored"));
   const created = links(msgs(section(f, "ip link add v0")));
-  assert.deepEqual(created.map((l) => [l.index, l.name, l.kind, l.up, l.carrier, l.operstate]), [
-    [2, "v1", "veth", false, false, "down"],
-    [3, "v0", "veth", false, false, "down"],
-  ]);
+  assert.deepEqual(
+    created.map((l) => [l.index, l.name, l.kind, l.up, l.carrier, l.operstate]),
+    [
+      [2, "v1", "veth", false, false, "down"],
+      [3, "v0", "veth", false, false, "down"],
+    ],
+  );
   const enslave = decodeAll(section(f, "ip link set v1 master br0"));
-  assert.ok(enslave.some((d) => d.type === "ignored"), "the AF_BRIDGE RTM_NEWLINK is ignored");
+  assert.ok(
+    enslave.some((d) => d.type === "ignored"),
+    "the AF_BRIDGE RTM_NEWLINK is ignored",
+  );
   assert.ok(links(msgs(section(f, "ip link set v1 master br0"))).some((l) => l.name === "v1" && l.master === 6));
   // v0 up while v1 is down: up but no carrier; then v1 up: both get IFF_LOWER_UP
   // (sections are filtered by link: asynchronous kernel work, e.g. the bridge coming up, may land anywhere)
   const v0up = links(msgs(section(f, "ip link set v0 up"))).filter((l) => l.name === "v0");
-  assert.deepEqual(v0up.map((l) => [l.name, l.up, l.carrier, l.operstate]), [["v0", true, false, "lowerlayerdown"]]);
+  assert.deepEqual(
+    v0up.map((l) => [l.name, l.up, l.carrier, l.operstate]),
+    [["v0", true, false, "lowerlayerdown"]],
+  );
   const v1up = links(msgs(section(f, "ip link set v1 up")));
   const lastV0 = v1up.filter((l) => l.name === "v0").at(-1);
   assert.equal(lastV0?.carrier, true);
@@ -302,7 +464,10 @@ test("notify-links: new links, carrier coming up, master, mtu; AF_BRIDGE message
   const kinds = msgs(section(f, "ip link set v1 up")).map((m) => m.kind);
   assert.ok(kinds.includes("route") && kinds.includes("link"));
   const mtu = links(msgs(section(f, "ip link set v0 mtu 1400"))).filter((l) => l.name === "v0");
-  assert.deepEqual(mtu.map((l) => [l.name, l.mtu]), [["v0", 1400]]);
+  assert.deepEqual(
+    mtu.map((l) => [l.name, l.mtu]),
+    [["v0", 1400]],
+  );
   // with carrier, the IPv6 link-local addresses appear (DAD is off on v0/v1/br0: not tentative)
   const ll = addrs(msgs(f.batches)).map((a) => [a.index, a.address, a.scope, a.tentative]);
   assert.deepEqual(ll.sort(), [
@@ -330,15 +495,16 @@ test("notify-addrs: IPv4 label/peer, IPv6 nodad vs tentative, IPv6 peer", () => 
   assert.equal(p6?.peer, "fd00::2");
   // adding an IPv4 address also announces its local/broadcast and prefix routes, in kernel order
   const v4 = msgs(section(f, "ip addr add 192.0.2.1/24")).filter((m) => (m.kind === "addr" && m.addr.family === 4) || (m.kind === "route" && m.route.family === 4));
-  assert.deepEqual(v4.map((m) => m.kind), ["addr", "route", "route", "route"]);
+  assert.deepEqual(
+    v4.map((m) => m.kind),
+    ["addr", "route", "route", "route"],
+  );
 });
 
 test("notify-routes and notify-rules: NEW with tables > 255 and protocol", () => {
   const r = readHex("notify-routes.hex");
   const def = routes(msgs(section(r, "ip route add default")));
-  assert.deepEqual(def, [
-    { family: 4, table: 1234, dstLen: 0, srcLen: 0, tos: 0, protocol: 110, scope: 0, type: 1, flags: 0, priority: 50, gateway: "192.0.2.254", oif: 3 },
-  ]);
+  assert.deepEqual(def, [{ family: 4, table: 1234, dstLen: 0, srcLen: 0, tos: 0, protocol: 110, scope: 0, type: 1, flags: 0, priority: 50, gateway: "192.0.2.254", oif: 3 }]);
   const mp = routes(msgs(section(r, "ip route add 10.30.0.0/16")));
   assert.equal(mp[0]?.gateway, "192.0.2.253");
   const v6 = routes(msgs(section(r, "ip -6 route add default")))[0];
@@ -348,12 +514,15 @@ test("notify-routes and notify-rules: NEW with tables > 255 and protocol", () =>
 
   const u = readHex("notify-rules.hex");
   const all = rules(msgs(u.batches));
-  assert.deepEqual(all.map((x) => [x.family, x.priority, x.table, x.protocol]), [
-    [4, 100, 1234, 110],
-    [4, 200, 300, 0],
-    [6, 100, 1234, 110],
-    [6, 300, 254, 0],
-  ]);
+  assert.deepEqual(
+    all.map((x) => [x.family, x.priority, x.table, x.protocol]),
+    [
+      [4, 100, 1234, 110],
+      [4, 200, 300, 0],
+      [6, 100, 1234, 110],
+      [6, 300, 254, 0],
+    ],
+  );
 });
 
 test("notify-deletes: DEL messages; leaving a bridge is not a link deletion", () => {
@@ -363,17 +532,34 @@ test("notify-deletes: DEL messages; leaving a bridge is not a link deletion", ()
       .filter((m) => !(m.kind === "link" && m.link.name === "br0"))
       .map((m) => `${m.op} ${m.kind}`);
   assert.deepEqual(op("ip rule del priority 100"), ["del rule"]);
-  assert.deepEqual(rules(msgs(section(f, "ip -6 rule del"))).map((x) => [x.family, x.priority, x.table, x.protocol, x.src]), [[6, 100, 1234, 110, "2001:db8::"]]);
-  assert.deepEqual(routes(msgs(section(f, "ip route del default"))).map((x) => [x.table, x.gateway, x.protocol]), [[1234, "192.0.2.254", 110]]);
+  assert.deepEqual(
+    rules(msgs(section(f, "ip -6 rule del"))).map((x) => [x.family, x.priority, x.table, x.protocol, x.src]),
+    [[6, 100, 1234, 110, "2001:db8::"]],
+  );
+  assert.deepEqual(
+    routes(msgs(section(f, "ip route del default"))).map((x) => [x.table, x.gateway, x.protocol]),
+    [[1234, "192.0.2.254", 110]],
+  );
   assert.deepEqual(op("ip addr del 192.0.2.1/24"), ["del addr", "del route", "del route", "del route"]);
   assert.equal(addrs(msgs(section(f, "ip -6 addr del")))[0]?.address, "2001:db8::1");
   // nomaster: the kernel sends RTM_DELLINK with ifi_family AF_BRIDGE; it must not read as "v1 deleted"
   const nomaster = decodeAll(section(f, "ip link set v1 nomaster"));
   assert.ok(nomaster.some((d) => d.type === "ignored" && d.nlType === C.RTM_DELLINK));
   assert.ok(!op("ip link set v1 nomaster").includes("del link"));
-  assert.equal(links(msgs(section(f, "ip link set v1 nomaster"))).filter((l) => l.name === "v1").at(-1)?.master, undefined);
+  assert.equal(
+    links(msgs(section(f, "ip link set v1 nomaster")))
+      .filter((l) => l.name === "v1")
+      .at(-1)?.master,
+    undefined,
+  );
   const del = msgs(section(f, "ip link del v2")).filter((m) => m.op === "del" && m.kind === "link");
-  assert.deepEqual(del.map((m) => (m.kind === "link" ? [m.link.index, m.link.name] : [])), [[5, "v2"], [4, "v3"]]);
+  assert.deepEqual(
+    del.map((m) => (m.kind === "link" ? [m.link.index, m.link.name] : [])),
+    [
+      [5, "v2"],
+      [4, "v3"],
+    ],
+  );
 });
 
 test("concatenated batches decode like the batches one by one", () => {
@@ -452,8 +638,15 @@ test("NLMSG_ERROR without NETLINK_CAP_ACK (request echoed) and with ext-ack offs
   done.writeInt32LE(-16, 16); // EBUSY
   const [e, d] = decodeMessages(Buffer.concat([m, done]));
   assert.deepEqual(e, {
-    nlType: C.NLMSG_ERROR, flags: C.NLM_F_ACK_TLVS, seq: 77, pid: 1234, type: "error", error: 100,
-    requestType: C.RTM_NEWROUTE, extAckMsg: "Nexthop device is not up", extAckOffset: 36,
+    nlType: C.NLMSG_ERROR,
+    flags: C.NLM_F_ACK_TLVS,
+    seq: 77,
+    pid: 1234,
+    type: "error",
+    error: 100,
+    requestType: C.RTM_NEWROUTE,
+    extAckMsg: "Nexthop device is not up",
+    extAckOffset: 36,
   });
   assert.deepEqual(d, { nlType: C.NLMSG_DONE, flags: C.NLM_F_MULTI, seq: 78, pid: 0, type: "done", done: true, dumpErrno: 16 });
 });
@@ -474,7 +667,11 @@ test("encodeDumpRequest: header, flags, family and fixed header per kind", () =>
     ["rule", C.RTM_GETRULE, 16 + 12],
   ] as const;
   for (const [kind, type, len] of cases) {
-    for (const [fam, af] of [[0, 0], [4, 2], [6, 10]] as const) {
+    for (const [fam, af] of [
+      [0, 0],
+      [4, 2],
+      [6, 10],
+    ] as const) {
       const b = encodeDumpRequest(kind, fam, 0xfffffff0);
       assert.equal(b.length, len);
       assert.equal(b.readUInt32LE(0), len);
@@ -492,12 +689,30 @@ test("encodeDumpRequest: header, flags, family and fixed header per kind", () =>
 
 test("encodeRoute → decode round trip (IPv4/IPv6, table > 255, defaults, flags)", () => {
   const specs: [RouteSpec, Partial<RouteRecord>][] = [
-    [{ family: 4, table: 1234, dst: "10.1.0.0", dstLen: 16, gateway: "192.0.2.1", oif: 3, priority: 10, protocol: 110 }, { scope: 0, type: 1 }],
-    [{ family: 4, table: 254, dstLen: 0, gateway: "192.0.2.1", protocol: 4 }, { scope: 0, type: 1 }],
-    [{ family: 4, table: 300, dst: "10.2.0.0", dstLen: 24, oif: 7, prefsrc: "10.2.0.1", protocol: 110 }, { scope: C.RT_SCOPE_LINK, type: 1 }],
-    [{ family: 4, table: 300, dst: "10.3.0.0", dstLen: 24, type: C.RTN_BLACKHOLE, protocol: 110 }, { scope: 0, type: 6 }],
-    [{ family: 6, table: 0xfffffffe, dst: "2001:db8:1::", dstLen: 48, gateway: "fe80::1", oif: 2, priority: 1024, protocol: 0x6e }, { scope: 0, type: 1 }],
-    [{ family: 6, table: 100, dstLen: 0, gateway: "2001:db8::1", protocol: 110, scope: 200, type: C.RTN_UNICAST }, { scope: 200, type: 1 }],
+    [
+      { family: 4, table: 1234, dst: "10.1.0.0", dstLen: 16, gateway: "192.0.2.1", oif: 3, priority: 10, protocol: 110 },
+      { scope: 0, type: 1 },
+    ],
+    [
+      { family: 4, table: 254, dstLen: 0, gateway: "192.0.2.1", protocol: 4 },
+      { scope: 0, type: 1 },
+    ],
+    [
+      { family: 4, table: 300, dst: "10.2.0.0", dstLen: 24, oif: 7, prefsrc: "10.2.0.1", protocol: 110 },
+      { scope: C.RT_SCOPE_LINK, type: 1 },
+    ],
+    [
+      { family: 4, table: 300, dst: "10.3.0.0", dstLen: 24, type: C.RTN_BLACKHOLE, protocol: 110 },
+      { scope: 0, type: 6 },
+    ],
+    [
+      { family: 6, table: 0xfffffffe, dst: "2001:db8:1::", dstLen: 48, gateway: "fe80::1", oif: 2, priority: 1024, protocol: 0x6e },
+      { scope: 0, type: 1 },
+    ],
+    [
+      { family: 6, table: 100, dstLen: 0, gateway: "2001:db8::1", protocol: 110, scope: 200, type: C.RTN_UNICAST },
+      { scope: 200, type: 1 },
+    ],
   ];
   for (const [spec, extra] of specs) {
     const b = encodeRoute("new", spec, 42);
@@ -508,8 +723,15 @@ test("encodeRoute → decode round trip (IPv4/IPv6, table > 255, defaults, flags
     assert.equal(b[16 + 4], spec.table < 256 ? spec.table : C.RT_TABLE_COMPAT, "rtm_table");
     assert.ok(d.type === "msg" && d.msg.kind === "route" && d.msg.op === "new");
     const want: RouteRecord = {
-      family: spec.family, table: spec.table, dstLen: spec.dstLen, srcLen: 0, tos: 0, protocol: spec.protocol, flags: 0,
-      scope: extra.scope as number, type: extra.type as number,
+      family: spec.family,
+      table: spec.table,
+      dstLen: spec.dstLen,
+      srcLen: 0,
+      tos: 0,
+      protocol: spec.protocol,
+      flags: 0,
+      scope: extra.scope as number,
+      type: extra.type as number,
     };
     if (spec.dst) want.dst = spec.dst;
     if (spec.gateway) want.gateway = spec.gateway;
@@ -546,8 +768,15 @@ test("encodeRule → decode round trip (IPv4/IPv6, table > 255, protocol, select
       assert.equal(b[16 + 4], spec.table < 256 ? spec.table : C.RT_TABLE_COMPAT);
       assert.ok(d.type === "msg" && d.msg.kind === "rule");
       const want: RuleRecord = {
-        family: spec.family, priority: spec.priority, table: spec.table, srcLen: spec.srcLen, dstLen: spec.dstLen,
-        tos: 0, action: spec.action ?? C.FR_ACT_TO_TBL, protocol: spec.protocol, flags: 0,
+        family: spec.family,
+        priority: spec.priority,
+        table: spec.table,
+        srcLen: spec.srcLen,
+        dstLen: spec.dstLen,
+        tos: 0,
+        action: spec.action ?? C.FR_ACT_TO_TBL,
+        protocol: spec.protocol,
+        flags: 0,
       };
       for (const k of ["src", "dst", "iifname", "oifname", "fwmark", "fwmask"] as const) {
         if (spec[k] !== undefined) (want as unknown as Record<string, unknown>)[k] = spec[k];
@@ -629,13 +858,22 @@ test("truncated, corrupted and random buffers never throw and never loop", () =>
   }
   // len 0 and len too large stop the walk with one invalid entry
   const zero = Buffer.alloc(64);
-  assert.deepEqual(decodeMessages(zero).map((d) => d.type), ["invalid"]);
+  assert.deepEqual(
+    decodeMessages(zero).map((d) => d.type),
+    ["invalid"],
+  );
   const huge = Buffer.from(real.subarray(0, 64));
   huge.writeUInt32LE(0xffffffff, 0);
-  assert.deepEqual(decodeMessages(huge).map((d) => d.type), ["invalid"]);
+  assert.deepEqual(
+    decodeMessages(huge).map((d) => d.type),
+    ["invalid"],
+  );
   // trailing non-zero bytes shorter than a header
   const tail = Buffer.concat([readHex("acks.hex").batches[0] as Buffer, Buffer.from([1, 2, 3, 4])]);
-  assert.deepEqual(decodeMessages(tail).map((d) => d.type), ["error", "invalid"]);
+  assert.deepEqual(
+    decodeMessages(tail).map((d) => d.type),
+    ["error", "invalid"],
+  );
   // random byte flips inside real messages (attribute lengths, header fields, ...)
   const rnd = lcg(12345);
   for (let i = 0; i < 3000; i++) {

@@ -14,21 +14,33 @@ class FakeBus {
   describes: Array<{ path: string; answer: (json: string) => void }> = [];
   onClosed() {}
   onSignal(_cb: (s: Signal) => void) {}
-  addMatch() { return Promise.resolve(); }
-  nameHasOwner() { return Promise.resolve(true); }
+  addMatch() {
+    return Promise.resolve();
+  }
+  nameHasOwner() {
+    return Promise.resolve(true);
+  }
   disconnect() {}
   call(c: CallSpec): Promise<unknown[]> {
     switch (c.member) {
-      case "GetNameOwner": return Promise.resolve([":1.7"]);
-      case "ListLinks": return Promise.resolve([[[2, "eth0", "/org/freedesktop/network1/link/_32"]]]);
-      case "GetAll": return Promise.resolve([{ OperationalState: { signature: "s", value: "routable" }, AdministrativeState: { signature: "s", value: "configured" } }]);
-      case "Describe": return new Promise((resolve) => this.describes.push({ path: c.path, answer: (json) => resolve([json]) }));
-      default: return Promise.reject(new Error(`unexpected call ${c.member}`));
+      case "GetNameOwner":
+        return Promise.resolve([":1.7"]);
+      case "ListLinks":
+        return Promise.resolve([[[2, "eth0", "/org/freedesktop/network1/link/_32"]]]);
+      case "GetAll":
+        return Promise.resolve([{ OperationalState: { signature: "s", value: "routable" }, AdministrativeState: { signature: "s", value: "configured" } }]);
+      case "Describe":
+        return new Promise((resolve) => this.describes.push({ path: c.path, answer: (json) => resolve([json]) }));
+      default:
+        return Promise.reject(new Error(`unexpected call ${c.member}`));
     }
   }
 }
 
-const settle = async () => { for (let i = 0; i < 50; i++) await Promise.resolve(); await new Promise((r) => setImmediate(r)); };
+const settle = async () => {
+  for (let i = 0; i < 50; i++) await Promise.resolve();
+  await new Promise((r) => setImmediate(r));
+};
 
 async function attached() {
   const bus = new FakeBus();
@@ -38,8 +50,12 @@ async function attached() {
   const sink: BackendSink = {
     linkState: (index, _name, fields) => states.push([index, fields]),
     linkGone: () => {},
-    managerState: (f) => { manager = f; },
-    attached: (a) => { on = a; },
+    managerState: (f) => {
+      manager = f;
+    },
+    attached: (a) => {
+      on = a;
+    },
     unavailable: () => {},
   };
   const src = new NetworkdSource(log, sink, { connect: () => Promise.resolve(bus as unknown as SystemBus) });
@@ -62,9 +78,9 @@ describe("networkd source", () => {
     const h = await attached();
     const answer = h.src.describe(2);
     await settle();
-    h.bus.describes[0]!.answer("{\"a\":1}");
-    assert.equal(await answer, "{\"a\":1}");
-    assert.equal(h.src.lastDescribe(2), "{\"a\":1}");
+    h.bus.describes[0]!.answer('{"a":1}');
+    assert.equal(await answer, '{"a":1}');
+    assert.equal(h.src.lastDescribe(2), '{"a":1}');
     h.src.linkRemoved(2);
     assert.equal(h.src.lastDescribe(2), undefined);
     h.src.stop();
@@ -76,13 +92,13 @@ describe("networkd source", () => {
     h.src.refreshDescribe(2);
     await settle();
     assert.equal(h.bus.describes.length, 1, "one call out for the link");
-    h.bus.describes[0]!.answer("{\"b\":1}");
+    h.bus.describes[0]!.answer('{"b":1}');
     await settle();
-    assert.equal(h.src.lastDescribe(2), "{\"b\":1}");
+    assert.equal(h.src.lastDescribe(2), '{"b":1}');
     assert.equal(h.bus.describes.length, 2, "asked again meanwhile: one more");
-    h.bus.describes[1]!.answer("{\"b\":2}");
+    h.bus.describes[1]!.answer('{"b":2}');
     await settle();
-    assert.equal(h.src.lastDescribe(2), "{\"b\":2}");
+    assert.equal(h.src.lastDescribe(2), '{"b":2}');
     h.src.stop();
   });
 });

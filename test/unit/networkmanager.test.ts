@@ -6,9 +6,7 @@ import { applyBackendState, applyManagerState, applyMessage, emptyModel, type Fa
 import { EventFactory, jobsFromFacts, type DeriveContext } from "../../src/events/derive.js";
 import { deviceStateDir, nmDeviceEnv, nmJobs, nmManagerJobs, nmReplayJobs } from "../../src/events/networkmanager.js";
 import { nmNumber, reasonName, transitionFields } from "../../src/sources/networkmanager-states.js";
-import {
-  addressData, configPath, deviceIdentity, gatewayOf, indexFromSysfs, ip4Nameservers, ip6Nameservers, ipFields, isDevicePath,
-} from "../../src/sources/networkmanager.js";
+import { addressData, configPath, deviceIdentity, gatewayOf, indexFromSysfs, ip4Nameservers, ip6Nameservers, ipFields, isDevicePath } from "../../src/sources/networkmanager.js";
 
 // dbus-next hands variants over as { signature, value }
 const v = (signature: string, value: unknown) => ({ signature, value });
@@ -16,13 +14,20 @@ const v = (signature: string, value: unknown) => ({ signature, value });
 test("device object paths: only NetworkManager's Devices/N are followed", () => {
   assert.ok(isDevicePath("/org/freedesktop/NetworkManager/Devices/2"));
   assert.ok(isDevicePath("/org/freedesktop/NetworkManager/Devices/1234567890"));
-  for (const p of ["/org/freedesktop/NetworkManager/Devices/", "/org/freedesktop/NetworkManager/Devices/2/x",
-    "/org/freedesktop/NetworkManager/Devices/../1", "/org/freedesktop/network1/link/_32", "", 2, null]) {
+  for (const p of [
+    "/org/freedesktop/NetworkManager/Devices/",
+    "/org/freedesktop/NetworkManager/Devices/2/x",
+    "/org/freedesktop/NetworkManager/Devices/../1",
+    "/org/freedesktop/network1/link/_32",
+    "",
+    2,
+    null,
+  ]) {
     assert.equal(isDevicePath(p), false, String(p));
   }
 });
 
-test("Ip4Config/Ip6Config paths: \"/\" means none, junk is ignored", () => {
+test('Ip4Config/Ip6Config paths: "/" means none, junk is ignored', () => {
   assert.equal(configPath("/org/freedesktop/NetworkManager/IP4Config/3"), "/org/freedesktop/NetworkManager/IP4Config/3");
   assert.equal(configPath("/org/freedesktop/NetworkManager/IP6Config/3"), "/org/freedesktop/NetworkManager/IP6Config/3");
   assert.equal(configPath("/"), undefined);
@@ -114,12 +119,21 @@ test("state → dir: every named NM device state, unknown and unlisted numbers f
 test("transition fields and env: numbers in NM_*, names in NM_*_NAME", () => {
   const f = transitionFields(30, 110, 39);
   assert.deepEqual(f, {
-    NMDeviceState: "30", NMDeviceStateName: "disconnected", NMOldState: "110", NMOldStateName: "deactivating",
-    NMReason: "39", NMReasonName: "user-requested",
+    NMDeviceState: "30",
+    NMDeviceStateName: "disconnected",
+    NMOldState: "110",
+    NMOldStateName: "deactivating",
+    NMReason: "39",
+    NMReasonName: "user-requested",
   });
   assert.deepEqual(nmDeviceEnv("lab0", f), {
-    DEVICE_IFACE: "lab0", NM_STATE: "30", NM_STATE_NAME: "disconnected", NM_OLD_STATE: "110",
-    NM_OLD_STATE_NAME: "deactivating", NM_REASON: "39", NM_REASON_NAME: "user-requested",
+    DEVICE_IFACE: "lab0",
+    NM_STATE: "30",
+    NM_STATE_NAME: "disconnected",
+    NM_OLD_STATE: "110",
+    NM_OLD_STATE_NAME: "deactivating",
+    NM_REASON: "39",
+    NM_REASON_NAME: "user-requested",
   });
   assert.deepEqual(nmDeviceEnv("lab0", transitionFields(100, undefined, undefined)), { DEVICE_IFACE: "lab0", NM_STATE: "100", NM_STATE_NAME: "activated" });
 });
@@ -135,7 +149,9 @@ function model() {
   return m;
 }
 const ctx = (m: ReturnType<typeof model>): DeriveContext => ({
-  ownRoute: () => false, selected: () => true, extraState: (i) => m.backend.get(i)?.fields,
+  ownRoute: () => false,
+  selected: () => true,
+  extraState: (i) => m.backend.get(i)?.fields,
 });
 const BE = "NetworkManager";
 const ip = { NMAddresses: "10.77.0.50/24", NMGateway: "10.77.0.1", NMDns: "10.77.0.1" };
@@ -145,9 +161,23 @@ test("each StateChanged is one event in the new state's dir, with addresses from
   const f = new EventFactory();
   const jobs = (facts: Fact[]) => jobsFromFacts(facts, m, ctx(m), f);
   applyBackendState(m, BE, 2, { ...transitionFields(30, undefined, 0), NMAddresses: "", NMGateway: "", NMDns: "" }, "lab0");
-  const seq: Array<[number, number, number]> = [[40, 30, 0], [50, 40, 0], [70, 50, 0], [80, 70, 0], [90, 80, 0], [100, 90, 0], [110, 100, 39], [30, 110, 39]];
-  const out = seq.flatMap(([n, o, r]) => jobs(applyBackendState(m, BE, 2, { ...transitionFields(n, o, r), ...(n >= 70 && n <= 100 ? ip : { NMAddresses: "", NMGateway: "", NMDns: "" }) }, "lab0")));
-  assert.deepEqual(out.map((j) => j.state), ["prepare", "config", "ip-config", "ip-check", "secondaries", "activated", "deactivating", "disconnected"]);
+  const seq: Array<[number, number, number]> = [
+    [40, 30, 0],
+    [50, 40, 0],
+    [70, 50, 0],
+    [80, 70, 0],
+    [90, 80, 0],
+    [100, 90, 0],
+    [110, 100, 39],
+    [30, 110, 39],
+  ];
+  const out = seq.flatMap(([n, o, r]) =>
+    jobs(applyBackendState(m, BE, 2, { ...transitionFields(n, o, r), ...(n >= 70 && n <= 100 ? ip : { NMAddresses: "", NMGateway: "", NMDns: "" }) }, "lab0")),
+  );
+  assert.deepEqual(
+    out.map((j) => j.state),
+    ["prepare", "config", "ip-config", "ip-check", "secondaries", "activated", "deactivating", "disconnected"],
+  );
   const act = out[5]!;
   assert.equal(act.event.source, "NetworkManager");
   assert.equal(act.event.link, "lab0");
@@ -182,7 +212,10 @@ test("the same state entered again by another transition is still an event", () 
   applyBackendState(m, BE, 2, transitionFields(30, 110, 39), "lab0");
   // a missed transition in between: 30 again, coming from 20
   const jobs = jobsFromFacts(applyBackendState(m, BE, 2, transitionFields(30, 20, 40), "lab0"), m, ctx(m), f);
-  assert.deepEqual(jobs.map((j) => j.state), ["disconnected"]);
+  assert.deepEqual(
+    jobs.map((j) => j.state),
+    ["disconnected"],
+  );
 });
 
 test("manager state → manager.d with STATE = the name, NM_STATE/NM_OLD_STATE numbers", () => {
@@ -205,11 +238,17 @@ test("replay: each device's current state once; loopback and unmanaged devices a
   applyBackendState(m, BE, 1, transitionFields(10, undefined, 0), "lo");
   applyBackendState(m, BE, 2, { ...transitionFields(100, undefined, 0), ...ip }, "lab0");
   const jobs = nmReplayJobs(m, ctx(m), f);
-  assert.deepEqual(jobs.map((j) => [j.event.link, j.state, j.event.replay]), [["lab0", "activated", true]]);
+  assert.deepEqual(
+    jobs.map((j) => [j.event.link, j.state, j.event.replay]),
+    [["lab0", "activated", true]],
+  );
   assert.equal(jobs[0]!.env.NM_STATE, "100");
   // lo activated (NM ≥ 1.42 may manage it) is still not replayed
   applyBackendState(m, BE, 1, transitionFields(100, 90, 0), "lo");
-  assert.deepEqual(nmReplayJobs(m, ctx(m), f).map((j) => j.event.link), ["lab0"]);
+  assert.deepEqual(
+    nmReplayJobs(m, ctx(m), f).map((j) => j.event.link),
+    ["lab0"],
+  );
   // not selected by monitoring.interfaces
   assert.deepEqual(nmReplayJobs(m, { ...ctx(m), selected: (n) => n !== "lab0" }, f), []);
 });

@@ -15,7 +15,15 @@ test("ready, reload, stopping; WATCHDOG=1 every half period while running", () =
   mock.timers.enable({ apis: ["setInterval"] });
   try {
     const sent: string[] = [];
-    const n = new ServiceNotifier({ send: (m) => { sent.push(m); return true; }, env: { NOTIFY_SOCKET: "/x", WATCHDOG_USEC: "2000000" }, pid: 1, monotonicUsec: () => 42n });
+    const n = new ServiceNotifier({
+      send: (m) => {
+        sent.push(m);
+        return true;
+      },
+      env: { NOTIFY_SOCKET: "/x", WATCHDOG_USEC: "2000000" },
+      pid: 1,
+      monotonicUsec: () => 42n,
+    });
     n.ready("kernel ok, systemd-networkd absent");
     assert.deepEqual(sent.splice(0), ["READY=1\nSTATUS=kernel ok, systemd-networkd absent", "WATCHDOG=1"]);
     mock.timers.tick(1000);
@@ -40,7 +48,14 @@ test("not under systemd: nothing is sent and no timer is created", () => {
   mock.timers.enable({ apis: ["setInterval"] });
   try {
     const sent: string[] = [];
-    const n = new ServiceNotifier({ send: (m) => { sent.push(m); return true; }, env: { WATCHDOG_USEC: "2000000" }, pid: 1 });
+    const n = new ServiceNotifier({
+      send: (m) => {
+        sent.push(m);
+        return true;
+      },
+      env: { WATCHDOG_USEC: "2000000" },
+      pid: 1,
+    });
     n.ready("x");
     mock.timers.tick(10_000);
     assert.deepEqual(sent, []);

@@ -40,7 +40,7 @@ test("the page's files exist, load only same-origin resources and carry no inlin
   for (const f of Object.values(PAGE_FILES)) readFileSync(PAGE_DIR + f.file);
   const html = readFileSync(PAGE_DIR + "index.html", "utf8");
   assert.doesNotMatch(html, /<script>|<style|\son[a-z]+=|style="|https?:\/\//i);
-  for (const m of html.matchAll(/(?:src|href)="([^"]+)"/g)) assert.ok(m[1] === "data:," || (m[1]! in PAGE_FILES), `${m[1]} is served`);
+  for (const m of html.matchAll(/(?:src|href)="([^"]+)"/g)) assert.ok(m[1] === "data:," || m[1]! in PAGE_FILES, `${m[1]} is served`);
   const js = readFileSync(PAGE_DIR + "app.js", "utf8");
   assert.doesNotMatch(js, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function/, "daemon strings never become markup");
 });
@@ -48,11 +48,27 @@ test("the page's files exist, load only same-origin resources and carry no inlin
 test("recent hook failures: the last hour's, newest first, with the last non-empty stderr line", () => {
   const now = Date.parse("2025-06-01T12:00:00Z");
   const h = (min: number, ok: boolean, stderr: string[], script = "10-x"): HookRunResult => ({
-    eventId: `r-${min}`, event: "carrier", link: "eth0", script, path: `/etc/netevd/carrier.d/${script}`, startedAt: new Date(now - min * 60_000).toISOString(), durationMs: 1,
-    exitCode: ok ? 0 : 1, signal: null, timedOut: false, ok, stderrTail: stderr,
+    eventId: `r-${min}`,
+    event: "carrier",
+    link: "eth0",
+    script,
+    path: `/etc/netevd/carrier.d/${script}`,
+    startedAt: new Date(now - min * 60_000).toISOString(),
+    durationMs: 1,
+    exitCode: ok ? 0 : 1,
+    signal: null,
+    timedOut: false,
+    ok,
+    stderrTail: stderr,
   });
   const got = recentHookFailures([h(90, false, ["old"]), h(30, false, ["a", "b", ""]), h(20, true, ["fine"]), h(5, false, [], "20-y")], now);
-  assert.deepEqual(got.map((f) => [f.script, f.lastStderr, f.result]), [["20-y", null, "exit 1"], ["10-x", "b", "exit 1"]]);
+  assert.deepEqual(
+    got.map((f) => [f.script, f.lastStderr, f.result]),
+    [
+      ["20-y", null, "exit 1"],
+      ["10-x", "b", "exit 1"],
+    ],
+  );
 });
 
 test("metrics: the standard names; no timer at idle; label values pre-initialised from fixed lists", async () => {
@@ -62,8 +78,15 @@ test("metrics: the standard names; no timer at idle; label values pre-initialise
   const text = registry.metrics();
   await new Promise((r) => setImmediate(r));
   assert.equal(timers(), before, "scraping leaves no timer behind");
-  for (const n of ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_start_time_seconds", "process_open_fds",
-    "nodejs_heap_size_used_bytes", "nodejs_eventloop_lag_seconds", "nodejs_version_info"]) {
+  for (const n of [
+    "process_cpu_seconds_total",
+    "process_resident_memory_bytes",
+    "process_start_time_seconds",
+    "process_open_fds",
+    "nodejs_heap_size_used_bytes",
+    "nodejs_eventloop_lag_seconds",
+    "nodejs_version_info",
+  ]) {
     assert.match(text, new RegExp(`^# TYPE ${n} `, "m"));
   }
   // the event-loop-delay histogram of collectDefaultMetrics() is what would wake an idle daemon

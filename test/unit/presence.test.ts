@@ -15,14 +15,27 @@ class FakeBus {
   signalCbs: Array<(s: Signal) => void> = [];
   disconnected = false;
   constructor(private readonly owned: boolean) {}
-  onClosed(cb: (err?: Error) => void) { this.closedCbs.push(cb); }
-  onSignal(cb: (s: Signal) => void) { this.signalCbs.push(cb); }
-  addMatch() { return Promise.resolve(); }
-  nameHasOwner() { return Promise.resolve(this.owned); }
-  disconnect() { this.disconnected = true; }
-  lose() { for (const cb of this.closedCbs) cb(new Error("connection reset")); }
+  onClosed(cb: (err?: Error) => void) {
+    this.closedCbs.push(cb);
+  }
+  onSignal(cb: (s: Signal) => void) {
+    this.signalCbs.push(cb);
+  }
+  addMatch() {
+    return Promise.resolve();
+  }
+  nameHasOwner() {
+    return Promise.resolve(this.owned);
+  }
+  disconnect() {
+    this.disconnected = true;
+  }
+  lose() {
+    for (const cb of this.closedCbs) cb(new Error("connection reset"));
+  }
   owner(newOwner: string) {
-    for (const cb of this.signalCbs) cb({ sender: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", iface: "org.freedesktop.DBus", member: "NameOwnerChanged", body: [NAME, "", newOwner] });
+    for (const cb of this.signalCbs)
+      cb({ sender: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", iface: "org.freedesktop.DBus", member: "NameOwnerChanged", body: [NAME, "", newOwner] });
   }
 }
 
@@ -34,7 +47,9 @@ function harness() {
   const t0 = Date.now();
   const bus = { up: false, owned: false };
   const watch = new BusNameWatch({
-    name: NAME, label: "systemd-networkd", log,
+    name: NAME,
+    label: "systemd-networkd",
+    log,
     onPresent: () => events.push("present"),
     onAbsent: () => events.push("absent"),
     onUnavailable: () => events.push("unavailable"),
@@ -49,9 +64,14 @@ function harness() {
   return Object.assign(bus, { attempts, events, buses, watch });
 }
 
-const settle = async () => { for (let i = 0; i < 20; i++) await Promise.resolve(); };
+const settle = async () => {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+};
 async function advance(ms: number) {
-  for (let t = 0; t < ms; t += 50) { mock.timers.tick(Math.min(50, ms - t)); await settle(); }
+  for (let t = 0; t < ms; t += 50) {
+    mock.timers.tick(Math.min(50, ms - t));
+    await settle();
+  }
 }
 
 describe("bus-name watch", () => {
@@ -78,7 +98,10 @@ describe("bus-name watch", () => {
     h.owned = true;
     await advance(5000); // the next attempt (at 3750 + 5000) succeeds
     assert.equal(h.watch.state, "present");
-    assert.deepEqual(h.events.filter((e) => e !== "unavailable"), ["present"]);
+    assert.deepEqual(
+      h.events.filter((e) => e !== "unavailable"),
+      ["present"],
+    );
     const before = h.attempts.length;
     h.up = false;
     h.buses[0]!.lose();

@@ -6,20 +6,55 @@ import type { AddressRecord, LinkRecord, RouteRecord, RuleRecord } from "../../s
 import { addrKey, emptyModel, routeKey, ruleKey, type NetworkModel } from "../../src/state/model.js";
 import { defaultConfig } from "../../src/config/index.js";
 import {
-  diffPlan, formatIp, networkdManagesForeignRules, parseIp, planRouting, routeId, ruleId, taggedObjects,
-  type PlannedRoute, type PlannedRule, type RoutingConfig,
+  diffPlan,
+  formatIp,
+  networkdManagesForeignRules,
+  parseIp,
+  planRouting,
+  routeId,
+  ruleId,
+  taggedObjects,
+  type PlannedRoute,
+  type PlannedRule,
+  type RoutingConfig,
 } from "../../src/actions/routing/plan.js";
 
 const cfg = (over: Partial<RoutingConfig> = {}): RoutingConfig => ({ ...defaultConfig().routing, policy_rules: ["wan1"], ...over });
 
 const link = (over: Partial<LinkRecord> = {}): LinkRecord => ({
-  index: 3, name: "wan1", flags: 0x11043, carrier: true, up: true, mtu: 1500, operstate: "up", type: 1, ...over,
+  index: 3,
+  name: "wan1",
+  flags: 0x11043,
+  carrier: true,
+  up: true,
+  mtu: 1500,
+  operstate: "up",
+  type: 1,
+  ...over,
 });
 const addr = (over: Partial<AddressRecord> = {}): AddressRecord => ({
-  family: 4, index: 3, address: "10.88.0.2", prefixlen: 24, scope: 0, flags: 0x80, tentative: false, ...over,
+  family: 4,
+  index: 3,
+  address: "10.88.0.2",
+  prefixlen: 24,
+  scope: 0,
+  flags: 0x80,
+  tentative: false,
+  ...over,
 });
 const route = (over: Partial<RouteRecord> = {}): RouteRecord => ({
-  family: 4, table: 254, dstLen: 0, srcLen: 0, tos: 0, gateway: "10.88.0.1", oif: 3, protocol: 3, scope: 0, type: 1, flags: 0, ...over,
+  family: 4,
+  table: 254,
+  dstLen: 0,
+  srcLen: 0,
+  tos: 0,
+  gateway: "10.88.0.1",
+  oif: 3,
+  protocol: 3,
+  scope: 0,
+  type: 1,
+  flags: 0,
+  ...over,
 });
 
 function model(p: { links?: LinkRecord[]; addrs?: AddressRecord[]; routes?: RouteRecord[]; rules?: RuleRecord[] }): NetworkModel {
@@ -37,10 +72,34 @@ const routeText = (r: PlannedRoute) =>
 
 /** What the kernel would report back for the planned objects (as if applied). */
 const applied = (rules: PlannedRule[], routes: PlannedRoute[]) => ({
-  rules: rules.map((r): RuleRecord => ({ family: r.family, priority: r.priority, table: r.table, src: r.src, srcLen: r.srcLen, dst: r.dst, dstLen: r.dstLen, tos: 0, action: 1, protocol: r.protocol, flags: 0 })),
+  rules: rules.map((r): RuleRecord => ({
+    family: r.family,
+    priority: r.priority,
+    table: r.table,
+    src: r.src,
+    srcLen: r.srcLen,
+    dst: r.dst,
+    dstLen: r.dstLen,
+    tos: 0,
+    action: 1,
+    protocol: r.protocol,
+    flags: 0,
+  })),
   routes: routes.map((r): RouteRecord => ({
-    family: r.family, table: r.table, dst: r.dst, dstLen: r.dstLen, srcLen: 0, tos: 0, gateway: r.gateway, oif: r.oif, prefsrc: r.prefsrc,
-    priority: r.family === 6 ? 1024 : undefined, protocol: r.protocol, scope: r.gateway ? 0 : 253, type: 1, flags: 0,
+    family: r.family,
+    table: r.table,
+    dst: r.dst,
+    dstLen: r.dstLen,
+    srcLen: 0,
+    tos: 0,
+    gateway: r.gateway,
+    oif: r.oif,
+    prefsrc: r.prefsrc,
+    priority: r.family === 6 ? 1024 : undefined,
+    protocol: r.protocol,
+    scope: r.gateway ? 0 : 253,
+    type: 1,
+    flags: 0,
   })),
 });
 
@@ -62,7 +121,10 @@ test("v4 and v6: from/to rules per address, connected prefixes and default route
     "default via 10.88.0.1 dev 3 table 203 proto 110",
     "default via fe80::1 dev 3 table 203 proto 110",
   ]);
-  assert.ok(plan.routes.filter((r) => !r.gateway).every((r) => r.scope === 253), "connected prefixes are scope link");
+  assert.ok(
+    plan.routes.filter((r) => !r.gateway).every((r) => r.scope === 253),
+    "connected prefixes are scope link",
+  );
 });
 
 test("link-local addresses get no rules and no routes", () => {
@@ -81,22 +143,41 @@ test("gateway: main table default via IF, lowest metric wins; defaults via other
       route({ gateway: "10.88.0.9", table: 77 }),
     ],
   });
-  const gws = planRouting(m, cfg()).routes.filter((r) => r.gateway).map(routeText);
+  const gws = planRouting(m, cfg())
+    .routes.filter((r) => r.gateway)
+    .map(routeText);
   assert.deepEqual(gws, ["default via 10.88.0.1 dev 3 table 203 proto 110"]);
 });
 
 test("gateway from the backend when the main table has none; off-link or malformed backend gateways are ignored", () => {
   const m = model({ addrs: [addr()] });
   m.backend.set(3, { backend: "dhclient", fields: { DHCP_GATEWAY: "10.88.0.1 10.88.0.3" } });
-  assert.deepEqual(planRouting(m, cfg()).routes.filter((r) => r.gateway).map((r) => r.gateway), ["10.88.0.1"]);
+  assert.deepEqual(
+    planRouting(m, cfg())
+      .routes.filter((r) => r.gateway)
+      .map((r) => r.gateway),
+    ["10.88.0.1"],
+  );
   m.backend.set(3, { backend: "dhclient", fields: { DHCP_GATEWAY: "192.0.2.1" } });
-  assert.deepEqual(planRouting(m, cfg()).routes.filter((r) => r.gateway), [], "not in a connected prefix of IF");
+  assert.deepEqual(
+    planRouting(m, cfg()).routes.filter((r) => r.gateway),
+    [],
+    "not in a connected prefix of IF",
+  );
   m.backend.set(3, { backend: "dhclient", fields: { DHCP_GATEWAY: "10.88.0.1;reboot" } });
-  assert.deepEqual(planRouting(m, cfg()).routes.filter((r) => r.gateway), []);
+  assert.deepEqual(
+    planRouting(m, cfg()).routes.filter((r) => r.gateway),
+    [],
+  );
   // a main-table default wins over the backend's
   m.backend.set(3, { backend: "dhclient", fields: { DHCP_GATEWAY: "10.88.0.3" } });
   m.routes.set("x", route({ gateway: "10.88.0.1" }));
-  assert.deepEqual(planRouting(m, cfg()).routes.filter((r) => r.gateway).map((r) => r.gateway), ["10.88.0.1"]);
+  assert.deepEqual(
+    planRouting(m, cfg())
+      .routes.filter((r) => r.gateway)
+      .map((r) => r.gateway),
+    ["10.88.0.1"],
+  );
 });
 
 test("no gateway known: rules and connected prefixes only", () => {
@@ -176,8 +257,13 @@ test("diff: add what is missing, delete stale tagged objects, never touch other 
 
 test("addresses are canonical like the kernel's (so a backend's gateway text compares equal)", () => {
   for (const [text, want] of [
-    ["FD88:0::1", "fd88::1"], ["2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"], ["::", "::"], ["1::", "1::"],
-    ["::ffff:10.0.0.1", "::ffff:10.0.0.1"], ["fe80::4e:56ff:fe00:2", "fe80::4e:56ff:fe00:2"], ["1:0:2:0:3:0:4:0", "1:0:2:0:3:0:4:0"],
+    ["FD88:0::1", "fd88::1"],
+    ["2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"],
+    ["::", "::"],
+    ["1::", "1::"],
+    ["::ffff:10.0.0.1", "::ffff:10.0.0.1"],
+    ["fe80::4e:56ff:fe00:2", "fe80::4e:56ff:fe00:2"],
+    ["1:0:2:0:3:0:4:0", "1:0:2:0:3:0:4:0"],
   ] as const) {
     assert.equal(formatIp(parseIp(text, 6)!), want, text);
   }
@@ -185,7 +271,12 @@ test("addresses are canonical like the kernel's (so a backend's gateway text com
   assert.equal(parseIp("fe80::1%eth0", 6), null);
   const m = model({ addrs: [addr({ family: 6, address: "fd88::2", prefixlen: 64 })] });
   m.backend.set(3, { backend: "NetworkManager", fields: { NMGateway: "FD88:0:0::1" } });
-  assert.deepEqual(planRouting(m, cfg()).routes.filter((r) => r.gateway).map((r) => r.gateway), ["fd88::1"]);
+  assert.deepEqual(
+    planRouting(m, cfg())
+      .routes.filter((r) => r.gateway)
+      .map((r) => r.gateway),
+    ["fd88::1"],
+  );
 });
 
 test("networkd's ManageForeignRoutingPolicyRules: default yes, last assignment in [Network] wins", () => {

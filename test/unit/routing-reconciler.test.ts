@@ -14,8 +14,14 @@ import { addrKey, emptyModel, routeKey, type NetworkModel } from "../../src/stat
 
 const warnings: string[] = [];
 const log = createLogger({
-  level: "warn", format: "json",
-  sink: { write: (line) => { warnings.push(String(JSON.parse(line).msg)); return true; } },
+  level: "warn",
+  format: "json",
+  sink: {
+    write: (line) => {
+      warnings.push(String(JSON.parse(line).msg));
+      return true;
+    },
+  },
 });
 
 function model(): NetworkModel {
@@ -33,7 +39,10 @@ function model(): NetworkModel {
 function harness() {
   const config: Config = parseConfig("routing:\n  policy_rules: [wan1]\n", "test.yaml");
   const adds = new Map<string, number>();
-  const count = (what: string) => { adds.set(what, (adds.get(what) ?? 0) + 1); return Promise.resolve(); };
+  const count = (what: string) => {
+    adds.set(what, (adds.get(what) ?? 0) + 1);
+    return Promise.resolve();
+  };
   const requester: RoutingRequester = {
     addRule: (r: RuleSpec) => count(`rule ${r.priority} ${r.src ?? ""}${r.dst ?? ""}`),
     addRoute: (r: RouteSpec) => count(`route ${r.dst ?? "default"}`),
@@ -42,7 +51,12 @@ function harness() {
   };
   const m = model();
   const rec = new RoutingReconciler({
-    log, config: () => config, model: () => m, requester: () => requester, record: () => {}, events: new EventFactory(),
+    log,
+    config: () => config,
+    model: () => m,
+    requester: () => requester,
+    record: () => {},
+    events: new EventFactory(),
   });
   return { rec, adds };
 }
@@ -54,7 +68,10 @@ async function pass() {
 }
 
 describe("routing reconciler rate limit", () => {
-  beforeEach(() => { warnings.length = 0; mock.timers.enable({ apis: ["setTimeout", "setImmediate", "Date"] }); });
+  beforeEach(() => {
+    warnings.length = 0;
+    mock.timers.enable({ apis: ["setTimeout", "setImmediate", "Date"] });
+  });
   afterEach(() => mock.timers.reset());
 
   it("re-adds a deleted object at most 5 times in 10 s, then backs off and retries when the window has room", async () => {
@@ -68,22 +85,38 @@ describe("routing reconciler rate limit", () => {
       h.rec.schedule("kernel");
       await pass();
     }
-    assert.deepEqual([...h.adds.values()], objects.map(() => 5), "5 adds of each object within the window");
+    assert.deepEqual(
+      [...h.adds.values()],
+      objects.map(() => 5),
+      "5 adds of each object within the window",
+    );
     assert.equal(warnings.filter((w) => w.includes("limit")).length, 0);
     for (let i = 0; i < 3; i++) {
       mock.timers.tick(1000);
       h.rec.schedule("kernel");
       await pass();
     }
-    assert.deepEqual([...h.adds.values()], objects.map(() => 5), "no sixth add inside the window");
+    assert.deepEqual(
+      [...h.adds.values()],
+      objects.map(() => 5),
+      "no sixth add inside the window",
+    );
     assert.equal(warnings.filter((w) => w.includes("re-assert limit reached")).length, 1, "the back-off is logged once");
     // the first add was at t=0: the window has room at 10 s; the retry needs no new trigger
     mock.timers.tick(10_000 - 7000 - 1);
     await pass();
-    assert.deepEqual([...h.adds.values()], objects.map(() => 5), "still inside the window");
+    assert.deepEqual(
+      [...h.adds.values()],
+      objects.map(() => 5),
+      "still inside the window",
+    );
     mock.timers.tick(20);
     await pass();
-    assert.deepEqual([...h.adds.values()], objects.map(() => 6), "retried once the window has room");
+    assert.deepEqual(
+      [...h.adds.values()],
+      objects.map(() => 6),
+      "retried once the window has room",
+    );
     await h.rec.stop();
   });
 
@@ -93,7 +126,11 @@ describe("routing reconciler rate limit", () => {
     h.rec.schedule("kernel");
     h.rec.schedule("kernel");
     await pass();
-    assert.deepEqual([...h.adds.values()], [...h.adds.keys()].map(() => 1), "three triggers in one I/O round: one pass");
+    assert.deepEqual(
+      [...h.adds.values()],
+      [...h.adds.keys()].map(() => 1),
+      "three triggers in one I/O round: one pass",
+    );
     await h.rec.stop();
   });
 });

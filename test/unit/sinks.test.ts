@@ -18,9 +18,22 @@ import type { NetevdEvent } from "../../src/events/types.js";
 import type { Logger } from "../../src/log.js";
 
 const ev = (over: Partial<NetevdEvent> = {}): NetevdEvent => ({
-  schema: "netevd.event.v1", id: "mabc12300000-7", ts: "2026-11-30T10:00:00.123Z", event: "carrier", link: "eth0", index: 2,
-  backend: "kernel", source: "kernel", state: { carrier: true }, previous: { carrier: false }, changed: ["carrier"], addresses: [], gateway: null, dns: [],
-  replay: false, ...over,
+  schema: "netevd.event.v1",
+  id: "mabc12300000-7",
+  ts: "2026-11-30T10:00:00.123Z",
+  event: "carrier",
+  link: "eth0",
+  index: 2,
+  backend: "kernel",
+  source: "kernel",
+  state: { carrier: true },
+  previous: { carrier: false },
+  changed: ["carrier"],
+  addresses: [],
+  gateway: null,
+  dns: [],
+  replay: false,
+  ...over,
 });
 
 const tmp = () => mkdtempSync(join(tmpdir(), "netevd-sink-"));
@@ -60,7 +73,8 @@ test("sink filters: event globs and link globs; link-less events only pass an em
 });
 
 test("event ids: a new prefix per run, still an event id for the API's since", () => {
-  const a = new EventFactory(), b = new EventFactory();
+  const a = new EventFactory(),
+    b = new EventFactory();
   const snap = { state: {}, addresses: [], gateway: null, dns: [] };
   const ida = a.make({ event: "carrier", link: "x", index: 1, source: "kernel", snap }).id;
   const idb = b.make({ event: "carrier", link: "x", index: 1, source: "kernel", snap }).id;
@@ -93,7 +107,12 @@ test("sinks config: defaults, validation, duplicate names, unknown keys", () => 
   assert.match(msgs, /sinks\[3\]\.events\[0\]: "nosuch" matches no event/);
   assert.match(msgs, /sinks\[3\]\.links\[0\]: invalid/);
   assert.match(msgs, /sinks\[4\]: missing required key "name"/);
-  const dup = validateConfig({ sinks: [{ name: "a", url: "http://h/" }, { name: "a", url: "http://i/" }] });
+  const dup = validateConfig({
+    sinks: [
+      { name: "a", url: "http://h/" },
+      { name: "a", url: "http://i/" },
+    ],
+  });
   assert.match(dup.problems[0]!.message, /duplicate sink name "a"/);
 });
 
@@ -124,13 +143,19 @@ test("spool: survives a restart; acked events are not redelivered, unacked ones 
     s.ack(s.peek(4)[3]!.seq);
     await s.close();
     const t = await Spool.open(dir, { maxBytes: 1 << 20, syncMs: 5, timeOf });
-    assert.deepEqual(t.peek(100).map((r) => JSON.parse(r.body).id), ["r-5", "r-6", "r-7", "r-8", "r-9", "r-10"]);
+    assert.deepEqual(
+      t.peek(100).map((r) => JSON.parse(r.body).id),
+      ["r-5", "r-6", "r-7", "r-8", "r-9", "r-10"],
+    );
     assert.equal(t.oldestAt, 1_000_005);
     t.append(body(11), 11);
     t.ack(t.peek(100)[5]!.seq);
     await t.close();
     const u = await Spool.open(dir, { maxBytes: 1 << 20, syncMs: 5, timeOf });
-    assert.deepEqual(u.peek(100).map((r) => JSON.parse(r.body).id), ["r-11"]);
+    assert.deepEqual(
+      u.peek(100).map((r) => JSON.parse(r.body).id),
+      ["r-11"],
+    );
     await u.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -144,15 +169,21 @@ test("spool: a line cut by a crash is cut off, a corrupt line is dropped and cou
     s.append(body(1), 1);
     s.append(body(2), 2);
     await s.close();
-    const seg = join(dir, readdirSync(dir).find((f) => f.endsWith(".seg"))!);
-    appendFileSync(seg, "not json\n{\"id\":\"half");
+    const seg = join(
+      dir,
+      readdirSync(dir).find((f) => f.endsWith(".seg"))!,
+    );
+    appendFileSync(seg, 'not json\n{"id":"half');
     const drops: number[] = [];
     const t = await Spool.open(dir, { maxBytes: 1 << 20, syncMs: 0, timeOf, onDrop: (n) => drops.push(n) });
     assert.deepEqual(drops, [1]);
     t.append(body(3), 3);
     await t.close();
     const u = await Spool.open(dir, { maxBytes: 1 << 20, syncMs: 0, timeOf });
-    assert.deepEqual(u.peek(100).map((r) => JSON.parse(r.body).id), ["r-1", "r-2", "r-3"]);
+    assert.deepEqual(
+      u.peek(100).map((r) => JSON.parse(r.body).id),
+      ["r-1", "r-2", "r-3"],
+    );
     await u.close();
     assert.ok(readFileSync(seg, "utf8").endsWith("\n"));
   } finally {
@@ -166,14 +197,23 @@ test("spool: the files never exceed the cap; the oldest go first and are counted
     const cap = 64 * 1024;
     let dropped = 0;
     // a long fsync window: the cap must hold between syncs too
-    const s = await Spool.open(dir, { maxBytes: cap, syncMs: 60_000, timeOf, onDrop: (n) => { dropped += n; } });
+    const s = await Spool.open(dir, {
+      maxBytes: cap,
+      syncMs: 60_000,
+      timeOf,
+      onDrop: (n) => {
+        dropped += n;
+      },
+    });
     let maxSeen = 0;
     for (let i = 1; i <= 2000; i++) {
       s.append(body(i, 200), i);
       assert.ok(s.fileBytes <= cap);
       if (i % 50 === 0) {
         await new Promise((r) => setTimeout(r, 5));
-        const onDisk = readdirSync(dir).filter((f) => f.endsWith(".seg")).reduce((a, f) => a + (statSync(join(dir, f), { throwIfNoEntry: false })?.size ?? 0), 0); // a segment may go between readdir and stat
+        const onDisk = readdirSync(dir)
+          .filter((f) => f.endsWith(".seg"))
+          .reduce((a, f) => a + (statSync(join(dir, f), { throwIfNoEntry: false })?.size ?? 0), 0); // a segment may go between readdir and stat
         maxSeen = Math.max(maxSeen, onDisk);
       }
     }
@@ -189,7 +229,10 @@ test("spool: the files never exceed the cap; the oldest go first and are counted
     assert.ok(s.fileBytes <= cap);
     const ids = s.peek(10_000).map((r) => Number(JSON.parse(r.body).id.slice(2)));
     assert.equal(ids[ids.length - 1], 2001, "the newest are kept");
-    assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
+    assert.deepEqual(
+      ids,
+      [...ids].sort((a, b) => a - b),
+    );
     await s.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -219,7 +262,12 @@ test("worker: in order, one request at a time, retries with backoff only while f
     const idleTimers = timers();
     let now = 0;
     const w = new SinkWorker(sinkCfg({ retry_initial_ms: 20, retry_max_sec: 0.05, unhealthy_after_sec: 1 }), {
-      spool, post, secret: Buffer.from("k"), hostname: "h", log: quietLog, now: () => now,
+      spool,
+      post,
+      secret: Buffer.from("k"),
+      hostname: "h",
+      log: quietLog,
+      now: () => now,
     });
     for (let i = 1; i <= 5; i++) w.submit(ev({ id: `x-${i}` }));
     await new Promise((r) => setTimeout(r, 100));
@@ -241,7 +289,10 @@ test("worker: in order, one request at a time, retries with backoff only while f
 });
 
 test("failure reasons name the TLS problem or the receiver's answer", () => {
-  assert.match(failureReason(Object.assign(new Error("self-signed certificate"), { code: "DEPTH_ZERO_SELF_SIGNED_CERT" })), /^TLS certificate rejected: self-signed certificate \(DEPTH_ZERO_SELF_SIGNED_CERT\)$/);
+  assert.match(
+    failureReason(Object.assign(new Error("self-signed certificate"), { code: "DEPTH_ZERO_SELF_SIGNED_CERT" })),
+    /^TLS certificate rejected: self-signed certificate \(DEPTH_ZERO_SELF_SIGNED_CERT\)$/,
+  );
   assert.match(failureReason({ status: 401, body: "bad signature\n" }), /HTTP 401 \(rejected: wrong secret or not authorised\?\): bad signature$/);
 });
 
@@ -259,10 +310,16 @@ test("sink set: a reload restarts a changed sink on the same spool; events durin
     set.submit(ev({ id: "a-2" }));
     await reload;
     set.submit(ev({ id: "a-3" }));
-    assert.deepEqual(set.stats().map((s) => [s.name, s.queued]), [["s", 3]]);
+    assert.deepEqual(
+      set.stats().map((s) => [s.name, s.queued]),
+      [["s", 3]],
+    );
     await set.close();
     const spool = await Spool.open(join(dir, "sinks", "s"), { maxBytes: 1 << 20, syncMs: 0, timeOf });
-    assert.deepEqual(spool.peek(10).map((r) => JSON.parse(r.body).id), ["a-1", "a-2", "a-3"]);
+    assert.deepEqual(
+      spool.peek(10).map((r) => JSON.parse(r.body).id),
+      ["a-1", "a-2", "a-3"],
+    );
     await spool.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -303,8 +360,14 @@ test("http transport: status and a bounded answer; one deadline for the whole ex
     req.resume();
     req.on("end", () => {
       if (req.url === "/ok") res.writeHead(202).end("x".repeat(10_000));
-      else if (req.url === "/big") { res.writeHead(200); res.write(Buffer.alloc(200_000)); }
-      else { res.writeHead(200); const t = setInterval(() => res.write("."), 100); res.on("close", () => clearInterval(t)); }
+      else if (req.url === "/big") {
+        res.writeHead(200);
+        res.write(Buffer.alloc(200_000));
+      } else {
+        res.writeHead(200);
+        const t = setInterval(() => res.write("."), 100);
+        res.on("close", () => clearInterval(t));
+      }
     });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));

@@ -180,11 +180,19 @@ export function discoverHooks(scriptsDir: string, event: string, daemonUid: numb
   for (const ent of entries) {
     const name = ent.name;
     const path = join(dir, name);
-    const skip = (reason: string): void => { out.skipped.push({ name, path, reason }); };
+    const skip = (reason: string): void => {
+      out.skipped.push({ name, path, reason });
+    };
 
     const byName = ignoredName(name);
-    if (byName) { skip(byName); continue; }
-    if (ent.isDirectory()) { skip("subdirectory"); continue; }
+    if (byName) {
+      skip(byName);
+      continue;
+    }
+    if (ent.isDirectory()) {
+      skip("subdirectory");
+      continue;
+    }
 
     const isLink = ent.isSymbolicLink();
     let st: fs.Stats | undefined;
@@ -194,9 +202,15 @@ export function discoverHooks(scriptsDir: string, event: string, daemonUid: numb
       skip(`cannot stat: ${errCode(e)}`);
       continue;
     }
-    if (st === undefined) { skip(isLink ? "dangling symlink" : "vanished"); continue; }
+    if (st === undefined) {
+      skip(isLink ? "dangling symlink" : "vanished");
+      continue;
+    }
     const reason = checkStat(st, daemonUid);
-    if (reason) { skip(isLink ? `symlink target: ${reason}` : reason); continue; }
+    if (reason) {
+      skip(isLink ? `symlink target: ${reason}` : reason);
+      continue;
+    }
 
     if (isLink) {
       // the target's directory must be as trustworthy as the hook directory
@@ -204,7 +218,10 @@ export function discoverHooks(scriptsDir: string, event: string, daemonUid: numb
       try {
         target = fs.realpathSync.native(path);
         const tr = chainProblem(dirname(target), daemonUid);
-        if (tr) { skip(`symlink target path is not trusted: ${tr}`); continue; }
+        if (tr) {
+          skip(`symlink target path is not trusted: ${tr}`);
+          continue;
+        }
       } catch (e) {
         skip(`cannot resolve symlink: ${errCode(e)}`);
         continue;

@@ -55,7 +55,10 @@ export class Dispatcher {
       slot = { running: false, pending: null, timer: null, queued: false };
       this.slots.set(key, slot);
     }
-    if (slot.pending) { this.stats.coalesced++; metrics.hooksCoalesced.inc(); }
+    if (slot.pending) {
+      this.stats.coalesced++;
+      metrics.hooksCoalesced.inc();
+    }
     slot.pending = job;
     // already going to run (waiting for debounce, a parallel slot, or the current run to end)
     if (slot.running || slot.queued || slot.timer) return;
@@ -65,7 +68,10 @@ export class Dispatcher {
   private arm(key: string, slot: Slot): void {
     const delay = slot.pending ? this.o.debounceMs(slot.pending.event.event) : 0;
     if (delay > 0) {
-      slot.timer = setTimeout(() => { slot.timer = null; this.enqueue(key, slot); }, delay);
+      slot.timer = setTimeout(() => {
+        slot.timer = null;
+        this.enqueue(key, slot);
+      }, delay);
     } else {
       this.enqueue(key, slot);
     }
@@ -88,15 +94,18 @@ export class Dispatcher {
       slot.running = true;
       this.active++;
       this.stats.started++;
-      void this.o.run(job).catch(logRejection(this.o.log, "hook run failed", { event: job.event.event, link: job.event.link })).finally(() => {
-        this.active--;
-        this.stats.finished++;
-        slot.running = false;
-        if (slot.pending && !this.closed) this.arm(key, slot);
-        else if (!slot.timer && !slot.queued) this.slots.delete(key);
-        this.pump();
-        if (this.active === 0 && (this.closed || this.ready.length === 0)) for (const w of this.idleWaiters.splice(0)) w();
-      });
+      void this.o
+        .run(job)
+        .catch(logRejection(this.o.log, "hook run failed", { event: job.event.event, link: job.event.link }))
+        .finally(() => {
+          this.active--;
+          this.stats.finished++;
+          slot.running = false;
+          if (slot.pending && !this.closed) this.arm(key, slot);
+          else if (!slot.timer && !slot.queued) this.slots.delete(key);
+          this.pump();
+          if (this.active === 0 && (this.closed || this.ready.length === 0)) for (const w of this.idleWaiters.splice(0)) w();
+        });
     }
   }
 

@@ -14,8 +14,18 @@ export const HOOK_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
 
 /** Names the daemon itself sets: job.env cannot set or override them. */
 export const DAEMON_VARS: ReadonlySet<string> = new Set([
-  "PATH", "LANG", "TZ", "LINK", "LINKINDEX", "STATE", "BACKEND", "ADDRESSES", "EVENT", "JSON",
-  "NETEVD_EVENT", "NETEVD_REPLAY",
+  "PATH",
+  "LANG",
+  "TZ",
+  "LINK",
+  "LINKINDEX",
+  "STATE",
+  "BACKEND",
+  "ADDRESSES",
+  "EVENT",
+  "JSON",
+  "NETEVD_EVENT",
+  "NETEVD_REPLAY",
 ]);
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -25,10 +35,8 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * No backend has a reason to set them; refused as defence in depth.
  */
 function dangerousName(name: string): boolean {
-  return name.startsWith("LD_") || name === "BASH_ENV" || name === "ENV" || name === "SHELLOPTS" ||
-    name === "BASHOPTS" || name === "IFS" || name === "PS4";
+  return name.startsWith("LD_") || name === "BASH_ENV" || name === "ENV" || name === "SHELLOPTS" || name === "BASHOPTS" || name === "IFS" || name === "PS4";
 }
-
 
 /**
  * ADDRESSES: the event's addresses without prefix length, v4 then v6, link-local excluded.
@@ -55,8 +63,7 @@ export function addressesValue(addresses: readonly string[]): string | undefined
  * escaped as \uXXXX: the result contains no control character at all and parses back to the same value.
  */
 export function safeJsonStringify(value: unknown): string {
-  return JSON.stringify(value).replace(/[\u007f-\u009f\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return JSON.stringify(value).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 /** The contract JSON of an event, as scripts get it in NETEVD_EVENT (one line, no control characters). */
@@ -179,8 +186,7 @@ const KEEP_LAST: ReadonlySet<string> = new Set(["PATH", "LINK", "LINKINDEX", "ST
  * (strings and pointers) exceed `budget`, the largest remaining value is dropped (the variables
  * every script relies on last). Each drop is reported. Returns a new object.
  */
-export function fitExecLimits(env: Record<string, string>, argv: readonly string[], budget: number):
-  { env: Record<string, string>; problems: EnvProblem[] } {
+export function fitExecLimits(env: Record<string, string>, argv: readonly string[], budget: number): { env: Record<string, string>; problems: EnvProblem[] } {
   const out: Record<string, string> = {};
   const problems: EnvProblem[] = [];
   let total = 0;

@@ -91,14 +91,23 @@ let argBudget: number | undefined;
 function budget(): number {
   if (argBudget === undefined) {
     let text: string | undefined;
-    try { text = fs.readFileSync("/proc/self/limits", "utf8"); } catch { /* default */ }
+    try {
+      text = fs.readFileSync("/proc/self/limits", "utf8");
+    } catch {
+      /* default */
+    }
     argBudget = execArgBudget(text);
   }
   return argBudget;
 }
 
 /** What a run may still log; shared by its stdout and stderr. */
-interface OutputBudget { lines: number; bytes: number; droppedLines: number; droppedBytes: number }
+interface OutputBudget {
+  lines: number;
+  bytes: number;
+  droppedLines: number;
+  droppedBytes: number;
+}
 
 /**
  * Splits a byte stream into lines (LF, a trailing CR is removed), UTF-8 safe, each line capped at
@@ -114,7 +123,13 @@ function lineReader(budgetLeft: OutputBudget, wantLines: boolean, onLine: (line:
     const text = line.endsWith("\r") ? line.slice(0, -1) : line;
     const bytes = Buffer.byteLength(text) + 1;
     const logged = budgetLeft.lines > 0 && budgetLeft.bytes >= bytes;
-    if (logged) { budgetLeft.lines--; budgetLeft.bytes -= bytes; } else { budgetLeft.droppedLines++; budgetLeft.droppedBytes += bytes; }
+    if (logged) {
+      budgetLeft.lines--;
+      budgetLeft.bytes -= bytes;
+    } else {
+      budgetLeft.droppedLines++;
+      budgetLeft.droppedBytes += bytes;
+    }
     onLine(text, logged);
   };
   const feed = (text: string): void => {
@@ -191,13 +206,21 @@ export function checkScriptPath(path: string, daemonUid: number): { real?: strin
 export async function runScript(script: HookScript, ctx: RunContext, env: Record<string, string>, opts: RunOptions): Promise<HookRunResult> {
   const base = { event: ctx.event, eventId: ctx.eventId, link: ctx.link, script: script.name, path: script.path };
   // (ctx.compat only chooses directories; it is not part of the result)
-  const fields = (extra: Record<string, unknown> = {}): Record<string, unknown> =>
-    ({ event: ctx.event, eventId: ctx.eventId, link: ctx.link, script: script.name, ...extra });
+  const fields = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({ event: ctx.event, eventId: ctx.eventId, link: ctx.link, script: script.name, ...extra });
   const wallStart = Date.now();
   const t0 = process.hrtime.bigint();
   const failed = (error: string): HookRunResult => {
-    const r: HookRunResult = { ...base, startedAt: new Date(wallStart).toISOString(), durationMs: elapsedMs(t0),
-      exitCode: null, signal: null, timedOut: false, ok: false, stderrTail: [], error };
+    const r: HookRunResult = {
+      ...base,
+      startedAt: new Date(wallStart).toISOString(),
+      durationMs: elapsedMs(t0),
+      exitCode: null,
+      signal: null,
+      timedOut: false,
+      ok: false,
+      stderrTail: [],
+      error,
+    };
     opts.log.error("hook failed", fields({ path: script.path, exitCode: null, signal: null, durationMs: r.durationMs, error }));
     return r;
   };
@@ -241,8 +264,10 @@ export async function runScript(script: HookScript, ctx: RunContext, env: Record
       out.flush();
       err.flush();
       if (left.droppedLines > 0 || left.droppedBytes > 0) {
-        opts.log.warn("hook output not logged", fields({ droppedLines: left.droppedLines, droppedBytes: left.droppedBytes,
-          limitLines: MAX_LOGGED_LINES, limitBytes: MAX_LOGGED_BYTES }));
+        opts.log.warn(
+          "hook output not logged",
+          fields({ droppedLines: left.droppedLines, droppedBytes: left.droppedBytes, limitLines: MAX_LOGGED_LINES, limitBytes: MAX_LOGGED_BYTES }),
+        );
       }
       let error = "error" in how ? how.error : undefined;
       const exitCode = "error" in how ? null : how.exitCode;
@@ -261,32 +286,42 @@ export async function runScript(script: HookScript, ctx: RunContext, env: Record
     };
 
     // runScript never rejects: should finishing fail, the run still ends, as a failed one
-    const run: LaunchHandle = launcher.launch(real, fit.env, { noNewPrivs: opts.noNewPrivs !== false }, {
-      stdout: (chunk) => out.data(chunk),
-      stderr: (chunk) => err.data(chunk),
-      end: (how) => {
-        try {
-          finish(how);
-        } catch (e) {
-          resolve(failed(`internal error: ${e instanceof Error ? e.message : String(e)}`));
-        }
+    const run: LaunchHandle = launcher.launch(
+      real,
+      fit.env,
+      { noNewPrivs: opts.noNewPrivs !== false },
+      {
+        stdout: (chunk) => out.data(chunk),
+        stderr: (chunk) => err.data(chunk),
+        end: (how) => {
+          try {
+            finish(how);
+          } catch (e) {
+            resolve(failed(`internal error: ${e instanceof Error ? e.message : String(e)}`));
+          }
+        },
       },
-    });
+    );
 
     const end = (): void => {
       if (settled || killTimer) return;
       // the supervisor signals every descendant: SIGTERM now, SIGKILL after KILL_GRACE_MS
       run.terminate();
       // backstop, should the supervisor itself not end
-      killTimer = setTimeout(() => { if (!settled) run.kill(); }, KILL_GRACE_MS + 3000);
+      killTimer = setTimeout(() => {
+        if (!settled) run.kill();
+      }, KILL_GRACE_MS + 3000);
     };
     if (opts.timeoutSec > 0 && Number.isFinite(opts.timeoutSec)) {
-      termTimer = setTimeout(() => {
-        termTimer = undefined;
-        if (settled) return;
-        timedOut = true;
-        end();
-      }, Math.max(1, Math.round(opts.timeoutSec * 1000)));
+      termTimer = setTimeout(
+        () => {
+          termTimer = undefined;
+          if (settled) return;
+          timedOut = true;
+          end();
+        },
+        Math.max(1, Math.round(opts.timeoutSec * 1000)),
+      );
     }
     if (opts.signal) {
       if (opts.signal.aborted) end();
@@ -366,8 +401,11 @@ export class SkipRegistry {
  * environment (logging dropped values), then run the scripts serially. A failing script never stops
  * the next one. Resolves with one result per script that was attempted.
  */
-export async function runHookDir(scriptsDirs: string | readonly string[], job: HookJob,
-  opts: RunOptions & { daemonEnv: NodeJS.ProcessEnv; runner?: RemoteRunner; skips: SkipRegistry }): Promise<HookRunResult[]> {
+export async function runHookDir(
+  scriptsDirs: string | readonly string[],
+  job: HookJob,
+  opts: RunOptions & { daemonEnv: NodeJS.ProcessEnv; runner?: RemoteRunner; skips: SkipRegistry },
+): Promise<HookRunResult[]> {
   const ev = job.event;
   const ctx = { event: ev.event, eventId: ev.id, link: ev.link };
   const d = discoverMerged(typeof scriptsDirs === "string" ? [scriptsDirs] : scriptsDirs, ev.event, opts.daemonUid);

@@ -7,7 +7,12 @@ import type { HookScript } from "./discover.js";
 import type { HookLogger, HookRunResult, RemoteRunner, RunContext } from "./run.js";
 import type { RunnerMessage, RunRequest } from "./runner.js";
 
-interface Pending { resolve: (r: HookRunResult) => void; log: HookLogger; script: HookScript; ctx: RunContext }
+interface Pending {
+  resolve: (r: HookRunResult) => void;
+  log: HookLogger;
+  script: HookScript;
+  ctx: RunContext;
+}
 
 const LEVELS = new Set(["info", "warn", "error", "debug"]);
 /** A runner message longer than this is a broken runner (results and log records are small). */
@@ -16,7 +21,10 @@ const MAX_MESSAGE = 1024 * 1024;
 function connectSocket(path: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const sock = net.connect(path);
-    sock.once("connect", () => { sock.removeListener("error", reject); resolve(sock); });
+    sock.once("connect", () => {
+      sock.removeListener("error", reject);
+      resolve(sock);
+    });
     sock.once("error", reject);
   });
 }
@@ -30,7 +38,10 @@ export class RunnerClient implements RemoteRunner {
   private closing = false;
 
   /** `path`: the runner's socket, connected again after a loss; none for an inherited socket */
-  private constructor(sock: net.Socket, private readonly path?: string) {
+  private constructor(
+    sock: net.Socket,
+    private readonly path?: string,
+  ) {
     this.attach(sock);
   }
 
@@ -39,9 +50,15 @@ export class RunnerClient implements RemoteRunner {
     this.buf = "";
     this.gone = null;
     sock.setEncoding("utf8");
-    sock.on("data", (chunk: string) => { if (this.sock === sock) this.onData(chunk); });
-    sock.on("error", (e) => { if (this.sock === sock) this.fail(`hook runner connection: ${e.message}`); });
-    sock.on("close", () => { if (this.sock === sock) this.fail("hook runner gone"); });
+    sock.on("data", (chunk: string) => {
+      if (this.sock === sock) this.onData(chunk);
+    });
+    sock.on("error", (e) => {
+      if (this.sock === sock) this.fail(`hook runner connection: ${e.message}`);
+    });
+    sock.on("close", () => {
+      if (this.sock === sock) this.fail("hook runner gone");
+    });
   }
 
   /** Over an inherited socket (started by hand as root). */
@@ -67,7 +84,8 @@ export class RunnerClient implements RemoteRunner {
     if (this.gone !== null && this.path !== undefined && !this.closing) {
       try {
         const sock = await connectSocket(this.path);
-        if (this.gone !== null) this.attach(sock); else sock.destroy(); // another run reconnected first
+        if (this.gone !== null) this.attach(sock);
+        else sock.destroy(); // another run reconnected first
         log.info("hook runner connected again", { socket: this.path });
       } catch (e) {
         this.gone = `hook runner unreachable: ${(e as Error).message}`;
@@ -85,8 +103,21 @@ export class RunnerClient implements RemoteRunner {
 
   private failed(script: HookScript, ctx: RunContext, error: string, log: HookLogger): HookRunResult {
     log.error("hook failed", { event: ctx.event, eventId: ctx.eventId, link: ctx.link, script: script.name, path: script.path, error });
-    return { event: ctx.event, eventId: ctx.eventId, link: ctx.link, script: script.name, path: script.path, startedAt: new Date().toISOString(), durationMs: 0,
-      exitCode: null, signal: null, timedOut: false, ok: false, stderrTail: [], error };
+    return {
+      event: ctx.event,
+      eventId: ctx.eventId,
+      link: ctx.link,
+      script: script.name,
+      path: script.path,
+      startedAt: new Date().toISOString(),
+      durationMs: 0,
+      exitCode: null,
+      signal: null,
+      timedOut: false,
+      ok: false,
+      stderrTail: [],
+      error,
+    };
   }
 
   private fail(reason: string): void {

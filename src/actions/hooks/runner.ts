@@ -55,8 +55,7 @@ export interface RunnerDirs {
 }
 
 export type RunnerMessage =
-  | { id: number; log: { level: "info" | "warn" | "error" | "debug"; msg: string; fields: Record<string, unknown> } }
-  | { id: number; result: HookRunResult };
+  { id: number; log: { level: "info" | "warn" | "error" | "debug"; msg: string; fields: Record<string, unknown> } } | { id: number; result: HookRunResult };
 
 /** Checks a request's shape and values; returns the problem or undefined. */
 export function checkRequest(r: unknown): string | undefined {
@@ -80,7 +79,9 @@ export function serveConnection(sock: net.Socket, dirs: RunnerDirs, log: Logger)
   let buf = "";
   let closed = false;
   const running = new Map<number, AbortController>();
-  const send = (m: RunnerMessage): void => { if (!closed) sock.write(`${JSON.stringify(m)}\n`); };
+  const send = (m: RunnerMessage): void => {
+    if (!closed) sock.write(`${JSON.stringify(m)}\n`);
+  };
 
   const handle = (line: string): void => {
     let req: unknown;
@@ -97,12 +98,32 @@ export function serveConnection(sock: net.Socket, dirs: RunnerDirs, log: Logger)
     const refuse = (error: string): void => {
       log.warn("hook runner: request refused", { reason: error });
       if (Number.isSafeInteger(q?.id)) {
-        send({ id: q.id, result: { ...ctx, script: String(q.script), path: "", startedAt: new Date().toISOString(), durationMs: 0,
-          exitCode: null, signal: null, timedOut: false, ok: false, stderrTail: [], error: `refused by the hook runner: ${error}` } });
+        send({
+          id: q.id,
+          result: {
+            ...ctx,
+            script: String(q.script),
+            path: "",
+            startedAt: new Date().toISOString(),
+            durationMs: 0,
+            exitCode: null,
+            signal: null,
+            timedOut: false,
+            ok: false,
+            stderrTail: [],
+            error: `refused by the hook runner: ${error}`,
+          },
+        });
       }
     };
-    if (problem !== undefined) { refuse(problem); return; }
-    if (running.size >= MAX_RUNS || running.has(q.id)) { refuse("too many runs, or a duplicate id"); return; }
+    if (problem !== undefined) {
+      refuse(problem);
+      return;
+    }
+    if (running.size >= MAX_RUNS || running.has(q.id)) {
+      refuse("too many runs, or a duplicate id");
+      return;
+    }
     // the script must be one discovery accepts (the same merge of admin and vendor directories as
     // the daemon's), with root as the only trusted owner
     const d = discoverMerged(q.compat === "networkd-dispatcher" ? dirs.networkdDispatcher : dirs.scripts, q.event, 0);
@@ -117,9 +138,16 @@ export function serveConnection(sock: net.Socket, dirs: RunnerDirs, log: Logger)
     const relay = (level: "info" | "warn" | "error" | "debug") => (msg: string, fields: Record<string, unknown>) => send({ id: q.id, log: { level, msg, fields } });
     const hookLog: HookLogger = { info: relay("info"), warn: relay("warn"), error: relay("error"), debug: relay("debug") };
     // (runScript never rejects; should it, the daemon still gets an answer for the id)
-    void runScript(script, ctx, q.env, { timeoutSec: q.timeoutSec, daemonUid: 0, log: hookLog, noNewPrivs: false, signal: abort.signal, launcher: launcherFor(log) })
-      .then((result) => { running.delete(q.id); send({ id: q.id, result }); },
-        (err: unknown) => { running.delete(q.id); refuse(`run failed: ${err instanceof Error ? err.message : String(err)}`); });
+    void runScript(script, ctx, q.env, { timeoutSec: q.timeoutSec, daemonUid: 0, log: hookLog, noNewPrivs: false, signal: abort.signal, launcher: launcherFor(log) }).then(
+      (result) => {
+        running.delete(q.id);
+        send({ id: q.id, result });
+      },
+      (err: unknown) => {
+        running.delete(q.id);
+        refuse(`run failed: ${err instanceof Error ? err.message : String(err)}`);
+      },
+    );
   };
 
   return new Promise<void>((resolve) => {
@@ -140,7 +168,10 @@ export function serveConnection(sock: net.Socket, dirs: RunnerDirs, log: Logger)
       if (closed) return;
       closed = true;
       for (const a of running.values()) a.abort();
-      const wait = (): void => { if (running.size === 0) resolve(); else setTimeout(wait, 50); };
+      const wait = (): void => {
+        if (running.size === 0) resolve();
+        else setTimeout(wait, 50);
+      };
       wait();
     };
     sock.on("error", done);
@@ -159,9 +190,13 @@ export const RUNNER_SOCKET = "/run/netevd-hook-runner.sock";
 export async function runRunner(o: { dirs: RunnerDirs; log: Logger; fd?: number; listenFd?: number; allowUid?: number; peerUid?: (fd: number) => number }): Promise<void> {
   if (o.fd !== undefined) {
     const sock = new net.Socket({ fd: o.fd, readable: true, writable: true });
-    const stop = (): void => { sock.destroy(); };
+    const stop = (): void => {
+      sock.destroy();
+    };
     process.on("SIGTERM", stop);
-    process.on("SIGINT", () => { /* the terminal's Ctrl-C: the daemon decides; we end when it closes the socket */ });
+    process.on("SIGINT", () => {
+      /* the terminal's Ctrl-C: the daemon decides; we end when it closes the socket */
+    });
     process.on("SIGHUP", () => {});
     o.log.info("hook runner ready", { mode: "inherited socket", pid: process.pid, dirs: o.dirs });
     await serveConnection(sock, o.dirs, o.log);
@@ -175,7 +210,9 @@ export async function runRunner(o: { dirs: RunnerDirs; log: Logger; fd?: number;
     let uid = -1;
     try {
       if (typeof fd === "number" && fd >= 0) uid = o.peerUid!(fd);
-    } catch { /* not a unix socket */ }
+    } catch {
+      /* not a unix socket */
+    }
     if (uid !== o.allowUid) {
       o.log.warn("hook runner: connection refused", { peerUid: uid, allowed: o.allowUid });
       sock.destroy();
@@ -189,14 +226,24 @@ export async function runRunner(o: { dirs: RunnerDirs; log: Logger; fd?: number;
     const p = serveConnection(sock, o.dirs, o.log);
     conns.add(p);
     socks.add(sock);
-    void p.catch(logRejection(o.log, "hook runner: connection failed")).finally(() => { conns.delete(p); socks.delete(sock); });
+    void p.catch(logRejection(o.log, "hook runner: connection failed")).finally(() => {
+      conns.delete(p);
+      socks.delete(sock);
+    });
     sock.resume();
   });
-  await new Promise<void>((res, rej) => { server.once("error", rej); server.listen({ fd: o.listenFd }, () => res()); });
+  await new Promise<void>((res, rej) => {
+    server.once("error", rej);
+    server.listen({ fd: o.listenFd }, () => res());
+  });
   o.log.info("hook runner ready", { mode: "socket", pid: process.pid, dirs: o.dirs, allowUid: o.allowUid });
   await new Promise<void>((res) => {
     // stop: no new connection; every connection's runs end (SIGTERM, SIGKILL after the grace period)
-    const stop = (): void => { server.close(); for (const c of socks) c.destroy(); res(); };
+    const stop = (): void => {
+      server.close();
+      for (const c of socks) c.destroy();
+      res();
+    };
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
   });

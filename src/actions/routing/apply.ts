@@ -129,10 +129,22 @@ export const NETWORKD_CONF_D = "/etc/systemd/networkd.conf.d";
 /** networkd.conf then its drop-ins (*.conf, in name order); missing files are skipped. */
 export function readNetworkdConf(): string[] {
   const texts: string[] = [];
-  const read = (p: string) => { try { texts.push(readFileSync(p, "utf8")); } catch { /* absent or unreadable: default */ } };
+  const read = (p: string) => {
+    try {
+      texts.push(readFileSync(p, "utf8"));
+    } catch {
+      /* absent or unreadable: default */
+    }
+  };
   read(NETWORKD_CONF);
   let dropIns: string[] = [];
-  try { dropIns = readdirSync(NETWORKD_CONF_D).filter((f) => f.endsWith(".conf")).sort(); } catch { /* no drop-in dir */ }
+  try {
+    dropIns = readdirSync(NETWORKD_CONF_D)
+      .filter((f) => f.endsWith(".conf"))
+      .sort();
+  } catch {
+    /* no drop-in dir */
+  }
   for (const f of dropIns) read(join(NETWORKD_CONF_D, f));
   return texts;
 }

@@ -80,19 +80,27 @@ export class RoutingReconciler {
     let relevant = false;
     for (const f of facts) {
       switch (f.fact) {
-        case "rule-added": case "rule-removed":
+        case "rule-added":
+        case "rule-removed":
           if (f.rule.protocol !== cfg.protocol) break;
           relevant = true;
           if (f.fact === "rule-removed") removed.push({ id: ruleChangeId(f.rule), text: ruleText(f.rule) });
           break;
-        case "route-added": case "route-removed":
+        case "route-added":
+        case "route-removed":
           if (f.route.protocol === cfg.protocol) {
             relevant = true;
             if (f.fact === "route-removed") removed.push({ id: routeChangeId(f.route), text: routeText(f.route) });
           } else if (f.route.table === RT_TABLE_MAIN && f.route.dstLen === 0) relevant = true; // a gateway came or went
           break;
-        case "address-added": case "address-removed": case "address-changed":
-        case "link-added": case "link-removed": case "link-renamed": case "admin-up": case "admin-down":
+        case "address-added":
+        case "address-removed":
+        case "address-changed":
+        case "link-added":
+        case "link-removed":
+        case "link-renamed":
+        case "admin-up":
+        case "admin-down":
         case "backend-state":
           relevant = true;
           break;
@@ -174,8 +182,13 @@ export class RoutingReconciler {
     const snap: LinkSnapshot = link ? snapshotOf(this.o.model(), link) : { state: {}, addresses: [], gateway: null, dns: [] };
     // index null for make(): a record must not become the link's `previous` for hook events
     const e = this.o.events.make({
-      event: "routing", link: link?.name ?? null, index: null, source: "kernel", snap,
-      changed: [c.object], stateExtra: { action: c.action, object: c.object, reason, ...details },
+      event: "routing",
+      link: link?.name ?? null,
+      index: null,
+      source: "kernel",
+      snap,
+      changed: [c.object],
+      stateExtra: { action: c.action, object: c.object, reason, ...details },
     });
     e.index = link ? link.index : c.index;
     this.o.record({ event: e, state: c.action, env: {} });
@@ -215,7 +228,10 @@ export class RoutingReconciler {
       this.o.log.warn("policy routing re-assert limit reached; backing off", { object: c.id, retryInMs: retryIn, max: REASSERT_MAX, windowMs: REASSERT_WINDOW_MS });
     }
     if (!this.backoffTimer && !this.stopped) {
-      this.backoffTimer = setTimeout(() => { this.backoffTimer = null; this.schedule("backoff"); }, retryIn + 10);
+      this.backoffTimer = setTimeout(() => {
+        this.backoffTimer = null;
+        this.schedule("backoff");
+      }, retryIn + 10);
     }
     return true;
   }
@@ -224,12 +240,18 @@ export class RoutingReconciler {
     if (this.warnedNetworkd || this.o.config().routing.policy_rules.length === 0) return;
     this.warnedNetworkd = true;
     if (!networkdManagesForeignRules(readNetworkdConf())) return;
-    this.o.log.warn("systemd-networkd deletes foreign routing policy rules when it (re)starts; netevd re-asserts its rules, " +
-      "set ManageForeignRoutingPolicyRules=no in /etc/systemd/networkd.conf to avoid the gap", { setting: "ManageForeignRoutingPolicyRules", value: "yes" });
+    this.o.log.warn(
+      "systemd-networkd deletes foreign routing policy rules when it (re)starts; netevd re-asserts its rules, " +
+        "set ManageForeignRoutingPolicyRules=no in /etc/systemd/networkd.conf to avoid the gap",
+      { setting: "ManageForeignRoutingPolicyRules", value: "yes" },
+    );
   }
 }
 
 function isTagged(f: Fact, protocol: number): boolean {
-  return (f.fact === "rule-added" || f.fact === "rule-removed") ? f.rule.protocol === protocol
-    : (f.fact === "route-added" || f.fact === "route-removed") ? f.route.protocol === protocol : false;
+  return f.fact === "rule-added" || f.fact === "rule-removed"
+    ? f.rule.protocol === protocol
+    : f.fact === "route-added" || f.fact === "route-removed"
+      ? f.route.protocol === protocol
+      : false;
 }

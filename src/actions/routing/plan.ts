@@ -17,7 +17,15 @@ import type { RouteSpec, RuleSpec } from "../../netlink/encode.js";
 import { isLinkLocal } from "../../net/address.js";
 // IFA_F_SECONDARY (v4) and IFA_F_TEMPORARY (v6) share the bit
 import {
-  FR_ACT_TO_TBL, IFA_F_DADFAILED, IFA_F_SECONDARY, RT_SCOPE_LINK, RT_TABLE_DEFAULT, RT_TABLE_LOCAL, RT_TABLE_MAIN, RT_TABLE_UNSPEC, RTN_UNICAST,
+  FR_ACT_TO_TBL,
+  IFA_F_DADFAILED,
+  IFA_F_SECONDARY,
+  RT_SCOPE_LINK,
+  RT_TABLE_DEFAULT,
+  RT_TABLE_LOCAL,
+  RT_TABLE_MAIN,
+  RT_TABLE_UNSPEC,
+  RTN_UNICAST,
 } from "../../netlink/constants.js";
 
 export type RoutingConfig = Config["routing"];
@@ -50,15 +58,24 @@ export interface RoutingPlan {
 
 export const tableFor = (cfg: RoutingConfig, index: number): number => cfg.table_base + index;
 
-
 /**
  * Identity of a rule: what makes two rules the same object for the diff. A kernel rule with
  * selectors we never set (iif, fwmark, tos...) gets an identity no planned rule has, so it is stale.
  */
 export function ruleId(r: PlannedRule | RuleRecord): string {
   const x = r as Partial<RuleRecord>;
-  return [r.family, r.priority ?? "-", `${r.src ?? "*"}/${r.srcLen}`, `${r.dst ?? "*"}/${r.dstLen}`, r.table,
-    x.action ?? FR_ACT_TO_TBL, x.tos ?? 0, x.iifname ?? "", x.oifname ?? "", x.fwmark ?? ""].join("|");
+  return [
+    r.family,
+    r.priority ?? "-",
+    `${r.src ?? "*"}/${r.srcLen}`,
+    `${r.dst ?? "*"}/${r.dstLen}`,
+    r.table,
+    x.action ?? FR_ACT_TO_TBL,
+    x.tos ?? 0,
+    x.iifname ?? "",
+    x.oifname ?? "",
+    x.fwmark ?? "",
+  ].join("|");
 }
 
 /** Identity of a route for the diff (the metric is left out: the kernel picks v6's default metric). */
@@ -72,7 +89,10 @@ export function routeId(r: PlannedRoute | RouteRecord): string {
  * priorities, a route in one of our tables). Someone else using the same protocol id elsewhere is
  * never touched.
  */
-export function taggedObjects(m: NetworkModel, cfg: Pick<RoutingConfig, "protocol" | "priority_from" | "priority_to" | "table_base">): { rules: RuleRecord[]; routes: RouteRecord[] } {
+export function taggedObjects(
+  m: NetworkModel,
+  cfg: Pick<RoutingConfig, "protocol" | "priority_from" | "priority_to" | "table_base">,
+): { rules: RuleRecord[]; routes: RouteRecord[] } {
   const rules = [...m.rules.values()].filter((r) => r.protocol === cfg.protocol && (r.priority === cfg.priority_from || r.priority === cfg.priority_to));
   const routes = [...m.routes.values()].filter((r) => r.protocol === cfg.protocol && isOurTable(cfg.table_base, r.table));
   return { rules, routes };
@@ -96,9 +116,7 @@ export function planRouting(m: NetworkModel, cfg: RoutingConfig): RoutingPlan {
     const table = tableFor(cfg, index);
     if (!isOurTable(cfg.table_base, table)) continue; // table_base + ifindex would be a kernel table
     const base = { table, protocol: cfg.protocol, link: link.name, index };
-    const addrs = [...m.addrs.values()]
-      .filter((a) => a.index === index && !isLinkLocal(a.family, a.address))
-      .sort(byPreference);
+    const addrs = [...m.addrs.values()].filter((a) => a.index === index && !isLinkLocal(a.family, a.address)).sort(byPreference);
     for (const a of addrs) {
       const len = a.family === 4 ? 32 : 128;
       plan.rules.push({ ...base, family: a.family, priority: cfg.priority_from, src: a.address, srcLen: len, dstLen: 0 });
@@ -192,13 +210,16 @@ export function parseIp(text: string, family: Family): Uint8Array | null {
     tail = [(b[0]! << 8) | b[1]!, (b[2]! << 8) | b[3]!];
     s = v4[1]!.endsWith("::") ? v4[1]! : v4[1]!.slice(0, -1);
   }
-  const [head, rest] = s.includes("::") ? s.split("::") as [string, string] : [s, undefined];
+  const [head, rest] = s.includes("::") ? (s.split("::") as [string, string]) : [s, undefined];
   const h = head ? head.split(":").map((x) => parseInt(x, 16)) : [];
   const r = rest !== undefined && rest !== "" ? rest.split(":").map((x) => parseInt(x, 16)) : [];
   const words = rest === undefined ? [...h, ...tail] : [...h, ...new Array<number>(8 - h.length - r.length - tail.length).fill(0), ...r, ...tail];
   if (words.length !== 8) return null;
   const out = new Uint8Array(16);
-  words.forEach((w, i) => { out[2 * i] = w >> 8; out[2 * i + 1] = w & 0xff; });
+  words.forEach((w, i) => {
+    out[2 * i] = w >> 8;
+    out[2 * i + 1] = w & 0xff;
+  });
   return out;
 }
 
@@ -212,10 +233,16 @@ export function formatIp(b: Uint8Array): string {
   let bestBase = -1;
   let bestLen = 0;
   for (let i = 0; i < 8;) {
-    if (w[i] !== 0) { i++; continue; }
+    if (w[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) { bestBase = i; bestLen = j - i; }
+    if (j - i > bestLen && j - i >= 2) {
+      bestBase = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   const hex = w.map((x) => x.toString(16));
@@ -249,7 +276,10 @@ export function networkdManagesForeignRules(texts: string[]): boolean {
       const line = raw.trim();
       if (line === "" || line.startsWith("#") || line.startsWith(";")) continue;
       const sec = line.match(/^\[(.+)\]$/);
-      if (sec) { section = sec[1]!.trim(); continue; }
+      if (sec) {
+        section = sec[1]!.trim();
+        continue;
+      }
       const kv = line.match(/^ManageForeignRoutingPolicyRules\s*=\s*(.*)$/);
       if (section !== "Network" || !kv) continue;
       const v = kv[1]!.trim().toLowerCase();
@@ -283,12 +313,22 @@ export function diffPlan(plan: RoutingPlan, actual: { rules: RuleRecord[]; route
   const wantRoutes = new Set(plan.routes.map(routeId));
   const once = <T>(xs: T[], id: (x: T) => string): T[] => {
     const seen = new Set<string>();
-    return xs.filter((x) => { const k = id(x); if (seen.has(k)) return false; seen.add(k); return true; });
+    return xs.filter((x) => {
+      const k = id(x);
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
   };
   return {
-    addRules: once(plan.rules.filter((r) => !haveRules.has(ruleId(r))), ruleId),
-    addRoutes: once(plan.routes.filter((r) => !haveRoutes.has(routeId(r))), routeId)
-      .sort((a, b) => Number(a.gateway !== undefined) - Number(b.gateway !== undefined)),
+    addRules: once(
+      plan.rules.filter((r) => !haveRules.has(ruleId(r))),
+      ruleId,
+    ),
+    addRoutes: once(
+      plan.routes.filter((r) => !haveRoutes.has(routeId(r))),
+      routeId,
+    ).sort((a, b) => Number(a.gateway !== undefined) - Number(b.gateway !== undefined)),
     delRules: actual.rules.filter((r) => !wantRules.has(ruleId(r))),
     delRoutes: actual.routes.filter((r) => !wantRoutes.has(routeId(r))),
   };

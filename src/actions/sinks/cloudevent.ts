@@ -63,8 +63,7 @@ export interface SinkFilter {
 export function compileFilter(f: SinkFilter): (e: Pick<NetevdEvent, "event" | "link">) => boolean {
   const ev: GlobMatcher[] = f.events.map(compileGlob);
   const ln: GlobMatcher[] = f.links.map(compileGlob);
-  return (e) => (ev.length === 0 || ev.some((m) => m(e.event))) &&
-    (ln.length === 0 || (e.link !== null && ln.some((m) => m(e.link as string))));
+  return (e) => (ev.length === 0 || ev.some((m) => m(e.event))) && (ln.length === 0 || (e.link !== null && ln.some((m) => m(e.link as string))));
 }
 
 /** A hostname usable in a URI authority (RFC 3986 reg-name characters only); anything else becomes "localhost". */

@@ -11,7 +11,10 @@ import { logRejection, type Logger } from "../../log.js";
 import { batchBody, CE_BATCH_CONTENT_TYPE, CE_CONTENT_TYPE, compileFilter, encodeCloudEvent, signature, SIGNATURE_HEADER, toCloudEvent } from "./cloudevent.js";
 import type { Spool } from "./spool.js";
 
-export interface PostResult { status: number; body: string }
+export interface PostResult {
+  status: number;
+  body: string;
+}
 
 /** The HTTP seam: POST one body, resolve with the status (and a bounded piece of the answer). */
 export type Transport = (body: Buffer, headers: Record<string, string>) => Promise<PostResult>;
@@ -28,32 +31,44 @@ export function httpTransport(cfg: SinkConfig, ca: Buffer | undefined): { post: 
   const agent = https
     ? new HttpsAgent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: cfg.tls_verify, ...(ca ? { ca } : {}) })
     : new HttpAgent({ keepAlive: true, maxSockets: 1 });
-  const post: Transport = (body, headers) => new Promise((resolve, reject) => {
-    // one deadline for the whole exchange: a receiver trickling bytes cannot hold the sink forever
-    const deadline = setTimeout(() => req.destroy(Object.assign(new Error(`no complete answer within ${cfg.timeout_sec} s`), { code: "ETIMEDOUT" })), cfg.timeout_sec * 1000);
-    const done = <T>(fn: (v: T) => void) => (v: T) => { clearTimeout(deadline); fn(v); };
-    const ok = done(resolve), fail = done(reject);
-    const req = (https ? httpsRequest : httpRequest)(url, {
-      method: "POST", agent,
-      headers: { ...headers, "content-length": String(body.length), "user-agent": "netevd" },
-    }, (res: IncomingMessage) => {
-      const chunks: Buffer[] = [];
-      let n = 0;
-      res.on("data", (c: Buffer) => {
-        if (n < MAX_ANSWER_BYTES) chunks.push(c.subarray(0, MAX_ANSWER_BYTES - n));
-        n += c.length;
-        // the status is all that counts: a large answer is not read to its end (the socket is dropped)
-        if (n > MAX_DRAIN_BYTES) {
-          ok({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") });
-          req.destroy();
-        }
-      });
-      res.on("end", () => ok({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", fail);
+  const post: Transport = (body, headers) =>
+    new Promise((resolve, reject) => {
+      // one deadline for the whole exchange: a receiver trickling bytes cannot hold the sink forever
+      const deadline = setTimeout(() => req.destroy(Object.assign(new Error(`no complete answer within ${cfg.timeout_sec} s`), { code: "ETIMEDOUT" })), cfg.timeout_sec * 1000);
+      const done =
+        <T>(fn: (v: T) => void) =>
+        (v: T) => {
+          clearTimeout(deadline);
+          fn(v);
+        };
+      const ok = done(resolve),
+        fail = done(reject);
+      const req = (https ? httpsRequest : httpRequest)(
+        url,
+        {
+          method: "POST",
+          agent,
+          headers: { ...headers, "content-length": String(body.length), "user-agent": "netevd" },
+        },
+        (res: IncomingMessage) => {
+          const chunks: Buffer[] = [];
+          let n = 0;
+          res.on("data", (c: Buffer) => {
+            if (n < MAX_ANSWER_BYTES) chunks.push(c.subarray(0, MAX_ANSWER_BYTES - n));
+            n += c.length;
+            // the status is all that counts: a large answer is not read to its end (the socket is dropped)
+            if (n > MAX_DRAIN_BYTES) {
+              ok({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") });
+              req.destroy();
+            }
+          });
+          res.on("end", () => ok({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+          res.on("error", fail);
+        },
+      );
+      req.on("error", fail);
+      req.end(body);
     });
-    req.on("error", fail);
-    req.end(body);
-  });
   return { post, close: () => agent.destroy() };
 }
 
@@ -61,7 +76,10 @@ export function httpTransport(cfg: SinkConfig, ca: Buffer | undefined): { post: 
 export function failureReason(err: unknown): string {
   if (err && typeof err === "object" && "status" in err) {
     const r = err as PostResult;
-    const text = r.body.replace(/[^\x20-\x7e]+/g, " ").trim().slice(0, 200);
+    const text = r.body
+      .replace(/[^\x20-\x7e]+/g, " ")
+      .trim()
+      .slice(0, 200);
     return `receiver answered HTTP ${r.status}${r.status === 401 || r.status === 403 ? " (rejected: wrong secret or not authorised?)" : ""}${text ? `: ${text}` : ""}`;
   }
   const e = err as NodeJS.ErrnoException;
@@ -105,7 +123,10 @@ export class SinkWorker {
   delivered = 0;
   failedAttempts = 0;
 
-  constructor(readonly cfg: SinkConfig, private readonly d: SinkDeps) {
+  constructor(
+    readonly cfg: SinkConfig,
+    private readonly d: SinkDeps,
+  ) {
     this.filter = compileFilter(cfg);
   }
 
@@ -190,8 +211,14 @@ export class SinkWorker {
     const s = this.d.spool;
     const oldest = s.oldestAt;
     return {
-      name: this.cfg.name, delivered: this.delivered, failedAttempts: this.failedAttempts, queued: s.depth, queuedBytes: s.bytes,
-      spoolFileBytes: s.fileBytes, dropped: s.dropped, oldestAgeSec: oldest === null ? 0 : Math.max(0, (this.now - oldest) / 1000),
+      name: this.cfg.name,
+      delivered: this.delivered,
+      failedAttempts: this.failedAttempts,
+      queued: s.depth,
+      queuedBytes: s.bytes,
+      spoolFileBytes: s.fileBytes,
+      dropped: s.dropped,
+      oldestAgeSec: oldest === null ? 0 : Math.max(0, (this.now - oldest) / 1000),
     };
   }
 

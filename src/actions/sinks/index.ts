@@ -51,10 +51,15 @@ export function secretKey(buf: Buffer): Buffer {
   return buf.subarray(0, end);
 }
 
-interface SinkFiles { secret: Buffer | null; ca: Buffer | undefined; problem: string | undefined }
+interface SinkFiles {
+  secret: Buffer | null;
+  ca: Buffer | undefined;
+  problem: string | undefined;
+}
 
 const sameFiles = (a: SinkFiles, b: SinkFiles): boolean =>
-  a.problem === b.problem && (a.secret === null ? b.secret === null : b.secret !== null && a.secret.equals(b.secret)) &&
+  a.problem === b.problem &&
+  (a.secret === null ? b.secret === null : b.secret !== null && a.secret.equals(b.secret)) &&
   (a.ca === undefined ? b.ca === undefined : b.ca !== undefined && a.ca.equals(b.ca));
 
 interface Running {
@@ -81,13 +86,15 @@ export class SinkSet {
    */
   apply(config: Config): Promise<void> {
     const prev = this.applying ?? Promise.resolve();
-    const next = prev.then(() => this.applyNow(config)).finally(() => {
-      if (this.applying !== next) return;
-      this.applying = null;
-      const held = this.held;
-      this.held = [];
-      for (const e of held) this.submit(e);
-    });
+    const next = prev
+      .then(() => this.applyNow(config))
+      .finally(() => {
+        if (this.applying !== next) return;
+        this.applying = null;
+        const held = this.held;
+        this.held = [];
+        for (const e of held) this.submit(e);
+      });
     this.applying = next;
     return next;
   }
@@ -125,14 +132,18 @@ export class SinkSet {
     }
     let ca: Buffer | undefined;
     if (cfg.ca_file) {
-      try { ca = await readGuardedFile(cfg.ca_file, "ca_file", MAX_CA_BYTES, false); } catch (err) { problems.push((err as Error).message); }
+      try {
+        ca = await readGuardedFile(cfg.ca_file, "ca_file", MAX_CA_BYTES, false);
+      } catch (err) {
+        problems.push((err as Error).message);
+      }
     }
     return { secret, ca, problem: problems.join("; ") || undefined };
   }
 
   private async start(cfg: SinkConfig, stateDir: string, files?: SinkFiles): Promise<void> {
     const log = this.o.log.child({ sink: cfg.name });
-    const { secret, ca, problem: misconfigured } = files ?? await this.readFiles(cfg);
+    const { secret, ca, problem: misconfigured } = files ?? (await this.readFiles(cfg));
     let spool: Spool;
     try {
       spool = await Spool.open(join(stateDir, "sinks", cfg.name), {
@@ -154,7 +165,12 @@ export class SinkSet {
     const t = httpTransport(cfg, ca);
     if (misconfigured) log.error("sink cannot deliver until fixed (events are queued)", { sink: cfg.name, problem: misconfigured });
     const worker = new SinkWorker(cfg, {
-      spool, post: t.post, secret, hostname: this.host, log, misconfigured,
+      spool,
+      post: t.post,
+      secret,
+      hostname: this.host,
+      log,
+      misconfigured,
     });
     this.running.set(cfg.name, { cfg, stateDir, worker, closeTransport: t.close, files: { secret, ca, problem: misconfigured } });
     log.info("sink started", { sink: cfg.name, url: cfg.url, queued: spool.depth, signed: secret !== null });

@@ -103,7 +103,10 @@ export class Spool {
   dropped = 0;
   readonly segMax: number;
 
-  private constructor(readonly dir: string, private readonly o: SpoolOptions) {
+  private constructor(
+    readonly dir: string,
+    private readonly o: SpoolOptions,
+  ) {
     // small segments keep "drop the oldest segment" fine-grained and the cap exact
     this.segMax = Math.max(4096, Math.min(1 << 20, Math.floor(o.maxBytes / 8)));
   }
@@ -307,14 +310,22 @@ export class Spool {
     try {
       const m = /^(\d{1,12}) (\d{1,15})\n?$/.exec(await readHead(join(this.dir, ACKED), 64));
       if (m) this.acked = { seg: Number(m[1]), off: Number(m[2]) };
-    } catch { /* none yet, or unreadable after a power loss: start from the oldest segment (redelivers) */ }
-    const nos = (await readdir(this.dir)).map((f) => SEG_RE.exec(f)?.[1]).filter((x): x is string => x !== undefined).map(Number).sort((a, b) => a - b);
+    } catch {
+      /* none yet, or unreadable after a power loss: start from the oldest segment (redelivers) */
+    }
+    const nos = (await readdir(this.dir))
+      .map((f) => SEG_RE.exec(f)?.[1])
+      .filter((x): x is string => x !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
     const sizes = new Map<number, number>();
     for (const no of nos) {
-      if (no < this.acked.seg) { await rm(join(this.dir, segName(no)), { force: true }); continue; }
+      if (no < this.acked.seg) {
+        await rm(join(this.dir, segName(no)), { force: true });
+        continue;
+      }
       const st = await lstat(join(this.dir, segName(no)));
       if (st.isFile()) sizes.set(no, st.size); // anything else is not ours: left alone, never read
-
     }
     // over the cap (it was lowered): the oldest segments go unread
     let total = [...sizes.values()].reduce((a, b) => a + b, 0);
@@ -326,7 +337,10 @@ export class Spool {
       over += await countLines(join(this.dir, segName(no)));
       await rm(join(this.dir, segName(no)), { force: true });
     }
-    if (over) { this.dropped += over; this.o.onDrop?.(over, "full"); }
+    if (over) {
+      this.dropped += over;
+      this.o.onDrop?.(over, "full");
+    }
     let bad = 0;
     for (const [no, size] of sizes) {
       // bounded: what is read here is under the cap
@@ -345,13 +359,19 @@ export class Spool {
         const bytes = nl + 1 - pos;
         pos = nl + 1;
         const at = this.timeOfLine(body);
-        if (at === null) { bad++; continue; }
+        if (at === null) {
+          bad++;
+          continue;
+        }
         this.records.push({ seq: ++this.seq, body, bytes, seg: no, end: pos, at });
         this.queuedBytes += bytes;
         seg.live++;
       }
     }
-    if (bad) { this.dropped += bad; this.o.onDrop?.(bad, "corrupt"); }
+    if (bad) {
+      this.dropped += bad;
+      this.o.onDrop?.(bad, "corrupt");
+    }
     this.purgeDelivered();
   }
 

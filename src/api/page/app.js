@@ -24,7 +24,9 @@ const state = {
 };
 
 // ---- small helpers ---------------------------------------------------------------------------
-function $(id) { return document.getElementById(id); }
+function $(id) {
+  return document.getElementById(id);
+}
 
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
@@ -56,7 +58,9 @@ function localTime(iso, withDate) {
 }
 
 function duration(sec) {
-  const d = Math.floor(sec / 86400), h = Math.floor((sec % 86400) / 3600), m = Math.floor((sec % 3600) / 60);
+  const d = Math.floor(sec / 86400),
+    h = Math.floor((sec % 86400) / 3600),
+    m = Math.floor((sec % 3600) / 60);
   return d ? `${d}d ${h}h` : h ? `${h}h ${m}min` : `${m}min ${sec % 60}s`;
 }
 
@@ -66,7 +70,10 @@ function hookResult(h) {
 
 async function api(path) {
   const res = await fetch(path, { headers: { accept: "application/json" }, credentials: "same-origin", cache: "no-store" });
-  if (res.status === 401) { showLogin(); throw new Error("unauthorized"); }
+  if (res.status === 401) {
+    showLogin();
+    throw new Error("unauthorized");
+  }
   if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
   return res.json();
 }
@@ -85,7 +92,8 @@ async function login(ev) {
   ev.preventDefault();
   $("login-error").textContent = "";
   const res = await fetch("/api/v1/session", {
-    method: "POST", credentials: "same-origin",
+    method: "POST",
+    credentials: "same-origin",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ token: $("token").value }),
   });
@@ -110,7 +118,10 @@ async function loadAll() {
   if (!state.windowChosen) pickWindow((await api("/api/v1/status")).uptimeSec);
   const since = new Date(Date.now() - state.windowSec * 1000).toISOString();
   const [status, ifs, rules, routes, events] = await Promise.all([
-    api("/api/v1/status"), api("/api/v1/interfaces"), api("/api/v1/rules"), api("/api/v1/routes"),
+    api("/api/v1/status"),
+    api("/api/v1/interfaces"),
+    api("/api/v1/rules"),
+    api("/api/v1/routes"),
     api(`/api/v1/events?include=hooks&since=${encodeURIComponent(since)}`),
   ]);
   state.status = status;
@@ -131,15 +142,20 @@ function scheduleRefresh() {
   state.refreshTimer = setTimeout(async () => {
     state.refreshTimer = null;
     try {
-      const [status, ifs, rules, routes] = await Promise.all([
-        api("/api/v1/status"), api("/api/v1/interfaces"), api("/api/v1/rules"), api("/api/v1/routes"),
-      ]);
+      const [status, ifs, rules, routes] = await Promise.all([api("/api/v1/status"), api("/api/v1/interfaces"), api("/api/v1/rules"), api("/api/v1/routes")]);
       state.status = status;
       state.interfaces = ifs.interfaces;
       state.rules = rules.rules;
       state.routes = routes.routes;
-      renderHeader(); renderHealth(); renderReload(); renderInterfaces(); renderPolicy(); renderFailures();
-    } catch { /* the stream's error handler reports it */ }
+      renderHeader();
+      renderHealth();
+      renderReload();
+      renderInterfaces();
+      renderPolicy();
+      renderFailures();
+    } catch {
+      /* the stream's error handler reports it */
+    }
   }, 300);
 }
 
@@ -194,7 +210,13 @@ function openStream() {
 
 // ---- rendering -------------------------------------------------------------------------------
 function renderAll() {
-  renderHeader(); renderHealth(); renderReload(); renderInterfaces(); renderTimeline(); renderFailures(); renderPolicy();
+  renderHeader();
+  renderHealth();
+  renderReload();
+  renderInterfaces();
+  renderTimeline();
+  renderFailures();
+  renderPolicy();
   if (state.selected) renderDetail();
 }
 
@@ -207,8 +229,16 @@ function renderHealth() {
   const box = $("health");
   box.replaceChildren();
   for (const [name, h] of Object.entries(state.status.health.sources)) {
-    box.append(el("div", { class: `source ${h.ok ? "ok" : "bad"}`, "data-source": name },
-      el("strong", {}, name), " ", h.state, h.detail ? el("span", { class: "reason" }, ` — ${h.detail}`) : null));
+    box.append(
+      el(
+        "div",
+        { class: `source ${h.ok ? "ok" : "bad"}`, "data-source": name },
+        el("strong", {}, name),
+        " ",
+        h.state,
+        h.detail ? el("span", { class: "reason" }, ` — ${h.detail}`) : null,
+      ),
+    );
   }
 }
 
@@ -239,20 +269,31 @@ function renderInterfaces() {
   for (const l of state.interfaces) {
     const addrs = el("td", { class: "addrs" });
     for (const a of l.addresses) {
-      addrs.append(el("div", {}, `${a.address}/${a.prefixlen}`,
-        a.tentative ? el("span", { class: "badge warn", title: "duplicate address detection not finished" }, "tentative") : null,
-        a.scope !== "global" ? el("span", { class: "badge" }, a.scope) : null));
+      addrs.append(
+        el(
+          "div",
+          {},
+          `${a.address}/${a.prefixlen}`,
+          a.tentative ? el("span", { class: "badge warn", title: "duplicate address detection not finished" }, "tentative") : null,
+          a.scope !== "global" ? el("span", { class: "badge" }, a.scope) : null,
+        ),
+      );
     }
     if (!l.addresses.length) addrs.append("–");
-    body.append(el("tr", { "data-link": l.name },
-      el("td", { class: "name" }, l.name, l.kind ? el("span", { class: "muted" }, ` ${l.kind}`) : null),
-      el("td", {}, el("span", { class: `state ${l.operstate}` }, l.operstate), l.up ? null : el("span", { class: "muted" }, " (admin down)")),
-      el("td", {}, el("span", { class: l.carrier ? "yes" : "no" }, l.carrier ? "yes" : "no")),
-      addrs,
-      el("td", {}, l.gateway || "–"),
-      el("td", { title: l.backend ? JSON.stringify(l.backend.fields, null, 1) : "" }, backendText(l.backend)),
-      el("td", {}, l.monitored ? "yes" : el("span", { class: "muted" }, "no")),
-      el("td", {}, l.policyRouted ? "yes" : el("span", { class: "muted" }, "no"))));
+    body.append(
+      el(
+        "tr",
+        { "data-link": l.name },
+        el("td", { class: "name" }, l.name, l.kind ? el("span", { class: "muted" }, ` ${l.kind}`) : null),
+        el("td", {}, el("span", { class: `state ${l.operstate}` }, l.operstate), l.up ? null : el("span", { class: "muted" }, " (admin down)")),
+        el("td", {}, el("span", { class: l.carrier ? "yes" : "no" }, l.carrier ? "yes" : "no")),
+        addrs,
+        el("td", {}, l.gateway || "–"),
+        el("td", { title: l.backend ? JSON.stringify(l.backend.fields, null, 1) : "" }, backendText(l.backend)),
+        el("td", {}, l.monitored ? "yes" : el("span", { class: "muted" }, "no")),
+        el("td", {}, l.policyRouted ? "yes" : el("span", { class: "muted" }, "no")),
+      ),
+    );
   }
 }
 
@@ -266,7 +307,11 @@ function timelineLinks(events) {
 let timelineFrame = 0;
 /** at most one timeline render per frame, however fast events come */
 function scheduleTimeline() {
-  if (!timelineFrame) timelineFrame = requestAnimationFrame(() => { timelineFrame = 0; renderTimeline(); });
+  if (!timelineFrame)
+    timelineFrame = requestAnimationFrame(() => {
+      timelineFrame = 0;
+      renderTimeline();
+    });
 }
 
 function renderTimeline() {
@@ -285,13 +330,20 @@ function renderTimeline() {
     const iface = state.interfaces.find((l) => l.name === link);
     const s = svg("svg", { viewBox: `0 0 ${STRIP_W} ${STRIP_H}`, preserveAspectRatio: "none", class: "strip", "data-link": link, role: "img" });
     // carrier band: the state after each event until the next one
-    let carrier = events.length ? (events[0].previous && typeof events[0].previous.carrier === "boolean" ? events[0].previous.carrier : events[0].state.carrier) : iface ? iface.carrier : undefined;
+    let carrier = events.length
+      ? events[0].previous && typeof events[0].previous.carrier === "boolean"
+        ? events[0].previous.carrier
+        : events[0].state.carrier
+      : iface
+        ? iface.carrier
+        : undefined;
     // before the daemon started there is no history: drawn as such, not as a state
     if (started > from) s.append(svg("rect", { x: x(from), y: 6, width: x(started) - x(from), height: 2, class: "nodata" }));
     let t0 = started;
     const band = (t1, on) => {
       if (on === undefined) return;
-      const x0 = x(t0), w = Math.max(x(t1) - x0, on ? 0 : 2); // a short carrier loss stays visible
+      const x0 = x(t0),
+        w = Math.max(x(t1) - x0, on ? 0 : 2); // a short carrier loss stays visible
       s.append(svg("rect", { x: x0, y: 3, width: w, height: 8, class: on ? "up" : "down" }));
     };
     for (const e of events) {
@@ -349,17 +401,28 @@ function renderDetail() {
   const box = $("detail");
   const e = state.events.get(state.selected);
   box.replaceChildren();
-  if (!e) { box.hidden = true; return; }
+  if (!e) {
+    box.hidden = true;
+    return;
+  }
   box.hidden = false;
   const close = el("button", { class: "close", type: "button", title: "close" }, "×");
-  close.addEventListener("click", () => { state.selected = null; box.hidden = true; });
+  close.addEventListener("click", () => {
+    state.selected = null;
+    box.hidden = true;
+  });
   box.append(el("h3", {}, `${localTime(e.ts, true)} · ${e.event} on ${e.link || "(manager)"} · ${e.id}`), close);
   const hooks = e.hooks || [];
   if (hooks.length) {
     for (const h of hooks) {
-      box.append(el("div", { class: `hookrun ${h.ok ? "ok" : "fail"}`, "data-script": h.script },
-        el("div", {}, el("strong", {}, h.script), ` ${hookResult(h)} · ${h.durationMs.toFixed(1)} ms · started ${localTime(h.startedAt)}`),
-        h.stderrTail.length ? el("pre", { class: "stderr" }, h.stderrTail.join("\n")) : el("div", { class: "muted" }, "no output on stderr")));
+      box.append(
+        el(
+          "div",
+          { class: `hookrun ${h.ok ? "ok" : "fail"}`, "data-script": h.script },
+          el("div", {}, el("strong", {}, h.script), ` ${hookResult(h)} · ${h.durationMs.toFixed(1)} ms · started ${localTime(h.startedAt)}`),
+          h.stderrTail.length ? el("pre", { class: "stderr" }, h.stderrTail.join("\n")) : el("div", { class: "muted" }, "no output on stderr"),
+        ),
+      );
     }
   } else {
     box.append(el("p", { class: "muted" }, "No hook ran for this event (none installed, or its result is not in the history)."));
@@ -381,14 +444,30 @@ function renderFailures() {
     }
   }
   failures.sort((a, b) => Date.parse(b.startedAt) - Date.parse(a.startedAt));
-  if (!failures.length) { box.append(el("p", { class: "muted" }, "No failed hook runs in the history.")); return; }
-  const t = el("table", { class: "grid failures" }, el("thead", {}, el("tr", {}, ...["Time", "Link", "Event", "Script", "Result", "stderr (last lines)"].map((h) => el("th", {}, h)))));
+  if (!failures.length) {
+    box.append(el("p", { class: "muted" }, "No failed hook runs in the history."));
+    return;
+  }
+  const t = el(
+    "table",
+    { class: "grid failures" },
+    el("thead", {}, el("tr", {}, ...["Time", "Link", "Event", "Script", "Result", "stderr (last lines)"].map((h) => el("th", {}, h)))),
+  );
   const body = el("tbody");
   for (const h of failures.slice(0, 10)) {
-    const tr = el("tr", { class: "clickable", "data-event-id": h.eventId },
-      el("td", {}, localTime(h.startedAt, true)), el("td", {}, h.link || "–"), el("td", {}, h.event), el("td", {}, h.script),
-      el("td", { class: "no" }, h.summary || hookResult(h)), el("td", {}, el("pre", { class: "stderr" }, h.stderrTail.slice(-3).join("\n") || "–")));
-    tr.addEventListener("click", () => { if (state.events.has(h.eventId)) select(h.eventId); });
+    const tr = el(
+      "tr",
+      { class: "clickable", "data-event-id": h.eventId },
+      el("td", {}, localTime(h.startedAt, true)),
+      el("td", {}, h.link || "–"),
+      el("td", {}, h.event),
+      el("td", {}, h.script),
+      el("td", { class: "no" }, h.summary || hookResult(h)),
+      el("td", {}, el("pre", { class: "stderr" }, h.stderrTail.slice(-3).join("\n") || "–")),
+    );
+    tr.addEventListener("click", () => {
+      if (state.events.has(h.eventId)) select(h.eventId);
+    });
     body.append(tr);
   }
   t.append(body);
@@ -400,14 +479,21 @@ function renderPolicy() {
   box.replaceChildren();
   const links = state.interfaces.filter((l) => l.policyRouted);
   const ours = state.rules.filter((r) => r.ours);
-  if (!links.length && !ours.length) { box.append(el("p", { class: "muted" }, "No link is policy-routed (routing.policy_rules is empty).")); return; }
+  if (!links.length && !ours.length) {
+    box.append(el("p", { class: "muted" }, "No link is policy-routed (routing.policy_rules is empty)."));
+    return;
+  }
   for (const l of links) {
     // the link's tables: where its routes are, beyond main/local/default
     const tables = new Set(state.routes.filter((r) => r.dev === l.name && ![253, 254, 255].includes(r.table)).map((r) => r.table));
     for (const r of ours) if (r.oif === l.name || r.iif === l.name) tables.add(r.table);
     const rules = state.rules.filter((r) => tables.has(r.table) || r.oif === l.name || r.iif === l.name);
     const routes = state.routes.filter((r) => tables.has(r.table));
-    const card = el("div", { class: "card", "data-link": l.name }, el("h3", {}, l.name, el("span", { class: "muted" }, tables.size ? ` table ${[...tables].join(", ")}` : " (no table yet)")));
+    const card = el(
+      "div",
+      { class: "card", "data-link": l.name },
+      el("h3", {}, l.name, el("span", { class: "muted" }, tables.size ? ` table ${[...tables].join(", ")}` : " (no table yet)")),
+    );
     card.append(el("div", { class: "sub" }, "rules"), ruleTable(rules), el("div", { class: "sub" }, "routes"), routeTable(routes));
     box.append(card);
   }
@@ -415,18 +501,55 @@ function renderPolicy() {
 
 function ruleTable(rules) {
   if (!rules.length) return el("p", { class: "muted" }, "none");
-  return el("table", { class: "grid small" }, el("thead", {}, el("tr", {}, ...["prio", "from", "to", "iif", "oif", "action", "table", ""].map((h) => el("th", {}, h)))),
-    el("tbody", {}, rules.map((r) => el("tr", { class: r.ours ? "ours" : "" },
-      el("td", {}, r.priority ?? "–"), el("td", {}, r.src), el("td", {}, r.dst), el("td", {}, r.iif || "–"), el("td", {}, r.oif || "–"),
-      el("td", {}, r.action), el("td", {}, r.tableName || r.table), el("td", {}, r.ours ? el("span", { class: "badge ours" }, "netevd") : "")))));
+  return el(
+    "table",
+    { class: "grid small" },
+    el("thead", {}, el("tr", {}, ...["prio", "from", "to", "iif", "oif", "action", "table", ""].map((h) => el("th", {}, h)))),
+    el(
+      "tbody",
+      {},
+      rules.map((r) =>
+        el(
+          "tr",
+          { class: r.ours ? "ours" : "" },
+          el("td", {}, r.priority ?? "–"),
+          el("td", {}, r.src),
+          el("td", {}, r.dst),
+          el("td", {}, r.iif || "–"),
+          el("td", {}, r.oif || "–"),
+          el("td", {}, r.action),
+          el("td", {}, r.tableName || r.table),
+          el("td", {}, r.ours ? el("span", { class: "badge ours" }, "netevd") : ""),
+        ),
+      ),
+    ),
+  );
 }
 
 function routeTable(routes) {
   if (!routes.length) return el("p", { class: "muted" }, "none");
-  return el("table", { class: "grid small" }, el("thead", {}, el("tr", {}, ...["dst", "gateway", "dev", "table", "proto", "metric", ""].map((h) => el("th", {}, h)))),
-    el("tbody", {}, routes.map((r) => el("tr", { class: r.ours ? "ours" : "" },
-      el("td", {}, r.dst), el("td", {}, r.gateway || "–"), el("td", {}, r.dev || "–"), el("td", {}, r.tableName || r.table),
-      el("td", {}, r.protocolName || r.protocol), el("td", {}, r.metric ?? "–"), el("td", {}, r.ours ? el("span", { class: "badge ours" }, "netevd") : "")))));
+  return el(
+    "table",
+    { class: "grid small" },
+    el("thead", {}, el("tr", {}, ...["dst", "gateway", "dev", "table", "proto", "metric", ""].map((h) => el("th", {}, h)))),
+    el(
+      "tbody",
+      {},
+      routes.map((r) =>
+        el(
+          "tr",
+          { class: r.ours ? "ours" : "" },
+          el("td", {}, r.dst),
+          el("td", {}, r.gateway || "–"),
+          el("td", {}, r.dev || "–"),
+          el("td", {}, r.tableName || r.table),
+          el("td", {}, r.protocolName || r.protocol),
+          el("td", {}, r.metric ?? "–"),
+          el("td", {}, r.ours ? el("span", { class: "badge ours" }, "netevd") : ""),
+        ),
+      ),
+    ),
+  );
 }
 
 function fail(err) {
@@ -440,7 +563,10 @@ function fail(err) {
 async function start() {
   try {
     const s = await (await fetch("/api/v1/session", { credentials: "same-origin", cache: "no-store" })).json();
-    if (s.required && !s.authorized) { showLogin(); return; }
+    if (s.required && !s.authorized) {
+      showLogin();
+      return;
+    }
     $("logout").hidden = !s.required;
     await loadAll();
     $("fatal").hidden = true;
@@ -453,10 +579,14 @@ async function start() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  $("login").addEventListener("submit", (ev) => { login(ev).catch(fail); });
+  $("login").addEventListener("submit", (ev) => {
+    login(ev).catch(fail);
+  });
   $("logout").addEventListener("click", () => {
-    fetch("/api/v1/session", { method: "POST", credentials: "same-origin", headers: { "content-type": "application/json" }, body: JSON.stringify({ logout: true }) })
-      .then(() => { $("logout").hidden = true; showLogin(); }, fail);
+    fetch("/api/v1/session", { method: "POST", credentials: "same-origin", headers: { "content-type": "application/json" }, body: JSON.stringify({ logout: true }) }).then(() => {
+      $("logout").hidden = true;
+      showLogin();
+    }, fail);
   });
   $("window").addEventListener("change", () => {
     state.windowSec = Number($("window").value);
@@ -465,6 +595,11 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   // the strip's right edge is "now": move it along (the page's own timer; the daemon has none)
   // what no event announces (a reload, a source's health) is refreshed now and then while the page is open
-  setInterval(() => { if (state.status && !document.hidden) { renderTimeline(); scheduleRefresh(); } }, 15000);
+  setInterval(() => {
+    if (state.status && !document.hidden) {
+      renderTimeline();
+      scheduleRefresh();
+    }
+  }, 15000);
   start();
 });
