@@ -267,6 +267,9 @@ export async function runScript(script: HookScript, ctx: RunContext, env: Record
       const durationMs = elapsedMs(t1);
       if (termTimer) clearTimeout(termTimer);
       if (killTimer) clearTimeout(killTimer);
+      // the signal lives as long as the daemon: a listener left on it would keep this run (child,
+      // pipes, buffers) reachable forever, one more per run
+      opts.signal?.removeEventListener("abort", end);
       // the launcher exits only when nothing of the script is left; what is still buffered in the
       // pipes is read for at most PIPE_DRAIN_MS
       let drainTimer: NodeJS.Timeout | undefined;
