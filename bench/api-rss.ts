@@ -46,6 +46,15 @@ function memory(pid: number): { rssMb: number; anonMb: number; fileMb: number; h
   return { rssMb: mb(statusKb(pid, "VmRSS")), anonMb: mb(statusKb(pid, "RssAnon")), fileMb: mb(statusKb(pid, "RssFile")), hwmMb: mb(statusKb(pid, "VmHWM")) };
 }
 
+/** The daemon's V8 heap (committed and used) and external memory, from /metrics, in MB: what of RssAnon is the JS heap. */
+async function heap(): Promise<{ heapTotalMb: number; heapUsedMb: number; externalMb: number }> {
+  const text = (await get("/metrics")).body;
+  const v = (name: string) => Math.round(Number(new RegExp(`^${name} (\\S+)`, "m").exec(text)?.[1] ?? NaN) / 104857.6) / 10;
+  return { heapTotalMb: v("nodejs_heap_size_total_bytes"), heapUsedMb: v("nodejs_heap_size_used_bytes"), externalMb: v("nodejs_external_memory_bytes") };
+}
+const fmtHeap = (h: { heapTotalMb: number; heapUsedMb: number; externalMb: number }) =>
+  `V8 heap ${h.heapUsedMb} MB used of ${h.heapTotalMb}, external ${h.externalMb}`;
+
 async function eventsTotal(): Promise<number> {
   const text = (await get("/metrics")).body;
   let sum = 0;
@@ -63,7 +72,8 @@ async function main(): Promise<void> {
   const pid = Number((d.records.find((r) => r.msg === "starting") as LogRecord).pid);
   await sleep(3000);
   const idle = memory(pid);
-  say(`idle (API on 127.0.0.1:9090 + ${SOCKET}): RSS ${idle.rssMb} MB (anon ${idle.anonMb}, file ${idle.fileMb})`);
+  const idleHeap = await heap();
+  say(`idle (API on 127.0.0.1:9090 + ${SOCKET}): RSS ${idle.rssMb} MB (anon ${idle.anonMb}, file ${idle.fileMb}); ${fmtHeap(idleHeap)}`);
 
   // ---- 10,000 API requests, 4 at a time, over every read endpoint
   const paths = ["/api/v1/status", "/api/v1/interfaces", `/api/v1/interfaces/${lab.ifname}`, "/api/v1/routes", "/api/v1/rules",
@@ -82,8 +92,9 @@ async function main(): Promise<void> {
   const reqMs = performance.now() - t0;
   await sleep(2000);
   const afterRequests = memory(pid);
+  const requestsHeap = await heap();
   say(`after ${REQUESTS} requests (${Math.round(REQUESTS / (reqMs / 1000))} req/s, ${errors} 5xx): RSS ${afterRequests.rssMb} MB ` +
-    `(anon ${afterRequests.anonMb}, file ${afterRequests.fileMb}), peak ${afterRequests.hwmMb} MB`);
+    `(anon ${afterRequests.anonMb}, file ${afterRequests.fileMb}), peak ${afterRequests.hwmMb} MB; ${fmtHeap(requestsHeap)}`);
 
   // ---- 10,000 kernel events (address add/del pairs on lab0), one SSE client following live
   const stream = follow();
@@ -109,13 +120,15 @@ async function main(): Promise<void> {
   const evMs = performance.now() - t1;
   await sleep(2000);
   const afterEvents = memory(pid);
+  const eventsHeap = await heap();
   const streamed = stream.count();
   stream.close();
   say(`after ${events} events in ${(evMs / 1000).toFixed(1)} s (SSE client received ${streamed}): RSS ${afterEvents.rssMb} MB ` +
-    `(anon ${afterEvents.anonMb}, file ${afterEvents.fileMb}), peak ${afterEvents.hwmMb} MB`);
+    `(anon ${afterEvents.anonMb}, file ${afterEvents.fileMb}), peak ${afterEvents.hwmMb} MB; ${fmtHeap(eventsHeap)}`);
   await sleep(10_000);
   const settled = memory(pid);
-  say(`10 s later: RSS ${settled.rssMb} MB (anon ${settled.anonMb}, file ${settled.fileMb})`);
+  const settledHeap = await heap();
+  say(`10 s later: RSS ${settled.rssMb} MB (anon ${settled.anonMb}, file ${settled.fileMb}); ${fmtHeap(settledHeap)}`);
   await d.stop();
   agent.destroy();
 
@@ -123,6 +136,7 @@ async function main(): Promise<void> {
     requests: REQUESTS, reqPerSec: Math.round(REQUESTS / (reqMs / 1000)), serverErrors: errors,
     events, eventsStreamed: streamed,
     idle, afterRequests, afterEvents, settled,
+    heap: { idle: idleHeap, afterRequests: requestsHeap, afterEvents: eventsHeap, settled: settledHeap },
     target: { rssMb: 45 },
   });
 }
