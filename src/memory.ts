@@ -18,7 +18,10 @@ export function compactMemory(): void {
 export class IdleCompactor {
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly quietMs = 10_000, private readonly compact: () => void = compactMemory) {}
+  // 2 s: a burst leaves its garbage in V8's old space until the next major GC (10,000 events: 32 MB
+  // "used", 11 MB once compacted, measured); the sooner after the burst, the shorter the time RSS
+  // stays up. Not much sooner: each compaction also drops compiled code that the next event recompiles.
+  constructor(private readonly quietMs = 2_000, private readonly compact: () => void = compactMemory) {}
 
   /** Something happened: compact once things have been quiet for quietMs. */
   touch(): void {
