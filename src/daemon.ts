@@ -34,7 +34,7 @@ import { initSourceMetrics, metrics, setSinkStatsSource, setSourceHealthProvider
 import { startMetricsListener, type MetricsListener } from "./api/metrics-server.js";
 import { startApi, type ApiServer } from "./api/server.js";
 import { packageVersion } from "./version.js";
-import { compactMemory, IdleCompactor } from "./memory.js";
+import { compactMemory, endStartup, IdleCompactor } from "./memory.js";
 
 export interface DaemonOptions {
   config: Config;
@@ -175,6 +175,7 @@ export class Daemon {
     // idle timers; the compaction the replay's events asked for is this one
     compactMemory();
     this.compactor.stop();
+    endStartup();
   }
 
   /** `auto`: pick the backend by what runs or is installed; follow another if the chosen one is absent. */
