@@ -122,8 +122,10 @@ async function main(): Promise<void> {
   const afterEvents = memory(pid);
   const eventsHeap = await heap();
   const streamed = stream.count();
+  // an overflow (ENOBUFS) means a resync: add/del pairs that came and went inside it are no events
+  const overflows = Number(/^netevd_netlink_overflows_total (\d+)/m.exec((await get("/metrics")).body)?.[1] ?? NaN);
   stream.close();
-  say(`after ${events} events in ${(evMs / 1000).toFixed(1)} s (SSE client received ${streamed}): RSS ${afterEvents.rssMb} MB ` +
+  say(`after ${events} events in ${(evMs / 1000).toFixed(1)} s (SSE client received ${streamed}, netlink overflows ${overflows}): RSS ${afterEvents.rssMb} MB ` +
     `(anon ${afterEvents.anonMb}, file ${afterEvents.fileMb}), peak ${afterEvents.hwmMb} MB; ${fmtHeap(eventsHeap)}`);
   await sleep(10_000);
   const settled = memory(pid);
@@ -134,7 +136,7 @@ async function main(): Promise<void> {
 
   report("api-rss", {
     requests: REQUESTS, reqPerSec: Math.round(REQUESTS / (reqMs / 1000)), serverErrors: errors,
-    events, eventsStreamed: streamed,
+    events, eventsStreamed: streamed, netlinkOverflows: overflows,
     idle, afterRequests, afterEvents, settled,
     heap: { idle: idleHeap, afterRequests: requestsHeap, afterEvents: eventsHeap, settled: settledHeap },
     target: { rssMb: 45 },
