@@ -133,6 +133,9 @@ export class Daemon {
     setSourceHealthProvider(() => this.health().sources);
     // before any event (the replay included): what the last run left queued is delivered first
     await this.sinks.apply(this.config);
+    // modules and config are in: V8's own interrupt budget from here, before the event path first
+    // runs (code that first ran under the start-up budget was slower in the first flood after start)
+    endStartup();
     await this.kernel.start();
     const m = this.kernel.model;
     this.updateGauges();
@@ -175,7 +178,6 @@ export class Daemon {
     // idle timers; the compaction the replay's events asked for is this one
     compactMemory();
     this.compactor.stop();
-    endStartup();
   }
 
   /** `auto`: pick the backend by what runs or is installed; follow another if the chosen one is absent. */
