@@ -32,6 +32,7 @@ async function main(): Promise<void> {
   let durations: number[] = [];
   const skips = new SkipRegistry();
   const dispatcher = new Dispatcher({
+    log: quietLog,
     maxParallel: () => 4,
     debounceMs: () => 0,
     run: async (j) => {

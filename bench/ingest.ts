@@ -11,9 +11,8 @@ import { RtnlMonitor, RtnlRequester } from "../src/netlink/rtnl.js";
 import { NetlinkSocket } from "../src/netlink/socket.js";
 import { DEFAULT_MONITOR_GROUPS } from "../src/netlink/constants.js";
 import { decodeMessages } from "../src/netlink/codec.js";
-import { applyMessage, diffModels, modelFrom, modelsEqual, type Fact } from "../src/state/model.js";
+import { applyMessage, diffModels, modelFrom, modelsEqual } from "../src/state/model.js";
 import { factFields } from "../src/state/describe.js";
-import type { RtMessage } from "../src/netlink/types.js";
 import { ip, report, requireLab, say, sleep, tempDir } from "./common.js";
 
 requireLab("ingest");
@@ -160,14 +159,14 @@ async function main(): Promise<void> {
   timePasses((b) => { sink += decodeMessages(b).length; });
   const decodeOnly = timePasses((b) => { sink += decodeMessages(b).length; });
   const decodeApply = timePasses((b, m) => {
-    for (const d of decodeMessages(b)) if (d.type === "msg") sink += applyMessage(m, d.msg as RtMessage).length;
+    for (const d of decodeMessages(b)) if (d.type === "msg") sink += applyMessage(m, d.msg).length;
   });
   // what the daemon adds per fact at log level info: one JSON log record (written to a sink that drops)
   const dlog = createLogger({ level: "info", format: "json", sink: { write: (s) => { sink += s.length; } } });
   const decodeApplyLog = timePasses((b, m) => {
     for (const d of decodeMessages(b)) {
       if (d.type !== "msg") continue;
-      for (const f of applyMessage(m, d.msg) as Fact[]) dlog.info("fact", { source: "kernel", ...factFields(f) });
+      for (const f of applyMessage(m, d.msg)) dlog.info("fact", { source: "kernel", ...factFields(f) });
     }
   });
   const rate = (x: { ms: number; messages: number }) => Math.round(x.messages / (x.ms / 1000));

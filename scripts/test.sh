@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 [[ -f build/Release/netevd_native.node ]] || npx --no-install node-gyp rebuild >/dev/null
 npx --no-install tsc -p tsconfig.json
 npx --no-install eslint src test bench
+# formatting (.prettierrc.json; what it skips: .prettierignore): `npm run format` fixes it
+npx --no-install prettier --check --log-level warn .
 # no import cycles, and imports point down the layers (sources → events → actions → api → daemon → cli)
 node scripts/check-imports.mjs
 mapfile -t unit < <(find dist/test/unit -name '*.test.js' | sort)

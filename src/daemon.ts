@@ -1,7 +1,7 @@
 // `netevd run`: wires sources → model → events → actions/api. The only place that knows all parts.
 import type { Config } from "./config/index.js";
 import { interfaceSelected, loadConfig, ConfigError } from "./config/index.js";
-import type { Logger } from "./log.js";
+import { logRejection, type Logger } from "./log.js";
 import { KernelSource } from "./sources/kernel.js";
 import { NetworkdSource } from "./sources/networkd.js";
 import { NetworkManagerSource } from "./sources/networkmanager.js";
@@ -99,6 +99,7 @@ export class Daemon {
       maxParallel: () => this.config.hooks.max_parallel,
       debounceMs: (event) => (event === "routes" ? this.config.hooks.routes_debounce_ms : this.config.hooks.debounce_ms),
       run: (job) => this.runJob(job),
+      log: this.log,
     });
     this.derive = {
       ownRoute: (r) => this.routing.ownsRoute(r),
@@ -311,7 +312,7 @@ export class Daemon {
       } finally {
         this.describeRefresh.delete(index);
       }
-    })();
+    })().catch(logRejection(this.log, "backend Describe refresh failed", { index }));
   }
 
   private wantBackendJson(): boolean {
@@ -382,9 +383,11 @@ export class Daemon {
         this.log.warn("backend Describe failed; $JSON falls back to the event contract", { link: job.event.link, err: (err as Error).message });
       }
       this.emit(job);
-    });
+    })
+      // the link's next event chains on this one: a failure here must not reject (and so drop) those
+      .catch(logRejection(this.log, "event not emitted", { link: job.event.link, event: job.event.event }))
+      .finally(() => { if (this.jsonChains.get(index) === next) this.jsonChains.delete(index); });
     this.jsonChains.set(index, next);
-    void next.finally(() => { if (this.jsonChains.get(index) === next) this.jsonChains.delete(index); });
     return true;
   }
 

@@ -108,6 +108,14 @@ export function createLogger(opts: { level: Level; format: "auto" | "text" | "js
   return make({});
 }
 
+/**
+ * The `.catch` of a promise that nobody awaits (fire and forget): the rejection is logged, with its
+ * stack, instead of becoming an unhandled rejection, which would end the daemon.
+ */
+export function logRejection(log: Pick<Logger, "error">, msg: string, fields?: Fields): (err: unknown) => void {
+  return (err) => log.error(msg, { ...fields, err: err instanceof Error ? err.message : String(err), stack: err instanceof Error ? err.stack : undefined });
+}
+
 function nativeJournal(level: Level, rec: Fields, text: string): boolean {
   try {
     return sendDatagram(JOURNAL_SOCKET, journalDatagram(level, String(rec.msg), rec, text));

@@ -10,7 +10,7 @@ import { interfaceSelected } from "../config/index.js";
 // dbus-next is loaded only when a push is first needed: hosts that never push don't pay its memory
 import type { SystemBus } from "../dbus/bus.js";
 import { validHostname, validIp } from "../net/validate.js";
-import type { Logger } from "../log.js";
+import { logRejection, type Logger } from "../log.js";
 import { metrics } from "../metrics.js";
 import type { Fact, NetworkModel } from "../state/model.js";
 
@@ -134,7 +134,7 @@ export class DnsActions {
     // nothing pushed yet and nothing to push: leave resolved alone
     if ((this.pushed.get(p.key) ?? "") === p.value) return;
     this.wanted.set(p.key, p);
-    if (!this.draining) void this.drain();
+    if (!this.draining) void this.drain().catch(logRejection(this.o.log, "DNS push failed"));
   }
 
   private async drain(): Promise<void> {

@@ -7,7 +7,7 @@ import { connect } from "node:net";
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseListen } from "../config/schema.js";
-import type { Logger } from "../log.js";
+import { logRejection, type Logger } from "../log.js";
 import { checkApiConfig, RateLimiter } from "./query.js";
 import { createRouter, type ApiContext, type Via } from "./routes.js";
 import { EventStreams } from "./sse.js";
@@ -162,7 +162,7 @@ export async function startApi(ctx: ApiContext): Promise<ApiServer> {
       const delay = LISTEN_RETRY_MS[Math.min(attempt, LISTEN_RETRY_MS.length - 1)]!;
       listening.tcpError = `cannot listen on ${api.listen}: ${code ?? (err as Error).message}${code === "EADDRINUSE" ? " (the port is taken)" : ""}; retrying`;
       if (attempt === 0) log.error("API TCP listener failed; the daemon runs on, the unix socket serves, binding is retried", { listen: api.listen, err: (err as Error).message, code });
-      if (!closed) retry = setTimeout(() => void bindTcp(attempt + 1), delay);
+      if (!closed) retry = setTimeout(() => void bindTcp(attempt + 1).catch(logRejection(log, "API TCP listener failed", { listen: api.listen })), delay);
       if (attempt === 0) ctx.apiStateChanged?.();
       return;
     }

@@ -144,7 +144,7 @@ interface StatusView {
   health: { status: string; sources: Record<string, { state: string; ok: boolean; detail?: string }> };
   counts: Record<string, number>;
   events: { inHistory: number; historySize: number; lastId: string | null; lastAt: string | null };
-  hooks: Record<string, number | string | unknown> & { recentFailures?: HookFailureView[] };
+  hooks: { started?: number; coalesced?: number; scriptsDir?: string; recentFailures?: HookFailureView[]; [key: string]: unknown };
   reload?: { at: string; ok: boolean; problems?: string[] } | null;
   api: { listen: string | null; socket: string | null };
   rssBytes?: number;

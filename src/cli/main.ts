@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, formatProblem, loadConfig, migrateConfigText, type Config } from "../config/index.js";
-import { createLogger } from "../log.js";
+import { createLogger, logRejection } from "../log.js";
 import { packageVersion } from "../version.js";
 import { spawn } from "node:child_process";
 import { CAP_NET_ADMIN_BIT, CAP_NUMBERS, effectiveCaps, lookupUser, setprivArgv, setprivPath, unreadableFor, type PasswdEntry } from "./privileges.js";
@@ -244,7 +244,7 @@ async function run(path: string | undefined): Promise<number> {
   const done = new Promise<void>((resolveDone) => {
     const stop = (reason: string, code: number) => {
       exitCode = code;
-      void daemon.stop(reason).finally(resolveDone);
+      void daemon.stop(reason).catch(logRejection(log, "stopping failed")).finally(resolveDone);
     };
     process.on("SIGTERM", () => stop("SIGTERM", EXIT.ok));
     process.on("SIGINT", () => stop("SIGINT", EXIT.ok));

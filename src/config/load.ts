@@ -75,7 +75,7 @@ function build(node: unknown, path: string, depth: number, st: BuildState): unkn
         continue;
       }
       const kv = isScalar(keyNode) ? keyNode.value : null;
-      const key = kv === null || kv === undefined ? "" : String(kv);
+      const key = typeof kv === "string" ? kv : typeof kv === "number" || typeof kv === "boolean" || typeof kv === "bigint" ? String(kv) : "";
       const p = path ? `${path}.${key}` : key;
       if (Object.hasOwn(obj, key)) {
         const first = st.lines.get(p);

@@ -277,7 +277,7 @@ export const SINK_DEFAULTS: Omit<SinkConfig, "name" | "url"> = deepFreeze({
 
 /** A fresh, mutable (not frozen) deep copy of the defaults. */
 export function defaultConfig(): Config {
-  return structuredClone(DEFAULTS) as Config;
+  return structuredClone<Config>(DEFAULTS);
 }
 
 /** Recursively Object.freeze plain objects and arrays; returns its argument. */
@@ -326,7 +326,8 @@ export function describeValue(v: unknown, secret = false): string {
     const s = v.length > 60 ? `${v.slice(0, 57)}...` : v;
     return `string ${JSON.stringify(s)}`;
   }
-  return `${typeof v} ${String(v)}`;
+  if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") return `${typeof v} ${String(v)}`;
+  return typeof v;
 }
 
 const YAML11_BOOLS = new Set(["yes", "no", "on", "off", "y", "n"]);
@@ -742,7 +743,7 @@ function collectPaths(sec: AnySection, prefix: string, out: { all: string[]; lea
 
 const PATHS = (() => {
   const out = { all: [] as string[], leaves: [] as string[] };
-  collectPaths(SCHEMA as unknown as AnySection, "", out);
+  collectPaths(SCHEMA, "", out);
   return out;
 })();
 
@@ -850,12 +851,12 @@ function walk(sec: AnySection, value: unknown, path: string, defaults: Record<st
  */
 export function validateConfig(input: unknown, lineOf: LineLookup = () => undefined): { config: Config; problems: ConfigProblem[] } {
   const ctx: Ctx = { problems: [], lineOf };
-  const config = walk(SCHEMA as unknown as AnySection, input, "", DEFAULTS as unknown as Record<string, unknown>, ctx) as unknown as Config;
+  const config = walk(SCHEMA, input, "", DEFAULTS as unknown as Record<string, unknown>, ctx) as unknown as Config;
   const hu = config.hooks.user;
   if (hu !== null && hu !== "root" && hu !== config.system.user) {
     report(ctx, "hooks.user", `hooks run either as root (hooks.user: root) or as the daemon's user (system.user, ${JSON.stringify(config.system.user)}); got ${JSON.stringify(hu)}`);
   }
-  resolveScriptsDirs(input, config as { system: { scripts_dir: string; scripts_dirs: readonly string[] } }, ctx);
+  resolveScriptsDirs(input, config, ctx);
   return { config, problems: ctx.problems };
 }
 
@@ -884,7 +885,7 @@ function resolveScriptsDirs(input: unknown, config: { system: { scripts_dir: str
 }
 
 function leafAt(path: string): Leaf<unknown> | undefined {
-  let cur: Leaf<unknown> | AnySection | undefined = SCHEMA as unknown as AnySection;
+  let cur: Leaf<unknown> | AnySection | undefined = SCHEMA;
   for (const part of path.split(".")) {
     if (cur === undefined || cur instanceof Leaf || !Object.hasOwn(cur, part)) return undefined;
     cur = cur[part];

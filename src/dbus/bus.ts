@@ -9,6 +9,8 @@ export interface Signal {
   iface: string;
   member: string;
   body: unknown[];
+  /** the order in which this connection received it, among signals and replies (see callSeq) */
+  seq?: number;
 }
 
 export interface CallSpec {
@@ -56,11 +58,15 @@ export class SystemBus {
   private closed = false;
   /** rejecters of calls in flight: a closed connection fails them at once, not at their timeout */
   private readonly pending = new Set<() => void>();
+  /** messages received so far: orders replies against signals (a reply's continuation runs later) */
+  private received = 0;
+  private readonly replySeq = new WeakMap<object, number>();
 
   private constructor(private readonly bus: dbus.MessageBus) {
     bus.on("message", (msg: dbus.Message) => {
-      if (msg.type !== dbus.MessageType.SIGNAL) return;
-      const s: Signal = { sender: msg.sender, path: msg.path, iface: msg.interface, member: msg.member, body: msg.body as unknown[] };
+      const seq = ++this.received;
+      if (msg.type !== dbus.MessageType.SIGNAL) { this.replySeq.set(msg, seq); return; }
+      const s: Signal = { sender: msg.sender, path: msg.path, iface: msg.interface, member: msg.member, body: msg.body as unknown[], seq };
       for (const cb of this.signalCbs) {
         try { cb(s); } catch (err) { queueMicrotask(() => { throw err; }); }
       }
@@ -79,7 +85,7 @@ export class SystemBus {
       try {
         bus = dbus.sessionBus({ busAddress: socketAddress(systemBusAddress()) });
       } catch (err) {
-        reject(err as Error);
+        reject(err);
         return;
       }
       const timer = setTimeout(() => { bus.disconnect(); reject(new Error(`system bus did not answer within ${timeoutMs} ms`)); }, timeoutMs);
@@ -93,6 +99,14 @@ export class SystemBus {
   }
 
   async call(spec: CallSpec): Promise<unknown[]> {
+    return (await this.callSeq(spec)).body;
+  }
+
+  /**
+   * A call, with the place of its reply among the messages received (Signal.seq): a signal with a
+   * higher seq is newer than the reply even when its callback ran before the reply's continuation.
+   */
+  async callSeq(spec: CallSpec): Promise<{ body: unknown[]; seq: number }> {
     const msg = new dbus.Message({
       destination: spec.destination, path: spec.path, interface: spec.iface, member: spec.member,
       signature: spec.signature ?? "", body: spec.body ?? [],
@@ -108,7 +122,7 @@ export class SystemBus {
     this.pending.add(abort!);
     try {
       const reply = await Promise.race([this.bus.call(msg), timeout]);
-      return (reply?.body as unknown[]) ?? [];
+      return { body: (reply?.body as unknown[]) ?? [], seq: (reply && this.replySeq.get(reply)) ?? this.received };
     } catch (err) {
       metrics.dbusErrors.inc({ service: spec.destination });
       const e = err as { type?: string; text?: string; message?: string };

@@ -148,7 +148,7 @@ export interface DeriveContext {
   /** monitoring.interfaces */
   selected(name: string): boolean;
   /** backend state to merge into the link's snapshot (e.g. networkd's states) */
-  extraState?(index: number): Record<string, unknown> | undefined;
+  extraState?: (index: number) => Record<string, unknown> | undefined;
 }
 
 /** The link a backend fact is about: the kernel's record, or a stand-in from the backend's name for it. */

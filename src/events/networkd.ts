@@ -47,7 +47,7 @@ export function networkdReplayJobs(m: NetworkModel, ctx: DeriveContext, f: Event
     const l = m.links.get(index);
     if (l?.type === ARPHRD_LOOPBACK) continue;
     const changes: Record<string, [string | undefined, string]> = {};
-    for (const k of ["OperationalState", "AdministrativeState"]) if (st.fields[k]) changes[k] = [undefined, st.fields[k]!];
+    for (const k of ["OperationalState", "AdministrativeState"]) if (st.fields[k]) changes[k] = [undefined, st.fields[k]];
     out.push(...networkdJobs({ fact: "backend-state", backend: st.backend, index, name: st.name, changes, fields: st.fields }, m, ctx, f, true));
   }
   return out;
@@ -148,7 +148,7 @@ export function networkdDispatcherReplayJobs(m: NetworkModel, ctx: DeriveContext
   for (const [index, st] of [...m.backend].sort((a, b) => a[0] - b[0])) {
     if (st.backend !== "systemd-networkd") continue;
     const changes: Record<string, [string | undefined, string]> = {};
-    for (const k of ["AdministrativeState", "OperationalState"]) if (st.fields[k]) changes[k] = [undefined, st.fields[k]!];
+    for (const k of ["AdministrativeState", "OperationalState"]) if (st.fields[k]) changes[k] = [undefined, st.fields[k]];
     out.push(...networkdDispatcherJobs({ fact: "backend-state", backend: st.backend, index, name: st.name, changes, fields: st.fields }, m, ctx, f, true));
   }
   return out;

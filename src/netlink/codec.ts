@@ -2,7 +2,7 @@
 // No I/O and no addon here, so it is unit-testable anywhere. Multi-byte integers are in host byte
 // order (netlink is host-endian); addresses are network-order byte strings.
 import * as C from "./constants.js";
-import type { AddressRecord, Family, LinkRecord, OperState, RouteRecord, RtMessage, RuleRecord } from "./types.js";
+import type { AddressRecord, Family, LinkRecord, RouteRecord, RtMessage, RuleRecord } from "./types.js";
 
 /** true on little-endian hosts (netlink integers are in host order) */
 const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -226,7 +226,7 @@ function decodeLink(dv: DataView, u8: Uint8Array, s: number, e: number): LinkRec
     carrier: (flags & C.IFF_LOWER_UP) !== 0,
     up: (flags & C.IFF_UP) !== 0,
     mtu,
-    operstate: (C.OPERSTATES[oper] ?? "unknown") as OperState,
+    operstate: C.OPERSTATES[oper] ?? "unknown",
     type,
   };
   if (mac !== undefined) link.mac = mac;

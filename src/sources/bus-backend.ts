@@ -2,14 +2,14 @@
 // (BusNameWatch), calls counted in stats, the name's current owner (signals are taken only from
 // it), health as the daemon reports it, and unwrapping dbus-next variants.
 import type { SystemBus } from "../dbus/bus.js";
-import type { Logger } from "../log.js";
+import { logRejection, type Logger } from "../log.js";
 import type { Backend } from "../state/model.js";
 import { BusNameWatch } from "./presence.js";
 import type { BackendSink, BackendSource, SourceHealth } from "./backend.js";
 
 /** dbus-next hands variants over as { signature, value }: the value, or `v` itself. */
 export function unwrap(v: unknown): unknown {
-  return v !== null && typeof v === "object" && "value" in (v as object) && "signature" in (v as object) ? (v as { value: unknown }).value : v;
+  return v !== null && typeof v === "object" && "value" in v && "signature" in v ? (v as { value: unknown }).value : v;
 }
 
 export interface BusBackendIdentity {
@@ -50,7 +50,7 @@ export abstract class BusBackendSource implements BackendSource {
     this.watch = new BusNameWatch({
       name: id.name, label: id.label, log, ...seams,
       onBus: (bus) => this.onBus(bus),
-      onPresent: (bus) => void this.attach(bus),
+      onPresent: (bus) => void this.attach(bus).catch(logRejection(log, `reading ${id.label} state failed`)),
       onAbsent: () => this.detach(),
       onUnavailable: () => this.sink.unavailable(),
     });
@@ -107,6 +107,18 @@ export abstract class BusBackendSource implements BackendSource {
     this.stats.calls++;
     try {
       return (await this.bus.call({ destination: this.id.name, path, iface, member, signature, body })) as T;
+    } catch (err) {
+      this.stats.errors++;
+      throw err;
+    }
+  }
+
+  /** A counted call, with its reply's place among the signals received (SystemBus.callSeq). */
+  protected async callSeq(member: string, path: string, iface: string, signature = "", body: unknown[] = []): Promise<{ body: unknown[]; seq: number }> {
+    if (this.stopped || !this.bus) throw new Error(`${this.id.label} source stopped`);
+    this.stats.calls++;
+    try {
+      return await this.bus.callSeq({ destination: this.id.name, path, iface, member, signature, body });
     } catch (err) {
       this.stats.errors++;
       throw err;

@@ -9,7 +9,7 @@ import { open, readdir } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Config } from "../config/index.js";
 import { compileGlob, hasGlobChars, type GlobMatcher } from "../config/glob.js";
-import type { Logger } from "../log.js";
+import { logRejection, type Logger } from "../log.js";
 import { validIfname } from "../net/validate.js";
 import { DHCP_KEYS, LEASE_LIMITS, leaseExpired, leaseFields, parseLeases, type Lease } from "./lease.js";
 import type { BackendSink, BackendSource, SourceHealth } from "./backend.js";
@@ -89,7 +89,7 @@ export class DhclientSource implements BackendSource {
       return;
     }
     for (const d of this.dirs.values()) this.watchDir(d);
-    void this.initialRead();
+    void this.initialRead().catch(logRejection(this.log, "reading the lease files failed"));
   }
 
   stop(): void {
@@ -141,7 +141,8 @@ export class DhclientSource implements BackendSource {
       if (d.waitingOn !== null) {
         d.waitingOn = null;
         this.log.info("lease directory appeared", { dir: d.dir });
-        void this.scanDir(d).then(() => { this.recompute(); if (this.started) this.sink.attached(true); });
+        void this.scanDir(d).then(() => { this.recompute(); if (this.started) this.sink.attached(true); })
+          .catch(logRejection(this.log, "reading the lease directory failed", { dir: d.dir }));
       }
       return;
     } catch (err) {
@@ -170,7 +171,10 @@ export class DhclientSource implements BackendSource {
   }
 
   private onDirEvent(d: WatchedDir, name: string | Buffer | null): void {
-    if (name === null) { void this.scanDir(d).then(() => this.recompute()); return; }
+    if (name === null) {
+      void this.scanDir(d).then(() => this.recompute()).catch(logRejection(this.log, "reading the lease directory failed", { dir: d.dir }));
+      return;
+    }
     const file = String(name);
     if (d.matchers.some((m) => m(file))) { this.schedule(join(d.dir, file)); return; }
     // the directory itself removed or replaced: back to waiting for it
@@ -208,7 +212,7 @@ export class DhclientSource implements BackendSource {
     if (t) clearTimeout(t);
     this.debounce.set(path, setTimeout(() => {
       this.debounce.delete(path);
-      void this.readFile(path).then(() => this.recompute());
+      void this.readFile(path).then(() => this.recompute()).catch(logRejection(this.log, "reading the lease file failed", { path }));
     }, DEBOUNCE_MS));
   }
 

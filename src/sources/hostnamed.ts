@@ -5,7 +5,7 @@
 // the same UTS namespace as ours) and hostnamed's StaticHostname, validated as RFC 1123 names.
 import { hostname } from "node:os";
 import type { SystemBus, Signal } from "../dbus/bus.js";
-import type { Logger } from "../log.js";
+import { logRejection, type Logger } from "../log.js";
 import { validHostname } from "../net/validate.js";
 import { unwrap } from "./bus-backend.js";
 
@@ -79,7 +79,7 @@ export class HostnamedSource {
   private retry(): void {
     if (this.stopped || this.timer) return;
     const delay = BACKOFF_MS[Math.min(this.attempt++, BACKOFF_MS.length - 1)]!;
-    this.timer = setTimeout(() => { this.timer = null; void this.connect(); }, delay);
+    this.timer = setTimeout(() => { this.timer = null; void this.connect().catch(logRejection(this.log, "following systemd-hostnamed failed")); }, delay);
   }
 
   private onSignal(s: Signal): void {

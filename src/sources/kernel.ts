@@ -3,7 +3,7 @@
 // against the model so only real changes come out and no final state is lost.
 import { RtnlMonitor, RtnlRequester, type RtnlMonitorOptions } from "../netlink/rtnl.js";
 import type { ObjectKind, RtMessage } from "../netlink/types.js";
-import type { Logger } from "../log.js";
+import { logRejection, type Logger } from "../log.js";
 import { metrics } from "../metrics.js";
 import { applyMessage, emptyModel, type Fact, type NetworkModel } from "../state/model.js";
 import { ModelStore, type KernelMaps } from "../state/store.js";
@@ -162,7 +162,7 @@ export class KernelSource {
         overflows: this.stats.overflows,
       });
     }
-    void this.resync(["link", "addr", "route", "rule"]);
+    void this.resync(["link", "addr", "route", "rule"]).catch(logRejection(this.opts.log, "netlink resync failed"));
   }
 
   /** Re-armed while triggers keep coming (a flood of removals), but never later than the cap. */
@@ -178,7 +178,7 @@ export class KernelSource {
     const delay = Math.min(ROUTE_RESYNC_DELAY_MS, this.routeFirst + ROUTE_RESYNC_MAX_DELAY_MS - now);
     this.routeTimer = setTimeout(() => {
       this.routeTimer = null;
-      if (this.routesMayBeStale()) void this.resync(["route"]);
+      if (this.routesMayBeStale()) void this.resync(["route"]).catch(logRejection(this.opts.log, "netlink route resync failed"));
     }, delay);
   }
 

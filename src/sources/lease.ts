@@ -343,7 +343,7 @@ export function parseLeases(text: string): LeaseParse {
 
     const toks = tokenize(raw);
     if (typeof toks === "string") {
-      if (block) (block as OpenBlock).bad ??= { line: lineNo, reason: `${toks}` };
+      if (block) block.bad ??= { line: lineNo, reason: `${toks}` };
       else if (garbage) garbage.to = lineNo;
       else garbage = { from: lineNo, to: lineNo };
       continue;
@@ -390,7 +390,7 @@ export function parseLeases(text: string): LeaseParse {
       }
       if (tok.t === "{") {
         const isLease = topStmt === 1 && k > 0 && toks[k - 1]!.t === "word" && (toks[k - 1] as { v: string }).v === "lease";
-        if (isLease) { block = newBlock(lineNo); (block as OpenBlock).bytes = len; }
+        if (isLease) { block = newBlock(lineNo); block.bytes = len; }
         else skipDepth = 1; // lease6 { ... } and anything else with a body: not ours
         topStmt = 0;
       } else if (tok.t === ";") {

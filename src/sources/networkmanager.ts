@@ -10,12 +10,13 @@
 import { readFile } from "node:fs/promises";
 import { endianness } from "node:os";
 import type { SystemBus, Signal } from "../dbus/bus.js";
-import type { Logger } from "../log.js";
+import { logRejection, type Logger } from "../log.js";
 import { formatAddress } from "../netlink/codec.js";
 import { validIfname, validIp } from "../net/validate.js";
 import { deviceStateName, managerStateName, nmNumber, transitionFields } from "./networkmanager-states.js";
 import type { BackendSink, SourceHealth } from "./backend.js";
-import { BusBackendSource, unwrap } from "./bus-backend.js";
+import { BusBackendSource, unwrap, type BusSeams } from "./bus-backend.js";
+import { NmObjectCache, type Props } from "./networkmanager-cache.js";
 
 export const NM_NAME = "org.freedesktop.NetworkManager";
 const NM_PATH = "/org/freedesktop/NetworkManager";
@@ -31,8 +32,9 @@ const DHCP6_IFACE = "org.freedesktop.NetworkManager.DHCP6Config";
 
 /** Device states in which the device has (or is getting) IP configuration worth reading. */
 const IP_STATES = new Set([70, 80, 90, 100]);
-/** ip-check: from this state on NM's IP configuration (addresses, gateway, DHCP options) is complete */
-const IP_COMPLETE = 80;
+const NM_ACTIVATED = 100;
+/** Connection settings kept across activations (NetworkManager's profiles in use lately). */
+const MAX_RECENT_SETTINGS = 32;
 /** Re-reads after NetworkManager took its name but could not answer yet. */
 const RETRY_MS = [100, 250, 500, 1000, 2000, 5000];
 /** The IP fields of a device without IP configuration. */
@@ -130,7 +132,8 @@ export function ip4Nameservers(props: Record<string, unknown>, littleEndian = en
   for (const w of words as unknown[]) {
     if (typeof w !== "number" || !Number.isInteger(w) || w < 0 || w > 0xffffffff) continue;
     const b = Buffer.alloc(4);
-    if (littleEndian) b.writeUInt32LE(w); else b.writeUInt32BE(w);
+    if (littleEndian) b.writeUInt32LE(w);
+    else b.writeUInt32BE(w);
     out.push(formatAddress(b));
   }
   return out;
@@ -183,7 +186,15 @@ function plainText(v: unknown, max = MAX_VALUE): string | undefined {
 function domainList(v: unknown): string[] {
   const arr = unwrap(v);
   if (!Array.isArray(arr)) return [];
-  return (arr as unknown[]).filter((d): d is string => typeof d === "string" && d.length <= 253 && d.split(".").filter(Boolean).every((l) => LABEL.test(l)));
+  return (arr as unknown[]).filter(
+    (d): d is string =>
+      typeof d === "string" &&
+      d.length <= 253 &&
+      d
+        .split(".")
+        .filter(Boolean)
+        .every((l) => LABEL.test(l)),
+  );
 }
 
 export interface NmdParts {
@@ -211,19 +222,27 @@ export function nmdVariables(p: NmdParts): Record<string, string> {
   if (file !== undefined && file.startsWith("/")) env.CONNECTION_FILENAME = file;
   const ipIface = unwrap(p.device.IpInterface);
   if (typeof ipIface === "string" && validIfname(ipIface)) env.DEVICE_IP_IFACE = ipIface;
-  for (const [fam, cfg] of [[4, p.ip4], [6, p.ip6]] as const) {
+  for (const [fam, cfg] of [
+    [4, p.ip4],
+    [6, p.ip6],
+  ] as const) {
     if (!cfg) continue;
     const gw = gatewayOf(cfg, fam) ?? "";
     const addrs = addressData(cfg.AddressData, fam).slice(0, MAX_ADDRESSES);
     env[`IP${fam}_NUM_ADDRESSES`] = String(addrs.length);
-    addrs.forEach((a, i) => { env[`IP${fam}_ADDRESS_${i}`] = `${a} ${gw || (fam === 4 ? "0.0.0.0" : "::")}`; });
+    addrs.forEach((a, i) => {
+      env[`IP${fam}_ADDRESS_${i}`] = `${a} ${gw || (fam === 4 ? "0.0.0.0" : "::")}`;
+    });
     if (gw) env[`IP${fam}_GATEWAY`] = gw;
     const ns = fam === 4 ? ip4Nameservers(cfg) : ip6Nameservers(cfg);
     if (ns.length) env[`IP${fam}_NAMESERVERS`] = ns.join(" ");
     const domains = domainList(cfg.Domains);
     if (domains.length) env[`IP${fam}_DOMAINS`] = domains.join(" ");
   }
-  for (const [fam, cfg] of [[4, p.dhcp4], [6, p.dhcp6]] as const) {
+  for (const [fam, cfg] of [
+    [4, p.dhcp4],
+    [6, p.dhcp6],
+  ] as const) {
     const opts = unwrap(cfg?.Options);
     if (!opts || typeof opts !== "object" || Array.isArray(opts)) continue;
     let n = 0;
@@ -243,7 +262,9 @@ export function nmdVariables(p: NmdParts): Record<string, string> {
  * change of it is a dhcp4-change/dhcp6-change when the device stays activated.
  */
 export function leaseKey(nmd: Record<string, string>, prefix: "DHCP4_" | "DHCP6_"): string {
-  const keys = Object.keys(nmd).filter((k) => k.startsWith(prefix) && k !== `${prefix}EXPIRY`).sort();
+  const keys = Object.keys(nmd)
+    .filter((k) => k.startsWith(prefix) && k !== `${prefix}EXPIRY`)
+    .sort();
   return keys.length ? JSON.stringify(keys.map((k) => [k, nmd[k]])) : "";
 }
 
@@ -258,23 +279,33 @@ interface Device {
   queue: Promise<void>;
   /** StateChanged signals received for it */
   signals: number;
-  /**
-   * Its IP configuration (NMAddresses/NMGateway/NMDns) as last read during this activation; unset
-   * outside the IP states. Later states of the activation are reported with it at once (NM is
-   * busy activating: reading it again costs two round trips that NM answers late), and it is
-   * re-read behind them.
-   */
-  ip?: Record<string, string>;
-  /** a re-read of the IP configuration that is out (and whether another was asked for meanwhile) */
-  refreshing?: Promise<void>;
-  /** the device state when the IP configuration in `ip` was asked for */
-  ipFrom?: number;
-  /** the state of the latest re-read asked for */
-  refreshFor?: number;
-  refreshAgain?: boolean;
+  /** work queued and not done yet: none, and a transition can be reported in the signal's own callback */
+  queued: number;
+  /** the state of the latest StateChanged received (or of the last read): IP fields follow NM only in IP states */
+  state?: number;
 }
 
-type Props = Record<string, unknown>;
+/** The objects a device's IP fields are built from, as its properties (and its active connection's) name them. */
+interface IpRefs {
+  ip4?: string;
+  ip6?: string;
+  dhcp4?: string;
+  dhcp6?: string;
+  active?: string;
+  settings?: string;
+}
+
+/** The object paths in `r`. */
+function refPaths(r: IpRefs): string[] {
+  return [r.ip4, r.ip6, r.dhcp4, r.dhcp6, r.active, r.settings].filter((p): p is string => p !== undefined);
+}
+
+/** Device properties that name another object: a change of one starts reading that object. */
+const REF_PROPS = new Set(["Ip4Config", "Ip6Config", "Dhcp4Config", "Dhcp6Config", "ActiveConnection"]);
+/** Device properties in NetworkManager-dispatcher's variables. */
+const IP_PROPS = new Set([...REF_PROPS, "IpInterface"]);
+/** A DHCP config has one property: once a signal brought it, its read need not be waited for. */
+const DHCP_COMPLETE = ["Options"] as const;
 
 export class NetworkManagerSource extends BusBackendSource {
   readonly backend = "NetworkManager" as const;
@@ -286,14 +317,19 @@ export class NetworkManagerSource extends BusBackendSource {
   private readonly removed = new Map<string, { index: number; iface: string }>();
   /** the device state last reported per ifindex (kept across NM restarts, so a resync reports only changes) */
   private readonly lastState = new Map<number, number>();
-  /** DHCP4Config/DHCP6Config object path → device object path (bounded) */
-  private readonly dhcpOwner = new Map<string, string>();
+  /** devices and the objects their IP fields come from, kept current from PropertiesChanged */
+  private readonly cache = new NmObjectCache((path, iface) => this.readProps(path, iface), 512, DEVICE_IFACE);
+  /**
+   * Connection settings lately named by an active connection, kept (and followed by their signals)
+   * after the activation: the next one then reads only its active connection. Bounded.
+   */
+  private readonly recentSettings = new Set<string>();
   private managerSignals = 0;
   private attachFailures = 0;
   private retryTimer: NodeJS.Timeout | null = null;
 
-  constructor(log: Logger, sink: BackendSink) {
-    super({ name: NM_NAME, label: "NetworkManager", events: "NetworkManager" }, log, sink);
+  constructor(log: Logger, sink: BackendSink, seams?: BusSeams) {
+    super({ name: NM_NAME, label: "NetworkManager", events: "NetworkManager" }, log, sink, seams);
   }
 
   override stop(): void {
@@ -310,17 +346,20 @@ export class NetworkManagerSource extends BusBackendSource {
     const rules = [
       `type='signal',sender='${NM_NAME}',interface='${DEVICE_IFACE}',member='StateChanged'`,
       ...["StateChanged", "DeviceAdded", "DeviceRemoved"].map((m) => `type='signal',sender='${NM_NAME}',path='${NM_PATH}',interface='${NM_IFACE}',member='${m}'`),
-      // lease options changing under an activated device; the manager's Connectivity
-      ...[DHCP4_IFACE, DHCP6_IFACE].map((i) => `type='signal',sender='${NM_NAME}',interface='${PROPS_IFACE}',member='PropertiesChanged',arg0='${i}'`),
+      // devices and their IP and DHCP configs as they change (the cache: no reads at a state change);
+      // the manager's Connectivity
+      ...[DEVICE_IFACE, IP4_IFACE, IP6_IFACE, DHCP4_IFACE, DHCP6_IFACE, SETTINGS_CONN_IFACE].map(
+        (i) => `type='signal',sender='${NM_NAME}',interface='${PROPS_IFACE}',member='PropertiesChanged',arg0='${i}'`,
+      ),
       `type='signal',sender='${NM_NAME}',path='${NM_PATH}',interface='${PROPS_IFACE}',member='PropertiesChanged',arg0='${NM_IFACE}'`,
     ];
-    void Promise.all(rules.map((r) => bus.addMatch(r)))
-      .catch((err: Error) => this.log.error("cannot subscribe to NetworkManager signals", { err: err.message }));
+    void Promise.all(rules.map((r) => bus.addMatch(r))).catch((err: Error) => this.log.error("cannot subscribe to NetworkManager signals", { err: err.message }));
   }
 
-  private async getAll(path: string, iface: string): Promise<Props> {
-    const [props] = await this.call<[Props]>("GetAll", path, PROPS_IFACE, "s", [iface]);
-    return props && typeof props === "object" ? props : {};
+  private async readProps(path: string, iface: string): Promise<{ props: Props; seq: number }> {
+    const { body, seq } = await this.callSeq("GetAll", path, PROPS_IFACE, "s", [iface]);
+    const props = body[0];
+    return { props: props && typeof props === "object" && !Array.isArray(props) ? (props as Props) : {}, seq };
   }
 
   /** NetworkManager is there: read the manager and every device, then follow signals. */
@@ -330,7 +369,11 @@ export class NetworkManagerSource extends BusBackendSource {
     this.bus = bus;
     // a new NetworkManager instance: object paths of the old one mean nothing now (a retry keeps
     // what the new one's signals have told us already)
-    if (retryOf === undefined) this.devices = new Map();
+    if (retryOf === undefined) {
+      this.devices = new Map();
+      this.cache.clear();
+      this.recentSettings.clear();
+    }
     try {
       const owner = await this.nameOwner(bus);
       if (gen !== this.generation) return;
@@ -360,7 +403,10 @@ export class NetworkManagerSource extends BusBackendSource {
       const delay = RETRY_MS[Math.min(this.attachFailures++, RETRY_MS.length - 1)]!;
       const log = this.attachFailures === 1 ? this.log.warn.bind(this.log) : this.log.debug.bind(this.log);
       log("reading NetworkManager state failed; retrying", { err: (err as Error).message, retryMs: delay });
-      this.retryTimer = setTimeout(() => { this.retryTimer = null; if (gen === this.generation) void this.attach(bus, gen); }, delay);
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        if (gen === this.generation) void this.attach(bus, gen).catch(logRejection(this.log, "reading NetworkManager state failed"));
+      }, delay);
     }
   }
 
@@ -374,6 +420,8 @@ export class NetworkManagerSource extends BusBackendSource {
     this.generation++;
     this.owner = null;
     this.devices = new Map();
+    this.cache.clear();
+    this.recentSettings.clear();
     if (this.attachedNow) {
       this.attachedNow = false;
       this.sink.attached(false);
@@ -383,45 +431,53 @@ export class NetworkManagerSource extends BusBackendSource {
   private device(path: string): Device {
     let d = this.devices.get(path);
     if (!d) {
-      d = { path, queue: Promise.resolve(), signals: 0 };
+      d = { path, queue: Promise.resolve(), signals: 0, queued: 0 };
       this.devices.set(path, d);
     }
     return d;
   }
 
-  /** Run `work` on the device's queue, after everything that arrived before it. */
-  private enqueue(d: Device, gen: number, what: string, work: () => Promise<void>): Promise<void> {
+  /**
+   * Run `work` on the device's queue, after everything that arrived before it. A failure is logged:
+   * the queue never rejects (await `d.queue` to wait for it).
+   */
+  private enqueue(d: Device, gen: number, what: string, work: () => Promise<void> | void): void {
+    d.queued++;
     d.queue = d.queue.then(async () => {
-      if (gen !== this.generation) return;
       try {
-        await work();
+        if (gen === this.generation) await work();
       } catch (err) {
         this.log.warn("NetworkManager device update failed", { what, path: d.path, err: (err as Error).message });
+      } finally {
+        d.queued--;
       }
     });
-    return d.queue;
   }
 
   /** Read a device's properties now and report them in the order the reply arrived. */
   private async readDevice(path: string, gen: number): Promise<void> {
     const d = this.device(path);
     const seen = d.signals;
-    let props: Props;
-    try {
-      props = await this.getAll(path, DEVICE_IFACE);
-    } catch (err) {
-      this.log.warn("cannot read a NetworkManager device", { path, err: (err as Error).message });
+    const err = await this.cache.refresh(path, DEVICE_IFACE);
+    const props = this.cache.get(path, DEVICE_IFACE);
+    if (!props) {
+      this.log.warn("cannot read a NetworkManager device", { path, err: err instanceof Error ? err.message : undefined });
       return;
     }
     if (gen !== this.generation) return;
+    this.follow(d);
     // A StateChanged received while the read was out may be older or newer than the reply (it can be
     // handled before the reply's continuation runs): then the signals tell the story and the
     // snapshot's state is not used (wait for them, so an attach knows the device when it is done).
     // Without one, the reply is the newest state.
-    if (d.signals !== seen) { await d.queue; return; }
-    await this.enqueue(d, gen, "snapshot", async () => {
+    if (d.signals !== seen) {
+      await d.queue;
+      return;
+    }
+    const state = nmNumber(unwrap(props.State));
+    if (state !== undefined) d.state = state;
+    this.enqueue(d, gen, "snapshot", async () => {
       if (!(await this.identify(d, props))) return;
-      const state = nmNumber(unwrap(props.State));
       if (state === undefined) return;
       const last = this.lastState.get(d.index!);
       const fields: Record<string, string> = { NMDeviceState: String(state), NMDeviceStateName: deviceStateName(state) };
@@ -431,12 +487,10 @@ export class NetworkManagerSource extends BusBackendSource {
         const reason = Array.isArray(sr) ? nmNumber(unwrap(sr[1])) : undefined;
         Object.assign(fields, transitionFields(state, last, reason));
       }
-      const ip = IP_STATES.has(state) ? await this.readIp(props, d.path) : undefined;
-      d.ip = ip;
-      d.ipFrom = state;
-      Object.assign(fields, ip ?? NO_IP);
+      Object.assign(fields, IP_STATES.has(state) ? await this.ipWhenReady(d) : NO_IP);
       if (gen === this.generation) this.report(d, state, fields);
     });
+    await d.queue;
   }
 
   /** The device's interface and ifindex from its properties; false when it has no usable identity. */
@@ -453,50 +507,121 @@ export class NetworkManagerSource extends BusBackendSource {
     return true;
   }
 
-  private async readIp(device: Props, devicePath: string): Promise<Record<string, string>> {
-    const p4 = configPath(unwrap(device.Ip4Config));
-    const p6 = configPath(unwrap(device.Ip6Config));
-    const read = (p: string | undefined, iface: string) => p ? this.getAll(p, iface).catch(() => undefined) : Promise.resolve(undefined);
-    const activePath = objectPath(unwrap(device.ActiveConnection), ACTIVE_PATH);
-    const d4 = objectPath(unwrap(device.Dhcp4Config), DHCP_PATH);
-    const d6 = objectPath(unwrap(device.Dhcp6Config), DHCP_PATH);
-    // a lease's later changes arrive as PropertiesChanged of these objects: remember whose they are
-    for (const p of [d4, d6]) if (p) this.dhcpOwner.set(p, devicePath);
-    if (this.dhcpOwner.size > 1024) this.dhcpOwner.delete(this.dhcpOwner.keys().next().value!);
-    const [ip4, ip6, active, dhcp4, dhcp6] = await Promise.all([
-      read(p4, IP4_IFACE), read(p6, IP6_IFACE), read(activePath, ACTIVE_IFACE), read(d4, DHCP4_IFACE), read(d6, DHCP6_IFACE),
-    ]);
-    const settings = await read(objectPath(unwrap(active?.Connection), SETTINGS_PATH), SETTINGS_CONN_IFACE);
-    const nmd = nmdVariables({ device, ip4, ip6, active, settings, dhcp4, dhcp6 });
-    return { ...ipFields(ip4, ip6), NMDispatcherEnv: JSON.stringify(nmd), NMDhcp4: leaseKey(nmd, "DHCP4_"), NMDhcp6: leaseKey(nmd, "DHCP6_") };
+  /** The objects the device's IP fields come from (paths as its cached properties name them). */
+  private refs(d: Device): IpRefs {
+    const dev = this.cache.get(d.path, DEVICE_IFACE);
+    if (!dev) return {};
+    const active = objectPath(unwrap(dev.ActiveConnection), ACTIVE_PATH);
+    const conn = active ? this.cache.get(active, ACTIVE_IFACE) : undefined;
+    return {
+      ip4: configPath(unwrap(dev.Ip4Config)),
+      ip6: configPath(unwrap(dev.Ip6Config)),
+      dhcp4: objectPath(unwrap(dev.Dhcp4Config), DHCP_PATH),
+      dhcp6: objectPath(unwrap(dev.Dhcp6Config), DHCP_PATH),
+      active,
+      settings: conn ? objectPath(unwrap(conn.Connection), SETTINGS_PATH) : undefined,
+    };
   }
 
   /**
-   * Re-read the device's IP configuration outside its queue (one read out at a time, one more
-   * when asked meanwhile) and report what changed: no event (the state did not change), but DNS
-   * pushes and policy routing see NM's final gateway and servers.
+   * Start reading the objects the device names that are not read yet (NetworkManager announces a
+   * new DHCP config or active connection early in an activation: its read is in long before the
+   * device is activated), and forget those that no device names any more.
    */
-  private refreshIp(d: Device, gen: number, state: number): void {
-    d.refreshFor = state;
-    if (d.refreshing) { d.refreshAgain = true; return; }
-    d.refreshing = (async () => {
-      try {
-        do {
-          d.refreshAgain = false;
-          const from = d.refreshFor ?? 0;
-          const ip = await this.readIp(await this.getAll(d.path, DEVICE_IFACE), d.path);
-          // the device left its IP states meanwhile (or NM went away): this is stale
-          if (gen !== this.generation || !d.ip || d.index === undefined) return;
-          d.ip = ip;
-          d.ipFrom = from;
-          this.sink.linkState(d.index, d.iface, ip);
-        } while (d.refreshAgain);
-      } catch (err) {
-        this.log.debug("re-reading a device's IP configuration failed", { path: d.path, err: (err as Error).message });
-      } finally {
-        d.refreshing = undefined;
-      }
-    })();
+  private follow(d: Device): void {
+    const r = this.refs(d);
+    const gen = this.generation;
+    const track = (p: string | undefined, iface: string) => {
+      if (!p || this.cache.get(p, iface) || this.cache.pending(p)) return;
+      void this.cache
+        .track(p, iface)
+        .then(() => {
+          if (gen !== this.generation || !this.cache.get(p, iface)) return;
+          this.follow(d); // an active connection names its settings
+          this.ipChanged(d);
+        })
+        .catch(logRejection(this.log, "following a NetworkManager object failed", { path: p }));
+    };
+    track(r.ip4, IP4_IFACE);
+    track(r.ip6, IP6_IFACE);
+    track(r.dhcp4, DHCP4_IFACE);
+    track(r.dhcp6, DHCP6_IFACE);
+    track(r.active, ACTIVE_IFACE);
+    track(r.settings, SETTINGS_CONN_IFACE);
+    if (r.settings) {
+      this.recentSettings.delete(r.settings);
+      this.recentSettings.add(r.settings);
+      if (this.recentSettings.size > MAX_RECENT_SETTINGS) this.recentSettings.delete(this.recentSettings.values().next().value!);
+    }
+    this.prune();
+  }
+
+  /** Objects that no device names any more are forgotten (a settings object is read again at its next activation). */
+  private prune(): void {
+    const keep = new Set<string>(this.recentSettings);
+    for (const d of this.devices.values()) {
+      keep.add(d.path);
+      for (const p of refPaths(this.refs(d))) keep.add(p);
+    }
+    this.cache.retain(keep);
+  }
+
+  /**
+   * The device's IP fields from the cache: NetworkManager-dispatcher's variables as NM had announced
+   * them. Undefined while an object they need is still being read, unless `partial` (then it is
+   * left out, like an unreadable one).
+   */
+  private ipNow(d: Device, partial = false): Record<string, string> | undefined {
+    const device = this.cache.get(d.path, DEVICE_IFACE);
+    if (!device) return undefined;
+    const r = this.refs(d);
+    const parts: NmdParts = { device };
+    const need: Array<[keyof IpRefs & keyof NmdParts, string, (readonly string[])?]> = [
+      ["ip4", IP4_IFACE],
+      ["ip6", IP6_IFACE],
+      ["dhcp4", DHCP4_IFACE, DHCP_COMPLETE],
+      ["dhcp6", DHCP6_IFACE, DHCP_COMPLETE],
+      ["active", ACTIVE_IFACE],
+      ["settings", SETTINGS_CONN_IFACE],
+    ];
+    for (const [k, iface, complete] of need) {
+      const p = r[k];
+      if (!p) continue;
+      const props = this.cache.get(p, iface, complete);
+      if (props) parts[k] = props;
+      else if (!partial && (!this.cache.has(p) || this.cache.pending(p))) return undefined;
+    }
+    // the active connection is read, its settings not yet asked for
+    if (!partial && parts.active && !r.settings && objectPath(unwrap(parts.active.Connection), SETTINGS_PATH)) return undefined;
+    const nmd = nmdVariables(parts);
+    return { ...ipFields(parts.ip4, parts.ip6), NMDispatcherEnv: JSON.stringify(nmd), NMDhcp4: leaseKey(nmd, "DHCP4_"), NMDhcp6: leaseKey(nmd, "DHCP6_") };
+  }
+
+  /** The device's IP fields once the reads they need are in (when the signals did not bring them before the state change). */
+  private async ipWhenReady(d: Device): Promise<Record<string, string>> {
+    for (let i = 0; i < 4; i++) {
+      this.follow(d);
+      const ip = this.ipNow(d);
+      if (ip) return ip;
+      const paths = [d.path, ...refPaths(this.refs(d))];
+      await Promise.all(paths.map((p) => this.cache.ready(p)));
+    }
+    return this.ipNow(d) ?? { ...NO_IP };
+  }
+
+  /**
+   * NetworkManager changed an object a device's IP fields come from: in an IP state, the model
+   * follows (DNS pushes and routing see NM's final gateway and servers; a lease's options changing
+   * while activated is dhcp4-change/dhcp6-change). In the device's order, after its pending work.
+   */
+  private ipChanged(d: Device): void {
+    if (d.index === undefined || d.state === undefined || !IP_STATES.has(d.state)) return;
+    const ip = this.ipNow(d);
+    if (!ip) return; // a read is out: its end comes back here
+    const state = d.state;
+    this.enqueue(d, this.generation, "IP configuration changed", () => {
+      if (d.index !== undefined && d.state === state) this.sink.linkState(d.index, d.iface, ip);
+    });
   }
 
   private report(d: Device, state: number, fields: Record<string, string>): void {
@@ -514,23 +639,28 @@ export class NetworkManagerSource extends BusBackendSource {
     if (c !== undefined) this.sink.managerState({ NMConnectivity: String(c), NMConnectivityName: NM_CONNECTIVITY[c] ?? "UNKNOWN" });
   }
 
-  /** A DHCP4Config/DHCP6Config changed: re-read its device's IP configuration (the model diffs). */
-  private onDhcpChanged(path: string, gen: number): void {
-    const devPath = this.dhcpOwner.get(path);
-    const d = devPath ? this.devices.get(devPath) : undefined;
-    if (!d || d.index === undefined) return;
-    void this.enqueue(d, gen, "DHCP options changed", async () => {
-      const props = await this.getAll(d.path, DEVICE_IFACE);
-      const state = nmNumber(unwrap(props.State));
-      if (state === undefined || !IP_STATES.has(state) || d.index === undefined) return;
-      const fields = await this.readIp(props, d.path);
-      if (gen === this.generation) this.sink.linkState(d.index, d.iface, fields);
-    });
-  }
-
   private reportManager(v: unknown): void {
     const state = nmNumber(v);
     if (state !== undefined) this.sink.managerState({ NMState: String(state), NMStateName: managerStateName(state) });
+  }
+
+  /** A PropertiesChanged of a device or of an object a device's IP fields come from. */
+  private onPropertiesChanged(s: Signal, iface: string): void {
+    const seq = s.seq ?? Number.MAX_SAFE_INTEGER;
+    if (!this.cache.changed(s.path, iface, s.body[1], s.body[2], seq)) return;
+    this.stats.signals++;
+    if (iface === DEVICE_IFACE) {
+      const d = this.devices.get(s.path);
+      const changed = s.body[1] && typeof s.body[1] === "object" ? Object.keys(s.body[1]) : [];
+      if (!d || !changed.some((k) => IP_PROPS.has(k))) return;
+      if (changed.some((k) => REF_PROPS.has(k))) this.follow(d);
+      this.ipChanged(d);
+      return;
+    }
+    for (const d of this.devices.values()) {
+      const r = this.refs(d);
+      if (r.ip4 === s.path || r.ip6 === s.path || r.dhcp4 === s.path || r.dhcp6 === s.path || r.settings === s.path) this.ipChanged(d);
+    }
   }
 
   private onSignal(s: Signal): void {
@@ -555,45 +685,41 @@ export class NetworkManagerSource extends BusBackendSource {
       }
       const d = this.device(s.path);
       d.signals++;
-      // from ip-check on NM's IP configuration is complete: start reading it now, while the
-      // earlier states are still being reported
-      if (d.index !== undefined && n >= IP_COMPLETE && IP_STATES.has(n) && (d.ipFrom ?? 0) < IP_COMPLETE) {
-        d.ip ??= {};
-        this.refreshIp(d, gen, n);
-      }
-      void this.enqueue(d, gen, "StateChanged", async () => {
-        if (d.index !== undefined && IP_STATES.has(n)) {
-          // A state of an activation: reported at once, with the IP configuration read so far (NM
-          // is busy activating and answers late: activated.d must not wait for two or three round
-          // trips). NM has it all once it checks IP (ip-check); a read started then (at the signal's
-          // arrival, below) is what activated.d waits for, if it is not in yet.
-          if (!d.ip) { d.ip = {}; d.ipFrom = 0; this.refreshIp(d, gen, n); }
-          if (n === 100 && (d.ipFrom ?? 0) < IP_COMPLETE) {
-            if (!d.refreshing) this.refreshIp(d, gen, n);
-            await d.refreshing;
-          }
-          if (gen === this.generation && d.ip) this.report(d, n, { ...transitionFields(n, o, r), ...d.ip });
-          // NM's last word on DNS and gateway, for DNS pushes and routing (no event)
-          if (n === 100) this.refreshIp(d, gen, n);
-          return;
+      d.state = n;
+      // NetworkManager announces a device's IP and DHCP data (PropertiesChanged) before the state
+      // change that follows from it: the event is built from what it had said up to this signal, at
+      // once, with no round trip while NM is busy activating. Only activated waits for a read still
+      // out (the active connection's, early in an activation: CONNECTION_*); the states before it
+      // go with what is there, so they never hold activated.d up behind them.
+      const ip = d.index !== undefined && IP_STATES.has(n) ? this.ipNow(d, n !== NM_ACTIVATED) : undefined;
+      if (d.queued === 0 && d.index !== undefined && (ip !== undefined || !IP_STATES.has(n))) {
+        // nothing of this device's is pending: report it now, not after the rest of what the bus
+        // delivered with it (the manager's state, other objects' properties)
+        try {
+          this.report(d, n, { ...transitionFields(n, o, r), ...(ip ?? NO_IP) });
+        } catch (err) {
+          this.log.warn("NetworkManager device update failed", { what: "StateChanged", path: d.path, err: (err as Error).message });
         }
-        // the signal carries the transition; the device's properties are read only for an unknown
-        // device (its Interface/Ifindex) and for states with IP configuration
-        const props = d.index === undefined || IP_STATES.has(n) ? await this.getAll(d.path, DEVICE_IFACE) : undefined;
-        if (props && !(await this.identify(d, props))) return;
-        if (d.index === undefined) return;
-        const ip = props && IP_STATES.has(n) ? await this.readIp(props, d.path) : undefined;
-        d.ip = ip;
-        d.ipFrom = n;
-        const fields = { ...transitionFields(n, o, r), ...(ip ?? NO_IP) };
+        return;
+      }
+      this.enqueue(d, gen, "StateChanged", async () => {
+        if (d.index === undefined) {
+          // an unknown device: its interface first
+          await this.cache.refresh(d.path, DEVICE_IFACE);
+          const props = this.cache.get(d.path, DEVICE_IFACE);
+          if (!props || !(await this.identify(d, props))) return;
+          this.follow(d);
+        }
+        const fields = { ...transitionFields(n, o, r), ...(IP_STATES.has(n) ? (ip ?? (await this.ipWhenReady(d))) : NO_IP) };
         if (gen === this.generation) this.report(d, n, fields);
       });
     } else if (s.iface === PROPS_IFACE && s.member === "PropertiesChanged") {
       const iface = s.body[0];
-      if ((iface === DHCP4_IFACE || iface === DHCP6_IFACE) && objectPath(s.path, DHCP_PATH)) {
-        this.stats.signals++;
-        this.onDhcpChanged(s.path, gen);
-      } else if (iface === NM_IFACE && s.path === NM_PATH) {
+      if (iface === DEVICE_IFACE && isDevicePath(s.path)) this.onPropertiesChanged(s, iface);
+      else if ((iface === IP4_IFACE || iface === IP6_IFACE) && configPath(s.path)) this.onPropertiesChanged(s, iface);
+      else if ((iface === DHCP4_IFACE || iface === DHCP6_IFACE) && objectPath(s.path, DHCP_PATH)) this.onPropertiesChanged(s, iface);
+      else if (iface === SETTINGS_CONN_IFACE && objectPath(s.path, SETTINGS_PATH)) this.onPropertiesChanged(s, iface);
+      else if (iface === NM_IFACE && s.path === NM_PATH) {
         const changed = s.body[1] && typeof s.body[1] === "object" ? (s.body[1] as Record<string, unknown>) : {};
         if ("Connectivity" in changed) {
           this.stats.signals++;
@@ -606,12 +732,14 @@ export class NetworkManagerSource extends BusBackendSource {
         this.managerSignals++;
         this.reportManager(unwrap(s.body[0]));
       } else if (s.member === "DeviceAdded" && isDevicePath(s.body[0])) {
-        void this.readDevice(s.body[0], gen);
+        void this.readDevice(s.body[0], gen).catch(logRejection(this.log, "cannot read a NetworkManager device", { path: s.body[0] }));
       } else if (s.member === "DeviceRemoved" && isDevicePath(s.body[0])) {
         const d = this.devices.get(s.body[0]);
         if (!d) return;
-        void this.enqueue(d, gen, "DeviceRemoved", async () => {
+        this.enqueue(d, gen, "DeviceRemoved", () => {
           this.devices.delete(d.path);
+          this.cache.forget(d.path);
+          this.prune();
           if (d.index === undefined) return;
           this.gone(d.index);
           if (d.iface !== undefined) {

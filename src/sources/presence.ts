@@ -3,7 +3,7 @@
 // the name appears (NameOwnerChanged) so a backend source can attach then.
 // dbus-next is loaded on first use: a kernel-only or dhclient-only daemon never pays its memory
 import type { SystemBus } from "../dbus/bus.js";
-import type { Logger } from "../log.js";
+import { logRejection, type Logger } from "../log.js";
 
 export type PresenceState = "connecting" | "no-bus" | "absent" | "present" | "stopped";
 
@@ -39,7 +39,7 @@ export class BusNameWatch {
   constructor(private readonly o: PresenceOptions) {}
 
   start(): void {
-    void this.connect();
+    void this.connect().catch(logRejection(this.o.log, "system bus connection failed", { backend: this.o.label }));
   }
 
   stop(): void {
@@ -79,7 +79,7 @@ export class BusNameWatch {
     });
     bus.onSignal((s) => {
       if (s.sender !== "org.freedesktop.DBus" || s.member !== "NameOwnerChanged" || s.body[0] !== this.o.name) return;
-      const newOwner = String(s.body[2] ?? "");
+      const newOwner = typeof s.body[2] === "string" ? s.body[2] : "";
       this.setPresent(bus, newOwner !== "");
     });
     try {
@@ -116,6 +116,9 @@ export class BusNameWatch {
   private retry(): void {
     if (this.stopped || this.timer) return;
     const delay = BACKOFF_MS[Math.min(this.attempt++, BACKOFF_MS.length - 1)]!;
-    this.timer = setTimeout(() => { this.timer = null; void this.connect(); }, delay);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.connect().catch(logRejection(this.o.log, "system bus connection failed", { backend: this.o.label }));
+    }, delay);
   }
 }

@@ -17,7 +17,10 @@ const PORT = 9090;
 const TOKEN = "lab-token-0123456789";
 const MAIN = resolve(repoRoot, "dist/src/cli/main.js");
 
-interface Res { status: number; headers: IncomingHttpHeaders; text: string; json: any } // eslint-disable-line @typescript-eslint/no-explicit-any
+/** A JSON answer: the tests read it as they expect it to be (a wrong shape fails an assertion). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+interface Res { status: number; headers: IncomingHttpHeaders; text: string; json: Json }
 
 /** One HTTP request over the unix socket (default) or TCP. `chunks` sends the body without a length. */
 function http(path: string, o: {
@@ -210,10 +213,21 @@ if (labFile(import.meta.url)) {
     try {
       await waitFor("netevd's policy rules", async () => (await kernelRules()).some((r) => r.includes("10.77.0.60/32") && r.endsWith(" 110")), 5000);
       // interfaces vs ip -j addr
-      const links = JSON.parse(await ip("-j", "addr", "show")) as Array<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
-      const r = await http("/api/v1/interfaces");
+      // a snapshot taken while nothing changed: the kernel's view is the same before and after the
+      // request (a link-local address may still be appearing on a link just set up)
+      const addrKey = (ls: Array<Record<string, Json>>) => JSON.stringify(ls.map((l) => [l.ifname, l.operstate, l.flags, (l.addr_info as Array<{ local: string; tentative?: boolean }>).map((x) => `${x.local}${x.tentative ? " tentative" : ""}`)]));
+      let links: Array<Record<string, Json>> = [];
+      let r: Awaited<ReturnType<typeof http>> | undefined;
+      for (let i = 0; i < 20; i++) {
+        links = JSON.parse(await ip("-j", "addr", "show")) as Array<Record<string, Json>>;
+        r = await http("/api/v1/interfaces");
+        const again = JSON.parse(await ip("-j", "addr", "show")) as Array<Record<string, Json>>;
+        if (addrKey(links) === addrKey(again)) break;
+        await sleep(250);
+      }
+      assert.ok(r);
       assert.equal(r.status, 200);
-      const api = r.json.interfaces as Array<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+      const api = r.json.interfaces as Array<Record<string, Json>>;
       assert.deepEqual(api.map((l) => l.name).sort(), links.map((l) => l.ifname).sort());
       for (const k of links) {
         const a = api.find((l) => l.name === k.ifname)!;
@@ -232,7 +246,7 @@ if (labFile(import.meta.url)) {
       const one = await http(`/api/v1/interfaces/${lab.ifname}`);
       assert.equal(one.status, 200);
       // the fe80 address of a link just set up may finish DAD between the two requests
-      const settled = (l: Record<string, any>) => ({ ...l, addresses: l.addresses.map(({ tentative: _t, flags: _f, ...x }: Record<string, unknown>) => x) }); // eslint-disable-line @typescript-eslint/no-explicit-any
+      const settled = (l: Record<string, Json>) => ({ ...l, addresses: l.addresses.map(({ tentative: _t, flags: _f, ...x }: Record<string, unknown>) => x) });
       assert.deepEqual(settled(one.json), settled(api.find((l) => l.name === lab.ifname)!));
       assert.equal(one.json.mac, "02:4e:56:00:00:02");
       const missing = await http("/api/v1/interfaces/nosuch0");
@@ -241,11 +255,11 @@ if (labFile(import.meta.url)) {
       assert.equal((await http("/api/v1/interfaces/a%2Fb")).status, 400);
 
       // routes vs ip -j route show table all (both families); routes settle (v6 link-local, DAD) first
-      const apiRoutes = async () => ((await http("/api/v1/routes")).json.routes as Array<Record<string, any>>) // eslint-disable-line @typescript-eslint/no-explicit-any
+      const apiRoutes = async () => ((await http("/api/v1/routes")).json.routes as Array<Record<string, Json>>)
         .map((x) => `${x.family === "inet" ? 4 : 6} ${x.type} ${x.dst} ${x.dev ?? "-"} ${x.table} ${x.gateway ?? "-"} ${x.protocolName ?? x.protocol}`).sort();
       await waitFor("API routes equal to ip route", async () => JSON.stringify(await apiRoutes()) === JSON.stringify(await kernelRoutes()), 5000, 100)
         .catch(async (e) => { assert.deepEqual(await apiRoutes(), await kernelRoutes()); throw e; });
-      const routes = (await http("/api/v1/routes")).json.routes as Array<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+      const routes = (await http("/api/v1/routes")).json.routes as Array<Record<string, Json>>;
       const ownRoutes = [
         ...JSON.parse(await ip("-4", "-j", "route", "show", "table", "all", "proto", "110")).map((r: { dst: string; table: unknown }) => `${fullPrefix(r.dst, 4)} ${tableNo(r.table)}`),
         ...JSON.parse(await ip("-6", "-j", "route", "show", "table", "all", "proto", "110")).map((r: { dst: string; table: unknown }) => `${fullPrefix(r.dst, 6)} ${tableNo(r.table)}`),
@@ -256,7 +270,7 @@ if (labFile(import.meta.url)) {
       assert.equal(routes.find((x) => x.dst === "10.98.0.0/24")?.ours, false);
 
       // rules vs ip -j rule; ours = the kernel's protocol-110 rules
-      const rules = (await http("/api/v1/rules")).json.rules as Array<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+      const rules = (await http("/api/v1/rules")).json.rules as Array<Record<string, Json>>;
       const kRules = await kernelRules();
       assert.deepEqual(rules.map((x) => `${x.family === "inet" ? 4 : 6} ${x.priority} ${x.src} ${x.table} ${x.protocolName ?? x.protocol}`).sort(), kRules);
       const ownRules = kRules.filter((r) => r.endsWith(" 110")).map((r) => r.split(" ").slice(1, 2).concat(r.split(" ")[3]!).join(" "));

@@ -66,8 +66,8 @@ export class Container {
       env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: "1" },
     });
     const log: string[] = [];
-    child.stdout!.on("data", (d: Buffer) => log.push(d.toString()));
-    child.stderr!.on("data", (d: Buffer) => log.push(d.toString()));
+    child.stdout.on("data", (d: Buffer) => log.push(d.toString()));
+    child.stderr.on("data", (d: Buffer) => log.push(d.toString()));
     const c = new Container(child, log, binds, opts.keepBinds ?? false);
     try {
       await c.waitBooted(timeoutMs);

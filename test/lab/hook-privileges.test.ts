@@ -230,7 +230,7 @@ touch $OUT/done
     }
   });
 
-  test("system.user: root exits 1 pointing to hooks.user", async () => {
+  test("system.user: root exits 1 pointing to hooks.user", () => {
     const cfg = writeConfig("system:\n  user: root\n  backend: none\n");
     const r = spawnSync(join(repoRoot, "bin/netevd"), ["run", "-c", cfg], { encoding: "utf8" });
     assert.equal(r.status, 1);
@@ -289,7 +289,7 @@ exec sleep 1204
     }
   });
 
-  test("bin/netevd run from a 0700 directory fails with one line naming the unreadable path", async () => {
+  test("bin/netevd run from a 0700 directory fails with one line naming the unreadable path", () => {
     const secret = join(tempDir("private-"), "root-home");
     mkdirSync(secret, { mode: 0o700 });
     chmodSync(secret, 0o700);
@@ -310,7 +310,7 @@ exec sleep 1204
     }
   });
 
-  test("netevd test runs the script as a hook would: argv [real path], as netevd, NoNewPrivs", async () => {
+  test("netevd test runs the script as a hook would: argv [real path], as netevd, NoNewPrivs", () => {
     const { base, out } = hookTree({ "carrier.d": { "10-t": `#!/bin/sh\necho "argv0=$0 argc=$# uid=$(id -u) link=$LINK"\ngrep NoNewPrivs /proc/$$/status\n` } });
     const cfg = writeConfig(`system:\n  backend: none\n  scripts_dir: ${base}\n`);
     const script = join(base, "carrier.d", "10-t");

@@ -103,7 +103,7 @@ export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeout
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
-    if (v) return v as NonNullable<T>;
+    if (v) return v;
     if (Date.now() > end) throw new Error(`timeout after ${timeoutMs} ms waiting for ${what}`);
     await sleep(everyMs);
   }

@@ -7,7 +7,7 @@ import type { NetevdEvent } from "../../src/events/types.js";
 import { DaemonProcess, readJsonLines, hookTree, ip, ipSrv, lab, labFile, sh, sleep, waitFor, writeConfig } from "./lab.js";
 
 const FLAPS = 30;
-const VARS = ["LINK", "STATE", "BACKEND", "ADDRESSES", "DEVICE_IFACE", "NM_STATE"];
+const VARS = ["LINK", "STATE", "BACKEND", "ADDRESSES", "DEVICE_IFACE", "NM_STATE", "IP4_ADDRESS_0", "IP4_GATEWAY", "DHCP4_IP_ADDRESS", "CONNECTION_UUID"];
 
 const recorder = (dir: string) => `#!/bin/sh
 line=$(printf '{"dir":"%s"' "${dir}")
@@ -16,17 +16,24 @@ for v in ${VARS.join(" ")}; do
 printf '%s,"ev":%s}\\n' "$line" "$NETEVD_EVENT" >> $OUT/runs.jsonl
 `;
 
-interface Run { dir: string; ev: NetevdEvent; [k: string]: unknown }
+interface Run {
+  dir: string;
+  ev: NetevdEvent;
+  [k: string]: unknown;
+}
 const runs = (out: string): Run[] => readJsonLines<Run>(join(out, "runs.jsonl"));
 const count = (out: string, dir: string) => runs(out).filter((r) => r.dir === dir).length;
 const nmcli = (...args: string[]) => sh(["nmcli", ...args]);
 const hasLease = async () => (await ip("-4", "-o", "addr", "show", "dev", lab.ifname)).includes("10.77.0.50");
 
 if (labFile(import.meta.url, { backend: "nm", timeoutMs: 600_000 })) {
-  test(`${FLAPS} disconnect/connect cycles: activated.d always sees the leased address and the gateway`, async () => {
+  test(`${FLAPS} disconnect/connect cycles: activated.d always sees the leased address and the gateway, and NM's own (IP4_*, DHCP4_*)`, async () => {
     const { base, out } = hookTree(Object.fromEntries(["activated.d", "disconnected.d"].map((d) => [d, { "50-rec": recorder(d) }])));
-    const d = DaemonProcess.start(["run", "-c", writeConfig(
-      `system:\n  backend: NetworkManager\n  scripts_dir: ${base}\nmonitoring:\n  interfaces: [${lab.ifname}]\nhooks:\n  replay_on_start: false\n`)]);
+    const d = DaemonProcess.start([
+      "run",
+      "-c",
+      writeConfig(`system:\n  backend: NetworkManager\n  scripts_dir: ${base}\nmonitoring:\n  interfaces: [${lab.ifname}]\nhooks:\n  replay_on_start: false\n`),
+    ]);
     try {
       await d.waitRecord((r) => r.msg === "ready");
       await waitFor("lab0 has its lease", hasLease, 15_000);
@@ -43,7 +50,22 @@ if (labFile(import.meta.url, { backend: "nm", timeoutMs: 600_000 })) {
       const activated = runs(out).filter((r) => r.dir === "activated.d");
       assert.equal(activated.length, FLAPS);
       const bad = activated.filter((r) => !/(^| )10\.77\.0\.50( |$)/.test(String(r.ADDRESSES)) || r.ev.gateway !== "10.77.0.1");
-      assert.deepEqual(bad.map((r) => ({ ADDRESSES: r.ADDRESSES, gateway: r.ev.gateway })), [], "every activated.d sees the lease and the gateway");
+      assert.deepEqual(
+        bad.map((r) => ({ ADDRESSES: r.ADDRESSES, gateway: r.ev.gateway })),
+        [],
+        "every activated.d sees the lease and the gateway",
+      );
+      // NetworkManager-dispatcher's variables: NM's data of this activation (its DHCP4Config object
+      // is new at every activation), as NM had announced it by the state change
+      const uuid = (await nmcli("-g", "GENERAL.CON-UUID", "device", "show", lab.ifname)).trim();
+      assert.match(uuid, /^[0-9a-f-]{36}$/);
+      const nmd = activated.map((r) => ({ IP4_ADDRESS_0: r.IP4_ADDRESS_0, IP4_GATEWAY: r.IP4_GATEWAY, DHCP4_IP_ADDRESS: r.DHCP4_IP_ADDRESS, CONNECTION_UUID: r.CONNECTION_UUID }));
+      const want = { IP4_ADDRESS_0: "10.77.0.50/24 10.77.0.1", IP4_GATEWAY: "10.77.0.1", DHCP4_IP_ADDRESS: "10.77.0.50", CONNECTION_UUID: uuid };
+      assert.deepEqual(
+        nmd.filter((v) => JSON.stringify(v) !== JSON.stringify(want)),
+        [],
+        "every activated.d has NM's IP4_*/DHCP4_*/CONNECTION_UUID",
+      );
       for (const r of activated) {
         assert.equal(r.BACKEND, "NetworkManager");
         assert.equal(r.ev.source, "NetworkManager");
@@ -56,8 +78,11 @@ if (labFile(import.meta.url, { backend: "nm", timeoutMs: 600_000 })) {
 
   test("carrier loss: no-carrier.d from the kernel at once, with NetworkManager's last state of the device", async () => {
     const { base, out } = hookTree({ "no-carrier.d": { "50-rec": recorder("no-carrier.d") } });
-    const d = DaemonProcess.start(["run", "-c", writeConfig(
-      `system:\n  backend: NetworkManager\n  scripts_dir: ${base}\nmonitoring:\n  interfaces: [${lab.ifname}]\nhooks:\n  replay_on_start: false\n`)]);
+    const d = DaemonProcess.start([
+      "run",
+      "-c",
+      writeConfig(`system:\n  backend: NetworkManager\n  scripts_dir: ${base}\nmonitoring:\n  interfaces: [${lab.ifname}]\nhooks:\n  replay_on_start: false\n`),
+    ]);
     try {
       await d.waitRecord((r) => r.msg === "ready");
       await waitFor("lab0 has its lease", hasLease, 15_000);

@@ -49,7 +49,7 @@ class Receiver {
           }
         }
         try {
-          const parsed = HTTP.toEvent({ headers: req.headers as Record<string, string>, body: raw.toString("utf8") });
+          const parsed = HTTP.toEvent({ headers: req.headers, body: raw.toString("utf8") });
           for (const ce of (Array.isArray(parsed) ? parsed : [parsed]) as CloudEvent<NetevdEvent>[]) {
             ce.validate();
             if (ce.specversion !== "1.0" || ce.source !== SOURCE || ce.type !== `io.netevd.${ce.data?.event}` ||

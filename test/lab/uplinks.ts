@@ -128,7 +128,7 @@ export async function farHost(): Promise<ChildProcess> {
     for (const h of ["${UP.far4}", "${UP.far6}"]) net.createServer((s) => s.end("pong " + s.remoteAddress + "\\n")).listen(${UP.port}, h, () => { if (++n === 2) console.log("listening"); });`;
   const child = spawn("ip", ["netns", "exec", upNs(), process.execPath, "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
   await new Promise<void>((res, rej) => {
-    child.stdout!.once("data", () => res());
+    child.stdout.once("data", () => res());
     child.once("exit", (c) => rej(new Error(`far host exited (${c})`)));
   });
   return child;

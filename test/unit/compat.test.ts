@@ -107,7 +107,7 @@ test("networkd-dispatcher jobs: the administrative state, then the operational o
   assert.equal(nc?.env.IFACE, "lab0");
   assert.equal(nc?.env.OperationalState, "no-carrier");
   assert.equal(nc?.env.AdministrativeState, "configuring");
-  assert.notEqual(Dispatcher.keyOf(first[1]!), Dispatcher.keyOf(nc!));
+  assert.notEqual(Dispatcher.keyOf(first[1]!), Dispatcher.keyOf(nc));
 });
 
 test("hostnamed: only hostname1's name properties count", () => {

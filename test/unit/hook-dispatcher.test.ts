@@ -21,6 +21,7 @@ function job(event: string, index: number, tag = ""): HookJob {
 /** A run() whose promises the test settles: `started` lists the jobs in start order. */
 function harness(over: Partial<DispatcherOptions> = {}) {
   const started: HookJob[] = [];
+  const errors: string[] = [];
   const finishers = new Map<HookJob, () => void>();
   let active = 0;
   let maxActive = 0;
@@ -33,6 +34,7 @@ function harness(over: Partial<DispatcherOptions> = {}) {
       maxActive = Math.max(maxActive, active);
       return new Promise<void>((r) => finishers.set(j, () => { active--; r(); }));
     },
+    log: { error: (msg) => errors.push(msg) },
     ...over,
   });
   const finish = async (j: HookJob) => {
@@ -43,7 +45,7 @@ function harness(over: Partial<DispatcherOptions> = {}) {
     // the dispatcher reacts in the run promise's finally(): let it
     for (let i = 0; i < 5; i++) await Promise.resolve();
   };
-  return { d, started, finish, maxActive: () => maxActive, running: () => [...finishers.keys()] };
+  return { d, started, finish, errors, maxActive: () => maxActive, running: () => [...finishers.keys()] };
 }
 
 const tags = (jobs: HookJob[]) => jobs.map((j) => `${j.event.event}/${j.event.link}/${String(j.event.state.tag)}`);
@@ -65,6 +67,17 @@ describe("hook dispatcher", () => {
     await h.finish(h.started[1]!);
     assert.equal(h.d.activeCount, 0);
     assert.equal(h.d.pendingCount, 0);
+  });
+
+  it("a run that rejects (against its contract) is logged, and the link's next run still starts", async () => {
+    let calls = 0;
+    const h = harness({ run: () => (++calls === 1 ? Promise.reject(new Error("boom")) : Promise.resolve()) });
+    h.d.submit(job("routable", 2, "a"));
+    h.d.submit(job("routable", 2, "b"));
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+    assert.deepEqual(h.errors, ["hook run failed"]);
+    assert.equal(calls, 2, "the pending run started after the rejected one");
+    assert.equal(h.d.activeCount, 0);
   });
 
   it("carrier.d and no-carrier.d share a slot: never at once for a link, the last state runs last", async () => {

@@ -147,6 +147,6 @@ test("lookupUser / groupsOf read passwd and group files", () => {
   writeFileSync(join(dir, "group"), "root:x:0:\nnetevd:x:995:\nsrc:x:40:alice,netevd\nother:x:41:alice\n");
   const u = lookupUser("netevd", join(dir, "passwd"));
   assert.deepEqual(u, { name: "netevd", uid: 995, gid: 995 });
-  assert.deepEqual([...groupsOf(u!, join(dir, "group"))].sort(), [40, 995]);
+  assert.deepEqual([...groupsOf(u, join(dir, "group"))].sort(), [40, 995]);
   assert.equal(lookupUser("nobody-here", join(dir, "passwd")), undefined);
 });

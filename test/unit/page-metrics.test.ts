@@ -59,7 +59,7 @@ test("metrics: the standard names; no timer at idle; label values pre-initialise
   const { registry, LABEL_VALUES } = await import("../../src/metrics.js");
   const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout" || r === "Immediate").length;
   const before = timers();
-  const text = await registry.metrics();
+  const text = registry.metrics();
   await new Promise((r) => setImmediate(r));
   assert.equal(timers(), before, "scraping leaves no timer behind");
   for (const n of ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_start_time_seconds", "process_open_fds",

@@ -4,6 +4,7 @@
 // and at most `maxParallel` runs at once across links. Memory is bounded by links × dirs.
 import type { HookJob } from "../../events/types.js";
 import { coalesceGroup } from "../../hook-dirs.js";
+import { logRejection, type Logger } from "../../log.js";
 import { metrics } from "../../metrics.js";
 
 export interface DispatcherOptions {
@@ -11,6 +12,8 @@ export interface DispatcherOptions {
   debounceMs(event: string): number;
   /** run every script of the job's dir, serially; must not reject */
   run(job: HookJob): Promise<void>;
+  /** where a run that rejected anyway is reported (the slot is freed all the same) */
+  log: Pick<Logger, "error">;
 }
 
 interface Slot {
@@ -85,7 +88,7 @@ export class Dispatcher {
       slot.running = true;
       this.active++;
       this.stats.started++;
-      void this.o.run(job).finally(() => {
+      void this.o.run(job).catch(logRejection(this.o.log, "hook run failed", { event: job.event.event, link: job.event.link })).finally(() => {
         this.active--;
         this.stats.finished++;
         slot.running = false;

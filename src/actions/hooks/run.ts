@@ -298,10 +298,12 @@ export async function runScript(script: HookScript, ctx: RunContext, env: Record
       resolve(r);
     };
 
-    child.once("exit", (code, signal) => { void finish(code, signal); });
+    // runScript never rejects: should finishing fail, the run still ends, as a failed one
+    const finishFailed = (e: unknown): void => resolve(failed(`internal error: ${e instanceof Error ? e.message : String(e)}`));
+    child.once("exit", (code, signal) => { void finish(code, signal).catch(finishFailed); });
     child.once("error", (e) => {
       // spawn failure (no 'exit' follows when the process never started)
-      if (child.pid === undefined) void finish(null, null, `cannot exec: ${errCode(e)}`);
+      if (child.pid === undefined) void finish(null, null, `cannot exec: ${errCode(e)}`).catch(finishFailed);
     });
 
     const end = (): void => {
@@ -356,7 +358,7 @@ export class SkipRegistry {
       if (this.logged.size >= MAX_LOGGED_SKIPS) this.logged.clear();
       this.logged.add(key);
       const benign = s.reason === "subdirectory" || s.reason.startsWith("hidden file") || s.reason.includes("file name (ends in");
-      (benign ? log.info : log.warn).call(log, "hook skipped", { ...ctx, script: s.name, path: s.path, reason: s.reason });
+      log[benign ? "info" : "warn"]("hook skipped", { ...ctx, script: s.name, path: s.path, reason: s.reason });
     }
   }
 

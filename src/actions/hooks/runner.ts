@@ -13,7 +13,7 @@
 // it drops privileges) or a listening unix socket handed over by systemd (netevd-hook-runner.socket),
 // where only the daemon's user may connect (SO_PEERCRED).
 import * as net from "node:net";
-import type { Logger } from "../../log.js";
+import { logRejection, type Logger } from "../../log.js";
 import { hookDirName } from "../../hook-dirs.js";
 import { validIfname } from "../../net/validate.js";
 import { checkHookEnv } from "./env.js";
@@ -109,8 +109,10 @@ export function serveConnection(sock: net.Socket, dirs: RunnerDirs, log: Logger)
     running.set(q.id, abort);
     const relay = (level: "info" | "warn" | "error" | "debug") => (msg: string, fields: Record<string, unknown>) => send({ id: q.id, log: { level, msg, fields } });
     const hookLog: HookLogger = { info: relay("info"), warn: relay("warn"), error: relay("error"), debug: relay("debug") };
+    // (runScript never rejects; should it, the daemon still gets an answer for the id)
     void runScript(script, ctx, q.env, { timeoutSec: q.timeoutSec, daemonUid: 0, log: hookLog, noNewPrivs: false, signal: abort.signal })
-      .then((result) => { running.delete(q.id); send({ id: q.id, result }); });
+      .then((result) => { running.delete(q.id); send({ id: q.id, result }); },
+        (err: unknown) => { running.delete(q.id); refuse(`run failed: ${err instanceof Error ? err.message : String(err)}`); });
   };
 
   return new Promise<void>((resolve) => {
@@ -180,7 +182,7 @@ export async function runRunner(o: { dirs: RunnerDirs; log: Logger; fd?: number;
     const p = serveConnection(sock, o.dirs, o.log);
     conns.add(p);
     socks.add(sock);
-    void p.finally(() => { conns.delete(p); socks.delete(sock); });
+    void p.catch(logRejection(o.log, "hook runner: connection failed")).finally(() => { conns.delete(p); socks.delete(sock); });
     sock.resume();
   });
   await new Promise<void>((res, rej) => { server.once("error", rej); server.listen({ fd: o.listenFd }, () => res()); });

@@ -7,7 +7,7 @@ import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from
 import { request as httpsRequest, Agent as HttpsAgent } from "node:https";
 import type { SinkConfig } from "../../config/schema.js";
 import type { NetevdEvent } from "../../events/types.js";
-import type { Logger } from "../../log.js";
+import { logRejection, type Logger } from "../../log.js";
 import { batchBody, CE_BATCH_CONTENT_TYPE, CE_CONTENT_TYPE, compileFilter, encodeCloudEvent, signature, SIGNATURE_HEADER, toCloudEvent } from "./cloudevent.js";
 import type { Spool } from "./spool.js";
 
@@ -22,7 +22,7 @@ const MAX_ANSWER_BYTES = 512;
 const MAX_DRAIN_BYTES = 64 * 1024;
 
 /** node:http(s) transport for a sink, with a keep-alive agent of one socket (requests are sequential). */
-export function httpTransport(cfg: SinkConfig, ca: Buffer | undefined): { post: Transport; close(): void } {
+export function httpTransport(cfg: SinkConfig, ca: Buffer | undefined): { post: Transport; close: () => void } {
   const url = new URL(cfg.url);
   const https = url.protocol === "https:";
   const agent = https
@@ -123,7 +123,7 @@ export class SinkWorker {
   /** Start delivering what is queued (after start-up: what the last run left). */
   kick(): void {
     if (this.closed || this.inflight || this.retryTimer || this.d.misconfigured || this.d.spool.depth === 0) return;
-    void this.pump();
+    void this.pump().catch(logRejection(this.d.log, "sink delivery failed", { sink: this.cfg.name }));
   }
 
   private async pump(): Promise<void> {
@@ -136,12 +136,16 @@ export class SinkWorker {
         const body = Buffer.from(single ? (batch[0]?.body as string) : batchBody(batch.map((r) => r.body)));
         const headers: Record<string, string> = { "content-type": `${single ? CE_CONTENT_TYPE : CE_BATCH_CONTENT_TYPE}; charset=utf-8` };
         if (this.d.secret) headers[SIGNATURE_HEADER] = signature(this.d.secret, body);
+        let failure: string | null = null;
         try {
           const r = await this.d.post(body, headers);
-          if (r.status < 200 || r.status > 299) throw r;
+          if (r.status < 200 || r.status > 299) failure = failureReason(r);
         } catch (err) {
+          failure = failureReason(err);
+        }
+        if (failure !== null) {
           if (this.closed) break;
-          this.failed(failureReason(err));
+          this.failed(failure);
           return;
         }
         this.d.spool.ack((batch[batch.length - 1] as { seq: number }).seq);

@@ -197,7 +197,8 @@ export class Spool {
     this.closed = true;
     if (this.syncTimer) clearTimeout(this.syncTimer);
     this.syncTimer = null;
-    await this.run(true);
+    this.run(true);
+    await this.chain;
     const h = this.handle;
     this.handle = null;
     await h?.fh.close().catch(() => {});
@@ -205,7 +206,8 @@ export class Spool {
 
   /** Resolves once everything queued so far is written and synced (tests, shutdown). */
   flush(): Promise<void> {
-    return this.run(true);
+    this.run(true);
+    return this.chain;
   }
 
   private dropOldestSegment(): void {
@@ -240,7 +242,7 @@ export class Spool {
     this.writeScheduled = true;
     setImmediate(() => {
       this.writeScheduled = false;
-      void this.run(this.o.syncMs === 0);
+      this.run(this.o.syncMs === 0);
       this.scheduleSync();
     });
   }
@@ -249,15 +251,16 @@ export class Spool {
     if (this.syncTimer || this.closed) return;
     this.syncTimer = setTimeout(() => {
       this.syncTimer = null;
-      void this.run(true);
+      this.run(true);
     }, this.o.syncMs);
   }
 
-  /** One step on the I/O chain: unlinks, queued writes, then (if `sync`) fdatasync and the acked file. */
-  private run(sync: boolean): Promise<void> {
-    const step = this.chain.then(() => this.io(sync)).catch((err: Error) => this.o.onError?.(err));
-    this.chain = step;
-    return step;
+  /**
+   * One more step on the I/O chain: unlinks, queued writes, then (if `sync`) fdatasync and the acked
+   * file. A failure goes to onError: the chain never rejects (await `this.chain` to wait for it).
+   */
+  private run(sync: boolean): void {
+    this.chain = this.chain.then(() => this.io(sync)).catch((err: Error) => this.o.onError?.(err));
   }
 
   private async io(sync: boolean): Promise<void> {
