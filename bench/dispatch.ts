@@ -1,7 +1,9 @@
 // Hook dispatch overhead, in-process: the daemon's own hook path (Dispatcher → runHookDir →
 // runScript) without the kernel or the bus, split into
-//   submit → spawn()   : dispatcher, discovery of <event>.d (readdir + stat), env, open + fstat checks
-//   spawn() → exec     : fork/exec in libuv + setsid until the hook's first instruction (hookstamp)
+//   submit → spawn()   : dispatcher, discovery of <event>.d (readdir + stat), env, path checks, up to
+//                        the start request to the hook launcher ("spawn()" in the JSON keys)
+//   spawn() → exec     : the launcher's spare script process gets the request and execs, until the
+//                        hook's first instruction (hookstamp)
 //   spawn() → exit seen: the whole run of the hook as the runner sees it
 // Runs as root inside a lab (the scripts dir is root-owned like /etc/netevd).
 import { Dispatcher } from "../src/actions/hooks/dispatcher.js";
@@ -75,9 +77,9 @@ async function main(): Promise<void> {
     submitToResultMs: dist(total),
   };
   say(`in-process hook dispatch, ${RUNS} runs of a static binary hook (no-carrier.d/10-stamp):`);
-  say(`  submit -> spawn():        ${fmtDist(r.submitToSpawnMs!)}`);
-  say(`  spawn() -> exec start:    ${fmtDist(r.spawnToExecMs!)}`);
-  say(`  spawn() -> exit seen:     ${fmtDist(r.spawnToExitMs!)}`);
+  say(`  submit -> start request: ${fmtDist(r.submitToSpawnMs!)}`);
+  say(`  request -> exec start:   ${fmtDist(r.spawnToExecMs!)}`);
+  say(`  request -> exit seen:    ${fmtDist(r.spawnToExitMs!)}`);
   say(`  submit -> result:         ${fmtDist(r.submitToResultMs!)}`);
   report("dispatch", { runs: RUNS, ...r });
 }

@@ -10,7 +10,7 @@ import { KernelSource } from "../src/sources/kernel.js";
 import { RtnlMonitor, RtnlRequester } from "../src/netlink/rtnl.js";
 import { NetlinkSocket } from "../src/netlink/socket.js";
 import { DEFAULT_MONITOR_GROUPS } from "../src/netlink/constants.js";
-import { decodeMessages } from "../src/netlink/codec.js";
+import { decodeMessages } from "../src/netlink/decode.js";
 import { applyMessage, diffModels, modelFrom, modelsEqual } from "../src/state/model.js";
 import { factFields } from "../src/state/describe.js";
 import { ip, report, requireLab, say, sleep, tempDir } from "./common.js";

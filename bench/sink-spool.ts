@@ -7,7 +7,7 @@ import { tmpdir, loadavg } from "node:os";
 import { join } from "node:path";
 import { Spool } from "../src/actions/sinks/spool.js";
 import { SinkWorker, httpTransport } from "../src/actions/sinks/deliver.js";
-import { SINK_DEFAULTS, type SinkConfig } from "../src/config/schema.js";
+import { SINK_DEFAULTS, type SinkConfig } from "../src/config/types.js";
 import type { NetevdEvent } from "../src/events/types.js";
 import type { Logger } from "../src/log.js";
 

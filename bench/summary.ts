@@ -45,7 +45,7 @@ const FIGURES: Figure[] = [
   { bench: "api-rss", what: "RSS after 10,000 API requests", unit: "MB", netevd: "afterRequests.rssMb" },
   { bench: "api-rss", what: "RSS after 10,000 requests + 10,000 events", unit: "MB", netevd: "afterEvents.rssMb", target: "≤ 70" },
   { bench: "api-rss", what: "RSS 10 s later", unit: "MB", netevd: "settled.rssMb" },
-  { bench: "dispatch", what: "hook dispatch in-process: spawn() → exec start, p50", unit: "ms", netevd: "spawnToExecMs.p50" },
+  { bench: "dispatch", what: "hook dispatch in-process: start request → exec start, p50", unit: "ms", netevd: "spawnToExecMs.p50" },
   { bench: "soak", what: "soak: `/health` latency, p99", unit: "ms", netevd: "healthMs.p99" },
   { bench: "soak", what: "soak: final states lost", unit: "", netevd: "lostFinalStates", target: "0" },
 ];

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The benchmarks (spec section 8). Not tests: they print figures and assert nothing. Each run of a
+# The benchmarks. Not tests: they print figures and assert nothing. Each run of a
 # benchmark happens in its own lab (test/lab/harness.sh: private namespaces, all traffic stays
 # inside, everything dies with the lab). Needs root and the packages of scripts/setup.sh (the peers:
 # networkd-dispatcher, NetworkManager's nm-dispatcher). About 10 minutes with the default 3 rounds.

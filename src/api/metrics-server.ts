@@ -2,8 +2,8 @@
 // GET /metrics and nothing else, without a token (it exposes counters, not the host's state). Like
 // the API's listeners it is bound at start; a reload does not move it. No timers at idle.
 import { createServer, type Server } from "node:http";
-import type { Config } from "../config/schema.js";
-import { parseListen } from "../config/schema.js";
+import type { Config } from "../config/types.js";
+import { parseListen } from "../config/leaves.js";
 import type { Logger } from "../log.js";
 import { registry, scrapeMetrics } from "../metrics.js";
 

@@ -2,7 +2,7 @@
 // and method, authorization for mutating endpoints, body size, content type and JSON.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createRequire } from "node:module";
-import type { Config } from "../config/schema.js";
+import type { Config } from "../config/types.js";
 import { interfaceSelected } from "../config/select.js";
 import type { History } from "../events/history.js";
 import type { Logger } from "../log.js";
@@ -11,15 +11,14 @@ import type { SourceHealth } from "../sources/backend.js";
 import type { KernelStats } from "../sources/kernel.js";
 import type { DispatcherStats } from "../actions/hooks/dispatcher.js";
 import { registry, scrapeMetrics } from "../metrics.js";
-import {
-  HttpError, RateLimiter, isJsonContentType, isLoopbackHost, parseEventSelection, parseJsonBody, parseTriggerBody,
-  queryParams, selectEvents, eventsAfter, withHooks, matchesFilter,
-} from "./query.js";
+import { isLoopbackHost } from "../config/check.js";
+import { HttpError, RateLimiter, isJsonContentType, parseJsonBody, queryParams } from "./http.js";
+import { parseEventSelection, parseTriggerBody, selectEvents, eventsAfter, withHooks, matchesFilter } from "./query.js";
 import { interfaceView, interfacesView, routesView, rulesView } from "./views.js";
 import { scriptsView } from "./scripts.js";
 import type { EventStreams } from "./sse.js";
 import { validIfname } from "../net/validate.js";
-import { parseListen } from "../config/schema.js";
+import { parseListen } from "../config/leaves.js";
 import { CLEAR_SESSION_COOKIE, PAGE_FILES, servePageFile, sessionCookie, sessionFromCookies, sessionValid } from "./page.js";
 import type { HookRunResult } from "../events/types.js";
 import { clientOf, rateKeyOf } from "./guard.js";

@@ -6,16 +6,17 @@ import { createServer, type RequestListener, type Server } from "node:http";
 import { connect } from "node:net";
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
-import { parseListen } from "../config/schema.js";
+import { parseListen } from "../config/leaves.js";
 import { logRejection, type Logger } from "../log.js";
-import { checkApiConfig, RateLimiter } from "./query.js";
+import { checkApiConfig } from "../config/check.js";
+import { RateLimiter } from "./http.js";
 import { createRouter, type ApiContext, type Via } from "./routes.js";
 import { EventStreams } from "./sse.js";
 import { ConnectionGuard } from "./guard.js";
 import { packageVersion } from "../version.js";
 
 export type { ApiContext } from "./routes.js";
-export { checkApiConfig } from "./query.js";
+export { checkApiConfig } from "../config/check.js";
 
 export interface ApiServer {
   /** what is bound: "host:port" / the socket path, or null */

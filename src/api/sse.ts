@@ -11,7 +11,8 @@ import type { ServerResponse } from "node:http";
 import type { History } from "../events/history.js";
 import type { HookRunResult } from "../events/types.js";
 import type { NetevdEvent } from "../events/types.js";
-import { HttpError, matchesFilter } from "./query.js";
+import { HttpError } from "./http.js";
+import { matchesFilter } from "./query.js";
 
 export const HEARTBEAT_MS = 15_000;
 /** a client this far behind is dropped (it can resume with Last-Event-ID) rather than buffered without bound */

@@ -3,7 +3,7 @@
 // Exit codes: 0 ok, 1 failure, 2 usage, 3 daemon unreachable.
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config/index.js";
-import { defaultConfig, type Config } from "../config/schema.js";
+import { defaultConfig, type Config } from "../config/types.js";
 import { hookDirName } from "../hook-dirs.js";
 import { validIfname } from "../net/validate.js";
 import type { NetevdEvent } from "../events/types.js";

@@ -2,7 +2,8 @@
 // (runProblems) used by `netevd run`, `netevd validate` and every reload, so that validate says ok
 // exactly when run would start.
 import { isIPv4, isIPv6 } from "node:net";
-import { parseListen, type Config, type ConfigProblem } from "./schema.js";
+import { parseListen } from "./leaves.js";
+import type { Config, ConfigProblem } from "./types.js";
 
 /** Whether a listen host only accepts local connections. */
 export function isLoopbackHost(host: string): boolean {

@@ -7,7 +7,7 @@
 
 import { isIPv6 } from "node:net";
 import { globMatch } from "./glob.js";
-import type { ConfigProblem } from "./schema.js";
+import type { ConfigProblem } from "./types.js";
 
 export type LegacyEdit =
   | { op: "delete"; path: string[] }

@@ -3,7 +3,8 @@
 import { closeSync, constants as fsc, fstatSync, openSync, readSync, statSync, type Stats } from "node:fs";
 import { resolve } from "node:path";
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document } from "yaml";
-import { ConfigError, deepFreeze, formatProblem, validateConfig, validateValue, type Config, type ConfigProblem } from "./schema.js";
+import { validateConfig, validateValue } from "./schema.js";
+import { ConfigError, deepFreeze, formatProblem, type Config, type ConfigProblem } from "./types.js";
 import { applyLegacyEdits, joinListen, legacyEdits, splitListen, type LegacyEdit } from "./legacy.js";
 import { runProblems } from "./check.js";
 

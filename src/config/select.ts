@@ -1,6 +1,6 @@
 // Which interfaces netevd watches: monitoring.interfaces and monitoring.exclude, names or globs.
 import { compileGlob, globMatch, type GlobMatcher } from "./glob.js";
-import type { Config } from "./schema.js";
+import type { Config } from "./types.js";
 
 const compiledCache = new WeakMap<readonly string[], GlobMatcher[]>();
 

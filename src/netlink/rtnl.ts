@@ -3,8 +3,8 @@
 import os from "node:os";
 import util from "node:util";
 import * as C from "./constants.js";
+import { decodeMessages } from "./decode.js";
 import {
-  decodeMessages,
   describeRoute,
   describeRule,
   encodeDumpRequest,
@@ -14,14 +14,14 @@ import {
   type DumpKind,
   type RouteSpec,
   type RuleSpec,
-} from "./codec.js";
+} from "./encode.js";
+import { LE } from "./wire.js";
 import { errnoName, NetlinkSocket } from "./socket.js";
 import type { AddressRecord, LinkRecord, RouteRecord, RtMessage, RuleRecord } from "./types.js";
 
-export type { DumpFamily, DumpKind, RouteSpec, RuleSpec } from "./codec.js";
+export type { DumpFamily, DumpKind, RouteSpec, RuleSpec } from "./encode.js";
 
 const E = os.constants.errno;
-const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** A request the kernel refused (or that failed on the way): errno and its name, and what was asked. */
 export class NetlinkError extends Error {
@@ -247,7 +247,7 @@ export class RtnlRequester {
     job.attempts++;
     this.stats.sent++;
     // nlmsg_seq, host byte order
-    new DataView(job.req.buffer, job.req.byteOffset, job.req.byteLength).setUint32(8, job.seq, HOST_LE);
+    new DataView(job.req.buffer, job.req.byteOffset, job.req.byteLength).setUint32(8, job.seq, LE);
     try {
       this.sock.send(job.req);
     } catch (err) {

@@ -2,6 +2,7 @@
 // it gets: it only reports facts about links into the model through the sink; events are derived
 // from the model's changes like the kernel's (src/events/backends.ts).
 import type { Backend } from "../state/model.js";
+import type { DescribeDelivery } from "./networkd-describe.js";
 
 export interface BackendSink {
   /** properties of a link as the backend sees them (flat strings); only changes become facts */
@@ -32,6 +33,10 @@ export interface BackendSource {
   describe?(index: number): Promise<string | undefined>;
   /** the last describe() result for the link, without asking (kernel carrier events cannot wait) */
   lastDescribe?(index: number): string | undefined;
+  /** describe() now, in the link's order: `deliver` runs after every earlier request for the link was delivered */
+  describeInOrder?(index: number, deliver: DescribeDelivery): void;
+  /** keep lastDescribe() current in the background: one call out per link, one more when asked meanwhile */
+  refreshDescribe?(index: number): void;
   /** the kernel removed the link: drop what is remembered about it */
   linkRemoved?(index: number): void;
 }

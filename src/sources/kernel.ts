@@ -7,6 +7,7 @@ import { logRejection, type Logger } from "../log.js";
 import { metrics } from "../metrics.js";
 import { applyMessage, emptyModel, type Fact, type NetworkModel } from "../state/model.js";
 import { ModelStore, type KernelMaps } from "../state/store.js";
+import type { SourceHealth } from "./backend.js";
 
 export interface KernelSourceOptions {
   log: Logger;
@@ -94,6 +95,11 @@ export class KernelSource {
     this.synced = true;
     // an overflow during the initial dump started a resync: it applies the buffer when it is done
     if (!this.resyncing) this.flushBuffered();
+  }
+
+  /** For /health and `netevd status`: synced once the initial dump is in the model. */
+  health(): SourceHealth {
+    return this.synced ? { state: "synced", ok: true } : { state: "syncing", ok: false, detail: "initial dump not finished" };
   }
 
   close(): void {

@@ -6,6 +6,7 @@ import type { SystemBus, Signal } from "../dbus/bus.js";
 import type { Logger } from "../log.js";
 import type { BackendSink } from "./backend.js";
 import { BusBackendSource, unwrap, type BusSeams } from "./bus-backend.js";
+import { DescribeQueue, type DescribeDelivery } from "./networkd-describe.js";
 
 export const NETWORKD_NAME = "org.freedesktop.network1";
 const MANAGER_PATH = "/org/freedesktop/network1";
@@ -52,6 +53,7 @@ export class NetworkdSource extends BusBackendSource {
   readonly links = new Set<number>();
   /** the last Link.Describe() per link: $JSON of kernel carrier events, which do not wait for networkd */
   private readonly described = new Map<number, string>();
+  private readonly describes = new DescribeQueue((index) => this.describe(index), this.log, () => this.stopped);
 
   constructor(log: Logger, sink: BackendSink, seams?: BusSeams) {
     super({ name: NETWORKD_NAME, label: "systemd-networkd", events: "networkd" }, log, sink, seams);
@@ -142,5 +144,13 @@ export class NetworkdSource extends BusBackendSource {
 
   lastDescribe(index: number): string | undefined {
     return this.described.get(index);
+  }
+
+  describeInOrder(index: number, deliver: DescribeDelivery): void {
+    this.describes.inOrder(index, deliver);
+  }
+
+  refreshDescribe(index: number): void {
+    this.describes.refresh(index);
   }
 }

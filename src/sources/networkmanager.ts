@@ -11,7 +11,7 @@ import { readFile } from "node:fs/promises";
 import { endianness } from "node:os";
 import type { SystemBus, Signal } from "../dbus/bus.js";
 import { logRejection, type Logger } from "../log.js";
-import { formatAddress } from "../netlink/codec.js";
+import { formatAddress } from "../netlink/iptext.js";
 import { validIfname, validIp } from "../net/validate.js";
 import { deviceStateName, managerStateName, nmNumber, transitionFields } from "./networkmanager-states.js";
 import type { BackendSink, SourceHealth } from "./backend.js";

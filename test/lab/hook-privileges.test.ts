@@ -143,7 +143,7 @@ touch $OUT/done
 
   test("hooks.user: root with admin and vendor directories: the runner runs the merged scripts (the admin copy wins)", async () => {
     const admin = hookTree({ "carrier.d": { "10-both": "#!/bin/sh\necho admin >> $OUT/ran\n" } });
-    const vendor = hookTree({ "carrier.d": { "10-both": "#!/bin/sh\necho vendor >> $OUT/ran\n", "20-vendor": "#!/bin/sh\nid -u > $OUT/vendor-uid\n" } });
+    const vendor = hookTree({ "carrier.d": { "10-both": "#!/bin/sh\necho vendor >> $OUT/ran\n", "20-vendor": "#!/bin/sh\nid -u > $OUT/vendor-uid.tmp && mv $OUT/vendor-uid.tmp $OUT/vendor-uid\n" } });
     const cfg = writeConfig(`system:\n  backend: none\n  scripts_dirs: [${admin.base}, ${vendor.base}]\napi:\n  enabled: false\n` +
       `monitoring:\n  interfaces: [${lab.ifname}]\nhooks:\n  user: root\n`);
     const d = DaemonProcess.start(["run", "-c", cfg]);

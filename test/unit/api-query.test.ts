@@ -1,11 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { defaultConfig, type Config } from "../../src/config/schema.js";
+import { defaultConfig, type Config } from "../../src/config/types.js";
 import type { HookRunResult, NetevdEvent } from "../../src/events/types.js";
-import {
-  checkApiConfig, eventsAfter, HttpError, isJsonContentType, isLoopbackHost, parseEventSelection, parseJsonBody,
-  parseTriggerBody, queryParams, RateLimiter, selectEvents, withHooks,
-} from "../../src/api/query.js";
+import { checkApiConfig, isLoopbackHost } from "../../src/config/check.js";
+import { HttpError, isJsonContentType, parseJsonBody, queryParams, RateLimiter } from "../../src/api/http.js";
+import { eventsAfter, parseEventSelection, parseTriggerBody, selectEvents, withHooks } from "../../src/api/query.js";
 
 const ev = (seq: number, over: Partial<NetevdEvent> = {}, run = "mx1"): NetevdEvent => ({
   schema: "netevd.event.v1", id: `${run}-${seq}`, ts: new Date(Date.UTC(2026, 10, 28, 12, 0, seq)).toISOString(),

@@ -7,7 +7,7 @@ import type { ServerResponse } from "node:http";
 import { History } from "../../src/events/history.js";
 import type { NetevdEvent } from "../../src/events/types.js";
 import { EventStreams } from "../../src/api/sse.js";
-import { HttpError } from "../../src/api/query.js";
+import { HttpError } from "../../src/api/http.js";
 import { SseParser } from "../../src/api/client.js";
 
 /** A response whose socket takes `window` bytes, then pushes back until drain(). */

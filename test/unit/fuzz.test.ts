@@ -11,7 +11,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { decodeMessages } from "../../src/netlink/codec.js";
+import { decodeMessages } from "../../src/netlink/decode.js";
 import { parseLeases, leaseFields } from "../../src/sources/lease.js";
 import { ConfigError, defaultConfig, deepFreeze, parseConfig, type Config } from "../../src/config/index.js";
 import { buildHookEnv } from "../../src/actions/hooks/env.js";

@@ -76,9 +76,11 @@ describe("kernel source", () => {
     const started = s.src.start();
     k.notify({ kind: "link", op: "new", link: link({ carrier: false, operstate: "lowerlayerdown" }) });
     assert.equal(s.facts.length, 0, "nothing is applied before the dump");
+    assert.deepEqual(s.src.health(), { state: "syncing", ok: false, detail: "initial dump not finished" });
     k.full.resolve({ links: [link()], addrs: [], routes: [], rules: [] });
     await started;
     assert.equal(s.src.synced, true);
+    assert.deepEqual(s.src.health(), { state: "synced", ok: true });
     assert.deepEqual(s.kinds(), ["carrier-down", "operstate"], "the dump is the base; the buffered change applies on top");
     assert.equal(s.src.model.links.get(2)?.carrier, false, "the newer state wins");
     s.src.close();

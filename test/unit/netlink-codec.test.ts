@@ -6,20 +6,9 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as C from "../../src/netlink/constants.js";
-import {
-  decodeMessages,
-  decodeRtMessage,
-  encodeDumpRequest,
-  encodeRoute,
-  encodeRule,
-  formatAddress,
-  parseAddress,
-  parseIPv4,
-  parseIPv6,
-  type DecodedNl,
-  type RouteSpec,
-  type RuleSpec,
-} from "../../src/netlink/codec.js";
+import { decodeMessages, decodeRtMessage, type DecodedNl } from "../../src/netlink/decode.js";
+import { encodeDumpRequest, encodeRoute, encodeRule, type RouteSpec, type RuleSpec } from "../../src/netlink/encode.js";
+import { formatAddress, parseAddress, parseIPv4, parseIPv6 } from "../../src/netlink/iptext.js";
 import type { AddressRecord, LinkRecord, RouteRecord, RtMessage, RuleRecord } from "../../src/netlink/types.js";
 
 /* ---------------------------------------------------------------------------------------------- */

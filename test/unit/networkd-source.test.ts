@@ -69,4 +69,20 @@ describe("networkd source", () => {
     assert.equal(h.src.lastDescribe(2), undefined);
     h.src.stop();
   });
+
+  it("refreshDescribe() keeps lastDescribe() current without an event waiting for it", async () => {
+    const h = await attached();
+    h.src.refreshDescribe(2);
+    h.src.refreshDescribe(2);
+    await settle();
+    assert.equal(h.bus.describes.length, 1, "one call out for the link");
+    h.bus.describes[0]!.answer("{\"b\":1}");
+    await settle();
+    assert.equal(h.src.lastDescribe(2), "{\"b\":1}");
+    assert.equal(h.bus.describes.length, 2, "asked again meanwhile: one more");
+    h.bus.describes[1]!.answer("{\"b\":2}");
+    await settle();
+    assert.equal(h.src.lastDescribe(2), "{\"b\":2}");
+    h.src.stop();
+  });
 });

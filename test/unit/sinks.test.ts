@@ -12,7 +12,8 @@ import { readGuardedFile, secretKey } from "../../src/actions/sinks/index.js";
 import { failureReason, SinkWorker, type PostResult } from "../../src/actions/sinks/deliver.js";
 import { EventFactory, runPrefix } from "../../src/events/factory.js";
 import { eventsAfter } from "../../src/api/query.js";
-import { validateConfig, SINK_DEFAULTS, type SinkConfig } from "../../src/config/schema.js";
+import { validateConfig } from "../../src/config/schema.js";
+import { SINK_DEFAULTS, type SinkConfig } from "../../src/config/types.js";
 import type { NetevdEvent } from "../../src/events/types.js";
 import type { Logger } from "../../src/log.js";
 
@@ -246,7 +247,7 @@ test("failure reasons name the TLS problem or the receiver's answer", () => {
 
 test("sink set: a reload restarts a changed sink on the same spool; events during the restart are held, not lost", async () => {
   const { SinkSet } = await import("../../src/actions/sinks/index.js");
-  const { defaultConfig } = await import("../../src/config/schema.js");
+  const { defaultConfig } = await import("../../src/config/types.js");
   const dir = tmp();
   try {
     const base = defaultConfig();
@@ -329,7 +330,7 @@ test("http transport: status and a bounded answer; one deadline for the whole ex
 
 test("sink set: a reload re-reads the secret file (a fixed mode or a rotated secret takes effect without a config change)", async () => {
   const { SinkSet } = await import("../../src/actions/sinks/index.js");
-  const { defaultConfig } = await import("../../src/config/schema.js");
+  const { defaultConfig } = await import("../../src/config/types.js");
   const dir = tmp();
   try {
     const secret = join(dir, "secret");

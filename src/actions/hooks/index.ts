@@ -9,7 +9,7 @@ export {
 } from "./discover.js";
 export {
   runScript, runHookDir, runContext, checkScriptPath, SkipRegistry,
-  KILL_GRACE_MS, PIPE_DRAIN_MS, STDERR_TAIL, MAX_LINE, MAX_LOGGED_LINES, MAX_LOGGED_BYTES,
+  hookLauncher, setLauncherLog, KILL_GRACE_MS, STDERR_TAIL, MAX_LINE, MAX_LOGGED_LINES, MAX_LOGGED_BYTES,
   type HookRunResult, type HookLogger, type RunOptions, type RunContext, type RemoteRunner,
 } from "./run.js";
 export { discoverMerged, mergedParts, isMask, type MergedDiscovery, type MergedScript, type MaskedScript } from "./merge.js";

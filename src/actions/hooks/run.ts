@@ -6,22 +6,22 @@
 // world-writable), so nobody else can swap the file in between, and then executed by that path with
 // argv = [path]: a `#!` script's `$0` is its real path.
 //
-// Each script runs under netevd-hookexec (native/hookexec.c): it closes every fd above 2, sets
-// NoNewPrivs (not for root hooks), limits the inheritable set to the ambient set (the capabilities
-// in hooks.capabilities, none by default), and is a child subreaper: whatever the script started,
-// even after setsid, is killed when the script exits, at the timeout (SIGTERM, SIGKILL 2 s later)
-// and when this process dies (PR_SET_PDEATHSIG). Completion is the launcher's exit, never EOF on
-// the pipes. Output is logged line by line up to a per-run cap; the rest is counted.
-import { spawn, type ChildProcess } from "node:child_process";
+// Each script runs under a supervisor forked by the hook launcher (launcher.ts, native/hookexec.c):
+// it closes every fd above 2, sets NoNewPrivs (not for root hooks), limits the inheritable set to
+// the ambient set (the capabilities in hooks.capabilities, none by default), and is a child
+// subreaper: whatever the script started, even after setsid, is killed when the script exits, at
+// the timeout (SIGTERM, SIGKILL 2 s later) and when this process or the launcher dies
+// (PR_SET_PDEATHSIG). Completion is the supervisor's exit, never EOF on the pipes. Output is logged
+// line by line up to a per-run cap; the rest is counted.
 import * as fs from "node:fs";
 import { dirname } from "node:path";
 import { StringDecoder } from "node:string_decoder";
-import type { Readable } from "node:stream";
 import type { HookJob, HookRunResult } from "../../events/types.js";
 
 export type { HookRunResult };
 import { nativeExecutable } from "../../netlink/native.js";
 import { buildHookEnv, execArgBudget, fitExecLimits } from "./env.js";
+import { HookLauncher, type LaunchEnd, type LaunchHandle } from "./launcher.js";
 import { discoverMerged, mergedParts } from "./merge.js";
 import { chainProblem, checkStat, type Discovery, type HookScript, type SkippedScript } from "./discover.js";
 
@@ -54,10 +54,12 @@ export interface RunOptions {
   log: HookLogger;
   /** NoNewPrivs for the script (default true; false only for root hooks) */
   noNewPrivs?: boolean;
-  /** called right before spawn (the benchmark measures event → exec start with it) */
+  /** called right before the start request to the launcher (the benchmark measures event → exec start with it) */
   onSpawn?: (script: HookScript, hrtimeNs: bigint) => void;
   /** ends the run as a timeout does (SIGTERM to everything, SIGKILL after the grace period) */
   signal?: AbortSignal;
+  /** starts the run (default: this process's shared launcher, hookLauncher()) */
+  launcher?: HookLauncher;
 }
 
 /** Runs one script somewhere else (the privileged runner for hooks.user: root). */
@@ -69,8 +71,6 @@ export interface RemoteRunner {
 
 /** Grace period between SIGTERM and SIGKILL on timeout. */
 export const KILL_GRACE_MS = 2000;
-/** How long the pipes are still read after the script exited. */
-export const PIPE_DRAIN_MS = 100;
 /** Lines of stderr kept for the result / failure log. */
 export const STDERR_TAIL = 5;
 /** A longer line is cut (and the rest of it dropped) so that a script cannot grow our memory. */
@@ -101,11 +101,11 @@ function budget(): number {
 interface OutputBudget { lines: number; bytes: number; droppedLines: number; droppedBytes: number }
 
 /**
- * Splits a stream into lines (LF, a trailing CR is removed), UTF-8 safe, each line capped at
- * MAX_LINE characters. Flushes a final partial line on end/close. Once the budget is spent and no
- * line is wanted any more (`wantLines` false), only bytes and newlines are counted.
+ * Splits a byte stream into lines (LF, a trailing CR is removed), UTF-8 safe, each line capped at
+ * MAX_LINE characters; flush() emits a final partial line. Once the budget is spent and no line is
+ * wanted any more (`wantLines` false), only bytes and newlines are counted.
  */
-function lineReader(stream: Readable, budgetLeft: OutputBudget, wantLines: boolean, onLine: (line: string, logged: boolean) => void): { flush(): void } {
+function lineReader(budgetLeft: OutputBudget, wantLines: boolean, onLine: (line: string, logged: boolean) => void): { data(chunk: Buffer): void; flush(): void } {
   const dec = new StringDecoder("utf8");
   let buf = "";
   let skipping = false; // inside an over-long line: drop until the next newline
@@ -150,24 +150,12 @@ function lineReader(stream: Readable, budgetLeft: OutputBudget, wantLines: boole
     if (buf !== "" && !skipping) emit(buf);
     buf = "";
   };
-  stream.on("data", (chunk: Buffer) => {
+  const data = (chunk: Buffer): void => {
     if (done) return;
     if (!wantLines && budgetLeft.lines <= 0 && buf === "") count(chunk);
     else feed(dec.write(chunk));
-  });
-  stream.on("end", flush);
-  stream.on("close", flush);
-  stream.on("error", () => { /* destroyed pipe, EPIPE...: nothing to do */ });
-  return { flush };
-}
-
-/** Wait for a stream's end (EOF) with a deadline. */
-function ended(stream: Readable | null, deadline: Promise<void>): Promise<void> {
-  if (!stream || stream.readableEnded || stream.destroyed) return Promise.resolve();
-  return Promise.race([
-    new Promise<void>((res) => { stream.once("end", res); stream.once("close", res); }),
-    deadline,
-  ]);
+  };
+  return { data, flush };
 }
 
 function elapsedMs(t0: bigint): number {
@@ -216,35 +204,16 @@ export async function runScript(script: HookScript, ctx: RunContext, env: Record
 
   const { real, problem } = checkScriptPath(script.path, opts.daemonUid);
   if (problem !== undefined || real === undefined) return failed(`refused: ${problem ?? "no path"}`);
-  let launcher: string;
-  try {
-    launcher = nativeExecutable("netevd-hookexec");
-  } catch (e) {
-    return failed(`cannot exec: ${(e as Error).message}`);
-  }
-  const args = [...(opts.noNewPrivs === false ? [] : ["-n"]), "-g", String(KILL_GRACE_MS), "--", real];
-  const fit = fitExecLimits(env, [launcher, ...args], budget());
+  const launcher = opts.launcher ?? hookLauncher();
+  // the script's execve gets argv [real] and the environment: both count against its limits
+  const fit = fitExecLimits(env, [real], budget());
   for (const p of fit.problems) opts.log.warn("hook env value dropped", fields({ variable: p.variable, reason: p.reason }));
 
-  let child: ChildProcess;
   const startedAt = new Date().toISOString();
   const t1 = process.hrtime.bigint();
   opts.onSpawn?.(script, t1);
-  try {
-    child = spawn(launcher, args, {
-      cwd: "/",
-      env: fit.env,
-      shell: false,
-      detached: true, // setsid(): own session and process group
-      stdio: ["ignore", "pipe", "pipe"],
-      windowsHide: true,
-    });
-  } catch (e) {
-    return failed(`cannot exec: ${errCode(e)}`);
-  }
 
   return new Promise<HookRunResult>((resolve) => {
-    const pid = child.pid;
     const stderrTail: string[] = [];
     const left: OutputBudget = { lines: MAX_LOGGED_LINES, bytes: MAX_LOGGED_BYTES, droppedLines: 0, droppedBytes: 0 };
     let timedOut = false;
@@ -252,40 +221,33 @@ export async function runScript(script: HookScript, ctx: RunContext, env: Record
     let termTimer: NodeJS.Timeout | undefined;
     let killTimer: NodeJS.Timeout | undefined;
 
-    const out = child.stdout ? lineReader(child.stdout, left, false, (line, logged) => {
+    const out = lineReader(left, false, (line, logged) => {
       if (logged) opts.log.info("hook output", fields({ stream: "stdout", line }));
-    }) : undefined;
-    const err = child.stderr ? lineReader(child.stderr, left, true, (line, logged) => {
+    });
+    const err = lineReader(left, true, (line, logged) => {
       stderrTail.push(line);
       if (stderrTail.length > STDERR_TAIL) stderrTail.shift();
       if (logged) opts.log.info("hook output", fields({ stream: "stderr", line }));
-    }) : undefined;
+    });
 
-    const finish = async (exitCode: number | null, signal: string | null, error?: string): Promise<void> => {
+    // the launcher sends a run's end only after all of its output (it and everything it started are gone)
+    const finish = (how: LaunchEnd): void => {
       if (settled) return;
       settled = true;
       const durationMs = elapsedMs(t1);
       if (termTimer) clearTimeout(termTimer);
       if (killTimer) clearTimeout(killTimer);
-      // the signal lives as long as the daemon: a listener left on it would keep this run (child,
-      // pipes, buffers) reachable forever, one more per run
       opts.signal?.removeEventListener("abort", end);
-      // the launcher exits only when nothing of the script is left; what is still buffered in the
-      // pipes is read for at most PIPE_DRAIN_MS
-      let drainTimer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<void>((res) => { drainTimer = setTimeout(res, PIPE_DRAIN_MS); });
-      await Promise.all([ended(child.stdout, deadline), ended(child.stderr, deadline)]);
-      if (drainTimer) clearTimeout(drainTimer);
-      out?.flush();
-      err?.flush();
-      child.stdout?.destroy();
-      child.stderr?.destroy();
+      out.flush();
+      err.flush();
       if (left.droppedLines > 0 || left.droppedBytes > 0) {
         opts.log.warn("hook output not logged", fields({ droppedLines: left.droppedLines, droppedBytes: left.droppedBytes,
           limitLines: MAX_LOGGED_LINES, limitBytes: MAX_LOGGED_BYTES }));
       }
-
-      // the launcher could not exec the script (ENOEXEC: no #! line, ...): a run error, not an exit code
+      let error = "error" in how ? how.error : undefined;
+      const exitCode = "error" in how ? null : how.exitCode;
+      const signal = "error" in how ? null : how.signal;
+      // the supervisor could not exec the script (ENOEXEC: no #! line, ...): a run error, not an exit code
       const last = stderrTail[stderrTail.length - 1] ?? "";
       if (error === undefined && exitCode === 127 && last.startsWith(EXEC_FAILED)) error = `cannot exec: ${last.slice(EXEC_FAILED.length)}`;
       const ok = error === undefined && !timedOut && exitCode === 0;
@@ -299,23 +261,26 @@ export async function runScript(script: HookScript, ctx: RunContext, env: Record
     };
 
     // runScript never rejects: should finishing fail, the run still ends, as a failed one
-    const finishFailed = (e: unknown): void => resolve(failed(`internal error: ${e instanceof Error ? e.message : String(e)}`));
-    child.once("exit", (code, signal) => { void finish(code, signal).catch(finishFailed); });
-    child.once("error", (e) => {
-      // spawn failure (no 'exit' follows when the process never started)
-      if (child.pid === undefined) void finish(null, null, `cannot exec: ${errCode(e)}`).catch(finishFailed);
+    const run: LaunchHandle = launcher.launch(real, fit.env, { noNewPrivs: opts.noNewPrivs !== false }, {
+      stdout: (chunk) => out.data(chunk),
+      stderr: (chunk) => err.data(chunk),
+      end: (how) => {
+        try {
+          finish(how);
+        } catch (e) {
+          resolve(failed(`internal error: ${e instanceof Error ? e.message : String(e)}`));
+        }
+      },
     });
 
     const end = (): void => {
-      if (settled || pid === undefined || killTimer) return;
-      // the launcher signals every descendant: SIGTERM now, SIGKILL after KILL_GRACE_MS
-      try { process.kill(pid, "SIGTERM"); } catch { /* already gone */ }
-      // backstop, should the launcher itself not end
-      killTimer = setTimeout(() => {
-        if (!settled) try { process.kill(-pid, "SIGKILL"); } catch { /* gone */ }
-      }, KILL_GRACE_MS + 3000);
+      if (settled || killTimer) return;
+      // the supervisor signals every descendant: SIGTERM now, SIGKILL after KILL_GRACE_MS
+      run.terminate();
+      // backstop, should the supervisor itself not end
+      killTimer = setTimeout(() => { if (!settled) run.kill(); }, KILL_GRACE_MS + 3000);
     };
-    if (pid !== undefined && opts.timeoutSec > 0 && Number.isFinite(opts.timeoutSec)) {
+    if (opts.timeoutSec > 0 && Number.isFinite(opts.timeoutSec)) {
       termTimer = setTimeout(() => {
         termTimer = undefined;
         if (settled) return;
@@ -328,6 +293,27 @@ export async function runScript(script: HookScript, ctx: RunContext, env: Record
       else opts.signal.addEventListener("abort", end, { once: true });
     }
   });
+}
+
+let shared: HookLauncher | undefined;
+/**
+ * This process's hook launcher (started on first use, or by the daemon at start). Its deaths are
+ * reported on stderr unless a logger is attached with setLauncherLog.
+ */
+export function hookLauncher(): HookLauncher {
+  shared ??= new HookLauncher(() => nativeExecutable("netevd-hookexec"), {
+    graceMs: KILL_GRACE_MS,
+    onDied: (reason, inFlight) => launcherLog.error("hook launcher died; the runs in flight failed, the next run starts a new one", { reason, inFlight }),
+  });
+  return shared;
+}
+
+let launcherLog: Pick<HookLogger, "error"> = {
+  error: (msg, fields) => process.stderr.write(`${msg} ${JSON.stringify(fields)}\n`),
+};
+/** Where the shared launcher's deaths are logged. */
+export function setLauncherLog(log: Pick<HookLogger, "error">): void {
+  launcherLog = log;
 }
 
 // ---- skip registry: what was skipped and why; each (path, reason) is logged once per registry

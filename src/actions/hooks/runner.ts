@@ -18,7 +18,9 @@ import { hookDirName } from "../../hook-dirs.js";
 import { validIfname } from "../../net/validate.js";
 import { checkHookEnv } from "./env.js";
 import { discoverMerged } from "./merge.js";
-import { runScript, type HookLogger, type HookRunResult, type RunContext } from "./run.js";
+import { nativeExecutable } from "../../netlink/native.js";
+import { HookLauncher } from "./launcher.js";
+import { KILL_GRACE_MS, runScript, type HookLogger, type HookRunResult, type RunContext } from "./run.js";
 
 /** One request line is at most this long (environments are at most a few hundred KiB). */
 export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
@@ -26,6 +28,11 @@ export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 export const MAX_RUNS = 256;
 /** Connections at once over systemd's socket (the daemon needs one; a restart briefly two). */
 export const MAX_CONNECTIONS = 4;
+/**
+ * Root runs start through a launcher that lives only while runs are in flight: between runs, the
+ * runner stays the only root process.
+ */
+let rootLauncher: HookLauncher | undefined;
 /** hooks.timeout_sec's maximum. */
 const MAX_TIMEOUT_SEC = 86400;
 
@@ -110,7 +117,7 @@ export function serveConnection(sock: net.Socket, dirs: RunnerDirs, log: Logger)
     const relay = (level: "info" | "warn" | "error" | "debug") => (msg: string, fields: Record<string, unknown>) => send({ id: q.id, log: { level, msg, fields } });
     const hookLog: HookLogger = { info: relay("info"), warn: relay("warn"), error: relay("error"), debug: relay("debug") };
     // (runScript never rejects; should it, the daemon still gets an answer for the id)
-    void runScript(script, ctx, q.env, { timeoutSec: q.timeoutSec, daemonUid: 0, log: hookLog, noNewPrivs: false, signal: abort.signal })
+    void runScript(script, ctx, q.env, { timeoutSec: q.timeoutSec, daemonUid: 0, log: hookLog, noNewPrivs: false, signal: abort.signal, launcher: launcherFor(log) })
       .then((result) => { running.delete(q.id); send({ id: q.id, result }); },
         (err: unknown) => { running.delete(q.id); refuse(`run failed: ${err instanceof Error ? err.message : String(err)}`); });
   };
@@ -194,4 +201,13 @@ export async function runRunner(o: { dirs: RunnerDirs; log: Logger; fd?: number;
     process.once("SIGINT", stop);
   });
   await Promise.all([...conns]);
+}
+
+function launcherFor(log: Logger): HookLauncher {
+  rootLauncher ??= new HookLauncher(() => nativeExecutable("netevd-hookexec"), {
+    exitWhenIdle: true,
+    graceMs: KILL_GRACE_MS,
+    onDied: (reason, inFlight) => log.error("hook launcher died; the runs in flight failed", { reason, inFlight }),
+  });
+  return rootLauncher;
 }

@@ -13,7 +13,7 @@ import { isIP } from "node:net";
 import type { Config } from "../../config/index.js";
 import type { AddressRecord, Family, RouteRecord, RuleRecord } from "../../netlink/types.js";
 import type { NetworkModel } from "../../state/model.js";
-import type { RouteSpec, RuleSpec } from "../../netlink/codec.js";
+import type { RouteSpec, RuleSpec } from "../../netlink/encode.js";
 import { isLinkLocal } from "../../net/address.js";
 // IFA_F_SECONDARY (v4) and IFA_F_TEMPORARY (v6) share the bit
 import {

@@ -5,7 +5,7 @@
 // Idle means no timers: a retry timer exists only while something is queued and failing.
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from "node:http";
 import { request as httpsRequest, Agent as HttpsAgent } from "node:https";
-import type { SinkConfig } from "../../config/schema.js";
+import type { SinkConfig } from "../../config/types.js";
 import type { NetevdEvent } from "../../events/types.js";
 import { logRejection, type Logger } from "../../log.js";
 import { batchBody, CE_BATCH_CONTENT_TYPE, CE_CONTENT_TYPE, compileFilter, encodeCloudEvent, signature, SIGNATURE_HEADER, toCloudEvent } from "./cloudevent.js";
