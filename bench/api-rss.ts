@@ -50,6 +50,14 @@ function memory(pid: number): { rssMb: number; anonMb: number; fileMb: number; h
   return { rssMb: mb(statusKb(pid, "VmRSS")), anonMb: mb(statusKb(pid, "RssAnon")), fileMb: mb(statusKb(pid, "RssFile")), hwmMb: mb(statusKb(pid, "VmHWM")) };
 }
 
+/** The daemon's V8 heap (committed and used) and external memory, from /metrics, in MB: what of RssAnon is the JS heap. */
+async function heap(): Promise<{ heapTotalMb: number; heapUsedMb: number; externalMb: number }> {
+  const text = (await get("/metrics")).body;
+  const v = (name: string) => Math.round(Number(new RegExp(`^${name} (\\S+)`, "m").exec(text)?.[1] ?? NaN) / 104857.6) / 10;
+  return { heapTotalMb: v("nodejs_heap_size_total_bytes"), heapUsedMb: v("nodejs_heap_size_used_bytes"), externalMb: v("nodejs_external_memory_bytes") };
+}
+const fmtHeap = (h: { heapTotalMb: number; heapUsedMb: number; externalMb: number }) => `V8 heap ${h.heapUsedMb} MB used of ${h.heapTotalMb}, external ${h.externalMb}`;
+
 async function eventsTotal(): Promise<number> {
   const text = (await get("/metrics")).body;
   let sum = 0;
@@ -68,7 +76,8 @@ async function main(): Promise<void> {
   const pid = Number((d.records.find((r) => r.msg === "starting") as LogRecord).pid);
   await sleep(3000);
   const idle = memory(pid);
-  say(`idle (API on 127.0.0.1:9090 + ${SOCKET}): RSS ${idle.rssMb} MB (anon ${idle.anonMb}, file ${idle.fileMb})`);
+  const idleHeap = await heap();
+  say(`idle (API on 127.0.0.1:9090 + ${SOCKET}): RSS ${idle.rssMb} MB (anon ${idle.anonMb}, file ${idle.fileMb}); ${fmtHeap(idleHeap)}`);
 
   // ---- 10,000 API requests, 4 at a time, over every read endpoint
   const paths = [
@@ -105,9 +114,10 @@ async function main(): Promise<void> {
   const reqMs = performance.now() - t0;
   await sleep(2000);
   const afterRequests = memory(pid);
+  const requestsHeap = await heap();
   say(
     `after ${REQUESTS} requests (${Math.round(REQUESTS / (reqMs / 1000))} req/s, ${errors} 5xx): RSS ${afterRequests.rssMb} MB ` +
-      `(anon ${afterRequests.anonMb}, file ${afterRequests.fileMb}), peak ${afterRequests.hwmMb} MB`,
+      `(anon ${afterRequests.anonMb}, file ${afterRequests.fileMb}), peak ${afterRequests.hwmMb} MB; ${fmtHeap(requestsHeap)}`,
   );
 
   // ---- 10,000 kernel events (address add/del pairs on lab0), one SSE client following live
@@ -139,15 +149,19 @@ async function main(): Promise<void> {
   const evMs = performance.now() - t1;
   await sleep(2000);
   const afterEvents = memory(pid);
+  const eventsHeap = await heap();
   const streamed = stream.count();
+  // an overflow (ENOBUFS) means a resync: add/del pairs that came and went inside it are no events
+  const overflows = Number(/^netevd_netlink_overflows_total (\d+)/m.exec((await get("/metrics")).body)?.[1] ?? NaN);
   stream.close();
   say(
-    `after ${events} events in ${(evMs / 1000).toFixed(1)} s (SSE client received ${streamed}): RSS ${afterEvents.rssMb} MB ` +
-      `(anon ${afterEvents.anonMb}, file ${afterEvents.fileMb}), peak ${afterEvents.hwmMb} MB`,
+    `after ${events} events in ${(evMs / 1000).toFixed(1)} s (SSE client received ${streamed}, netlink overflows ${overflows}): RSS ${afterEvents.rssMb} MB ` +
+      `(anon ${afterEvents.anonMb}, file ${afterEvents.fileMb}), peak ${afterEvents.hwmMb} MB; ${fmtHeap(eventsHeap)}`,
   );
   await sleep(10_000);
   const settled = memory(pid);
-  say(`10 s later: RSS ${settled.rssMb} MB (anon ${settled.anonMb}, file ${settled.fileMb})`);
+  const settledHeap = await heap();
+  say(`10 s later: RSS ${settled.rssMb} MB (anon ${settled.anonMb}, file ${settled.fileMb}); ${fmtHeap(settledHeap)}`);
   await d.stop();
   agent.destroy();
 
@@ -157,10 +171,12 @@ async function main(): Promise<void> {
     serverErrors: errors,
     events,
     eventsStreamed: streamed,
+    netlinkOverflows: overflows,
     idle,
     afterRequests,
     afterEvents,
     settled,
+    heap: { idle: idleHeap, afterRequests: requestsHeap, afterEvents: eventsHeap, settled: settledHeap },
     target: { rssMb: 45 },
   });
 }

@@ -69,7 +69,9 @@ for (let i = 0; i < 200 && !pid; i++) {
 if (!pid) throw new Error("the daemon did not come up");
 say(`soak: ${seconds} s, windows of ${windowS} s, daemon pid ${pid}`);
 
-const rssKb = () => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+// RssAnon (heap, malloc) and RssFile (node's code and read-only data) grow for different reasons
+const statusKb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+const rssKb = () => statusKb("VmRSS");
 const srv = new IpBatch(lab.nsSrv);
 await ip("link", "add", "sk0", "type", "veth", "peer", "name", "sk0p").catch(() => {});
 await ip("link", "set", "sk0", "up");
@@ -77,7 +79,7 @@ const cli = new IpBatch(process.env.NETEVD_LAB_NS_CLI!);
 
 const t0 = Date.now();
 const end = t0 + seconds * 1000;
-const samples: Array<{ t: number; rssKb: number }> = [];
+const samples: Array<{ t: number; rssKb: number; anonKb: number }> = [];
 const healthMs: number[] = [];
 let flaps = 0,
   churn = 0,
@@ -85,6 +87,8 @@ let flaps = 0,
   apiCalls = 0,
   apiErrors = 0,
   streams = 0;
+/** failed API calls by HTTP status (0: no answer) */
+const apiErrorStatuses: Record<number, number> = {};
 const timers: NodeJS.Timeout[] = [];
 // the async tasks are API calls: one that throws (a timeout, a refused connection) counts as a failed call
 const every = (ms: number, fn: () => void | Promise<void>) =>
@@ -126,7 +130,10 @@ every(60_000, () => {
 every(100, async () => {
   const r = await get(apiCalls % 2 ? "/api/v1/interfaces" : "/api/v1/status", { tcp: true });
   apiCalls++;
-  if (r.status !== 200) apiErrors++;
+  if (r.status !== 200) {
+    apiErrors++;
+    apiErrorStatuses[r.status] = (apiErrorStatuses[r.status] ?? 0) + 1;
+  }
 });
 every(2000, () => {
   // an SSE client that stays 5 s, resuming from the start of the history half of the time
@@ -139,7 +146,7 @@ every(2000, () => {
   setTimeout(() => req.destroy(), 5000);
 });
 every(1000, async () => {
-  samples.push({ t: (Date.now() - t0) / 1000, rssKb: rssKb() });
+  samples.push({ t: (Date.now() - t0) / 1000, rssKb: rssKb(), anonKb: statusKb("RssAnon") });
   const h0 = performance.now();
   const h = await get("/health", { tcp: true, timeoutMs: 5000 });
   if (h.status === 200 || h.status === 503) healthMs.push(performance.now() - h0);
@@ -150,7 +157,7 @@ while (Date.now() < end) {
   const last = samples.at(-1);
   if (last)
     say(
-      `  t=${last.t.toFixed(0)} s RSS ${(last.rssKb / 1024).toFixed(1)} MB, flaps ${flaps}, churn ${churn}, backend restarts ${restarts}, API calls ${apiCalls} (${apiErrors} failed), streams ${streams}`,
+      `  t=${last.t.toFixed(0)} s RSS ${(last.rssKb / 1024).toFixed(1)} MB (anon ${(statusKb("RssAnon") / 1024).toFixed(1)}, file ${(statusKb("RssFile") / 1024).toFixed(1)}), flaps ${flaps}, churn ${churn}, backend restarts ${restarts}, API calls ${apiCalls} (${apiErrors} failed), streams ${streams}`,
     );
 }
 for (const t of timers) clearInterval(t);
@@ -186,7 +193,7 @@ const coalesced = metric(/^netevd_hook_events_coalesced_total (\d+)/gm);
 const hookRuns = existsSync(join(out, "carrier-runs")) ? readFileSync(join(out, "carrier-runs"), "utf8").split("\n").filter(Boolean).length : 0;
 const logDropped = metric(/^netevd_log_records_dropped_total (\d+)/gm);
 
-const windowMax = (i: number) => Math.max(0, ...samples.filter((s) => s.t >= i * windowS && s.t < (i + 1) * windowS).map((s) => s.rssKb));
+const windowMax = (i: number, of: "rssKb" | "anonKb" = "rssKb") => Math.max(0, ...samples.filter((s) => s.t >= i * windowS && s.t < (i + 1) * windowS).map((s) => s[of]));
 const windows = Math.max(1, Math.floor(seconds / windowS));
 const second = windowMax(1),
   lastW = windowMax(windows - 1);
@@ -217,8 +224,10 @@ report("soak", {
   backendRestarts: restarts,
   apiCalls,
   apiErrors,
+  apiErrorStatuses,
   streams,
   rssMbByWindow: Array.from({ length: windows }, (_, i) => Math.round(windowMax(i) / 102.4) / 10),
+  anonMbByWindow: Array.from({ length: windows }, (_, i) => Math.round(windowMax(i, "anonKb") / 102.4) / 10),
   rssFlat: flat,
   healthMs: h,
   lostFinalStates: lost.length,

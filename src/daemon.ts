@@ -34,7 +34,7 @@ import { initSourceMetrics, metrics, setSinkStatsSource, setSourceHealthProvider
 import { startMetricsListener, type MetricsListener } from "./api/metrics-server.js";
 import { startApi, type ApiServer } from "./api/server.js";
 import { packageVersion } from "./version.js";
-import { compactMemory, IdleCompactor } from "./memory.js";
+import { compactMemory, endStartup, IdleCompactor } from "./memory.js";
 
 export interface DaemonOptions {
   config: Config;
@@ -148,6 +148,9 @@ export class Daemon {
       setLauncherLog(this.log.child({ source: "hooks" }));
       hookLauncher().start();
     }
+    // modules and config are in: V8's own interrupt budget from here, before the event path first
+    // runs (code that first ran under the start-up budget was slower in the first flood after start)
+    endStartup();
     await this.kernel.start();
     const m = this.kernel.model;
     this.updateGauges();

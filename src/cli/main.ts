@@ -390,6 +390,8 @@ async function hookRunner(path: string | undefined, fdArg: string | undefined): 
     return EXIT.failure;
   }
   const { runRunner } = await import("../actions/hooks/runner.js");
+  // started (config loaded, modules in): V8's own interrupt budget from here on, as in the daemon
+  (await import("../memory.js")).endStartup();
   const dirs = { scripts: config.system.scripts_dirs, networkdDispatcher: config.compat.networkd_dispatcher_dirs };
   if (fdArg !== undefined) {
     if (!/^[0-9]{1,6}$/.test(fdArg)) throw new UsageError("--fd takes a file descriptor number");

@@ -23,6 +23,32 @@ export interface CallSpec {
   timeoutMs?: number;
 }
 
+/** The system bus address, as dbus-next's systemBus() would take it. */
+export function systemBusAddress(env: NodeJS.ProcessEnv = process.env): string {
+  return env.DBUS_SYSTEM_BUS_ADDRESS || "unix:path=/var/run/dbus/system_bus_socket";
+}
+
+/**
+ * The same address with each `unix:path=` written as dbus-next's `unix:socket=`. For `path=`,
+ * dbus-next opens the socket through usocket, a native addon loaded for the purpose (about 3 MB of
+ * RSS, measured), which only passing file descriptors needs; netevd passes none. For `socket=`, it
+ * opens the same path with node:net.
+ */
+export function socketAddress(address: string): string {
+  return address
+    .split(";")
+    .map((a) => {
+      const colon = a.indexOf(":");
+      if (colon < 0 || a.slice(0, colon).toLowerCase() !== "unix") return a;
+      const params = a
+        .slice(colon + 1)
+        .split(",")
+        .map((p) => (p.startsWith("path=") ? `socket=${p.slice(5)}` : p));
+      return `${a.slice(0, colon)}:${params.join(",")}`;
+    })
+    .join(";");
+}
+
 export class DbusError extends Error {
   /** the D-Bus error name, e.g. org.freedesktop.resolve1.LinkBusy */
   readonly dbusName: string;
@@ -72,7 +98,7 @@ export class SystemBus {
     return new Promise((resolve, reject) => {
       let bus: dbus.MessageBus;
       try {
-        bus = dbus.systemBus();
+        bus = dbus.sessionBus({ busAddress: socketAddress(systemBusAddress()) });
       } catch (err) {
         reject(err);
         return;

@@ -4,6 +4,7 @@ import { test } from "node:test";
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { getEventListeners } from "node:events";
 import { labFile, waitFor, tempDir } from "./lab.js";
 import {
   buildHookEnv,
@@ -550,6 +551,17 @@ if (labFile(import.meta.url)) {
       assert.ok(dropped, `JSON drop logged for ${size}`);
       assert.match(String(dropped.fields.reason), /131072-byte limit/);
     }
+  });
+
+  test("a finished run leaves no listener on the daemon-lifetime abort signal (nothing of it stays reachable)", async () => {
+    const { scripts, hookDir } = fresh("carrier");
+    for (const name of ["01-a", "02-b", "03-c"]) script(hookDir, name, "exit 0");
+    const stop = new AbortController();
+    const j = job("carrier");
+    const results = await runHookDir(scripts, j, opts(logger(), { signal: stop.signal }));
+    assert.equal(results.length, 3);
+    assert.ok(results.every((r) => r.ok));
+    assert.equal(getEventListeners(stop.signal, "abort").length, 0);
   });
 
   test("hook abuse: output flood is capped and counted; the run ends on time and leaves nothing", async () => {
