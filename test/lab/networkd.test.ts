@@ -16,6 +16,7 @@ for v in LINK STATE BACKEND ADDRESSES EVENT NETEVD_REPLAY IFACE OperationalState
   eval "val=\\\${$v-__unset__}"; line="$line$(printf ',"%s":"%s"' "$v" "$val")"; done
 printf '%s}\\n' "$line" >> $OUT/runs.jsonl
 printf '%s\\n' "$JSON" > $OUT/${dir}.json
+printf '%s\\n' "$NETEVD_EVENT" > $OUT/${dir}.event
 `;
 
 interface Run {
@@ -82,7 +83,9 @@ if (labFile(import.meta.url, { backend: "networkd" })) {
       const seq = dirsOf(r);
       assert.equal(seq.filter((x) => x === "routable").length, 1, `routable once: ${seq}`);
       assert.equal(seq.filter((x) => x === "configured").length, 1, `configured once: ${seq}`);
-      assert.ok(seq.indexOf("routable") < seq.indexOf("configured"), `routable before configured: ${seq}`);
+      // the order of the events, not of the runs: runs of different dirs are concurrent
+      const eventSeq = (dir: string) => Number((JSON.parse(readFileSync(join(out, `${dir}.d.event`), "utf8")) as { id: string }).id.split("-").pop());
+      assert.ok(eventSeq("routable") < eventSeq("configured"), `routable before configured: ${eventSeq("routable")} ${eventSeq("configured")}`);
       const routable = r.find((x) => x.dir === "routable.d")!;
       assert.equal(routable.argv1, "", "argv is [path]: no $1");
       assert.equal(routable.STATE, "routable");
