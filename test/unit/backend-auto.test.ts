@@ -3,19 +3,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { defaultConfig, type Config } from "../../src/config/index.js";
-import type { Logger } from "../../src/log.js";
 import type { BackendProbe } from "../../src/sources/detect.js";
 import type { PresenceOptions } from "../../src/sources/presence.js";
 import { BackendFollower, resolveBackend } from "../../src/sources/auto.js";
-
-function recordingLog() {
-  const lines: Array<{ msg: string; fields: Record<string, unknown> | undefined }> = [];
-  const at = (msg: string, fields?: Record<string, unknown>) => {
-    lines.push({ msg, fields });
-  };
-  const log: Logger = { trace: at, debug: at, info: at, warn: at, error: at, child: () => log, setLevel() {}, enabled: () => true };
-  return { log, lines };
-}
+import { recordingLog } from "./recording-log.js";
 
 const probe = (p: Partial<BackendProbe>): BackendProbe => ({
   running: { "systemd-networkd": false, NetworkManager: false },

@@ -5,26 +5,8 @@ import type { AddressRecord, LinkRecord } from "../../src/netlink/types.js";
 import { IFA_F_DADFAILED } from "../../src/netlink/constants.js";
 import type { Fact } from "../../src/state/model.js";
 import { defaultConfig } from "../../src/config/index.js";
-import type { Logger } from "../../src/log.js";
 import { logKernelFacts, warnDadFailures } from "../../src/events/fact-log.js";
-
-function recordingLog(debug: boolean) {
-  const lines: Array<{ level: string; msg: string; fields: Record<string, unknown> | undefined }> = [];
-  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) => {
-    lines.push({ level, msg, fields });
-  };
-  const log: Logger = {
-    trace: at("trace"),
-    debug: at("debug"),
-    info: at("info"),
-    warn: at("warn"),
-    error: at("error"),
-    child: () => log,
-    setLevel() {},
-    enabled: (l) => debug || l !== "debug",
-  };
-  return { log, lines };
-}
+import { recordingLog } from "./recording-log.js";
 
 const link = (index: number, name: string): LinkRecord => ({ index, name, flags: 0, carrier: true, up: true, mtu: 1500, operstate: "up", type: 1 });
 const v6 = (flags: number): AddressRecord => ({ family: 6, index: 2, address: "2001:db8::5", prefixlen: 64, scope: 0, flags, tentative: false });

@@ -9,32 +9,14 @@ import type { HookJob } from "../../src/events/types.js";
 import type { BackendSource } from "../../src/sources/backend.js";
 import type { DescribeDelivery } from "../../src/sources/networkd-describe.js";
 import { defaultConfig, type Config } from "../../src/config/index.js";
-import type { Logger } from "../../src/log.js";
 import { HookFeed } from "../../src/actions/hooks/feed.js";
 import { hookBaseDirs, networkdDispatcherOn, reportNetworkdDispatcherTakeover } from "../../src/actions/hooks/compat.js";
+import { recordingLog } from "./recording-log.js";
 
 const lab0: LinkRecord = { index: 2, name: "lab0", flags: 0, carrier: true, up: true, mtu: 1500, operstate: "up", type: 1 };
 const ND_DIRS = defaultConfig().compat.networkd_dispatcher_dirs;
 
 type Writable = { -readonly [S in keyof Config]: { -readonly [K in keyof Config[S]]: Config[S][K] } };
-
-function recordingLog() {
-  const lines: Array<{ level: string; msg: string; fields: Record<string, unknown> | undefined }> = [];
-  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) => {
-    lines.push({ level, msg, fields });
-  };
-  const log: Logger = {
-    trace: at("trace"),
-    debug: at("debug"),
-    info: at("info"),
-    warn: at("warn"),
-    error: at("error"),
-    child: () => log,
-    setLevel() {},
-    enabled: () => true,
-  };
-  return { log, lines };
-}
 
 /** networkd as the feed sees it: Describe() requests wait for the test; refreshes are recorded. */
 class FakeNetworkd implements BackendSource {

@@ -3,7 +3,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { DescribeQueue } from "../../src/sources/networkd-describe.js";
-import type { Logger } from "../../src/log.js";
+import { recordingLog } from "./recording-log.js";
 
 interface Pending {
   index: number;
@@ -27,24 +27,6 @@ function fakeDescribe() {
     return pending.splice(i, 1)[0]!;
   };
   return { call, calls, pending, next };
-}
-
-function recordingLog() {
-  const lines: Array<{ level: string; msg: string; fields: Record<string, unknown> | undefined }> = [];
-  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) => {
-    lines.push({ level, msg, fields });
-  };
-  const log: Logger = {
-    trace: at("trace"),
-    debug: at("debug"),
-    info: at("info"),
-    warn: at("warn"),
-    error: at("error"),
-    child: () => log,
-    setLevel() {},
-    enabled: () => true,
-  };
-  return { log, lines };
 }
 
 const flush = async () => {
