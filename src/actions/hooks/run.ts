@@ -41,6 +41,25 @@ export interface RunContext {
   compat?: "networkd-dispatcher";
 }
 
+/** The result of a run that never started (refused, or its runner unreachable). */
+export function notRunResult(ctx: RunContext, script: string, path: string, error: string): HookRunResult {
+  return {
+    event: ctx.event,
+    eventId: ctx.eventId,
+    link: ctx.link,
+    script,
+    path,
+    startedAt: new Date().toISOString(),
+    durationMs: 0,
+    exitCode: null,
+    signal: null,
+    timedOut: false,
+    ok: false,
+    stderrTail: [],
+    error,
+  };
+}
+
 export function runContext(job: HookJob): RunContext {
   const rc: RunContext = { event: job.event.event, eventId: job.event.id, link: job.event.link };
   if (job.compat !== undefined) rc.compat = job.compat;

@@ -4,7 +4,7 @@
 // next run connects again (the runner may have been restarted).
 import * as net from "node:net";
 import type { HookScript } from "./discover.js";
-import type { HookLogger, HookRunResult, RemoteRunner, RunContext } from "./run.js";
+import { notRunResult, type HookLogger, type HookRunResult, type RemoteRunner, type RunContext } from "./run.js";
 import type { RunnerMessage, RunRequest } from "./runner.js";
 
 interface Pending {
@@ -103,21 +103,7 @@ export class RunnerClient implements RemoteRunner {
 
   private failed(script: HookScript, ctx: RunContext, error: string, log: HookLogger): HookRunResult {
     log.error("hook failed", { event: ctx.event, eventId: ctx.eventId, link: ctx.link, script: script.name, path: script.path, error });
-    return {
-      event: ctx.event,
-      eventId: ctx.eventId,
-      link: ctx.link,
-      script: script.name,
-      path: script.path,
-      startedAt: new Date().toISOString(),
-      durationMs: 0,
-      exitCode: null,
-      signal: null,
-      timedOut: false,
-      ok: false,
-      stderrTail: [],
-      error,
-    };
+    return notRunResult(ctx, script.name, script.path, error);
   }
 
   private fail(reason: string): void {

@@ -20,7 +20,7 @@ import { checkHookEnv } from "./env.js";
 import { discoverMerged } from "./merge.js";
 import { nativeExecutable } from "../../netlink/native.js";
 import { HookLauncher } from "./launcher.js";
-import { KILL_GRACE_MS, runScript, type HookLogger, type HookRunResult, type RunContext } from "./run.js";
+import { KILL_GRACE_MS, notRunResult, runScript, type HookLogger, type HookRunResult, type RunContext } from "./run.js";
 
 /** One request line is at most this long (environments are at most a few hundred KiB). */
 export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
@@ -100,19 +100,7 @@ export function serveConnection(sock: net.Socket, dirs: RunnerDirs, log: Logger)
       if (Number.isSafeInteger(q?.id)) {
         send({
           id: q.id,
-          result: {
-            ...ctx,
-            script: String(q.script),
-            path: "",
-            startedAt: new Date().toISOString(),
-            durationMs: 0,
-            exitCode: null,
-            signal: null,
-            timedOut: false,
-            ok: false,
-            stderrTail: [],
-            error: `refused by the hook runner: ${error}`,
-          },
+          result: notRunResult(ctx, String(q.script), "", `refused by the hook runner: ${error}`),
         });
       }
     };
