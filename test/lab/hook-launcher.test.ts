@@ -5,44 +5,8 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { labFile, waitFor, tempDir } from "./lab.js";
+import { gone, logger, readPid, type Rec } from "./hook-fixtures.js";
 import { hookLauncher, runScript, setLauncherLog, type HookLogger, type RunContext } from "../../src/actions/hooks/index.js";
-
-interface Rec {
-  level: string;
-  msg: string;
-  fields: Record<string, unknown>;
-}
-
-function logger(): HookLogger & { recs: Rec[] } {
-  const recs: Rec[] = [];
-  const at = (level: string) => (msg: string, fields: Record<string, unknown>) => {
-    recs.push({ level, msg, fields });
-  };
-  return { recs, info: at("info"), warn: at("warn"), error: at("error"), debug: at("debug") };
-}
-
-/** Is the process gone (absent or a zombie)? */
-function gone(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z";
-  } catch {
-    return true;
-  }
-}
-
-const readPid = (f: string): Promise<number> =>
-  waitFor(
-    `pid in ${f}`,
-    () => {
-      try {
-        return Number(fs.readFileSync(f, "utf8").trim()) || 0;
-      } catch {
-        return 0;
-      }
-    },
-    3000,
-  );
 
 if (labFile(import.meta.url)) {
   const root = tempDir("launcher-");

@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { getEventListeners } from "node:events";
 import { labFile, waitFor, tempDir } from "./lab.js";
+import { gone, logger, readPid } from "./hook-fixtures.js";
 import {
   buildHookEnv,
   discoverHooks,
@@ -19,20 +20,6 @@ import {
   type RunOptions,
 } from "../../src/actions/hooks/index.js";
 import type { HookJob, NetevdEvent } from "../../src/events/types.js";
-
-interface Rec {
-  level: string;
-  msg: string;
-  fields: Record<string, unknown>;
-}
-
-function logger(): HookLogger & { recs: Rec[] } {
-  const recs: Rec[] = [];
-  const at = (level: string) => (msg: string, fields: Record<string, unknown>) => {
-    recs.push({ level, msg, fields });
-  };
-  return { recs, info: at("info"), warn: at("warn"), error: at("error"), debug: at("debug") };
-}
 
 let seq = 0;
 function job(event: string, over: Partial<NetevdEvent> = {}, extra: Partial<HookJob> = {}): HookJob {
@@ -70,16 +57,6 @@ function script(dir: string, name: string, body: string, mode = 0o755): string {
   return p;
 }
 
-/** Is the process gone (absent or a zombie)? */
-function gone(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z";
-  } catch {
-    return true;
-  }
-}
-
 /** Live (non-zombie) members of a process group. */
 function groupMembers(pgid: number): number[] {
   const out: number[] = [];
@@ -112,19 +89,6 @@ function withMarker(marker: string): number[] {
   }
   return out;
 }
-
-const readPid = (f: string): Promise<number> =>
-  waitFor(
-    `pid in ${f}`,
-    () => {
-      try {
-        return Number(fs.readFileSync(f, "utf8").trim()) || 0;
-      } catch {
-        return 0;
-      }
-    },
-    3000,
-  );
 
 if (labFile(import.meta.url)) {
   // below /run/netevd-lab/tmp: a root-owned chain of directories, as scripts need
