@@ -2,7 +2,8 @@
 // the model ("synced"); notifications update it; on socket overflow (ENOBUFS) a re-dump is diffed
 // against the model so only real changes come out and no final state is lost.
 import { RtnlMonitor, RtnlRequester, type RtnlMonitorOptions } from "../netlink/rtnl.js";
-import type { ObjectKind, RtMessage } from "../netlink/types.js";
+import { RT_TABLE_LOCAL, RTN_LOCAL } from "../netlink/constants.js";
+import type { ObjectKind, RouteRecord, RtMessage } from "../netlink/types.js";
 import { logRejection, type Logger } from "../log.js";
 import { metrics } from "../metrics.js";
 import { applyMessage, emptyModel, type Fact, type NetworkModel } from "../state/model.js";
@@ -49,8 +50,10 @@ export interface KernelStats {
 // (fib_sync_down_addr) or the link is set down (fib_sync_down_dev): after such a fact the routes
 // are re-read (coalesced) so the model stays equal to the kernel. An address removal only costs a
 // re-read when the model still holds a route that used it as its source once the kernel's own
-// notifications (the address's local and prefix routes) are in: a flood of address removals then
-// costs no re-dumps at all.
+// notifications (the address's local and prefix routes) are in: the check first applies what is
+// queued on the socket, and never counts the address's own local route, whose removal the kernel
+// always notifies (a removal read just before its route's notification was sent re-dumped every
+// route under a flood of removals).
 const ROUTE_RESYNC_DELAY_MS = 20;
 const ROUTE_RESYNC_MAX_DELAY_MS = 250;
 
@@ -192,6 +195,12 @@ export class KernelSource {
     const delay = Math.min(ROUTE_RESYNC_DELAY_MS, this.routeFirst + ROUTE_RESYNC_MAX_DELAY_MS - now);
     this.routeTimer = setTimeout(() => {
       this.routeTimer = null;
+      this.catchUp();
+      if (this.routeTimer) {
+        // the catch-up brought more triggers: they are checked now, with the rest
+        clearTimeout(this.routeTimer);
+        this.routeTimer = null;
+      }
       if (this.routesMayBeStale()) void this.resync(["route"]).catch(logRejection(this.opts.log, "netlink route resync failed"));
     }, delay);
   }
@@ -210,7 +219,7 @@ export class KernelSource {
     if (down) return true;
     if (removed.size === 0) return false;
     for (const r of this.model.routes.values()) {
-      if (r.family === 4 && r.prefsrc !== undefined && removed.has(r.prefsrc)) return true;
+      if (r.family === 4 && r.prefsrc !== undefined && removed.has(r.prefsrc) && !isOwnLocalRoute(r)) return true;
     }
     return false;
   }
@@ -258,4 +267,13 @@ export class KernelSource {
       }
     }
   }
+}
+
+/**
+ * `local A dev X table local src A`: the route the kernel adds for address A itself. When A goes,
+ * the kernel deletes it with a notification of its own (or keeps it, while another link holds A
+ * too), so it is never silently stale.
+ */
+function isOwnLocalRoute(r: RouteRecord): boolean {
+  return r.table === RT_TABLE_LOCAL && r.type === RTN_LOCAL && r.dstLen === 32 && r.dst === r.prefsrc;
 }

@@ -63,9 +63,13 @@ function deferred<T>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
-/** Fake sockets: the test delivers notifications and answers each dump when it chooses. */
+/**
+ * Fake sockets: the test delivers notifications and answers each dump when it chooses. What it puts
+ * in `queued` waits on the socket: readNow() delivers it.
+ */
 function fakeKernel() {
   let handlers: RtnlMonitorOptions | undefined;
+  const queued: RtMessage[] = [];
   const dumps: Array<{ kind: ObjectKind; answer: Deferred<RtMessage[]> }> = [];
   const full = deferred<DumpResult>();
   const requester = {
@@ -80,7 +84,12 @@ function fakeKernel() {
   const sockets: KernelSockets = {
     monitor: (o) => {
       handlers = o;
-      return { readNow: () => {}, close: () => {} };
+      return {
+        readNow: () => {
+          if (queued.length) handlers!.onMessages(queued.splice(0));
+        },
+        close: () => {},
+      };
     },
     requester: () => requester as unknown as RtnlRequester,
   };
@@ -88,6 +97,7 @@ function fakeKernel() {
     sockets,
     full,
     dumps,
+    queued,
     notify: (...msgs: RtMessage[]) => handlers!.onMessages(msgs),
     overflow: () => handlers!.onOverflow("ENOBUFS"),
   };
@@ -251,6 +261,50 @@ describe("kernel source", () => {
       k.dumps.map((d) => d.kind),
       ["route"],
     );
+    s.src.close();
+  });
+
+  it("an address's own local route is no reason to re-read: the kernel notifies its removal", async () => {
+    const k = fakeKernel();
+    const s = source(k);
+    const started = s.src.start();
+    const local = route({ table: 255, type: 2, scope: 254, protocol: 2, dst: "192.0.2.10", dstLen: 32, prefsrc: "192.0.2.10" });
+    k.full.resolve({ links: [link()], addrs: [addr("192.0.2.10", { prefixlen: 32 })], routes: [local], rules: [] });
+    await started;
+    // the address's removal is read, its local route's removal not yet (the kernel sends it next)
+    k.notify({ kind: "addr", op: "del", addr: addr("192.0.2.10", { prefixlen: 32 }) });
+    mock.timers.tick(300);
+    assert.equal(k.dumps.length, 0, "no re-read for the address's own local route");
+    k.notify({ kind: "route", op: "del", route: local });
+    assert.equal(s.src.model.routes.size, 0);
+    // another route with that source, e.g. one a user added with `src`, still costs a re-read
+    k.notify({ kind: "addr", op: "new", addr: addr("192.0.2.10", { prefixlen: 32 }) });
+    k.notify({ kind: "route", op: "new", route: route({ prefsrc: "192.0.2.10" }) });
+    k.notify({ kind: "addr", op: "del", addr: addr("192.0.2.10", { prefixlen: 32 }) });
+    mock.timers.tick(20);
+    assert.deepEqual(
+      k.dumps.map((d) => d.kind),
+      ["route"],
+    );
+    s.src.close();
+  });
+
+  it("the check after an address removal first applies what is queued on the socket", async () => {
+    const k = fakeKernel();
+    const s = source(k);
+    const started = s.src.start();
+    const prefix = route({ dst: "192.0.2.0", dstLen: 24, scope: 253, protocol: 2, prefsrc: "192.0.2.10" });
+    k.full.resolve({ links: [link()], addrs: [addr("192.0.2.10")], routes: [prefix], rules: [] });
+    await started;
+    k.notify({ kind: "addr", op: "del", addr: addr("192.0.2.10") });
+    // the kernel's notification of the prefix route's removal waits on the socket when the timer fires
+    k.queued.push({ kind: "route", op: "del", route: prefix });
+    mock.timers.tick(20);
+    assert.equal(k.dumps.length, 0, "the queued removal was applied before the check: nothing to re-read");
+    assert.equal(s.src.model.routes.size, 0);
+    assert.deepEqual(s.kinds(), ["address-removed", "route-removed"]);
+    mock.timers.tick(300);
+    assert.equal(k.dumps.length, 0, "and no second check was left armed that re-reads");
     s.src.close();
   });
 
