@@ -59,6 +59,19 @@
 #define BATCH_MAX_DGRAMS 256                /* deliver at most this many datagrams per callback ... */
 #define BATCH_MAX_BYTES (4 * 1024 * 1024)   /* ... or about this many bytes; the rest comes next poll */
 
+/*
+ * Flood coalescing (sockets opened with a hold time, i.e. the multicast monitor). Under a flood the
+ * kernel queues one or two notifications per wake-up, and each wake-up (epoll, recv, the callback
+ * into JavaScript) costs ten times the decoding of a message: most of the CPU goes to waking up.
+ * So when FLOOD_STREAK wake-ups in a row found data less than FLOOD_GAP_NS after the socket was
+ * last ready again, the poll pauses for the hold time (1-2 ms) and the next read takes everything
+ * that queued meanwhile, in one batch. Order and content are unchanged; only timing under a flood.
+ * A message after a quiet moment is delivered at once, as is one read by readNow() (it reads the
+ * socket directly). The receive buffer (MiBs) holds far more than arrives during a hold.
+ */
+#define FLOOD_GAP_NS 250000ULL
+#define FLOOD_STREAK 4
+
 typedef struct nl_sock {
   int32_t id;
   int fd;
@@ -67,7 +80,15 @@ typedef struct nl_sock {
   napi_env env;
   napi_ref cb;
   napi_async_context actx;
-  uv_poll_t poll; /* poll.data points back here; the struct is freed in the uv close callback */
+  uv_poll_t poll; /* poll.data points back here; the struct is freed in the uv close callbacks */
+  uv_timer_t hold; /* flood coalescing: runs while the poll is paused (hold_ms > 0 only) */
+  uint64_t hold_ms; /* 0: no coalescing (request sockets: a dump must not wait between chunks) */
+  uint64_t ready_ns; /* uv_hrtime() when the socket was last ready to read again */
+  uint32_t streak;  /* consecutive wake-ups with data less than FLOOD_GAP_NS after ready_ns */
+  uint32_t holds;   /* times the poll was paused */
+  int holding;
+  int delivered; /* read_burst (poll path) handed data to JavaScript since on_poll last looked */
+  int open_handles; /* uv handles still to close before the struct is freed */
   uint8_t *buf;
   size_t cap;
   size_t chunk; /* bytes offered to each recv: RECV_CHUNK, smaller only for tests (truncation) */
@@ -226,6 +247,7 @@ static int ensure_room(nl_sock *s, size_t used) {
 }
 
 static int read_burst(nl_sock *s, int sync);
+static void on_hold_end(uv_timer_t *t);
 
 static void on_poll(uv_poll_t *h, int status, int events) {
   nl_sock *s = (nl_sock *)h->data;
@@ -251,7 +273,37 @@ static void on_poll(uv_poll_t *h, int status, int events) {
       return;
     }
   }
-  read_burst(s, 0);
+  if (!s->hold_ms) {
+    read_burst(s, 0);
+    return;
+  }
+  uint64_t woke = uv_hrtime();
+  int more = read_burst(s, 0);
+  if (s->closing || more < 0) return;
+  if (s->delivered) {
+    s->streak = woke - s->ready_ns < FLOOD_GAP_NS ? s->streak + 1 : 0;
+    s->delivered = 0;
+  }
+  s->ready_ns = uv_hrtime();
+  /* more == 1: the batch limit was hit and data is queued; the poll fires again at once anyway */
+  if (s->streak >= FLOOD_STREAK && more == 0 && !s->holding) {
+    if (uv_poll_stop(&s->poll) == 0 && uv_timer_start(&s->hold, on_hold_end, s->hold_ms, 0) == 0) {
+      s->holding = 1;
+      s->holds++;
+    } else {
+      uv_poll_start(&s->poll, UV_READABLE, on_poll);
+    }
+  }
+}
+
+static void on_hold_end(uv_timer_t *t) {
+  nl_sock *s = (nl_sock *)t->data;
+  s->holding = 0;
+  if (s->closing) return;
+  /* still a flood if data is queued by now: the next wake-up comes at once and keeps the streak */
+  s->ready_ns = uv_hrtime();
+  int r = uv_poll_start(&s->poll, UV_READABLE, on_poll);
+  if (r < 0) call_js(s, NULL, 0, -r);
 }
 
 /*
@@ -285,7 +337,10 @@ static int read_burst(nl_sock *s, int sync) {
   }
   napi_env env = s->env;
   /* Data received before an error is valid and older than the loss: deliver it first. */
-  if (total > 0) call_js_mode(s, s->buf, total, 0, sync);
+  if (total > 0) {
+    if (!sync) s->delivered = 1;
+    call_js_mode(s, s->buf, total, 0, sync);
+  }
   if (s->closing || (sync && exception_pending(env))) return -1;
   if (truncated) call_js_mode(s, NULL, 0, EMSGSIZE, sync);
   if (s->closing || (sync && exception_pending(env))) return -1;
@@ -307,6 +362,8 @@ static int read_burst(nl_sock *s, int sync) {
 static void on_closed(uv_handle_t *h) {
   nl_sock *s = (nl_sock *)h->data;
   addon_state *st = s->st;
+  --st->pending_closes;
+  if (--s->open_handles > 0) return; /* the poll and the hold timer: the last one frees */
   if (s->fd >= 0) close(s->fd);
   for (int i = 0; i < MAX_SOCKS; i++)
     if (st->socks[i] == s) st->socks[i] = NULL;
@@ -314,7 +371,7 @@ static void on_closed(uv_handle_t *h) {
   if (s->actx && !st->tearing_down) napi_async_destroy(s->env, s->actx);
   free(s->buf);
   free(s);
-  if (--st->pending_closes == 0 && st->tearing_down && st->cleanup) {
+  if (st->pending_closes == 0 && st->tearing_down && st->cleanup) {
     napi_async_cleanup_hook_handle hh = st->cleanup;
     st->cleanup = NULL;
     napi_remove_async_cleanup_hook(hh);
@@ -326,8 +383,15 @@ static void close_sock(nl_sock *s) {
   if (s->closing) return;
   s->closing = 1;
   uv_poll_stop(&s->poll);
-  s->st->pending_closes++;
   /* fd, references and memory go in on_closed: this may run inside our own onData callback. */
+  s->open_handles = 1;
+  s->st->pending_closes++;
+  if (s->hold_ms) {
+    uv_timer_stop(&s->hold);
+    s->open_handles++;
+    s->st->pending_closes++;
+    uv_close((uv_handle_t *)&s->hold, on_closed);
+  }
   uv_close((uv_handle_t *)&s->poll, on_closed);
 }
 
@@ -348,13 +412,14 @@ static void state_finalize(napi_env env, void *data, void *hint) { free(data); }
 
 /*
  * open(groups: number[], rcvbufBytes: number, onData: (buf: Buffer | null, errno: number) => void,
- *      recvChunk?: number): number
+ *      recvChunk?: number, floodHoldMs?: number): number
  * recvChunk (tests only) offers each recv fewer bytes than RECV_CHUNK, so that real kernel
- * datagrams arrive truncated (MSG_TRUNC, reported as EMSGSIZE).
+ * datagrams arrive truncated (MSG_TRUNC, reported as EMSGSIZE). floodHoldMs > 0 turns on flood
+ * coalescing (see FLOOD_GAP_NS) with that pause; 0 or absent: every wake-up is read at once.
  */
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 3) {
     napi_throw_type_error(env, NULL, "open(groups, rcvbufBytes, onData) needs 3 arguments");
@@ -388,6 +453,14 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     CHECK_NAPI(env, napi_typeof(env, argv[3], &t));
     if (t != napi_undefined && (napi_get_value_int64(env, argv[3], &chunk) != napi_ok || chunk < 16 || chunk > RECV_CHUNK)) {
       napi_throw_range_error(env, NULL, "recvChunk must be a number 16..65536");
+      return NULL;
+    }
+  }
+  int64_t hold_ms = 0;
+  if (argc >= 5) {
+    CHECK_NAPI(env, napi_typeof(env, argv[4], &t));
+    if (t != napi_undefined && (napi_get_value_int64(env, argv[4], &hold_ms) != napi_ok || hold_ms < 0 || hold_ms > 100)) {
+      napi_throw_range_error(env, NULL, "floodHoldMs must be a number 0..100");
       return NULL;
     }
   }
@@ -437,6 +510,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   s->env = env;
   s->st = st;
   s->poll.data = s;
+  s->hold.data = s;
+  s->hold_ms = (uint64_t)hold_ms;
   if (napi_create_reference(env, argv[2], 1, &s->cb) != napi_ok) goto fail;
   napi_value resource, name;
   if (napi_create_object(env, &resource) != napi_ok ||
@@ -451,6 +526,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_errno(env, -r, "uv_poll_init");
   }
+  if (s->hold_ms) uv_timer_init(loop, &s->hold); /* cannot fail */
   s->id = ++st->next_id;
   st->socks[slot] = s;
   r = uv_poll_start(&s->poll, UV_READABLE, on_poll);
@@ -591,10 +667,28 @@ static napi_value ref_unref(napi_env env, napi_callback_info info, int ref) {
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   nl_sock *s = argc >= 1 ? find_sock(env, argv[0]) : NULL;
   if (!s) return throw_errno(env, EBADF, ref ? "ref" : "unref");
-  if (ref) uv_ref((uv_handle_t *)&s->poll);
-  else uv_unref((uv_handle_t *)&s->poll);
+  /* the hold timer stands in for the paused poll: it keeps the loop alive exactly when the poll does */
+  if (ref) {
+    uv_ref((uv_handle_t *)&s->poll);
+    if (s->hold_ms) uv_ref((uv_handle_t *)&s->hold);
+  } else {
+    uv_unref((uv_handle_t *)&s->poll);
+    if (s->hold_ms) uv_unref((uv_handle_t *)&s->hold);
+  }
   return NULL;
 }
+/* floodHolds(handle): how many times flood coalescing paused the poll (0 without it) */
+static napi_value js_flood_holds(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  nl_sock *s = argc >= 1 ? find_sock(env, argv[0]) : NULL;
+  if (!s) return throw_errno(env, EBADF, "floodHolds");
+  napi_value ret;
+  CHECK_NAPI(env, napi_create_uint32(env, s->holds, &ret));
+  return ret;
+}
+
 static napi_value js_ref(napi_env env, napi_callback_info info) { return ref_unref(env, info, 1); }
 static napi_value js_unref(napi_env env, napi_callback_info info) { return ref_unref(env, info, 0); }
 
@@ -858,6 +952,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"setRcvbuf", NULL, js_set_rcvbuf, NULL, NULL, NULL, napi_enumerable, NULL},
     {"drain", NULL, js_drain, NULL, NULL, NULL, napi_enumerable, NULL},
     {"readNow", NULL, js_read_now, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"floodHolds", NULL, js_flood_holds, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ref", NULL, js_ref, NULL, NULL, NULL, napi_enumerable, NULL},
     {"unref", NULL, js_unref, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ambientClearAll", NULL, js_ambient_clear_all, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -22,7 +22,10 @@ cd "$(dirname "$0")/.."
 
 [[ $EUID -eq 0 ]] || { echo "bench: needs root (network namespaces, mounts)" >&2; exit 2; }
 
-[[ -f build/Release/netevd_native.node ]] || npx --no-install node-gyp rebuild >/dev/null
+# the addon, (re)built when it is missing or older than its sources (a pull that changed native/)
+if [[ ! -f build/Release/netevd_native.node ]] || [[ -n $(find native binding.gyp -newer build/Release/netevd_native.node -print -quit) ]]; then
+    npx --no-install node-gyp rebuild >/dev/null
+fi
 npx --no-install tsc -p tsconfig.json
 command -v cc >/dev/null || { echo "bench: needs a C compiler (cc) for the hook timestamp binary" >&2; exit 2; }
 

@@ -3,7 +3,10 @@
 # NetworkManager, dhclient + dnsmasq in private network namespaces that die with the test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[[ -f build/Release/netevd_native.node ]] || npx --no-install node-gyp rebuild >/dev/null
+# the addon, (re)built when it is missing or older than its sources (a pull that changed native/)
+if [[ ! -f build/Release/netevd_native.node ]] || [[ -n $(find native binding.gyp -newer build/Release/netevd_native.node -print -quit) ]]; then
+    npx --no-install node-gyp rebuild >/dev/null
+fi
 npx --no-install tsc -p tsconfig.json
 npx --no-install eslint src test bench
 # formatting (.prettierrc.json; what it skips: .prettierignore): `npm run format` fixes it

@@ -13,9 +13,13 @@ export interface NativeAddon {
    * onData gets every readable burst as one Buffer (datagrams concatenated), or (null, errno) on a
    * receive error; ENOBUFS (messages lost) keeps the socket usable. Throws an Error with .code.
    * rcvbufBytes <= 0 keeps the kernel default. A datagram larger than the receive room (64 KiB, or
-   * recvChunk, which only tests lower) is dropped and reported as EMSGSIZE.
+   * recvChunk, which only tests lower) is dropped and reported as EMSGSIZE. floodHoldMs > 0 (at
+   * most 100): under a flood (several wake-ups in a row, each finding data within 0.25 ms of the
+   * last read) the poll pauses that long, so that the next read takes a whole batch; 0: never.
    */
-  open(groups: number[], rcvbufBytes: number, onData: (buf: Buffer | null, errno: number) => void, recvChunk?: number): number;
+  open(groups: number[], rcvbufBytes: number, onData: (buf: Buffer | null, errno: number) => void, recvChunk?: number, floodHoldMs?: number): number;
+  /** how many times flood coalescing paused the poll */
+  floodHolds(handle: number): number;
   /** sendto the kernel; returns the bytes sent; throws Error with .code (e.g. EBADF after close) */
   send(handle: number, buf: Buffer): number;
   /** the kernel-assigned nl_pid */

@@ -22,6 +22,12 @@ export interface NetlinkSocketOptions {
   rcvbufBytes?: number;
   /** room per received datagram (default 64 KiB); tests lower it to make the kernel's datagrams arrive truncated */
   recvChunkBytes?: number;
+  /**
+   * Flood coalescing: under a flood of notifications, pause reading this long (ms) so that each
+   * wake-up takes a batch instead of one or two datagrams. 0/undefined: off (request sockets,
+   * whose dump answers must flow without pauses).
+   */
+  floodHoldMs?: number;
   /** each readable burst: one or more datagrams, concatenated */
   onData: (buf: Buffer) => void;
   /** a receive error; ENOBUFS means the kernel dropped messages (the socket stays usable) */
@@ -45,6 +51,7 @@ export class NetlinkSocket {
         else onError(errno);
       },
       opts.recvChunkBytes,
+      opts.floodHoldMs ?? 0,
     );
   }
 
@@ -70,6 +77,11 @@ export class NetlinkSocket {
   get portId(): number {
     this.portIdCache ??= this.native.portId(this.handle);
     return this.portIdCache;
+  }
+
+  /** How many times flood coalescing paused reading (0 when closed or without floodHoldMs). */
+  get floodHolds(): number {
+    return this.handle ? this.native.floodHolds(this.handle) : 0;
   }
 
   setRcvbuf(bytes: number): void {
