@@ -170,10 +170,16 @@ async function main(): Promise<void> {
   );
   const mcpu = process.cpuUsage(mcpu0);
   const monCpuMs = (mcpu.user + mcpu.system) / 1000;
-  const monitorFloor = { messages: monMsgs, batches: mon.stats.batches, cpuMs: Math.round(monCpuMs), msgsPerCpuSecond: Math.round(monMsgs / (monCpuMs / 1000)) };
+  const monitorFloor = {
+    messages: monMsgs,
+    batches: mon.stats.batches,
+    floodHolds: mon.floodHolds,
+    cpuMs: Math.round(monCpuMs),
+    msgsPerCpuSecond: Math.round(monMsgs / (monCpuMs / 1000)),
+  };
   mon.close();
   say(
-    `  bare RtnlMonitor (no model) on the same flood: ${monMsgs} msgs in ${mon.stats.batches} batches, CPU ${monitorFloor.cpuMs} ms => ` +
+    `  bare RtnlMonitor (no model) on the same flood: ${monMsgs} msgs in ${mon.stats.batches} batches (${monitorFloor.floodHolds} flood pauses), CPU ${monitorFloor.cpuMs} ms => ` +
       `${monitorFloor.msgsPerCpuSecond} msgs per CPU-second`,
   );
 

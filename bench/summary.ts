@@ -76,6 +76,7 @@ const FIGURES: Figure[] = [
   { bench: "carrier-hook", what: "kernel carrier loss → `no-carrier.d` exec, p99 (no backend)", unit: "ms", netevd: "results.binary.noCarrier.p99", target: "≤ 10" },
   { bench: "ingest", what: "netlink ingest (decode + model, flood)", unit: "msgs/CPU-s", netevd: "msgsPerCpuSecond", target: "≥ 50,000", higherIsBetter: true },
   { bench: "ingest", what: "route resyncs during the flood", unit: "", netevd: "resyncs" },
+  { bench: "ingest", what: "bare netlink socket (addon + decoder, no model), flood", unit: "msgs/CPU-s", netevd: "monitorFloor.msgsPerCpuSecond", higherIsBetter: true },
   { bench: "idle", what: "idle RSS, API on (30 s)", unit: "MB", netevd: "rssMb30s", target: "≤ 45" },
   { bench: "idle", what: "bare `node` RSS on this machine", unit: "MB", netevd: "nodeBaselineRssMb" },
   { bench: "idle", what: "idle wake-ups between 5 s and 30 s (context switches)", unit: "", netevd: "idleWakeups.voluntaryCtxSwitches", target: "~0" },
