@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import type { AddressRecord, LinkRecord, RouteRecord, RuleRecord } from "../../src/netlink/types.js";
-import { applyMessage, diffModels, emptyModel, linkByName, modelFrom, type Fact } from "../../src/state/model.js";
+import { addrKey, applyMessage, diffModels, emptyModel, linkByName, modelFrom, routeKey, ruleKey, type Fact } from "../../src/state/model.js";
 
 const link = (over: Partial<LinkRecord> = {}): LinkRecord => ({
   index: 2,
@@ -124,4 +125,46 @@ test("linkByName follows renames", () => {
   applyMessage(m, { kind: "link", op: "new", link: link({ index: 3, name: "wan0" }) });
   assert.equal(linkByName(m, "eth1"), undefined);
   assert.equal(linkByName(m, "wan0")?.index, 3);
+});
+
+test("object keys: the kernel identity as it always read, whichever fields are absent", () => {
+  // the keys as template literals wrote them before they were built with join() (one flat string)
+  const addrRef = (a: AddressRecord) => `${a.index}|${a.address}/${a.prefixlen}`;
+  const routeRef = (r: RouteRecord) =>
+    `${r.family}|${r.table}|${r.type}|${r.dst ?? "*"}/${r.dstLen}|${r.src ?? "*"}/${r.srcLen}|${r.tos}|${r.priority ?? "-"}|${r.oif ?? "-"}|${r.gateway ?? "-"}`;
+  const ruleRef = (r: RuleRecord) =>
+    `${r.family}|${r.priority ?? "-"}|${r.src ?? "*"}/${r.srcLen}|${r.dst ?? "*"}/${r.dstLen}|${r.tos}|${r.table}|${r.action}|${r.iifname ?? ""}|${r.oifname ?? ""}|${r.fwmark ?? ""}/${r.fwmask ?? ""}|${r.protocol}`;
+  const u32 = fc.nat({ max: 0xffffffff });
+  const ip = fc.oneof(fc.ipV4(), fc.ipV6());
+  const opt = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
+  const strip = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+  fc.assert(
+    fc.property(u32, ip, fc.nat({ max: 128 }), (index, address, prefixlen) => {
+      const a = addr({ index, address, prefixlen });
+      assert.equal(addrKey(a), addrRef(a));
+    }),
+    { seed: 14, numRuns: 300 },
+  );
+  fc.assert(
+    fc.property(
+      fc.record({ table: u32, type: fc.nat(255), dst: opt(ip), dstLen: fc.nat(128), src: opt(ip), srcLen: fc.nat(128), tos: fc.nat(255) }),
+      fc.record({ priority: opt(u32), oif: opt(u32), gateway: opt(ip) }),
+      (base, more) => {
+        const r = strip(route({ ...base, ...more }));
+        assert.equal(routeKey(r), routeRef(r));
+      },
+    ),
+    { seed: 14, numRuns: 300 },
+  );
+  fc.assert(
+    fc.property(
+      fc.record({ priority: opt(u32), src: opt(ip), dst: opt(ip), table: u32, action: fc.nat(255), protocol: fc.nat(255) }),
+      fc.record({ iifname: opt(fc.string({ maxLength: 15 })), oifname: opt(fc.string({ maxLength: 15 })), fwmark: opt(u32), fwmask: opt(u32) }),
+      (base, more) => {
+        const r = strip(rule({ ...base, ...more }));
+        assert.equal(ruleKey(r), ruleRef(r));
+      },
+    ),
+    { seed: 14, numRuns: 300 },
+  );
 });
