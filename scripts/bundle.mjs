@@ -51,10 +51,10 @@ const common = {
 const packages = new Set();
 
 /** Builds one bundle; `allowed(file)` (absolute path) says which inputs it may contain. */
-async function bundle(entry, outName, plugins, allowed) {
+async function bundle(entry, outName, plugins, allowed, define = {}) {
   // written beside and renamed: a daemon starting meanwhile reads the old or the new file, never half
   const tmp = join(dist, `.${outName}.${process.pid}.tmp`);
-  const { metafile } = await build({ ...common, entryPoints: [entry], outfile: tmp, plugins });
+  const { metafile } = await build({ ...common, entryPoints: [entry], outfile: tmp, plugins, define: { ...common.define, ...define } });
   const inputs = Object.keys(metafile.inputs).map((f) => resolve(root, f));
   const wrong = inputs.filter((f) => !allowed(f));
   if (wrong.length) {
@@ -71,7 +71,10 @@ async function bundle(entry, outName, plugins, allowed) {
 const inDbusNext = (f) => f.includes(`${sep}node_modules${sep}dbus-next${sep}`);
 // the chunk holds bus.ts and dependencies only: a netevd module bundled in both would be two instances
 await bundle(join(dist, "src/cli/main.js"), "netevd.cjs", [dbusApart], (f) => !inDbusNext(f) && f !== busModule);
-await bundle(busModule, "netevd-dbus.cjs", [], (f) => f === busModule || f.includes(`${sep}node_modules${sep}`));
+// WebAssembly undefined there: dbus-next's `long` instantiates a small wasm module for 64-bit
+// multiplication when loaded (it falls back to plain JS when that throws), and V8 then schedules
+// delayed wasm tasks 5, 20, 60 and 120 s later: wake-ups of an idle daemon (found with gdb).
+await bundle(busModule, "netevd-dbus.cjs", [], (f) => f === busModule || f.includes(`${sep}node_modules${sep}`), { WebAssembly: "undefined" });
 
 // what a binary package must carry for the code bundled into it
 const notices = [...packages].sort().map((dir) => {

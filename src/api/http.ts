@@ -83,3 +83,11 @@ export class RateLimiter {
     if (this.buckets.size >= 4096) this.buckets.clear();
   }
 }
+
+/**
+ * http.createServer options for every listener: node's own header/request deadlines off (guard.ts
+ * keeps per-connection deadlines, with timers only while connections exist) and node's connection
+ * check pushed to setInterval's maximum (24.8 days): node 20 starts that 30 s interval whatever the
+ * timeouts are, and it woke an idle daemon every 30 s.
+ */
+export const SERVER_OPTIONS = { requestTimeout: 0, headersTimeout: 0, connectionsCheckingInterval: 2 ** 31 - 1, keepAliveTimeout: 5000 } as const;

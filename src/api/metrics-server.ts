@@ -1,6 +1,7 @@
 // The optional metrics-only listener (metrics.listen): a scrape port apart from the API, serving
 // GET /metrics and nothing else, without a token (it exposes counters, not the host's state). Like
 // the API's listeners it is bound at start; a reload does not move it. No timers at idle.
+import { SERVER_OPTIONS } from "./http.js";
 import { createServer, type Server } from "node:http";
 import type { Config } from "../config/types.js";
 import { parseListen } from "../config/leaves.js";
@@ -22,7 +23,7 @@ export async function startMetricsListener(config: Config, log: Logger): Promise
   if (!config.metrics.enabled || !config.metrics.listen) return null;
   const where = parseListen(config.metrics.listen);
   if (!where) return null;
-  const server: Server = createServer({ requestTimeout: 0, headersTimeout: 0, keepAliveTimeout: 5000, maxHeaderSize: 8192 }, (req, res) => {
+  const server: Server = createServer({ ...SERVER_OPTIONS, maxHeaderSize: 8192 }, (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path !== "/metrics") {
       res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("only /metrics here\n");

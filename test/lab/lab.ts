@@ -159,8 +159,10 @@ export class DaemonProcess {
     );
   }
 
-  static start(args: string[], env: NodeJS.ProcessEnv = {}): DaemonProcess {
-    const child = spawn(resolve(repoRoot, "bin/netevd"), args, {
+  /** bin/netevd with args; `prefix` runs it through another program (e.g. setpriv, as systemd's User= would). */
+  static start(args: string[], env: NodeJS.ProcessEnv = {}, prefix: string[] = []): DaemonProcess {
+    const argv = [...prefix, resolve(repoRoot, "bin/netevd"), ...args];
+    const child = spawn(argv[0]!, argv.slice(1), {
       env: { PATH: process.env.PATH, NETEVD_LOG_FORMAT: "json", DBUS_SYSTEM_BUS_ADDRESS: process.env.DBUS_SYSTEM_BUS_ADDRESS, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
