@@ -24,6 +24,7 @@ cd "$(dirname "$0")/.."
 
 [[ -f build/Release/netevd_native.node ]] || npx --no-install node-gyp rebuild >/dev/null
 npx --no-install tsc -p tsconfig.json
+node scripts/bundle.mjs
 command -v cc >/dev/null || { echo "bench: needs a C compiler (cc) for the hook timestamp binary" >&2; exit 2; }
 
 OUT=${NETEVD_BENCH_OUT:-/tmp/netevd-bench-$(date +%Y%m%d-%H%M%S).jsonl}

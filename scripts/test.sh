@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ -f build/Release/netevd_native.node ]] || npx --no-install node-gyp rebuild >/dev/null
 npx --no-install tsc -p tsconfig.json
+node scripts/bundle.mjs
 npx --no-install eslint src test bench
 # formatting (.prettierrc.json; what it skips: .prettierignore): `npm run format` fixes it
 npx --no-install prettier --check --log-level warn .

@@ -4,8 +4,8 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { getSystemErrorName } from "node:util";
+import { packageRoot } from "../package-root.js";
 
 /** The raw addon exports. Handles are small positive integers, never reused. */
 export interface NativeAddon {
@@ -70,19 +70,8 @@ let cached: NativeAddon | undefined;
 
 /** Where the addon is looked for: build/{Release,Debug} of the package that contains this file. */
 export function addonCandidates(): string[] {
-  const out: string[] = [];
-  // src/netlink/native.ts and dist/src/netlink/native.js: walk up to the package root (package.json).
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(path.join(dir, "package.json"))) {
-      out.push(path.join(dir, "build", "Release", ADDON_FILE), path.join(dir, "build", "Debug", ADDON_FILE));
-      break;
-    }
-    const up = path.dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  return out;
+  const root = packageRoot();
+  return root ? [path.join(root, "build", "Release", ADDON_FILE), path.join(root, "build", "Debug", ADDON_FILE)] : [];
 }
 
 /** A program built next to the addon (build/Release/<name>); throws when it is not built. */
