@@ -18,7 +18,9 @@ type Run = Record<string, string> & { ev: { source: string; link: string | null;
 /** The pids of every connection on the system bus, as the bus itself knows them (GetConnectionUnixProcessID). */
 async function busPids(): Promise<Set<number>> {
   const call = (member: string, ...args: string[]) =>
-    sh(["busctl", "--system", "--json=short", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", member, ...args], { allowFail: member !== "ListNames" });
+    sh(["busctl", "--system", "--json=short", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", member, ...args], {
+      allowFail: member !== "ListNames",
+    });
   const names = (JSON.parse(await call("ListNames")) as { data: [string[]] }).data[0].filter((n) => n.startsWith(":"));
   const pids = new Set<number>();
   for (const name of names) {
@@ -42,7 +44,18 @@ if (labFile(import.meta.url)) {
       const pid = ready.pid as number;
       // control: another process's connection (hostnamed, activated now, idles ~30 s on the bus) is seen
       await sh(["busctl", "--system", "get-property", "org.freedesktop.hostname1", "/org/freedesktop/hostname1", "org.freedesktop.hostname1", "Hostname"]);
-      const hostnamedPid = await sh(["busctl", "--system", "--json=short", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetConnectionUnixProcessID", "s", "org.freedesktop.hostname1"]);
+      const hostnamedPid = await sh([
+        "busctl",
+        "--system",
+        "--json=short",
+        "call",
+        "org.freedesktop.DBus",
+        "/org/freedesktop/DBus",
+        "org.freedesktop.DBus",
+        "GetConnectionUnixProcessID",
+        "s",
+        "org.freedesktop.hostname1",
+      ]);
       const pids = await busPids();
       assert.ok(pids.has((JSON.parse(hostnamedPid) as { data: [number] }).data[0]), "the bus's connections are all listed");
       assert.ok(!pids.has(pid), "the daemon is not connected to the system bus");
@@ -96,11 +109,7 @@ if (labFile(import.meta.url)) {
   test("on the bus anyway (dhclient with lease pushes): a host name change through hostnamed fires hostname.d with the new name", async () => {
     const { base, out } = hookTree({ "hostname.d": { "50-rec": recorder } });
     const runs = () => readJsonLines<Run>(join(out, "runs.jsonl"));
-    const d = DaemonProcess.start([
-      "run",
-      "-c",
-      writeConfig(`system:\n  backend: dhclient\n  scripts_dir: ${base}\nbackends:\n  dhclient:\n    use_hostname: true\n`),
-    ]);
+    const d = DaemonProcess.start(["run", "-c", writeConfig(`system:\n  backend: dhclient\n  scripts_dir: ${base}\nbackends:\n  dhclient:\n    use_hostname: true\n`)]);
     try {
       const ready = await d.waitRecord((r) => r.msg === "ready", 10_000);
       assert.ok((await busPids()).has(ready.pid as number), "the daemon follows hostnamed on the system bus");

@@ -97,9 +97,14 @@ test("kernel source: an invalid name fires nothing and is warned about once; the
 
 test("kernel source: a watch that cannot open is logged, not thrown", async () => {
   const { log, lines } = recordingLog();
-  const source = new KernelHostnameSource(log, () => assert.fail("no change"), () => "box", () => {
-    throw Object.assign(new Error("open failed: ENOENT"), { code: "ENOENT" });
-  });
+  const source = new KernelHostnameSource(
+    log,
+    () => assert.fail("no change"),
+    () => "box",
+    () => {
+      throw Object.assign(new Error("open failed: ENOENT"), { code: "ENOENT" });
+    },
+  );
   await source.start();
   assert.equal(lines.filter((l) => l.level === "warn").length, 1);
   source.stop();
