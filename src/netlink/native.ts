@@ -4,6 +4,7 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { getSystemErrorName } from "node:util";
 import { packageRoot } from "../package-root.js";
 
 /** The raw addon exports. Handles are small positive integers, never reused. */
@@ -34,6 +35,13 @@ export interface NativeAddon {
   ref(handle: number): void;
   /** the open socket does not keep the event loop alive */
   unref(handle: number): void;
+  /**
+   * A handle (close/ref/unref) on /proc/sys/kernel/hostname, polled for the kernel's change
+   * notification: onChange(null, 0) after each sethostname() (ours or another UTS namespace's: the
+   * kernel's count is global), several quick ones possibly as one; onChange(null, errno) once when
+   * the watch broke (it is stopped then). No timer: nothing runs while the name stays.
+   */
+  watchHostname(onChange: (_: null, errno: number) => void): number;
   /** prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL) */
   ambientClearAll(): void;
   /** prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap) */
@@ -135,4 +143,27 @@ export function sdNotify(message: string): boolean {
 /** One datagram to the unix socket at `path` (journald's native protocol); throws on a send failure. */
 export function sendDatagram(path: string, message: string): boolean {
   return loadNative().sdNotify(message, path);
+}
+
+/** Error with .code ("EBADF") and .errno from an errno the addon reported. */
+function errnoError(errno: number, what: string): Error & { code: string; errno: number } {
+  const code = getSystemErrorName(-errno);
+  const err = new Error(`${what}: ${code}`) as Error & { code: string; errno: number };
+  err.code = code;
+  err.errno = errno;
+  return err;
+}
+
+/**
+ * Follow the kernel's host name: onChange() after each change (read the name then: os.hostname()),
+ * onError once if the watch broke. Throws (Error with .code) when /proc/sys/kernel/hostname cannot
+ * be opened. Costs no timer and no wake-up while the name stays.
+ */
+export function watchKernelHostname(onChange: () => void, onError: (err: Error & { code: string }) => void): { close(): void } {
+  const native = loadNative();
+  const handle = native.watchHostname((_buf, errno) => {
+    if (errno === 0) onChange();
+    else onError(errnoError(errno, "watching /proc/sys/kernel/hostname"));
+  });
+  return { close: () => native.close(handle) };
 }
