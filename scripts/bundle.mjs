@@ -31,6 +31,8 @@ const dbusApart = {
 
 const common = {
   absWorkingDir: root,
+  // dependencies come from this tree's node_modules, also for a --dist outside it (scripts/package.sh)
+  nodePaths: [join(root, "node_modules")],
   bundle: true,
   platform: "node",
   format: "cjs",
