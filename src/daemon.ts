@@ -1,4 +1,5 @@
 // `netevd run`: wires sources → model → events → actions/api. The only place that knows all parts.
+import { isoTime } from "./time.js";
 import type { Config } from "./config/index.js";
 import { interfaceSelected, loadConfig, ConfigError } from "./config/index.js";
 import type { Logger } from "./log.js";
@@ -381,7 +382,7 @@ export class Daemon {
       this.history.resize(config.events.history_size);
       this.log.info("config reloaded", { file });
       this.routing.schedule("reload");
-      this.lastReload = { at: new Date().toISOString(), ok: true };
+      this.lastReload = { at: isoTime(), ok: true };
       metrics.reloadSuccessful.set(1);
       metrics.reloadSuccessTime.set(Date.now() / 1000);
       void this.sinks.apply(config).catch((err: Error) => this.log.error("sink reload failed", { err: err.message }));
@@ -389,7 +390,7 @@ export class Daemon {
     } catch (err) {
       const msg = err instanceof ConfigError ? err.message : (err as Error).message;
       this.log.error("config reload rejected; keeping the running config", { file: this.o.configFile, problems: msg });
-      this.lastReload = { at: new Date().toISOString(), ok: false, problems: msg.split("\n").filter(Boolean) };
+      this.lastReload = { at: isoTime(), ok: false, problems: msg.split("\n").filter(Boolean) };
       metrics.reloadSuccessful.set(0);
       return { ok: false, problems: msg };
     }

@@ -2,6 +2,9 @@
 // query parameters, JSON bodies and content types, the per-client rate limiter. Pure (no sockets),
 // so all of it is unit-tested; routes.ts applies it.
 
+import type { RequestListener } from "node:http";
+import { httpDate } from "../time.js";
+
 /** A request the API refuses, with its HTTP status and a stable error code. */
 export class HttpError extends Error {
   constructor(
@@ -91,3 +94,12 @@ export class RateLimiter {
  * timeouts are, and it woke an idle daemon every 30 s.
  */
 export const SERVER_OPTIONS = { requestTimeout: 0, headersTimeout: 0, connectionsCheckingInterval: 2 ** 31 - 1, keepAliveTimeout: 5000 } as const;
+
+/** Responses carry a Date header formatted here (node's own uses toUTCString: see src/time.ts). */
+export function withDateHeader(handle: RequestListener): RequestListener {
+  return (req, res) => {
+    res.sendDate = false;
+    res.setHeader("date", httpDate());
+    return handle(req, res);
+  };
+}
