@@ -3,6 +3,8 @@
 //   dist/netevd.cjs       everything but the D-Bus client; bin/netevd loads it
 //   dist/netevd-dbus.cjs  src/dbus/bus.ts with dbus-next, loaded on first use (src/dbus/connect.ts):
 //                         a daemon whose backend and actions need no bus never loads it
+//   dist/netevd-yaml.cjs  the YAML parser, loaded for each read of a config and let go of after
+//                         (src/config/yaml.ts)
 //   dist/THIRD-PARTY-LICENSES  the licenses of the dependencies bundled in them
 // Why (measured in an idle daemon, backend none, API on; bench/idle.ts): 105 ES modules plus the
 // dependencies' files cost RSS as module records and source text, and the ES module loader itself
@@ -14,12 +16,14 @@ import { build } from "esbuild";
 import { existsSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const distIdx = process.argv.indexOf("--dist");
 const dist = resolve(distIdx > 0 ? process.argv[distIdx + 1] : join(root, "dist"));
 const busModule = join(dist, "src/dbus/bus.js");
 const DBUS_CHUNK = "./netevd-dbus.cjs";
+const YAML_CHUNK = "netevd-yaml.cjs";
 
 /** The D-Bus wrapper stays out of the main bundle: its import() becomes a require() of the chunk. */
 const dbusApart = {
@@ -70,9 +74,13 @@ async function bundle(entry, outName, plugins, allowed, define = {}) {
   }
 }
 
-const inDbusNext = (f) => f.includes(`${sep}node_modules${sep}dbus-next${sep}`);
-// the chunk holds bus.ts and dependencies only: a netevd module bundled in both would be two instances
-await bundle(join(dist, "src/cli/main.js"), "netevd.cjs", [dbusApart], (f) => !inDbusNext(f) && f !== busModule);
+const inPackage = (name) => (f) => f.includes(`${sep}node_modules${sep}${name}${sep}`);
+// the chunks hold bus.ts and dependencies only: a netevd module bundled in two would be two instances;
+// yaml is required from its chunk by src/config/yaml.ts, which lets go of it after each read
+await bundle(join(dist, "src/cli/main.js"), "netevd.cjs", [dbusApart], (f) => !inPackage("dbus-next")(f) && !inPackage("yaml")(f) && f !== busModule, {
+  __NETEVD_YAML_CHUNK__: JSON.stringify(`./${YAML_CHUNK}`),
+});
+await bundle(createRequire(join(root, "package.json")).resolve("yaml"), YAML_CHUNK, [], inPackage("yaml"));
 // WebAssembly undefined there: dbus-next's `long` instantiates a small wasm module for 64-bit
 // multiplication when loaded (it falls back to plain JS when that throws), and V8 then schedules
 // delayed wasm tasks 5, 20, 60 and 120 s later: wake-ups of an idle daemon (found with gdb).
@@ -85,4 +93,7 @@ const notices = [...packages].sort().map((dir) => {
   const text = file && existsSync(join(dir, file)) ? readFileSync(join(dir, file), "utf8").trim() : `License: ${pkg.license ?? "see the package"}`;
   return `${pkg.name} ${pkg.version} (${pkg.license ?? "?"})\n\n${text}\n`;
 });
-writeFileSync(join(dist, "THIRD-PARTY-LICENSES"), `Code from these packages is bundled into netevd.cjs and netevd-dbus.cjs:\n\n${notices.join(`\n${"-".repeat(72)}\n\n`)}`);
+writeFileSync(
+  join(dist, "THIRD-PARTY-LICENSES"),
+  `Code from these packages is bundled into netevd.cjs, netevd-dbus.cjs and netevd-yaml.cjs:\n\n${notices.join(`\n${"-".repeat(72)}\n\n`)}`,
+);

@@ -2,7 +2,7 @@
 # `npm run package`: release/netevd_<version>_<arch>.deb and release/netevd-<version>-linux-<arch>.tar.gz
 # from this tree (built by `npm ci`), with dpkg-deb only: no packaging dependency from npm.
 # The tree installed on a host:
-#   /usr/lib/netevd/{bin/{netevd,package.json},dist/{netevd.cjs,netevd-dbus.cjs},page/,build/Release/{netevd_native.node,netevd-hookexec},package.json}
+#   /usr/lib/netevd/{bin/{netevd,package.json},dist/{netevd.cjs,netevd-dbus.cjs,netevd-yaml.cjs},page/,build/Release/{netevd_native.node,netevd-hookexec},package.json}
 #   (the dependencies are bundled into dist/*.cjs by scripts/bundle.mjs: no node_modules)
 #   /usr/bin/netevd -> ../lib/netevd/bin/netevd
 #   /usr/lib/systemd/system/netevd*.service|socket, /usr/lib/sysusers.d/netevd.conf,
@@ -31,7 +31,7 @@ lib=$stage/usr/lib/netevd
 install -d "$lib/bin" "$lib/dist" "$lib/page" "$lib/build/Release" "$stage/usr/bin"
 install -m 0755 bin/netevd "$lib/bin/netevd"
 install -m 0644 bin/package.json "$lib/bin/package.json"
-install -m 0644 "$work/dist/netevd.cjs" "$work/dist/netevd-dbus.cjs" "$lib/dist/"
+install -m 0644 "$work/dist/netevd.cjs" "$work/dist/netevd-dbus.cjs" "$work/dist/netevd-yaml.cjs" "$lib/dist/"
 # the web page's static files (plain JS/CSS/HTML, not compiled)
 install -m 0644 src/api/page/* "$lib/page/"
 install -m 0644 build/Release/netevd_native.node "$lib/build/Release/"

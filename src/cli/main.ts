@@ -298,11 +298,11 @@ function prepareSocketDir(socketPath: string, user: { uid: number; gid: number }
   }
 }
 
-/** The files the unprivileged daemon must read: node, bin/netevd, the compiled program (and its D-Bus part when bundled), the addon. */
+/** The files the unprivileged daemon must read: node, bin/netevd, the compiled program (and its D-Bus and YAML chunks when bundled), the addon. */
 function programFiles(): string[] {
   const self = fileURLToPath(import.meta.url);
-  const dbusChunk = join(dirname(self), "netevd-dbus.cjs");
-  const files = [process.execPath, self, ...(self.endsWith(".cjs") ? [dbusChunk] : []), ...addonCandidates().filter((f) => existsSync(f))];
+  const chunks = self.endsWith(".cjs") ? ["netevd-dbus.cjs", "netevd-yaml.cjs"].map((f) => join(dirname(self), f)) : [];
+  const files = [process.execPath, self, ...chunks, ...addonCandidates().filter((f) => existsSync(f))];
   if (process.argv[1]) files.push(process.argv[1]);
   return files.map((f) => {
     try {

@@ -34,7 +34,7 @@ export const harness = resolve(repoRoot, "test/lab/harness.sh");
 function ensureBundle(): void {
   const newest = (dir: string): number =>
     readdirSync(dir, { withFileTypes: true }).reduce((m, e) => Math.max(m, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs), 0);
-  const bundles = ["dist/netevd.cjs", "dist/netevd-dbus.cjs"].map((f) => resolve(repoRoot, f));
+  const bundles = ["dist/netevd.cjs", "dist/netevd-dbus.cjs", "dist/netevd-yaml.cjs"].map((f) => resolve(repoRoot, f));
   const built = Math.min(...bundles.map((f) => (existsSync(f) ? statSync(f).mtimeMs : 0)));
   if (built < newest(resolve(repoRoot, "dist/src"))) execFileSync(process.execPath, [resolve(repoRoot, "scripts/bundle.mjs")], { stdio: "inherit" });
 }
