@@ -81,6 +81,7 @@ const FIGURES: Figure[] = [
   { bench: "idle", what: "bare `node` RSS on this machine", unit: "MB", netevd: "nodeBaselineRssMb" },
   { bench: "idle", what: "idle wake-ups between 5 s and 30 s (context switches)", unit: "", netevd: "idleWakeups.voluntaryCtxSwitches", target: "~0" },
   { bench: "idle", what: "startup: spawn → ready, as root (incl. setpriv re-exec), p50", unit: "ms", netevd: "startup.spawnToReadyWallMs.p50", target: "≤ 300" },
+  { bench: "idle", what: "startup: spawn → ready, as the systemd unit starts it (netevd user), p50", unit: "ms", netevd: "startup.spawnToReadyWallNoReexecMs.p50" },
   { bench: "api-rss", what: "RSS idle, API on", unit: "MB", netevd: "idle.rssMb", target: "≤ 45" },
   { bench: "api-rss", what: "RSS after 10,000 API requests", unit: "MB", netevd: "afterRequests.rssMb" },
   { bench: "api-rss", what: "RSS after 10,000 requests + 10,000 events", unit: "MB", netevd: "afterEvents.rssMb", target: "≤ 70" },

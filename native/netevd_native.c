@@ -4,6 +4,8 @@
  *   - NETLINK_ROUTE sockets polled on the libuv loop (uv_poll_t), delivering every readable burst
  *     of datagrams to JavaScript as ONE Buffer (datagrams concatenated; each is a sequence of
  *     4-byte aligned nlmsghdr records, so the concatenation stays decodable);
+ *   - the kernel's host name, watched on the same loop: /proc/sys/kernel/hostname polled for
+ *     POLLPRI (the kernel's sysctl change notification), each change a callback;
  *   - privilege helpers: clear the ambient capability set, read the effective set, sd_notify;
  *   - process plumbing: execve, socketpair, close-on-exec, SO_PEERCRED, NoNewPrivs.
  *
@@ -72,8 +74,12 @@
 #define FLOOD_GAP_NS 250000ULL
 #define FLOOD_STREAK 4
 
+/* what a handle polls: a netlink socket, or a sysctl file whose changes are watched */
+enum handle_kind { KIND_NETLINK = 0, KIND_SYSCTL = 1 };
+
 typedef struct nl_sock {
   int32_t id;
+  int kind;
   int fd;
   int closing;
   struct addon_state *st;
@@ -164,13 +170,19 @@ static addon_state *get_state(napi_env env) {
   return (addon_state *)data;
 }
 
-static nl_sock *find_sock(napi_env env, napi_value v) {
+/* Any open handle (close, ref, unref); find_sock: a netlink socket only (send, read, ...). */
+static nl_sock *find_handle(napi_env env, napi_value v) {
   addon_state *st = get_state(env);
   int32_t id = 0;
   if (!st || napi_get_value_int32(env, v, &id) != napi_ok || id <= 0) return NULL;
   for (int i = 0; i < MAX_SOCKS; i++)
     if (st->socks[i] && st->socks[i]->id == id && !st->socks[i]->closing) return st->socks[i];
   return NULL;
+}
+
+static nl_sock *find_sock(napi_env env, napi_value v) {
+  nl_sock *s = find_handle(env, v);
+  return s && s->kind == KIND_NETLINK ? s : NULL;
 }
 
 /* ---------- socket helpers ---------- */
@@ -589,7 +601,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  nl_sock *s = argc >= 1 ? find_sock(env, argv[0]) : NULL;
+  nl_sock *s = argc >= 1 ? find_handle(env, argv[0]) : NULL;
   if (s) close_sock(s); /* unknown or already closed: nothing to do */
   return NULL;
 }
@@ -665,7 +677,7 @@ static napi_value ref_unref(napi_env env, napi_callback_info info, int ref) {
   size_t argc = 1;
   napi_value argv[1];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  nl_sock *s = argc >= 1 ? find_sock(env, argv[0]) : NULL;
+  nl_sock *s = argc >= 1 ? find_handle(env, argv[0]) : NULL;
   if (!s) return throw_errno(env, EBADF, ref ? "ref" : "unref");
   /* the hold timer stands in for the paused poll: it keeps the loop alive exactly when the poll does */
   if (ref) {
@@ -691,6 +703,92 @@ static napi_value js_flood_holds(napi_env env, napi_callback_info info) {
 
 static napi_value js_ref(napi_env env, napi_callback_info info) { return ref_unref(env, info, 1); }
 static napi_value js_unref(napi_env env, napi_callback_info info) { return ref_unref(env, info, 0); }
+
+/* ---------- exports: the kernel's host name ---------- */
+
+/*
+ * The kernel notifies pollers of a /proc/sys file that has a poll table (kernel/utsname_sysctl.c
+ * gives hostname and domainname one) after every change: sethostname() in any UTS namespace, or a
+ * write to the file. proc_sys_poll() compares the event count this open file saw last with the
+ * table's; when they differ it returns POLLERR|POLLPRI and stores the new count in the file, so the
+ * poll itself re-arms the watch and no read is needed. The file is also always POLLIN|POLLOUT:
+ * asking for those would spin. So we ask libuv for UV_PRIORITIZED (EPOLLPRI) only; epoll is
+ * level-triggered, and its next poll of the file (the counts now equal) reports nothing we asked for.
+ * The count is global, not per namespace: a change in another UTS namespace wakes us too, and the
+ * caller compares the name it reads with the last one.
+ */
+static void on_sysctl_poll(uv_poll_t *h, int status, int events) {
+  nl_sock *s = (nl_sock *)h->data;
+  if (s->closing) return;
+  if (status < 0) {
+    /* POLLERR without POLLPRI (the sysctl went away: POLLERR|POLLHUP); libuv stopped the watcher */
+    call_js(s, NULL, 0, -status);
+    return;
+  }
+  if (events & UV_PRIORITIZED) call_js(s, NULL, 0, 0);
+}
+
+/*
+ * watchHostname(onChange: (_: null, errno: number) => void): number
+ * A handle (close/ref/unref as for sockets) whose onChange(null, 0) runs after each change of the
+ * kernel's host name; onChange(null, errno) once if the watch broke (it is then stopped).
+ */
+static napi_value js_watch_hostname(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_valuetype t = napi_undefined;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_function) {
+    napi_throw_type_error(env, NULL, "watchHostname(onChange: function)");
+    return NULL;
+  }
+  addon_state *st = get_state(env);
+  int slot = -1;
+  for (int i = 0; i < MAX_SOCKS; i++)
+    if (!st->socks[i]) { slot = i; break; }
+  if (slot < 0) return throw_errno(env, EMFILE, "netevd_native.watchHostname");
+  uv_loop_t *loop = NULL;
+  CHECK_NAPI(env, napi_get_uv_event_loop(env, &loop));
+
+  /* the open records the current event count: only changes after it are reported */
+  int fd = open("/proc/sys/kernel/hostname", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return throw_errno(env, errno, "open(/proc/sys/kernel/hostname)");
+  nl_sock *s = calloc(1, sizeof *s);
+  if (!s) { close(fd); return throw_errno(env, ENOMEM, "calloc"); }
+  s->kind = KIND_SYSCTL;
+  s->fd = fd;
+  s->env = env;
+  s->st = st;
+  s->poll.data = s;
+  napi_value resource, name;
+  if (napi_create_reference(env, argv[0], 1, &s->cb) != napi_ok ||
+      napi_create_object(env, &resource) != napi_ok ||
+      napi_create_string_utf8(env, "netevd:hostname", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_async_init(env, resource, name, &s->actx) != napi_ok) {
+    if (s->cb) napi_delete_reference(env, s->cb);
+    free(s);
+    close(fd);
+    return NULL; /* an exception is pending */
+  }
+  int r = uv_poll_init(loop, &s->poll, fd);
+  if (r < 0) {
+    napi_delete_reference(env, s->cb);
+    napi_async_destroy(env, s->actx);
+    free(s);
+    close(fd);
+    return throw_errno(env, -r, "uv_poll_init");
+  }
+  s->id = ++st->next_id;
+  st->socks[slot] = s;
+  r = uv_poll_start(&s->poll, UV_PRIORITIZED, on_sysctl_poll);
+  if (r < 0) {
+    close_sock(s);
+    return throw_errno(env, -r, "uv_poll_start");
+  }
+  napi_value ret;
+  CHECK_NAPI(env, napi_create_int32(env, s->id, &ret));
+  return ret;
+}
 
 /* ---------- exports: privileges and systemd ---------- */
 
@@ -955,6 +1053,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"floodHolds", NULL, js_flood_holds, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ref", NULL, js_ref, NULL, NULL, NULL, napi_enumerable, NULL},
     {"unref", NULL, js_unref, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"watchHostname", NULL, js_watch_hostname, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ambientClearAll", NULL, js_ambient_clear_all, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ambientRaise", NULL, js_ambient_raise, NULL, NULL, NULL, napi_enumerable, NULL},
     {"capEffective", NULL, js_cap_effective, NULL, NULL, NULL, napi_enumerable, NULL},

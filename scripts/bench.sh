@@ -27,6 +27,7 @@ if [[ ! -f build/Release/netevd_native.node ]] || [[ -n $(find native binding.gy
     npx --no-install node-gyp rebuild >/dev/null
 fi
 npx --no-install tsc -p tsconfig.json
+node scripts/bundle.mjs
 command -v cc >/dev/null || { echo "bench: needs a C compiler (cc) for the hook timestamp binary" >&2; exit 2; }
 
 OUT=${NETEVD_BENCH_OUT:-/tmp/netevd-bench-$(date +%Y%m%d-%H%M%S).jsonl}

@@ -2,7 +2,8 @@
 # `npm run package`: release/netevd_<version>_<arch>.deb and release/netevd-<version>-linux-<arch>.tar.gz
 # from this tree (built by `npm ci`), with dpkg-deb only: no packaging dependency from npm.
 # The tree installed on a host:
-#   /usr/lib/netevd/{bin,dist/src,build/Release/{netevd_native.node,netevd-hookexec},node_modules (production),package.json}
+#   /usr/lib/netevd/{bin/{netevd,package.json},dist/{netevd.cjs,netevd-dbus.cjs,netevd-yaml.cjs},page/,build/Release/{netevd_native.node,netevd-hookexec},package.json}
+#   (the dependencies are bundled into dist/*.cjs by scripts/bundle.mjs: no node_modules)
 #   /usr/bin/netevd -> ../lib/netevd/bin/netevd
 #   /usr/lib/systemd/system/netevd*.service|socket, /usr/lib/sysusers.d/netevd.conf,
 #   /usr/lib/tmpfiles.d/netevd.conf, /usr/share/polkit-1/rules.d/50-netevd.rules,
@@ -24,25 +25,20 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # compiled into the staging area, never over the tree's dist/ (tests may be running from it)
 npx --no-install tsc -p tsconfig.json --outDir "$work/dist" --sourceMap false
+node scripts/bundle.mjs --dist "$work/dist"
 stage=$work/root
 lib=$stage/usr/lib/netevd
-install -d "$lib/bin" "$lib/build/Release" "$stage/usr/bin"
+install -d "$lib/bin" "$lib/dist" "$lib/page" "$lib/build/Release" "$stage/usr/bin"
 install -m 0755 bin/netevd "$lib/bin/netevd"
-install -d "$lib/dist" && cp -a "$work/dist/src" "$lib/dist/src"
-# the web page's static files (plain JS/CSS/HTML, not compiled), served from beside page.js
-install -d "$lib/dist/src/api/page" && install -m 0644 src/api/page/* "$lib/dist/src/api/page/"
+install -m 0644 bin/package.json "$lib/bin/package.json"
+install -m 0644 "$work/dist/netevd.cjs" "$work/dist/netevd-dbus.cjs" "$work/dist/netevd-yaml.cjs" "$lib/dist/"
+# the web page's static files (plain JS/CSS/HTML, not compiled)
+install -m 0644 src/api/page/* "$lib/page/"
 install -m 0644 build/Release/netevd_native.node "$lib/build/Release/"
 # the hook launcher (native/hookexec.c): every hook runs under it
 install -m 0755 build/Release/netevd-hookexec "$lib/build/Release/"
-install -m 0644 package.json package-lock.json "$lib/"
-# production dependencies only: a copy of the installed tree, pruned (no network, no scripts).
-# Optional ones go too: dbus-next's usocket is a second native addon (plus its build chain) that
-# dbus-next replaces by node:net when it is absent.
-cp -a node_modules "$lib/node_modules"
-(cd "$lib" && npm prune --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
-find "$lib/node_modules" -mindepth 1 -maxdepth 2 -type d -empty -delete
-rm -f "$lib/package-lock.json" "$lib/node_modules/.package-lock.json"
-find "$lib" -name '*.map' -delete
+# the version and the package root (src/package-root.ts)
+install -m 0644 package.json "$lib/"
 ln -s ../lib/netevd/bin/netevd "$stage/usr/bin/netevd"
 
 install -d "$stage/usr/lib/systemd/system" "$stage/usr/lib/sysusers.d" "$stage/usr/lib/tmpfiles.d" \
@@ -61,6 +57,7 @@ install -m 0644 packaging/completion/netevd.bash "$stage/usr/share/bash-completi
 install -m 0644 packaging/completion/_netevd "$stage/usr/share/zsh/vendor-completions/_netevd"
 install -m 0644 README.md "$stage/usr/share/doc/netevd/"
 install -m 0644 LICENSE "$stage/usr/share/doc/netevd/copyright"
+install -m 0644 "$work/dist/THIRD-PARTY-LICENSES" "$stage/usr/share/doc/netevd/"
 install -m 0644 config/netevd.example.yaml "$stage/usr/share/doc/netevd/examples/"
 install -d "$stage/usr/share/doc/netevd/examples/monitoring"
 install -m 0644 packaging/monitoring/* "$stage/usr/share/doc/netevd/examples/monitoring/"

@@ -8,6 +8,7 @@ if [[ ! -f build/Release/netevd_native.node ]] || [[ -n $(find native binding.gy
     npx --no-install node-gyp rebuild >/dev/null
 fi
 npx --no-install tsc -p tsconfig.json
+node scripts/bundle.mjs
 npx --no-install eslint src test bench
 # formatting (.prettierrc.json; what it skips: .prettierignore): `npm run format` fixes it
 npx --no-install prettier --check --log-level warn .

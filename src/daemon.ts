@@ -1,4 +1,5 @@
 // `netevd run`: wires sources → model → events → actions/api. The only place that knows all parts.
+import { isoTime } from "./time.js";
 import type { Config } from "./config/index.js";
 import { interfaceSelected, loadConfig, ConfigError } from "./config/index.js";
 import type { Logger } from "./log.js";
@@ -22,7 +23,9 @@ import { Dispatcher } from "./actions/hooks/dispatcher.js";
 import { hookLauncher, runHookDir, setLauncherLog, SkipRegistry, type RemoteRunner } from "./actions/hooks/run.js";
 import { hookBaseDirs, reportNetworkdDispatcherTakeover } from "./actions/hooks/compat.js";
 import { HookFeed } from "./actions/hooks/feed.js";
-import { HostnamedSource } from "./sources/hostnamed.js";
+import { HostnamedSource, type HostnameChange } from "./sources/hostnamed.js";
+import { KernelHostnameSource } from "./sources/kernel-hostname.js";
+import { chooseHostnameWatch } from "./sources/hostname-watch.js";
 import { hostnameJob } from "./events/hostname.js";
 import { RoutingReconciler } from "./actions/routing/index.js";
 import { DnsActions } from "./actions/dns.js";
@@ -77,7 +80,8 @@ export class Daemon {
   private metricsListener: MetricsListener | null = null;
   /** the last `reload()` (null before the first): for /api/v1/status and the page */
   lastReload: { at: string; ok: boolean; problems?: string[] } | null = null;
-  private hostnamed: HostnamedSource | null = null;
+  /** follows the host name for hostname.d: hostnamed, or the kernel (see chooseHostnameWatch) */
+  private hostnameSource: { start(): Promise<void>; stop(): void } | null = null;
   readonly notifier: ServiceNotifier;
   /** system.backend, resolved when it is "auto" */
   private backendName: BackendName = "none";
@@ -164,13 +168,17 @@ export class Daemon {
     this.events.seed(m);
     await this.resolveBackend();
     this.startBackend();
-    // hostname.d, whatever the backend
-    this.hostnamed = new HostnamedSource(this.log.child({ source: "hostnamed" }), (c) => {
-      this.log.info("fact", { source: "hostnamed", fact: "hostname", hostname: c.hostname, previous: c.previous });
-      this.emit(hostnameJob(c, this.events));
-    });
+    // hostname.d, whatever the backend: from hostnamed when on the system bus anyway, else the kernel
+    const hostnameWatch = chooseHostnameWatch(this.config, this.backendName, this.follower !== null);
+    this.log.debug("host name source", { hostname: hostnameWatch.kind, reason: hostnameWatch.reason });
+    const onHostname = (c: HostnameChange) => {
+      this.log.info("fact", { source: hostnameWatch.kind, fact: "hostname", hostname: c.hostname, previous: c.previous });
+      this.emit(hostnameJob(c, this.events, hostnameWatch.kind));
+    };
+    const hostnameLog = this.log.child({ source: hostnameWatch.kind });
+    this.hostnameSource = hostnameWatch.kind === "hostnamed" ? new HostnamedSource(hostnameLog, onHostname) : new KernelHostnameSource(hostnameLog, onHostname);
     // subscribed before "ready": a change right after start is seen (bounded: the bus may be slow)
-    await within(this.hostnamed.start(), STARTUP_BOUND_MS);
+    await within(this.hostnameSource.start(), STARTUP_BOUND_MS);
     // replay once the backend's state is known (or after a bound), so a link's carrier is replayed
     // by exactly one source
     await this.backendSettle.wait();
@@ -374,7 +382,7 @@ export class Daemon {
       this.history.resize(config.events.history_size);
       this.log.info("config reloaded", { file });
       this.routing.schedule("reload");
-      this.lastReload = { at: new Date().toISOString(), ok: true };
+      this.lastReload = { at: isoTime(), ok: true };
       metrics.reloadSuccessful.set(1);
       metrics.reloadSuccessTime.set(Date.now() / 1000);
       void this.sinks.apply(config).catch((err: Error) => this.log.error("sink reload failed", { err: err.message }));
@@ -382,7 +390,7 @@ export class Daemon {
     } catch (err) {
       const msg = err instanceof ConfigError ? err.message : (err as Error).message;
       this.log.error("config reload rejected; keeping the running config", { file: this.o.configFile, problems: msg });
-      this.lastReload = { at: new Date().toISOString(), ok: false, problems: msg.split("\n").filter(Boolean) };
+      this.lastReload = { at: isoTime(), ok: false, problems: msg.split("\n").filter(Boolean) };
       metrics.reloadSuccessful.set(0);
       return { ok: false, problems: msg };
     }
@@ -403,7 +411,7 @@ export class Daemon {
     await this.metricsListener?.close();
     this.follower?.stop();
     this.backend?.stop();
-    this.hostnamed?.stop();
+    this.hostnameSource?.stop();
     this.dns.stop();
     await this.routing.stop();
     this.kernel.close();

@@ -38,7 +38,7 @@ export const HOOK_EVENTS = [
     ...ND_OPER_STATES,
     "manager",
     // NetworkManager-dispatcher's events: lease options changed without a state change, the
-    // manager's connectivity, and the host name (systemd-hostnamed, every backend)
+    // manager's connectivity, and the host name (systemd-hostnamed or the kernel, every backend)
     "dhcp4-change",
     "dhcp6-change",
     "connectivity-change",

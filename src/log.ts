@@ -2,6 +2,7 @@
 // aligned text for people on a TTY. Every record carries its fields, not just a message. When
 // stdout is journald's stream (format auto), records go to the journal natively, with their
 // priority and fields (src/journal.ts).
+import { isoTime } from "./time.js";
 import { JOURNAL_SOCKET, journalDatagram, PRIORITY, stdoutIsJournal } from "./journal.js";
 import { sendDatagram } from "./netlink/native.js";
 
@@ -83,7 +84,7 @@ export function createLogger(opts: { level: Level; format: "auto" | "text" | "js
   const make = (bound: Fields): Logger => {
     const emit = (level: Level, msg: string, fields?: Fields) => {
       if (rank[level] < state.min) return;
-      const rec: Fields = { ts: new Date().toISOString(), level, msg, ...bound, ...fields };
+      const rec: Fields = { ts: isoTime(), level, msg, ...bound, ...fields };
       if (journal?.(level, rec, textBody(rec))) return;
       if (write(rec, level)) return;
       logStats.dropped++;
@@ -92,7 +93,7 @@ export function createLogger(opts: { level: Level; format: "auto" | "text" | "js
       sink.onResume?.(() => {
         const dropped = state.dropped;
         state.dropped = 0;
-        write({ ts: new Date().toISOString(), level: "warn", msg: "log records dropped: the log sink was too slow", dropped, droppedTotal: logStats.dropped }, "warn");
+        write({ ts: isoTime(), level: "warn", msg: "log records dropped: the log sink was too slow", dropped, droppedTotal: logStats.dropped }, "warn");
       });
     };
     return {

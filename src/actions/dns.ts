@@ -4,6 +4,7 @@
 // LinkBusy: the same calls then go to networkd's Manager. Only validated values are pushed, only
 // when the value to push changed, one call at a time; failures are logged with the D-Bus error
 // name and counted, and never reach the daemon.
+import { connectSystemBus } from "../dbus/connect.js";
 import { isIP } from "node:net";
 import type { Config } from "../config/index.js";
 import { interfaceSelected } from "../config/index.js";
@@ -156,11 +157,9 @@ export class DnsActions {
   private async connection(): Promise<SystemBus> {
     if (this.bus && !this.bus.isClosed) return this.bus;
     this.bus = null;
-    this.connecting ??= import("../dbus/bus.js")
-      .then((m) => m.SystemBus.connect())
-      .finally(() => {
-        this.connecting = null;
-      });
+    this.connecting ??= connectSystemBus().finally(() => {
+      this.connecting = null;
+    });
     this.bus = await this.connecting;
     return this.bus;
   }

@@ -2,6 +2,9 @@
 // query parameters, JSON bodies and content types, the per-client rate limiter. Pure (no sockets),
 // so all of it is unit-tested; routes.ts applies it.
 
+import type { RequestListener } from "node:http";
+import { httpDate } from "../time.js";
+
 /** A request the API refuses, with its HTTP status and a stable error code. */
 export class HttpError extends Error {
   constructor(
@@ -82,4 +85,21 @@ export class RateLimiter {
     for (const [k, b] of this.buckets) if (b.tokens + ((t - b.at) / 1000) * rate >= rate) this.buckets.delete(k);
     if (this.buckets.size >= 4096) this.buckets.clear();
   }
+}
+
+/**
+ * http.createServer options for every listener: node's own header/request deadlines off (guard.ts
+ * keeps per-connection deadlines, with timers only while connections exist) and node's connection
+ * check pushed to setInterval's maximum (24.8 days): node 20 starts that 30 s interval whatever the
+ * timeouts are, and it woke an idle daemon every 30 s.
+ */
+export const SERVER_OPTIONS = { requestTimeout: 0, headersTimeout: 0, connectionsCheckingInterval: 2 ** 31 - 1, keepAliveTimeout: 5000 } as const;
+
+/** Responses carry a Date header formatted here (node's own uses toUTCString: see src/time.ts). */
+export function withDateHeader(handle: RequestListener): RequestListener {
+  return (req, res) => {
+    res.sendDate = false;
+    res.setHeader("date", httpDate());
+    return handle(req, res);
+  };
 }

@@ -1,6 +1,7 @@
 // The optional metrics-only listener (metrics.listen): a scrape port apart from the API, serving
 // GET /metrics and nothing else, without a token (it exposes counters, not the host's state). Like
 // the API's listeners it is bound at start; a reload does not move it. No timers at idle.
+import { SERVER_OPTIONS, withDateHeader } from "./http.js";
 import { createServer, type Server } from "node:http";
 import type { Config } from "../config/types.js";
 import { parseListen } from "../config/leaves.js";
@@ -22,27 +23,30 @@ export async function startMetricsListener(config: Config, log: Logger): Promise
   if (!config.metrics.enabled || !config.metrics.listen) return null;
   const where = parseListen(config.metrics.listen);
   if (!where) return null;
-  const server: Server = createServer({ requestTimeout: 0, headersTimeout: 0, keepAliveTimeout: 5000, maxHeaderSize: 8192 }, (req, res) => {
-    const path = (req.url ?? "/").split("?")[0];
-    if (path !== "/metrics") {
-      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("only /metrics here\n");
-      return;
-    }
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" }).end("GET /metrics\n");
-      return;
-    }
-    scrapeMetrics().then(
-      (text) => {
-        res.writeHead(200, { "content-type": registry.contentType, "cache-control": "no-store", "content-length": Buffer.byteLength(text) });
-        res.end(req.method === "HEAD" ? undefined : text);
-      },
-      (err: Error) => {
-        log.error("metrics collection failed", { err: err.message });
-        res.writeHead(500).end();
-      },
-    );
-  });
+  const server: Server = createServer(
+    { ...SERVER_OPTIONS, maxHeaderSize: 8192 },
+    withDateHeader((req, res) => {
+      const path = (req.url ?? "/").split("?")[0];
+      if (path !== "/metrics") {
+        res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("only /metrics here\n");
+        return;
+      }
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" }).end("GET /metrics\n");
+        return;
+      }
+      scrapeMetrics().then(
+        (text) => {
+          res.writeHead(200, { "content-type": registry.contentType, "cache-control": "no-store", "content-length": Buffer.byteLength(text) });
+          res.end(req.method === "HEAD" ? undefined : text);
+        },
+        (err: Error) => {
+          log.error("metrics collection failed", { err: err.message });
+          res.writeHead(500).end();
+        },
+      );
+    }),
+  );
   server.setTimeout(30_000);
   server.maxConnections = MAX_CONNECTIONS;
   server.on("error", (err: NodeJS.ErrnoException) => log.error("metrics listener error", { err: err.message, code: err.code }));

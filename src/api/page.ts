@@ -4,16 +4,16 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { packageRoot } from "../package-root.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 /**
- * The page's files (plain, not compiled): beside this module in a package (scripts/package.sh
- * copies them to dist/src/api/page/), else in the source tree (this file is dist/src/api/page.js).
+ * The page's files (plain, not compiled): page/ in the installed package (scripts/package.sh), else
+ * src/api/page/ in the source tree.
  */
-export const PAGE_DIR =
-  [new URL("./page/", import.meta.url), new URL("../../../src/api/page/", import.meta.url)].map((u) => fileURLToPath(u)).find((d) => existsSync(`${d}index.html`)) ??
-  fileURLToPath(new URL("../../../src/api/page/", import.meta.url));
+const root = packageRoot() ?? ".";
+export const PAGE_DIR = [join(root, "page/"), join(root, "src/api/page/")].find((d) => existsSync(`${d}index.html`)) ?? join(root, "src/api/page/");
 
 /** URL path → file in PAGE_DIR and its type. A fixed table: no request string becomes a path. */
 export const PAGE_FILES: Readonly<Record<string, { file: string; type: string }>> = {

@@ -1,5 +1,6 @@
 // The API's endpoints and the checks every request passes first: rate limit, route
 // and method, authorization for mutating endpoints, body size, content type and JSON.
+import { isoTime } from "../time.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createRequire } from "node:module";
 import type { Config } from "../config/types.js";
@@ -302,8 +303,8 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
     return {
       version: d.version,
       pid: process.pid,
-      startedAt: new Date(ctx.startedAt).toISOString(),
-      readyAt: ctx.readyAt === null ? null : new Date(ctx.readyAt).toISOString(),
+      startedAt: isoTime(ctx.startedAt),
+      readyAt: ctx.readyAt === null ? null : isoTime(ctx.readyAt),
       uptimeSec: Math.round((Date.now() - ctx.startedAt) / 1000),
       backend: ctx.backendInUse ?? ctx.config.system.backend,
       health: { status: h.ok ? "ok" : "degraded", sources: h.sources },

@@ -9,7 +9,7 @@ import { dirname } from "node:path";
 import { parseListen } from "../config/leaves.js";
 import { logRejection, type Logger } from "../log.js";
 import { checkApiConfig } from "../config/check.js";
-import { RateLimiter } from "./http.js";
+import { RateLimiter, SERVER_OPTIONS, withDateHeader } from "./http.js";
 import { createRouter, type ApiContext, type Via } from "./routes.js";
 import { EventStreams } from "./sse.js";
 import { ConnectionGuard } from "./guard.js";
@@ -34,8 +34,7 @@ const LISTEN_RETRY_MS = [1000, 2000, 5000, 10_000, 30_000, 60_000];
 const SOCKET_IDLE_MS = 30_000;
 
 function newServer(handle: RequestListener): Server {
-  // headersTimeout/requestTimeout 0: node would otherwise run a 30 s interval for them even at idle
-  const s = createServer({ requestTimeout: 0, headersTimeout: 0, keepAliveTimeout: 5000, maxHeaderSize: 16384, noDelay: true }, handle);
+  const s = createServer({ ...SERVER_OPTIONS, maxHeaderSize: 16384, noDelay: true }, withDateHeader(handle));
   s.setTimeout(SOCKET_IDLE_MS);
   return s;
 }

@@ -1,7 +1,7 @@
 // The `netevd` command.
 import { chownSync, closeSync, existsSync, mkdirSync, readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, formatProblem, loadConfig, migrateConfigText, type Config } from "../config/index.js";
 import { createLogger, logRejection } from "../log.js";
@@ -298,9 +298,11 @@ function prepareSocketDir(socketPath: string, user: { uid: number; gid: number }
   }
 }
 
-/** The files the unprivileged daemon must read: node, bin/netevd, the compiled program, the addon. */
+/** The files the unprivileged daemon must read: node, bin/netevd, the compiled program (and its D-Bus and YAML chunks when bundled), the addon. */
 function programFiles(): string[] {
-  const files = [process.execPath, fileURLToPath(import.meta.url), ...addonCandidates().filter((f) => existsSync(f))];
+  const self = fileURLToPath(import.meta.url);
+  const chunks = self.endsWith(".cjs") ? ["netevd-dbus.cjs", "netevd-yaml.cjs"].map((f) => join(dirname(self), f)) : [];
+  const files = [process.execPath, self, ...chunks, ...addonCandidates().filter((f) => existsSync(f))];
   if (process.argv[1]) files.push(process.argv[1]);
   return files.map((f) => {
     try {

@@ -2,7 +2,8 @@
 
 import { closeSync, constants as fsc, fstatSync, openSync, readSync, statSync, type Stats } from "node:fs";
 import { resolve } from "node:path";
-import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document } from "yaml";
+import type { Document, LineCounter } from "yaml";
+import { withYaml, yaml } from "./yaml.js";
 import { validateConfig, validateValue } from "./schema.js";
 import { ConfigError, deepFreeze, formatProblem, type Config, type ConfigProblem } from "./types.js";
 import { applyLegacyEdits, joinListen, legacyEdits, splitListen, type LegacyEdit } from "./legacy.js";
@@ -51,7 +52,7 @@ function nodeLine(node: unknown, lc: LineCounter): number | undefined {
 function build(node: unknown, path: string, depth: number, st: BuildState): unknown {
   if (++st.count > MAX_NODES || depth > MAX_DEPTH) throw new TooComplex();
   if (node === null || node === undefined) return null;
-  if (isAlias(node)) {
+  if (yaml().isAlias(node)) {
     const target = node.resolve(st.doc);
     if (!target) {
       const line = nodeLine(node, st.lc);
@@ -60,22 +61,22 @@ function build(node: unknown, path: string, depth: number, st: BuildState): unkn
     }
     return build(target, path, depth + 1, st);
   }
-  if (isScalar(node)) {
+  if (yaml().isScalar(node)) {
     const v = node.value;
     return typeof v === "bigint" ? Number(v) : v;
   }
-  if (isMap(node)) {
+  if (yaml().isMap(node)) {
     // Null prototype: keys like "__proto__" are plain data here.
     const obj = Object.create(null) as Record<string, unknown>;
     for (const pair of node.items) {
       let keyNode: unknown = pair.key;
-      if (isAlias(keyNode)) keyNode = keyNode.resolve(st.doc);
+      if (yaml().isAlias(keyNode)) keyNode = keyNode.resolve(st.doc);
       const line = nodeLine(keyNode, st.lc) ?? nodeLine(pair.value, st.lc);
-      if (keyNode !== null && keyNode !== undefined && !isScalar(keyNode)) {
+      if (keyNode !== null && keyNode !== undefined && !yaml().isScalar(keyNode)) {
         st.problems.push({ path, ...(line !== undefined && { line }), message: "mapping keys must be plain strings" });
         continue;
       }
-      const kv = isScalar(keyNode) ? keyNode.value : null;
+      const kv = yaml().isScalar(keyNode) ? keyNode.value : null;
       const key = typeof kv === "string" ? kv : typeof kv === "number" || typeof kv === "boolean" || typeof kv === "bigint" ? String(kv) : "";
       const p = path ? `${path}.${key}` : key;
       if (Object.hasOwn(obj, key)) {
@@ -92,7 +93,7 @@ function build(node: unknown, path: string, depth: number, st: BuildState): unkn
     }
     return obj;
   }
-  if (isSeq(node)) {
+  if (yaml().isSeq(node)) {
     return node.items.map((item, i) => {
       const p = `${path}[${i}]`;
       const line = nodeLine(item, st.lc);
@@ -115,6 +116,10 @@ interface Parsed {
 
 /** Parse YAML text into an unfrozen Config; throws ConfigError listing every problem. */
 function parseUnfrozen(text: string, file: string): Parsed {
+  return withYaml(() => parseWithYaml(text, file));
+}
+
+function parseWithYaml(text: string, file: string): Parsed {
   const { doc, lc, plain, lines, problems: buildProblems } = parseYaml(text, file);
   const legacy = legacyEdits(plain);
   const { config, problems } = validateConfig(applyLegacyEdits(plain, legacy.edits), (p) => lines.get(p));
@@ -136,8 +141,8 @@ function parseUnfrozen(text: string, file: string): Parsed {
 
 /** YAML text → plain data with the line of every key path; throws ConfigError on syntax errors. */
 function parseYaml(text: string, file: string): { doc: Document; lc: LineCounter; plain: unknown; lines: Map<string, number>; problems: ConfigProblem[] } {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: false });
+  const lc = new (yaml().LineCounter)();
+  const doc = yaml().parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: false });
   // Errors at end of input point past the final newline; report the last real line instead.
   const lastLine = Math.max(1, text.endsWith("\n") ? lc.lineStarts.length - 1 : lc.lineStarts.length);
   const syntax: ConfigProblem[] = [...doc.errors, ...doc.warnings].map((e) => ({
@@ -164,8 +169,8 @@ function applyEditsToDocument(doc: Document, edits: readonly LegacyEdit[]): void
     else if (e.op === "set") doc.setIn(e.path, e.value);
     else {
       const cur = doc.getIn(e.path);
-      const have = isSeq(cur) ? cur.items.map((i) => (isScalar(i) ? i.value : undefined)) : [];
-      if (!isSeq(cur)) doc.setIn(e.path, doc.createNode([]));
+      const have = yaml().isSeq(cur) ? cur.items.map((i) => (yaml().isScalar(i) ? i.value : undefined)) : [];
+      if (!yaml().isSeq(cur)) doc.setIn(e.path, doc.createNode([]));
       for (const v of e.values) if (!have.includes(v)) doc.addIn(e.path, v);
     }
   }
@@ -176,14 +181,16 @@ function applyEditsToDocument(doc: Document, edits: readonly LegacyEdit[]): void
  * are kept). Throws ConfigError when the result would not be valid (what cannot be migrated).
  */
 export function migrateConfigText(text: string, file: string): { text: string; warnings: ConfigProblem[] } {
-  const { warnings } = parseUnfrozen(text, file);
-  const { doc, plain } = parseYaml(text, file);
-  applyEditsToDocument(doc, legacyEdits(plain).edits);
-  const out = doc.toString({ lineWidth: 0 });
-  // the rewritten file must itself be valid and have nothing left to migrate
-  const again = parseUnfrozen(out, `${file} (migrated)`);
-  if (again.warnings.length) throw new ConfigError(file, again.warnings);
-  return { text: out, warnings };
+  return withYaml(() => {
+    const { warnings } = parseUnfrozen(text, file);
+    const { doc, plain } = parseYaml(text, file);
+    applyEditsToDocument(doc, legacyEdits(plain).edits);
+    const out = doc.toString({ lineWidth: 0 });
+    // the rewritten file must itself be valid and have nothing left to migrate
+    const again = parseUnfrozen(out, `${file} (migrated)`);
+    if (again.warnings.length) throw new ConfigError(file, again.warnings);
+    return { text: out, warnings };
+  });
 }
 
 /**

@@ -1,7 +1,20 @@
 // A thin wrapper over dbus-next: connect to the system bus, call methods, receive signals by match
 // rule. Everything else in netevd talks D-Bus through this file, so the library can be replaced.
 import dbus from "dbus-next";
-import { metrics } from "../metrics.js";
+
+/**
+ * Told of every method call and failed call (netevd's metrics, through connect.ts). This file imports
+ * nothing of netevd: it is bundled apart (scripts/bundle.mjs), and a module it imported would be a
+ * second instance there.
+ */
+export interface CallObserver {
+  call(service: string): void;
+  error(service: string): void;
+}
+let observer: CallObserver = { call() {}, error() {} };
+export function observeCalls(o: CallObserver): void {
+  observer = o;
+}
 
 export interface Signal {
   sender: string;
@@ -144,7 +157,7 @@ export class SystemBus {
       signature: spec.signature ?? "",
       body: spec.body ?? [],
     });
-    metrics.dbusCalls.inc({ service: spec.destination });
+    observer.call(spec.destination);
     if (this.closed) throw new DbusError("org.freedesktop.DBus.Error.Disconnected", "system bus connection closed");
     let timer: NodeJS.Timeout | undefined;
     let abort: (() => void) | undefined;
@@ -157,7 +170,7 @@ export class SystemBus {
       const reply = await Promise.race([this.bus.call(msg), timeout]);
       return { body: (reply?.body as unknown[]) ?? [], seq: (reply && this.replySeq.get(reply)) ?? this.received };
     } catch (err) {
-      metrics.dbusErrors.inc({ service: spec.destination });
+      observer.error(spec.destination);
       const e = err as { type?: string; text?: string; message?: string };
       if (e instanceof DbusError) throw e;
       throw new DbusError(e.type ?? "org.freedesktop.DBus.Error.Failed", e.text ?? e.message ?? String(err));

@@ -1,5 +1,6 @@
 // Contract events from model state: link snapshots, ids, timestamps, `previous` and `changed`.
 // Pure apart from the clock and the id counter, which the EventFactory owns; no I/O.
+import { isoTime } from "../time.js";
 import { randomBytes } from "node:crypto";
 import type { LinkRecord, RouteRecord } from "../netlink/types.js";
 import { RT_TABLE_MAIN } from "../netlink/constants.js";
@@ -111,7 +112,7 @@ export class EventFactory {
     return {
       schema: "netevd.event.v1",
       id: `${this.runId}-${++this.seq}`,
-      ts: this.now().toISOString(),
+      ts: isoTime(this.now().getTime()),
       event: p.event,
       link: p.link,
       index: p.index,

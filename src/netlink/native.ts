@@ -4,7 +4,8 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { getSystemErrorName } from "node:util";
+import { packageRoot } from "../package-root.js";
 
 /** The raw addon exports. Handles are small positive integers, never reused. */
 export interface NativeAddon {
@@ -38,6 +39,13 @@ export interface NativeAddon {
   ref(handle: number): void;
   /** the open socket does not keep the event loop alive */
   unref(handle: number): void;
+  /**
+   * A handle (close/ref/unref) on /proc/sys/kernel/hostname, polled for the kernel's change
+   * notification: onChange(null, 0) after each sethostname() (ours or another UTS namespace's: the
+   * kernel's count is global), several quick ones possibly as one; onChange(null, errno) once when
+   * the watch broke (it is stopped then). No timer: nothing runs while the name stays.
+   */
+  watchHostname(onChange: (_: null, errno: number) => void): number;
   /** prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL) */
   ambientClearAll(): void;
   /** prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap) */
@@ -66,19 +74,8 @@ let cached: NativeAddon | undefined;
 
 /** Where the addon is looked for: build/{Release,Debug} of the package that contains this file. */
 export function addonCandidates(): string[] {
-  const out: string[] = [];
-  // src/netlink/native.ts and dist/src/netlink/native.js: walk up to the package root (package.json).
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(path.join(dir, "package.json"))) {
-      out.push(path.join(dir, "build", "Release", ADDON_FILE), path.join(dir, "build", "Debug", ADDON_FILE));
-      break;
-    }
-    const up = path.dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  return out;
+  const root = packageRoot();
+  return root ? [path.join(root, "build", "Release", ADDON_FILE), path.join(root, "build", "Debug", ADDON_FILE)] : [];
 }
 
 /** A program built next to the addon (build/Release/<name>); throws when it is not built. */
@@ -150,4 +147,27 @@ export function sdNotify(message: string): boolean {
 /** One datagram to the unix socket at `path` (journald's native protocol); throws on a send failure. */
 export function sendDatagram(path: string, message: string): boolean {
   return loadNative().sdNotify(message, path);
+}
+
+/** Error with .code ("EBADF") and .errno from an errno the addon reported. */
+function errnoError(errno: number, what: string): Error & { code: string; errno: number } {
+  const code = getSystemErrorName(-errno);
+  const err = new Error(`${what}: ${code}`) as Error & { code: string; errno: number };
+  err.code = code;
+  err.errno = errno;
+  return err;
+}
+
+/**
+ * Follow the kernel's host name: onChange() after each change (read the name then: os.hostname()),
+ * onError once if the watch broke. Throws (Error with .code) when /proc/sys/kernel/hostname cannot
+ * be opened. Costs no timer and no wake-up while the name stays.
+ */
+export function watchKernelHostname(onChange: () => void, onError: (err: Error & { code: string }) => void): { close(): void } {
+  const native = loadNative();
+  const handle = native.watchHostname((_buf, errno) => {
+    if (errno === 0) onChange();
+    else onError(errnoError(errno, "watching /proc/sys/kernel/hostname"));
+  });
+  return { close: () => native.close(handle) };
 }

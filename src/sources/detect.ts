@@ -2,6 +2,7 @@
 // well-known name on the system bus), then a DHCP client's leases, then what is installed (and for
 // systemd-networkd, enabled: its binary ships with every systemd). The choice and the reason are
 // logged; when the chosen one is not running, the daemon follows the one that appears later.
+import { connectSystemBus } from "../dbus/connect.js";
 import { existsSync, readdirSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import type { Logger } from "../log.js";
@@ -68,10 +69,9 @@ function anyLeaseFile(patterns: readonly string[]): boolean {
 export async function probeBackends(leasePatterns: readonly string[], log: Logger, timeoutMs = 2000): Promise<BackendProbe> {
   let running: BackendProbe["running"] = null;
   try {
-    const { SystemBus } = await import("../dbus/bus.js");
     let timer: NodeJS.Timeout | undefined;
     const bus = await Promise.race([
-      SystemBus.connect(),
+      connectSystemBus(),
       new Promise<never>((_r, rej) => {
         timer = setTimeout(() => rej(new Error("timed out")), timeoutMs);
       }),

@@ -3,6 +3,7 @@
 // names its path, interface and arg0, and a signal counts only when its sender owns hostnamed's
 // well-known name at that moment (asked of the bus), so no other client can fake one. The value itself is read from the kernel (os.hostname(),
 // the same UTS namespace as ours) and hostnamed's StaticHostname, validated as RFC 1123 names.
+import { connectSystemBus } from "../dbus/connect.js";
 import { hostname } from "node:os";
 import type { SystemBus, Signal } from "../dbus/bus.js";
 import { logRejection, type Logger } from "../log.js";
@@ -63,8 +64,7 @@ export class HostnamedSource {
   private async connect(): Promise<void> {
     if (this.stopped) return;
     try {
-      const { SystemBus } = await import("../dbus/bus.js");
-      const bus = await SystemBus.connect();
+      const bus = await connectSystemBus();
       if (this.stopped) {
         bus.disconnect();
         return;

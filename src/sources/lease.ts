@@ -6,6 +6,7 @@
 // value itself. dhclient writes one statement per line, escapes non-printable bytes inside strings
 // as `\ooo`, keeps appending `lease { }` blocks (the last one per interface is current) and only
 // rewrites the file on start and on release.
+import { isoTime } from "../time.js";
 import { isIP } from "node:net";
 import { createHash } from "node:crypto";
 import { validHostname, validIfname, validIp } from "../net/validate.js";
@@ -518,7 +519,7 @@ export function leaseFields(l: Lease): Record<(typeof DHCP_KEYS)[number], string
     DHCP_DNS: l.dns.join(" "),
     DHCP_DOMAIN: leaseDomains(l).join(" "),
     DHCP_HOSTNAME: l.hostName ?? "",
-    DHCP_LEASE_EXPIRY: l.expire === undefined ? "" : l.expire === null ? "never" : new Date(l.expire).toISOString().replace(".000Z", "Z"),
+    DHCP_LEASE_EXPIRY: l.expire === undefined ? "" : l.expire === null ? "never" : isoTime(l.expire).replace(".000Z", "Z"),
   };
 }
 

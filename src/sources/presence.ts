@@ -2,6 +2,7 @@
 // the backend is missing, reconnects with backoff when the bus goes away, and reports the moment
 // the name appears (NameOwnerChanged) so a backend source can attach then.
 // dbus-next is loaded on first use: a kernel-only or dhclient-only daemon never pays its memory
+import { connectSystemBus } from "../dbus/connect.js";
 import type { SystemBus } from "../dbus/bus.js";
 import { logRejection, type Logger } from "../log.js";
 
@@ -20,11 +21,6 @@ export interface PresenceOptions {
   onUnavailable?: () => void;
   /** opens a system bus connection (default: SystemBus.connect, loaded on first use); tests pass a fake */
   connect?: () => Promise<SystemBus>;
-}
-
-async function connectSystemBus(): Promise<SystemBus> {
-  const { SystemBus } = await import("../dbus/bus.js");
-  return SystemBus.connect();
 }
 
 const BACKOFF_MS = [250, 500, 1000, 2000, 5000, 10_000, 30_000];

@@ -13,14 +13,14 @@ const SOCKET = "/run/netevd/netevd.sock";
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
-function get(path: string): Promise<{ status: number; json: Json }> {
+function get(path: string): Promise<{ status: number; json: Json; text: string }> {
   return new Promise((res, rej) => {
     const req = request({ socketPath: SOCKET, path, agent: false }, (r) => {
       let text = "";
       r.on("data", (c: Buffer) => {
         text += c.toString();
       });
-      r.on("end", () => res({ status: r.statusCode ?? 0, json: JSON.parse(text) }));
+      r.on("end", () => res({ status: r.statusCode ?? 0, json: path === "/metrics" ? null : JSON.parse(text), text }));
     });
     req.on("error", rej);
     req.end();
@@ -76,6 +76,10 @@ if (labFile(import.meta.url, { backend: "networkd" })) {
         v.addresses.some((a: { address: string }) => a.address === "10.77.0.50"),
         "the DHCP address networkd configured",
       );
+
+      // the D-Bus client is bundled apart (scripts/bundle.mjs, src/dbus/connect.ts): its calls still count
+      const calls = /^netevd_dbus_calls_total\{service="org\.freedesktop\.network1"\} (\d+)$/m.exec((await get("/metrics")).text);
+      assert.ok(calls && Number(calls[1]) > 0, "networkd calls counted in netevd_dbus_calls_total");
 
       const h = await get("/health");
       assert.equal(h.status, 200);

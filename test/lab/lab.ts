@@ -2,11 +2,11 @@
 // outside a lab it registers one test that re-runs the same file inside a fresh lab (harness.sh:
 // private pid/mount/net namespaces that die with the test, even on SIGKILL); inside the lab it
 // returns true and the file defines its real tests, which then see lab0, the lab bus, etc.
-import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { spawn, execFile, execFileSync, type ChildProcess } from "node:child_process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { basename, dirname, join, resolve } from "node:path";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { promisify } from "node:util";
 import { createInterface } from "node:readline";
@@ -25,6 +25,20 @@ const here = dirname(fileURLToPath(import.meta.url));
 /** Repository root (this file compiles to dist/test/lab/lab.js). */
 export const repoRoot = resolve(here, "../../..");
 export const harness = resolve(repoRoot, "test/lab/harness.sh");
+
+/**
+ * bin/netevd runs dist/netevd.cjs, the bundle of dist/src (scripts/bundle.mjs). After a bare `tsc`
+ * the bundle would be older than the code under test: rebuild it then (writes are atomic renames,
+ * so test files loading this at once do not see half a file).
+ */
+function ensureBundle(): void {
+  const newest = (dir: string): number =>
+    readdirSync(dir, { withFileTypes: true }).reduce((m, e) => Math.max(m, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs), 0);
+  const bundles = ["dist/netevd.cjs", "dist/netevd-dbus.cjs", "dist/netevd-yaml.cjs"].map((f) => resolve(repoRoot, f));
+  const built = Math.min(...bundles.map((f) => (existsSync(f) ? statSync(f).mtimeMs : 0)));
+  if (built < newest(resolve(repoRoot, "dist/src"))) execFileSync(process.execPath, [resolve(repoRoot, "scripts/bundle.mjs")], { stdio: "inherit" });
+}
+ensureBundle();
 export const RESOLVED_ROOT = "/var/lib/netevd-lab/resolved";
 
 export function labFile(metaUrl: string, opts: LabOptions = {}): boolean {
@@ -145,8 +159,10 @@ export class DaemonProcess {
     );
   }
 
-  static start(args: string[], env: NodeJS.ProcessEnv = {}): DaemonProcess {
-    const child = spawn(resolve(repoRoot, "bin/netevd"), args, {
+  /** bin/netevd with args; `prefix` runs it through another program (e.g. setpriv, as systemd's User= would). */
+  static start(args: string[], env: NodeJS.ProcessEnv = {}, prefix: string[] = []): DaemonProcess {
+    const argv = [...prefix, resolve(repoRoot, "bin/netevd"), ...args];
+    const child = spawn(argv[0]!, argv.slice(1), {
       env: { PATH: process.env.PATH, NETEVD_LOG_FORMAT: "json", DBUS_SYSTEM_BUS_ADDRESS: process.env.DBUS_SYSTEM_BUS_ADDRESS, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -2,7 +2,8 @@ import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, sep } from "node:path";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { parseDocument } from "yaml";
 
@@ -14,6 +15,7 @@ import {
   globMatch,
   interfaceSelected,
   loadConfig,
+  migrateConfigText,
   parseConfig,
   parseListen,
   validateConfig,
@@ -687,4 +689,16 @@ it("routing.protocol: another routing daemon's id (16 = dhcp) is refused", () =>
     () => parseConfig("routing:\n  protocol: 16\n", "t.yaml"),
     (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.path === "routing.protocol" && /dhcp/.test(p.message)),
   );
+});
+
+it("the YAML parser is let go of after a config is read (src/config/yaml.ts)", () => {
+  const cache = createRequire(import.meta.url).cache;
+  const yamlModules = () => Object.keys(cache).filter((f) => f.includes(`${sep}node_modules${sep}yaml${sep}`) && f.endsWith(`${sep}dist${sep}index.js`));
+  for (const k of yamlModules()) delete cache[k]; // this file imports yaml itself
+  parseConfig("system:\n  backend: none\n", "t.yaml");
+  assert.deepEqual(yamlModules(), []);
+  assert.throws(() => parseConfig("system: [", "bad.yaml"), ConfigError);
+  assert.deepEqual(yamlModules(), [], "also after a rejected config");
+  assert.match(migrateConfigText("system:\n  backend: none\n", "t.yaml").text, /backend: none/);
+  assert.deepEqual(yamlModules(), []);
 });

@@ -13,6 +13,7 @@
 // the timeout (SIGTERM, SIGKILL 2 s later) and when this process or the launcher dies
 // (PR_SET_PDEATHSIG). Completion is the supervisor's exit, never EOF on the pipes. Output is logged
 // line by line up to a per-run cap; the rest is counted.
+import { isoTime } from "../../time.js";
 import * as fs from "node:fs";
 import { dirname } from "node:path";
 import { StringDecoder } from "node:string_decoder";
@@ -49,7 +50,7 @@ export function notRunResult(ctx: RunContext, script: string, path: string, erro
     link: ctx.link,
     script,
     path,
-    startedAt: new Date().toISOString(),
+    startedAt: isoTime(),
     durationMs: 0,
     exitCode: null,
     signal: null,
@@ -231,7 +232,7 @@ export async function runScript(script: HookScript, ctx: RunContext, env: Record
   const failed = (error: string): HookRunResult => {
     const r: HookRunResult = {
       ...base,
-      startedAt: new Date(wallStart).toISOString(),
+      startedAt: isoTime(wallStart),
       durationMs: elapsedMs(t0),
       exitCode: null,
       signal: null,
@@ -251,7 +252,7 @@ export async function runScript(script: HookScript, ctx: RunContext, env: Record
   const fit = fitExecLimits(env, [real], budget());
   for (const p of fit.problems) opts.log.warn("hook env value dropped", fields({ variable: p.variable, reason: p.reason }));
 
-  const startedAt = new Date().toISOString();
+  const startedAt = isoTime();
   const t1 = process.hrtime.bigint();
   opts.onSpawn?.(script, t1);
 
