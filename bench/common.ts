@@ -245,6 +245,8 @@ export class CarrierWatch {
   constructor() {
     this.mon = new RtnlMonitor({
       groups: [RTNLGRP_LINK],
+      // the reference timestamps: never paused by flood coalescing (the daemon's socket may be)
+      floodHoldMs: 0,
       onMessages: (msgs) => {
         const t = monoNs();
         for (const m of msgs) {
