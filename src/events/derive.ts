@@ -6,7 +6,7 @@ import type { Fact, NetworkModel } from "../state/model.js";
 import { routeView } from "../state/describe.js";
 import { addressUsable, dadFailed } from "../net/address.js";
 import type { HookJob, NetevdEvent } from "./types.js";
-import { EventFactory, linkState, snapshotOf, type DeriveContext, type LinkSnapshot } from "./factory.js";
+import { EventFactory, linkState, snapshotOf, type DeriveContext, type LinkSnapshot, type LinkView } from "./factory.js";
 import { BACKEND_EVENTS, backendCarrierEnv } from "./backends.js";
 
 export { EventFactory, snapshotOf, linkState, linkAddresses, linkGateway, type DeriveContext, type LinkSnapshot } from "./factory.js";
@@ -18,8 +18,8 @@ const job = (event: NetevdEvent): HookJob => ({ event, state: event.event, env: 
  * backend's later report of the same change fires nothing), carrying the backend's last known
  * state of the link and its variables.
  */
-function carrierJob(m: NetworkModel, l: LinkRecord, ctx: DeriveContext, f: EventFactory, replay: boolean): HookJob {
-  const snap = snapshotOf(m, l, ctx.extraState?.(l.index));
+function carrierJob(m: NetworkModel, l: LinkRecord, ctx: DeriveContext, f: EventFactory, replay: boolean, views?: Map<number, LinkView>): HookJob {
+  const snap = snapshotOf(m, l, ctx.extraState?.(l.index), undefined, views);
   const event = l.carrier ? "carrier" : "no-carrier";
   const j = job(f.make({ event, link: l.name, index: l.index, source: "kernel", snap, replay }));
   // the backend's variables too (networkd-dispatcher's IFACE/OperationalState...): scripts moved over
@@ -49,10 +49,12 @@ export function jobsFromFacts(facts: Fact[], m: NetworkModel, ctx: DeriveContext
   const out: HookJob[] = [];
   const routeLinks = new Map<number, RouteRecord>();
   // a link fact's own record is the link as that message left it: one kernel batch can hold a
-  // carrier loss and its return, and each event must show its own state, not the batch's end
+  // carrier loss and its return, and each event must show its own state, not the batch's end;
+  // addresses and gateway are the batch's end for every event, so computed once per link
+  const views = new Map<number, LinkView>();
   const emit = (event: string, l: LinkRecord, stateExtra?: Record<string, unknown>, changed?: string[]) => {
     if (!ctx.selected(l.name)) return;
-    const snap = snapshotOf(m, l, ctx.extraState?.(l.index));
+    const snap = snapshotOf(m, l, ctx.extraState?.(l.index), undefined, views);
     out.push(job(f.make({ event, link: l.name, index: l.index, source: "kernel", snap, stateExtra, changed })));
   };
   for (const fact of facts) {
@@ -71,7 +73,7 @@ export function jobsFromFacts(facts: Fact[], m: NetworkModel, ctx: DeriveContext
       }
       case "carrier-up":
       case "carrier-down":
-        if (ctx.selected(fact.link.name)) out.push(carrierJob(m, fact.link, ctx, f, false));
+        if (ctx.selected(fact.link.name)) out.push(carrierJob(m, fact.link, ctx, f, false, views));
         break;
       case "mtu":
         emit("mtu", fact.link);

@@ -49,13 +49,25 @@ export function linkGateway(m: NetworkModel, index: number): string | null {
   return v6;
 }
 
-export function snapshotOf(m: NetworkModel, link: LinkRecord, extra?: Record<string, unknown>, dns: string[] = []): LinkSnapshot {
-  return {
-    state: { ...linkState(link), ...extra },
-    addresses: linkAddresses(m, link.index),
-    gateway: linkGateway(m, link.index),
-    dns,
-  };
+/** A link's addresses and gateway as the model has them now (what every snapshot of it repeats). */
+export interface LinkView {
+  addresses: string[];
+  gateway: string | null;
+}
+
+/**
+ * `views`: the links' addresses and gateway already computed against this same model state (one
+ * kernel batch's events all show the model as the batch left it). Each is a scan of every address
+ * and route; under a flood of address changes on one link, doing it once per event made event
+ * derivation quadratic. Snapshots then share the arrays: nothing mutates an event's addresses.
+ */
+export function snapshotOf(m: NetworkModel, link: LinkRecord, extra?: Record<string, unknown>, dns: string[] = [], views?: Map<number, LinkView>): LinkSnapshot {
+  let view = views?.get(link.index);
+  if (!view) {
+    view = { addresses: linkAddresses(m, link.index), gateway: linkGateway(m, link.index) };
+    views?.set(link.index, view);
+  }
+  return { state: { ...linkState(link), ...extra }, addresses: view.addresses, gateway: view.gateway, dns };
 }
 
 function changedKeys(prev: LinkSnapshot | undefined, next: LinkSnapshot): string[] {
@@ -63,7 +75,7 @@ function changedKeys(prev: LinkSnapshot | undefined, next: LinkSnapshot): string
   const out: string[] = [];
   const keys = new Set([...Object.keys(prev.state), ...Object.keys(next.state)]);
   for (const k of keys) if (JSON.stringify(prev.state[k]) !== JSON.stringify(next.state[k])) out.push(k);
-  if (prev.addresses.join() !== next.addresses.join()) out.push("addresses");
+  if (prev.addresses !== next.addresses && prev.addresses.join() !== next.addresses.join()) out.push("addresses");
   if (prev.gateway !== next.gateway) out.push("gateway");
   if (prev.dns.join() !== next.dns.join()) out.push("dns");
   return out;

@@ -203,3 +203,36 @@ test("IPv6 DAD: address-added.d once the tentative flag clears; a DAD failure is
     ["address-removed"],
   );
 });
+
+test("one kernel batch: every event shows its own link's addresses as the batch left them, computed once per link", () => {
+  const m = emptyModel();
+  const f = new EventFactory(clock);
+  applyMessage(m, { kind: "link", op: "new", link: link() });
+  applyMessage(m, { kind: "link", op: "new", link: link({ index: 3, name: "eth1" }) });
+  f.seed(m);
+  const addr = (index: number, address: string) => ({
+    kind: "addr" as const,
+    op: "new" as const,
+    addr: { family: 4 as const, index, address, prefixlen: 24, scope: 0, flags: 0, tentative: false },
+  });
+  const facts = [...applyMessage(m, addr(2, "192.0.2.10")), ...applyMessage(m, addr(3, "198.51.100.7")), ...applyMessage(m, addr(2, "192.0.2.11"))];
+  const jobs = jobsFromFacts(facts, m, ctx, f);
+  assert.deepEqual(
+    jobs.map((j) => [j.event.event, j.event.link, j.event.state.address ?? j.event.state.mtu, j.event.addresses, j.event.changed]),
+    [
+      ["address-added", "eth0", "192.0.2.10/24", ["192.0.2.10/24", "192.0.2.11/24"], ["addresses"]],
+      ["address-added", "eth1", "198.51.100.7/24", ["198.51.100.7/24"], ["addresses"]],
+      ["address-added", "eth0", "192.0.2.11/24", ["192.0.2.10/24", "192.0.2.11/24"], ["addresses"]],
+    ],
+  );
+  const eth0 = jobs.filter((j) => j.event.link === "eth0").map((j) => j.event.addresses);
+  assert.ok(
+    eth0.every((a) => a === eth0[0]),
+    "one list for the link's events of the batch (a scan of every address per event made a flood quadratic)",
+  );
+  // the next batch: a new list; `changed` still compares with the last event's
+  const next = jobsFromFacts(applyMessage(m, { kind: "link", op: "new", link: link({ mtu: 1400 }) }), m, ctx, f);
+  assert.notEqual(next[0]!.event.addresses, eth0[0]);
+  assert.deepEqual(next[0]!.event.changed, ["mtu"]);
+  assert.deepEqual(next[0]!.event.previous?.addresses, ["192.0.2.10/24", "192.0.2.11/24"]);
+});
