@@ -38,6 +38,7 @@ import { startMetricsListener, type MetricsListener } from "./api/metrics-server
 import { startApi, type ApiServer } from "./api/server.js";
 import { packageVersion } from "./version.js";
 import { compactMemory, endStartup, IdleCompactor } from "./memory.js";
+import { monotonicMs } from "./clock.js";
 
 export interface DaemonOptions {
   config: Config;
@@ -140,7 +141,7 @@ export class Daemon {
   }
 
   async start(): Promise<void> {
-    const t0 = performance.now();
+    const t0 = monotonicMs();
     metrics.buildInfo.set({ version: packageVersion(), node: process.version }, 1);
     initSourceMetrics(["kernel"]);
     setSourceHealthProvider(() => this.health().sources);
@@ -163,7 +164,7 @@ export class Daemon {
       addresses: m.addrs.size,
       routes: m.routes.size,
       rules: m.rules.size,
-      ms: +(performance.now() - t0).toFixed(1),
+      ms: +(monotonicMs() - t0).toFixed(1),
     });
     this.events.seed(m);
     await this.resolveBackend();

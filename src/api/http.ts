@@ -1,6 +1,7 @@
 // The API's HTTP plumbing that is not about any one endpoint: the error a request is refused with,
 // query parameters, JSON bodies and content types, the per-client rate limiter. Pure (no sockets),
 // so all of it is unit-tested; routes.ts applies it.
+import { monotonicMs } from "../clock.js";
 
 import type { RequestListener } from "node:http";
 import { httpDate } from "../time.js";
@@ -57,7 +58,7 @@ export function isJsonContentType(ct: string | undefined): boolean {
 export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
-  constructor(private readonly now: () => number = () => performance.now()) {}
+  constructor(private readonly now: () => number = () => monotonicMs()) {}
 
   /** Take one token for `client`; returns 0 when allowed, else the seconds until the next token. */
   take(client: string, rate: number): number {
