@@ -1,0 +1,81 @@
+// Which Node builtins an idle daemon has loaded: a builtin's code and heap stay in RSS for the life
+// of the process once loaded (crypto +1.0 MB, https with tls +1.4 MB, fs/promises +0.67 MB,
+// perf_hooks and v8 +0.3 MB each, measured), so an idle daemon must not load those it does not use.
+// The list is what the process really loaded (node records every builtin in
+// process.moduleLoadList), and unlike RSS it does not vary with the machine, so it can be asserted.
+// A --require preload (through NODE_OPTIONS, which the re-exec as the netevd user keeps) writes the
+// list to a file on SIGUSR2, a signal the daemon does not use.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { request } from "node:http";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DaemonProcess, hookTree, labFile, tempDir, waitFor, writeConfig } from "./lab.js";
+
+/** Loaded only when a feature needs them: a token or session, a sink, a /metrics scrape, ... */
+const LAZY = ["crypto", "https", "tls", "fs/promises", "perf_hooks", "v8"];
+
+function get(path: string): Promise<{ status: number; text: string }> {
+  return new Promise((res, rej) => {
+    const req = request({ host: "127.0.0.1", port: 9090, path, agent: false }, (r) => {
+      const chunks: Buffer[] = [];
+      r.on("data", (c: Buffer) => chunks.push(c));
+      r.on("end", () => res({ status: r.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+    });
+    req.on("error", rej);
+    req.end();
+  });
+}
+
+if (labFile(import.meta.url)) {
+  test("idle with the API on (backend none): none of crypto, https, tls, fs/promises, perf_hooks, v8 is loaded; /metrics loads v8 only", async () => {
+    const dir = tempDir("netevd-builtins-");
+    chmodSync(dir, 0o1777); // the daemon writes here as the netevd user
+    const preload = join(dir, "dump-builtins.cjs");
+    writeFileSync(
+      preload,
+      `let n = 0;
+process.on("SIGUSR2", () => {
+  const list = process.moduleLoadList.filter((m) => m.startsWith("NativeModule ")).map((m) => m.slice(13));
+  require("fs").writeFileSync(${JSON.stringify(dir)} + "/builtins." + process.pid + "." + ++n, list.join("\\n"));
+});
+`,
+    );
+    const dump = async (pid: number, n: number): Promise<Set<string>> => {
+      process.kill(pid, "SIGUSR2");
+      const file = join(dir, `builtins.${pid}.${n}`);
+      await waitFor(`builtins list ${n} written`, () => existsSync(file), 5000);
+      return new Set(readFileSync(file, "utf8").split("\n"));
+    };
+    const { base } = hookTree({});
+    const config = writeConfig(`system:\n  backend: none\n  scripts_dir: ${base}\n  log_level: debug\n`);
+    const d = DaemonProcess.start(["run", "-c", config], { NODE_OPTIONS: `--require ${preload}` });
+    try {
+      const ready = await d.waitRecord((r) => r.msg === "ready", 10_000);
+      const pid = Number(ready.pid);
+      // what loads at start-up did: the D-Bus connection (dbus-next's handshake used to load crypto)
+      await d.waitRecord((r) => r.msg === "following systemd-hostnamed", 5000);
+      const health = await get("/health");
+      assert.equal(health.status, 200, "the API answers on 127.0.0.1:9090");
+
+      const idle = await dump(pid, 1);
+      assert.ok(idle.has("http") && idle.has("net"), "the list is the running daemon's (its API server is loaded)");
+      assert.deepEqual(
+        LAZY.filter((m) => idle.has(m)),
+        [],
+      );
+
+      // loaded when a feature needs it: the heap-space figures of /metrics are node:v8's
+      const metrics = await get("/metrics");
+      assert.equal(metrics.status, 200);
+      assert.match(metrics.text, /^nodejs_heap_space_size_used_bytes\{space="old"\} [1-9]\d*$/m);
+      const scraped = await dump(pid, 2);
+      assert.deepEqual(
+        LAZY.filter((m) => scraped.has(m)),
+        ["v8"],
+      );
+    } finally {
+      await d.stop();
+    }
+  });
+}
