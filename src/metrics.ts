@@ -99,7 +99,10 @@ registry.register(new Gauge("nodejs_heap_size_total_bytes", "Process heap size f
 registry.register(new Gauge("nodejs_heap_size_used_bytes", "Process heap size used from Node.js in bytes.", [], (g) => g.set(process.memoryUsage().heapUsed)));
 registry.register(new Gauge("nodejs_external_memory_bytes", "Node.js external memory size in bytes.", [], (g) => g.set(process.memoryUsage().external)));
 // the heap spaces are node:v8's alone: it is loaded with the first scrape, not at start-up
-const heapSpaces = () => nodeV8().getHeapSpaceStatistics().map((s) => ({ space: s.space_name.replace(/_space$/, ""), s }));
+const heapSpaces = () =>
+  nodeV8()
+    .getHeapSpaceStatistics()
+    .map((s) => ({ space: s.space_name.replace(/_space$/, ""), s }));
 registry.register(
   new Gauge("nodejs_heap_space_size_total_bytes", "Process heap space size total from Node.js in bytes.", ["space"], (g) => {
     for (const { space, s } of heapSpaces()) g.set({ space }, s.space_size);

@@ -160,7 +160,8 @@ export function randomBytes(n: number): Buffer {
   const buf = Buffer.alloc(n);
   const fd = openSync("/dev/urandom", "r");
   try {
-    for (let got = 0; got < n; ) got += readSync(fd, buf, got, n - got, null);
+    let got = 0;
+    while (got < n) got += readSync(fd, buf, got, n - got, null);
   } finally {
     closeSync(fd);
   }
