@@ -452,7 +452,10 @@ M._load = function (request, ...rest) {
     };
     assert.deepEqual(out.running, ["plain"]);
     assert.equal(out.health["sink/tls"]?.state, "off");
-    assert.match(out.health["sink/tls"]?.detail ?? "", /^transport for https:\/\/127\.0\.0\.1:1\/: an https sink needs node:https, which this node cannot load: Node\.js is not compiled with OpenSSL/);
+    assert.match(
+      out.health["sink/tls"]?.detail ?? "",
+      /^transport for https:\/\/127\.0\.0\.1:1\/: an https sink needs node:https, which this node cannot load: Node\.js is not compiled with OpenSSL/,
+    );
     assert.deepEqual(
       out.errors.map((e) => [e.msg, e.sink]),
       [["sink transport unusable; the sink is off", "tls"]],
