@@ -1,5 +1,5 @@
 // `netevd run`: wires sources → model → events → actions/api. The only place that knows all parts.
-import { isoTime } from "./time.js";
+import { isoTime, monotonicMs } from "./time.js";
 import type { Config } from "./config/index.js";
 import { interfaceSelected, loadConfig, ConfigError } from "./config/index.js";
 import type { Logger } from "./log.js";
@@ -38,7 +38,6 @@ import { startMetricsListener, type MetricsListener } from "./api/metrics-server
 import { startApi, type ApiServer } from "./api/server.js";
 import { packageVersion } from "./version.js";
 import { compactMemory, endStartup, IdleCompactor } from "./memory.js";
-import { monotonicMs } from "./clock.js";
 
 export interface DaemonOptions {
   config: Config;

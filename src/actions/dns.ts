@@ -13,7 +13,7 @@ import type { SystemBus } from "../dbus/bus.js";
 import { validHostname, validIp } from "../net/validate.js";
 import { logRejection, type Logger } from "../log.js";
 import { metrics } from "../metrics.js";
-import { monotonicMs } from "../clock.js";
+import { monotonicMs } from "../time.js";
 import type { Fact, NetworkModel } from "../state/model.js";
 
 export interface DnsOptions {

@@ -10,7 +10,7 @@ import type { Server } from "node:http";
 import { isIPv4, type Socket } from "node:net";
 import { readFileSync } from "node:fs";
 import { isLoopbackHost } from "../config/check.js";
-import { monotonicMs } from "../clock.js";
+import { monotonicMs } from "../time.js";
 
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;

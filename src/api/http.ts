@@ -1,10 +1,9 @@
 // The API's HTTP plumbing that is not about any one endpoint: the error a request is refused with,
 // query parameters, JSON bodies and content types, the per-client rate limiter. Pure (no sockets),
 // so all of it is unit-tested; routes.ts applies it.
-import { monotonicMs } from "../clock.js";
 
 import type { RequestListener } from "node:http";
-import { httpDate } from "../time.js";
+import { httpDate, monotonicMs } from "../time.js";
 
 /** A request the API refuses, with its HTTP status and a stable error code. */
 export class HttpError extends Error {

@@ -10,7 +10,7 @@ import { basename, dirname, join } from "node:path";
 import type { Config } from "../config/index.js";
 import { compileGlob, hasGlobChars, type GlobMatcher } from "../config/glob.js";
 import { logRejection, type Logger } from "../log.js";
-import { monotonicMs } from "../clock.js";
+import { monotonicMs } from "../time.js";
 import { validIfname } from "../net/validate.js";
 import { DHCP_KEYS, LEASE_LIMITS, leaseExpired, leaseFields, parseLeases, type Lease } from "./lease.js";
 import type { BackendSink, BackendSource, SourceHealth } from "./backend.js";

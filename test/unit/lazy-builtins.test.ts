@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { loadNative, nativeAvailable, randomBytes } from "../../src/netlink/native.js";
 import { runPrefix } from "../../src/events/factory.js";
-import { monotonicMs } from "../../src/clock.js";
+import { monotonicMs } from "../../src/time.js";
 
 test("getRandom (getrandom(2) in the addon): n random bytes for 1 <= n <= 256, a RangeError otherwise", { skip: !nativeAvailable() && "addon not built" }, () => {
   const native = loadNative();
