@@ -27,38 +27,42 @@ function get(path: string): Promise<{ status: number; text: string }> {
   });
 }
 
-if (labFile(import.meta.url)) {
-  test("idle with the API on (backend none): none of crypto, https, tls, fs/promises, perf_hooks, v8 is loaded; /metrics loads v8 only", async () => {
-    const dir = tempDir("netevd-builtins-");
-    chmodSync(dir, 0o1777); // the daemon writes here as the netevd user
-    const preload = join(dir, "dump-builtins.cjs");
-    writeFileSync(
-      preload,
-      `let n = 0;
+/** The builtins the daemon has loaded, by name ("crypto", "http", ...), at each SIGUSR2. */
+function startWithPreload(yaml: string): { d: DaemonProcess; dump: (pid: number) => Promise<Set<string>> } {
+  const dir = tempDir("netevd-builtins-");
+  chmodSync(dir, 0o1777); // the daemon writes here as the netevd user
+  const preload = join(dir, "dump-builtins.cjs");
+  writeFileSync(
+    preload,
+    `let n = 0;
 process.on("SIGUSR2", () => {
   const list = process.moduleLoadList.filter((m) => m.startsWith("NativeModule ")).map((m) => m.slice(13));
   require("fs").writeFileSync(${JSON.stringify(dir)} + "/builtins." + process.pid + "." + ++n, list.join("\\n"));
 });
 `,
-    );
-    const dump = async (pid: number, n: number): Promise<Set<string>> => {
-      process.kill(pid, "SIGUSR2");
-      const file = join(dir, `builtins.${pid}.${n}`);
-      await waitFor(`builtins list ${n} written`, () => existsSync(file), 5000);
-      return new Set(readFileSync(file, "utf8").split("\n"));
-    };
-    const { base } = hookTree({});
-    const config = writeConfig(`system:\n  backend: none\n  scripts_dir: ${base}\n  log_level: debug\n`);
-    const d = DaemonProcess.start(["run", "-c", config], { NODE_OPTIONS: `--require ${preload}` });
+  );
+  let n = 0;
+  const dump = async (pid: number): Promise<Set<string>> => {
+    process.kill(pid, "SIGUSR2");
+    const file = join(dir, `builtins.${pid}.${++n}`);
+    await waitFor(`builtins list ${n} written`, () => existsSync(file), 5000);
+    return new Set(readFileSync(file, "utf8").split("\n"));
+  };
+  const { base } = hookTree({});
+  const d = DaemonProcess.start(["run", "-c", writeConfig(`system:\n  scripts_dir: ${base}\n  log_level: debug\n${yaml}`)], { NODE_OPTIONS: `--require ${preload}` });
+  return { d, dump };
+}
+
+if (labFile(import.meta.url)) {
+  test("idle with the API on (backend none): none of crypto, https, tls, fs/promises, perf_hooks, v8 is loaded; /metrics loads v8 only", async () => {
+    const { d, dump } = startWithPreload("  backend: none\n");
     try {
       const ready = await d.waitRecord((r) => r.msg === "ready", 10_000);
       const pid = Number(ready.pid);
-      // what loads at start-up did: the D-Bus connection (dbus-next's handshake used to load crypto)
-      await d.waitRecord((r) => r.msg === "following systemd-hostnamed", 5000);
       const health = await get("/health");
       assert.equal(health.status, 200, "the API answers on 127.0.0.1:9090");
 
-      const idle = await dump(pid, 1);
+      const idle = await dump(pid);
       assert.ok(idle.has("http") && idle.has("net"), "the list is the running daemon's (its API server is loaded)");
       assert.deepEqual(
         LAZY.filter((m) => idle.has(m)),
@@ -69,10 +73,27 @@ process.on("SIGUSR2", () => {
       const metrics = await get("/metrics");
       assert.equal(metrics.status, 200);
       assert.match(metrics.text, /^nodejs_heap_space_size_used_bytes\{space="old"\} [1-9]\d*$/m);
-      const scraped = await dump(pid, 2);
+      const scraped = await dump(pid);
       assert.deepEqual(
         LAZY.filter((m) => scraped.has(m)),
         ["v8"],
+      );
+    } finally {
+      await d.stop();
+    }
+  });
+
+  test("idle on the system bus (following hostnamed): still none of them (dbus-next's handshake loaded crypto)", async () => {
+    // dhclient's lease pushes put the daemon on the bus, where it follows hostnamed (no dhclient runs here)
+    const { d, dump } = startWithPreload("  backend: dhclient\nbackends:\n  dhclient:\n    use_hostname: true\n");
+    try {
+      const ready = await d.waitRecord((r) => r.msg === "ready", 10_000);
+      await d.waitRecord((r) => r.msg === "following systemd-hostnamed", 5000);
+      const idle = await dump(Number(ready.pid));
+      assert.ok(idle.has("net"));
+      assert.deepEqual(
+        LAZY.filter((m) => idle.has(m)),
+        [],
       );
     } finally {
       await d.stop();
