@@ -8,9 +8,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { request } from "node:http";
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DaemonProcess, hookTree, labFile, tempDir, waitFor, writeConfig } from "./lab.js";
+import { DaemonProcess, hookTree, ip, labFile, tempDir, waitFor, writeConfig } from "./lab.js";
+import { lookupUser } from "../../src/cli/privileges.js";
 
 /** Loaded only when a feature needs them: a token or session, a sink, a /metrics scrape, ... */
 const LAZY = ["crypto", "https", "tls", "fs/promises", "perf_hooks", "v8"];
@@ -97,6 +98,28 @@ if (labFile(import.meta.url)) {
       );
     } finally {
       await d.stop();
+    }
+  });
+
+  test("an http sink spooling events (no secret): still none of them (the spool is on fs callbacks)", async () => {
+    const state = tempDir("netevd-state-");
+    const user = lookupUser("netevd")!;
+    chownSync(state, user.uid, user.gid);
+    const { d, dump } = startWithPreload(`  backend: none\n  state_dir: ${state}\nsinks:\n  - name: s\n    url: http://127.0.0.1:9/\n    retry_initial_ms: 50\n`);
+    try {
+      const ready = await d.waitRecord((r) => r.msg === "ready", 10_000);
+      // an event for the sink: its spool writes a segment (nothing listens on port 9: it stays queued)
+      await ip("link", "add", "nvbi0", "type", "veth", "peer", "name", "nvbi1");
+      const spoolDir = join(state, "sinks", "s");
+      await waitFor("a spool segment written", () => existsSync(spoolDir) && readdirSync(spoolDir).some((f) => f.endsWith(".seg")), 5000);
+      const idle = await dump(Number(ready.pid));
+      assert.deepEqual(
+        LAZY.filter((m) => idle.has(m)),
+        [],
+      );
+    } finally {
+      await d.stop();
+      await ip("link", "del", "nvbi0").catch(() => {});
     }
   });
 }

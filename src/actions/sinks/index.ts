@@ -11,7 +11,7 @@ import type { Logger } from "../../log.js";
 import { closeFd, fstatFd, openFd, readFdToEnd } from "../../fs-async.js";
 import { sourceHost } from "./cloudevent.js";
 import { httpTransport, SinkWorker, type SinkStats } from "./deliver.js";
-import type { Spool } from "./spool.js";
+import { Spool } from "./spool.js";
 
 export { SinkWorker, type SinkStats } from "./deliver.js";
 
@@ -146,8 +146,6 @@ export class SinkSet {
     const { secret, ca, problem: misconfigured } = files ?? (await this.readFiles(cfg));
     let spool: Spool;
     try {
-      // the spool's module (and the node:fs/promises it is written on) loads with the first sink
-      const { Spool } = await import("./spool.js");
       spool = await Spool.open(join(stateDir, "sinks", cfg.name), {
         maxBytes: cfg.spool_max_bytes,
         syncMs: cfg.spool_sync_ms,
