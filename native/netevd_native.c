@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -1029,8 +1030,38 @@ static napi_value js_malloc_trim(napi_env env, napi_callback_info info) {
   return ret;
 }
 
+/*
+ * getRandom(n): n (1..256) bytes from the kernel's CSPRNG (getrandom(2), blocking only until the pool
+ * is first initialised, like OpenSSL's RAND_bytes). Event ids need 3 random bytes per run; loading
+ * node:crypto (OpenSSL, about 1 MB of RSS) for them would cost more than all the rest of the ids.
+ */
+static napi_value js_get_random(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], ret;
+  int32_t n = 0;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1 || n > 256) {
+    napi_throw_range_error(env, NULL, "getRandom(n) needs 1 <= n <= 256");
+    return NULL;
+  }
+  unsigned char buf[256];
+  size_t got = 0;
+  while (got < (size_t)n) {
+    ssize_t r = getrandom(buf + got, (size_t)n - got, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return throw_errno(env, errno, "getrandom");
+    }
+    got += (size_t)r;
+  }
+  void *data;
+  CHECK_NAPI(env, napi_create_buffer_copy(env, (size_t)n, buf, &data, &ret));
+  return ret;
+}
+
 /* native/netevd_memory.cc */
 napi_value netevd_low_memory_notification(napi_env env, napi_callback_info info);
+napi_value netevd_set_v8_flags(napi_env env, napi_callback_info info);
 
 /* ---------- module ---------- */
 
@@ -1065,6 +1096,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"setNoNewPrivs", NULL, js_set_no_new_privs, NULL, NULL, NULL, napi_enumerable, NULL},
     {"mallocTrim", NULL, js_malloc_trim, NULL, NULL, NULL, napi_enumerable, NULL},
     {"lowMemoryNotification", NULL, netevd_low_memory_notification, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"setV8Flags", NULL, netevd_set_v8_flags, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"getRandom", NULL, js_get_random, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

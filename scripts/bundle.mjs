@@ -33,6 +33,25 @@ const dbusApart = {
   },
 };
 
+/**
+ * dbus-next's handshake module requires node:crypto as it loads, for the DBUS_COOKIE_SHA1 mechanism
+ * alone (netevd authenticates with EXTERNAL: the bus reads its uid from the socket), and node:crypto
+ * then stays loaded (about 1 MB of RSS, measured). Its `require("crypto")` gets a stand-in that
+ * loads node:crypto on the first use of any of its properties.
+ */
+const LAZY_CRYPTO = "netevd-lazy-crypto";
+const lazyCryptoInHandshake = {
+  name: "lazy-crypto-in-handshake",
+  setup(b) {
+    const handshake = `${sep}node_modules${sep}dbus-next${sep}lib${sep}handshake.js`;
+    b.onResolve({ filter: /^crypto$/ }, (a) => (a.importer.endsWith(handshake) ? { path: "crypto", namespace: LAZY_CRYPTO } : undefined));
+    b.onLoad({ filter: /.*/, namespace: LAZY_CRYPTO }, () => ({
+      contents: 'let c;module.exports=new Proxy({},{get:(_,k)=>(c??=require("node:crypto"))[k]});',
+      loader: "js",
+    }));
+  },
+};
+
 const common = {
   absWorkingDir: root,
   // dependencies come from this tree's node_modules, also for a --dist outside it (scripts/package.sh)
@@ -84,7 +103,9 @@ await bundle(createRequire(join(root, "package.json")).resolve("yaml"), YAML_CHU
 // WebAssembly undefined there: dbus-next's `long` instantiates a small wasm module for 64-bit
 // multiplication when loaded (it falls back to plain JS when that throws), and V8 then schedules
 // delayed wasm tasks 5, 20, 60 and 120 s later: wake-ups of an idle daemon (found with gdb).
-await bundle(busModule, "netevd-dbus.cjs", [], (f) => f === busModule || f.includes(`${sep}node_modules${sep}`), { WebAssembly: "undefined" });
+await bundle(busModule, "netevd-dbus.cjs", [lazyCryptoInHandshake], (f) => f === busModule || f.includes(`${sep}node_modules${sep}`) || f.endsWith(`${LAZY_CRYPTO}:crypto`), {
+  WebAssembly: "undefined",
+});
 
 // what a binary package must carry for the code bundled into it
 const notices = [...packages].sort().map((dir) => {

@@ -1,5 +1,5 @@
 // `netevd run`: wires sources → model → events → actions/api. The only place that knows all parts.
-import { isoTime } from "./time.js";
+import { isoTime, monotonicMs } from "./time.js";
 import type { Config } from "./config/index.js";
 import { interfaceSelected, loadConfig, ConfigError } from "./config/index.js";
 import type { Logger } from "./log.js";
@@ -140,7 +140,7 @@ export class Daemon {
   }
 
   async start(): Promise<void> {
-    const t0 = performance.now();
+    const t0 = monotonicMs();
     metrics.buildInfo.set({ version: packageVersion(), node: process.version }, 1);
     initSourceMetrics(["kernel"]);
     setSourceHealthProvider(() => this.health().sources);
@@ -163,7 +163,7 @@ export class Daemon {
       addresses: m.addrs.size,
       routes: m.routes.size,
       rules: m.rules.size,
-      ms: +(performance.now() - t0).toFixed(1),
+      ms: +(monotonicMs() - t0).toFixed(1),
     });
     this.events.seed(m);
     await this.resolveBackend();

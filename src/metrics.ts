@@ -6,10 +6,10 @@
 // Every label value comes from a fixed list (hook dirs, sources, results), and each combination is
 // pre-initialised to 0 so that rate() and increase() work from the first scrape.
 import { readdirSync, readFileSync } from "node:fs";
-import { getHeapSpaceStatistics } from "node:v8";
 import { Counter, Gauge, Histogram, Registry } from "./prometheus.js";
 import { logStats } from "./log.js";
 import { HOOK_EVENTS } from "./hook-dirs.js";
+import { nodeV8 } from "./lazy-builtins.js";
 
 export const registry = new Registry();
 
@@ -98,7 +98,11 @@ registry.register(
 registry.register(new Gauge("nodejs_heap_size_total_bytes", "Process heap size from Node.js in bytes.", [], (g) => g.set(process.memoryUsage().heapTotal)));
 registry.register(new Gauge("nodejs_heap_size_used_bytes", "Process heap size used from Node.js in bytes.", [], (g) => g.set(process.memoryUsage().heapUsed)));
 registry.register(new Gauge("nodejs_external_memory_bytes", "Node.js external memory size in bytes.", [], (g) => g.set(process.memoryUsage().external)));
-const heapSpaces = () => getHeapSpaceStatistics().map((s) => ({ space: s.space_name.replace(/_space$/, ""), s }));
+// the heap spaces are node:v8's alone: it is loaded with the first scrape, not at start-up
+const heapSpaces = () =>
+  nodeV8()
+    .getHeapSpaceStatistics()
+    .map((s) => ({ space: s.space_name.replace(/_space$/, ""), s }));
 registry.register(
   new Gauge("nodejs_heap_space_size_total_bytes", "Process heap space size total from Node.js in bytes.", ["space"], (g) => {
     for (const { space, s } of heapSpaces()) g.set({ space }, s.space_size);

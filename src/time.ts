@@ -22,3 +22,12 @@ export function httpDate(ms: number = Date.now()): string {
   const d = new Date(ms);
   return `${DAYS[d.getUTCDay()]}, ${pad2(d.getUTCDate())} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())} GMT`;
 }
+
+/**
+ * Milliseconds on the monotonic clock (arbitrary origin: for differences only), like
+ * performance.now(). The global `performance` is a lazy getter that loads perf_hooks (its observers
+ * and histograms, about 0.3 MB of RSS) on first touch; process.hrtime is always loaded.
+ */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}

@@ -13,6 +13,7 @@ import type { SystemBus } from "../dbus/bus.js";
 import { validHostname, validIp } from "../net/validate.js";
 import { logRejection, type Logger } from "../log.js";
 import { metrics } from "../metrics.js";
+import { monotonicMs } from "../time.js";
 import type { Fact, NetworkModel } from "../state/model.js";
 
 export interface DnsOptions {
@@ -166,7 +167,7 @@ export class DnsActions {
 
   /** One push; true when it took effect. Never throws. */
   private async push(p: Push): Promise<boolean> {
-    const t0 = performance.now();
+    const t0 = monotonicMs();
     let via = p.kind === "hostname" ? HOSTNAMED.destination : RESOLVE.destination;
     try {
       const bus = await this.connection();
@@ -187,7 +188,7 @@ export class DnsActions {
         }
       }
       metrics.dnsPushes.inc({ kind: p.kind, result: "ok" });
-      this.o.log.info("pushed", { kind: p.kind, link: p.link, index: p.index, values: p.values, via, ms: +(performance.now() - t0).toFixed(1) });
+      this.o.log.info("pushed", { kind: p.kind, link: p.link, index: p.index, values: p.values, via, ms: +(monotonicMs() - t0).toFixed(1) });
       return true;
     } catch (err) {
       metrics.dnsPushes.inc({ kind: p.kind, result: "error" });

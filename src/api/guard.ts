@@ -10,6 +10,7 @@ import type { Server } from "node:http";
 import { isIPv4, type Socket } from "node:net";
 import { readFileSync } from "node:fs";
 import { isLoopbackHost } from "../config/check.js";
+import { monotonicMs } from "../time.js";
 
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
@@ -123,7 +124,7 @@ export class ConnectionGuard {
     const client = clientOf(socket, this.via);
     if ((this.perClient.get(client) ?? 0) >= this.limits.perClient && !this.evict((c) => c.client === client)) return this.refuse(socket);
     if (this.conns.size >= this.limits.max && !this.evict(() => true)) return this.refuse(socket);
-    const c: Conn = { socket, client, phase: "waiting", since: performance.now(), timer: undefined };
+    const c: Conn = { socket, client, phase: "waiting", since: monotonicMs(), timer: undefined };
     this.conns.set(socket, c);
     this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
     this.deadline(c, this.limits.headersMs);
@@ -180,7 +181,7 @@ export class ConnectionGuard {
     const c = socket ? this.conns.get(socket) : undefined;
     if (!c || c.phase === "stream") return;
     c.phase = "waiting";
-    c.since = performance.now();
+    c.since = monotonicMs();
     this.deadline(c, this.limits.headersMs);
   }
 

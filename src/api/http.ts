@@ -3,7 +3,7 @@
 // so all of it is unit-tested; routes.ts applies it.
 
 import type { RequestListener } from "node:http";
-import { httpDate } from "../time.js";
+import { httpDate, monotonicMs } from "../time.js";
 
 /** A request the API refuses, with its HTTP status and a stable error code. */
 export class HttpError extends Error {
@@ -57,7 +57,7 @@ export function isJsonContentType(ct: string | undefined): boolean {
 export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
-  constructor(private readonly now: () => number = () => performance.now()) {}
+  constructor(private readonly now: () => number = () => monotonicMs()) {}
 
   /** Take one token for `client`; returns 0 when allowed, else the seconds until the next token. */
   take(client: string, rate: number): number {

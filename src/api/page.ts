@@ -1,10 +1,10 @@
 // The read-only web page (api.dashboard): static files shipped in src/api/page/, served with a strict
 // CSP, and the session cookie that lets a browser (whose EventSource cannot send an Authorization
 // header) read the API beyond loopback. Files are read when requested: nothing is held at idle.
-import { createHmac, timingSafeEqual } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { readFileBytes, statPath } from "../fs-async.js";
+import { nodeCrypto } from "../lazy-builtins.js";
 import { packageRoot } from "../package-root.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 
@@ -37,14 +37,14 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = {
 export async function servePageFile(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
   const f = PAGE_FILES[path]!;
   const full = PAGE_DIR + f.file;
-  const st = await stat(full);
+  const st = await statPath(full);
   const etag = `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
   const headers = { ...PAGE_HEADERS, "content-type": f.type, "cache-control": "no-cache", etag };
   if (req.headers["if-none-match"] === etag) {
     res.writeHead(304, headers).end();
     return;
   }
-  const body = await readFile(full);
+  const body = await readFileBytes(full);
   res.writeHead(200, { ...headers, "content-length": body.length });
   res.end(req.method === "HEAD" ? undefined : body);
 }
@@ -59,8 +59,9 @@ export async function servePageFile(req: IncomingMessage, res: ServerResponse, p
 export const SESSION_COOKIE = "netevd_session";
 export const SESSION_TTL_SEC = 12 * 3600;
 
+// node:crypto is loaded with the first session made or checked: a daemon without a token never needs it
 function mac(token: string, exp: number): Buffer {
-  return createHmac("sha256", token).update(`netevd dashboard session v1 ${exp}`).digest();
+  return nodeCrypto().createHmac("sha256", token).update(`netevd dashboard session v1 ${exp}`).digest();
 }
 
 export function sessionValue(token: string, nowMs = Date.now()): string {
@@ -95,5 +96,5 @@ export function sessionValid(value: string | undefined, token: string, nowMs = D
   // one encoding per MAC: the 43rd character's two spare bits must be zero
   if (given.toString("base64url") !== m[2]) return false;
   const want = mac(token, exp);
-  return given.length === want.length && timingSafeEqual(given, want);
+  return given.length === want.length && nodeCrypto().timingSafeEqual(given, want);
 }

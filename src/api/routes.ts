@@ -2,7 +2,6 @@
 // and method, authorization for mutating endpoints, body size, content type and JSON.
 import { isoTime } from "../time.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createRequire } from "node:module";
 import type { Config } from "../config/types.js";
 import { interfaceSelected } from "../config/select.js";
 import type { History } from "../events/history.js";
@@ -12,6 +11,7 @@ import type { SourceHealth } from "../sources/backend.js";
 import type { KernelStats } from "../sources/kernel.js";
 import type { DispatcherStats } from "../actions/hooks/dispatcher.js";
 import { registry, scrapeMetrics } from "../metrics.js";
+import { nodeCrypto } from "../lazy-builtins.js";
 import { isLoopbackHost } from "../config/check.js";
 import { HttpError, RateLimiter, isJsonContentType, parseJsonBody, queryParams } from "./http.js";
 import { parseEventSelection, parseTriggerBody, selectEvents, eventsAfter, withHooks, matchesFilter } from "./query.js";
@@ -128,15 +128,11 @@ export function sendError(res: ServerResponse, err: HttpError): void {
   sendJson(res, err.status, { error }, err.headers);
 }
 
-// node:crypto (OpenSSL) is loaded on the first token check only: a daemon without a token never
-// pays for it (a few MB of RSS)
-let crypto: typeof import("node:crypto") | undefined;
-
 /** Constant-time check of an `Authorization: Bearer <token>` header (hashes make the lengths equal). */
 export function bearerMatches(header: string | undefined, token: string): boolean {
   if (header === undefined || !/^Bearer /i.test(header)) return false;
-  crypto ??= createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto");
-  const { createHash, timingSafeEqual } = crypto;
+  // node:crypto is loaded on the first token check: a daemon without a token never pays for it
+  const { createHash, timingSafeEqual } = nodeCrypto();
   const given = createHash("sha256").update(header.slice(7).trim()).digest();
   const want = createHash("sha256").update(token).digest();
   return timingSafeEqual(given, want);

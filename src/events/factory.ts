@@ -1,11 +1,11 @@
 // Contract events from model state: link snapshots, ids, timestamps, `previous` and `changed`.
-// Pure apart from the clock and the id counter, which the EventFactory owns; no I/O.
+// Pure apart from the clock, the id counter (which the EventFactory owns) and 3 random bytes per run.
 import { isoTime } from "../time.js";
-import { randomBytes } from "node:crypto";
 import type { LinkRecord, RouteRecord } from "../netlink/types.js";
 import { RT_TABLE_MAIN } from "../netlink/constants.js";
 import type { NetworkModel } from "../state/model.js";
 import { addressUsable, isLinkLocal } from "../net/address.js";
+import { randomBytes } from "../netlink/native.js";
 import type { Backend, HookJob, NetevdEvent } from "./types.js";
 
 /** What an event says about a link: its state fields plus addresses, gateway and DNS. */

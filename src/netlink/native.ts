@@ -1,7 +1,7 @@
 // Loads the netevd_native addon (build/Release/netevd_native.node, built by `node-gyp rebuild`)
 // lazily, on first use, so modules that merely import the netlink client still load (and unit
 // tests run) on machines where the addon was not built.
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { getSystemErrorName } from "node:util";
@@ -56,6 +56,10 @@ export interface NativeAddon {
   mallocTrim(): boolean;
   /** V8's Isolate::LowMemoryNotification(): memory-reducing full GCs, now */
   lowMemoryNotification(): void;
+  /** V8::SetFlagsFromString, as node:v8's setFlagsFromString */
+  setV8Flags(flags: string): void;
+  /** n (1..256) bytes from getrandom(2); throws a RangeError outside that range */
+  getRandom(n: number): Buffer;
   /** send to socketPath (default: the C environment's NOTIFY_SOCKET); false when there is none */
   sdNotify(message: string, socketPath?: string): boolean;
   /** execve(2); returns only by throwing */
@@ -142,6 +146,35 @@ export function sdNotify(message: string): boolean {
   const sock = process.env.NOTIFY_SOCKET;
   if (!sock) return false;
   return loadNative().sdNotify(message, sock);
+}
+
+/**
+ * `n` (1..256) random bytes from the kernel's CSPRNG: getrandom(2) through the addon, or
+ * /dev/urandom where the addon is not built (unit tests). What node:crypto's randomBytes gives,
+ * without loading node:crypto (OpenSSL: about 1 MB of RSS) for a few bytes.
+ */
+export function randomBytes(n: number): Buffer {
+  let native: NativeAddon | undefined;
+  try {
+    native = loadNative();
+  } catch {
+    /* not built: read the kernel's device instead */
+  }
+  if (native) return native.getRandom(n);
+  const buf = Buffer.alloc(n);
+  const fd = openSync("/dev/urandom", "r");
+  try {
+    let got = 0;
+    while (got < n) got += readSync(fd, buf, got, n - got, null);
+  } finally {
+    closeSync(fd);
+  }
+  return buf;
+}
+
+/** V8::SetFlagsFromString (what node:v8's setFlagsFromString does, without loading node:v8). */
+export function setV8Flags(flags: string): void {
+  loadNative().setV8Flags(flags);
 }
 
 /** One datagram to the unix socket at `path` (journald's native protocol); throws on a send failure. */

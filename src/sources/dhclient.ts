@@ -5,11 +5,12 @@
 // current lease; it is reported as DHCP_* fields (the model turns only changes into facts), and a
 // released or expired one is dropped from the model. No timers at idle except one at the next expiry.
 import { watch, readFileSync, statSync, type FSWatcher } from "node:fs";
-import { open, readdir } from "node:fs/promises";
+import { closeFd, fstatFd, openFd, readFd, readdirNames } from "../fs-async.js";
 import { basename, dirname, join } from "node:path";
 import type { Config } from "../config/index.js";
 import { compileGlob, hasGlobChars, type GlobMatcher } from "../config/glob.js";
 import { logRejection, type Logger } from "../log.js";
+import { monotonicMs } from "../time.js";
 import { validIfname } from "../net/validate.js";
 import { DHCP_KEYS, LEASE_LIMITS, leaseExpired, leaseFields, parseLeases, type Lease } from "./lease.js";
 import type { BackendSink, BackendSource, SourceHealth } from "./backend.js";
@@ -213,7 +214,7 @@ export class DhclientSource implements BackendSource {
     if (d.waitingOn !== null) return;
     let names: string[];
     try {
-      names = await readdir(d.dir);
+      names = await readdirNames(d.dir);
     } catch (err) {
       this.log.warn("cannot list lease directory", { dir: d.dir, err: (err as Error).message });
       return;
@@ -259,20 +260,20 @@ export class DhclientSource implements BackendSource {
     let size: number;
     let mtimeMs: number;
     try {
-      const fh = await open(path, "r");
+      const fd = await openFd(path, "r");
       try {
-        const st = await fh.stat();
+        const st = await fstatFd(fd);
         if (!st.isFile()) return;
         size = st.size;
         mtimeMs = st.mtimeMs;
         // dhclient appends: when the file is too big, its current leases are at the end
         const len = Math.min(size, LEASE_LIMITS.file);
         const buf = Buffer.alloc(len);
-        const { bytesRead } = await fh.read(buf, 0, len, size - len);
+        const bytesRead = await readFd(fd, buf, 0, len, size - len);
         text = buf.toString("latin1", 0, bytesRead);
         if (size > LEASE_LIMITS.file) text = text.slice(text.indexOf("\n") + 1);
       } finally {
-        await fh.close();
+        await closeFd(fd);
       }
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
@@ -286,9 +287,9 @@ export class DhclientSource implements BackendSource {
     const prev = this.files.get(path);
     // truncated for a rewrite (dhclient start, dhclient -r): the new content follows at once
     if (size === 0 && prev) return;
-    const t0 = performance.now();
+    const t0 = monotonicMs();
     const parsed = parseLeases(text);
-    const ms = performance.now() - t0;
+    const ms = monotonicMs() - t0;
     const logged = prev?.logged ?? new Set<string>();
     const problems = [...parsed.problems];
     if (size > LEASE_LIMITS.file)

@@ -8,8 +8,8 @@
 // rewrites the file on start and on release.
 import { isoTime } from "../time.js";
 import { isIP } from "node:net";
-import { createHash } from "node:crypto";
 import { validHostname, validIfname, validIp } from "../net/validate.js";
+import { nodeCrypto } from "../lazy-builtins.js";
 
 /** Size caps, in bytes. The source reads at most the last `file` bytes of a file. */
 export const LEASE_LIMITS = { file: 1 << 20, line: 4096, block: 64 << 10 } as const;
@@ -523,10 +523,13 @@ export function leaseFields(l: Lease): Record<(typeof DHCP_KEYS)[number], string
   };
 }
 
-/** A problem's identity: its kind (the reason without numbers) and a hash of the line it is about. */
+/**
+ * A problem's identity: its kind (the reason without numbers) and a hash of the line it is about.
+ * node:crypto is loaded with the first problem: a clean lease file never needs it.
+ */
 export function problemKey(reason: string, lineText: string): string {
   const kind = reason.replace(/[0-9]+/g, "#");
-  return `${kind}|${createHash("sha1").update(lineText).digest("base64").slice(0, 16)}`;
+  return `${kind}|${nodeCrypto().createHash("sha1").update(lineText).digest("base64").slice(0, 16)}`;
 }
 
 /** Statements a lease cannot do without: one of them too long rejects the block. */

@@ -7,7 +7,7 @@
 // Ordering: a device's work (a transition, a snapshot from GetAll) runs on one queue per device in
 // the order its D-Bus message was received, so a slow property read for one transition never lets
 // a later transition overtake it, and a snapshot never rewinds state that a signal already moved.
-import { readFile } from "node:fs/promises";
+import { readFileText } from "../fs-async.js";
 import { endianness } from "node:os";
 import type { SystemBus, Signal } from "../dbus/bus.js";
 import { logRejection, type Logger } from "../log.js";
@@ -92,7 +92,7 @@ async function kernelIndex(iface: string, hwaddr: string | undefined): Promise<n
   if (!validIfname(iface)) return undefined; // the name becomes a path component: only a valid one
   const dir = `/sys/class/net/${iface}`;
   try {
-    const [ifindex, address] = await Promise.all([readFile(`${dir}/ifindex`, "utf8"), readFile(`${dir}/address`, "utf8").catch(() => undefined)]);
+    const [ifindex, address] = await Promise.all([readFileText(`${dir}/ifindex`), readFileText(`${dir}/address`).catch(() => undefined)]);
     return indexFromSysfs(ifindex, address, hwaddr);
   } catch {
     return undefined; // no such link (any more)

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { request } from "node:http";
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
-import { DaemonProcess, hookTree, ip, lab, labFile, repoRoot, sh, waitFor, writeConfig } from "./lab.js";
+import { busNamePid, DaemonProcess, hookTree, ip, lab, labFile, repoRoot, sh, waitFor, writeConfig } from "./lab.js";
 
 const SOCKET = "/run/netevd/netevd.sock";
 
@@ -34,20 +34,7 @@ async function linkProperty(index: number, prop: string): Promise<string> {
   return JSON.parse(out.trim().replace(/^s /, "")) as string;
 }
 
-async function networkdPid(): Promise<number> {
-  const out = await sh([
-    "busctl",
-    "--system",
-    "call",
-    "org.freedesktop.DBus",
-    "/org/freedesktop/DBus",
-    "org.freedesktop.DBus",
-    "GetConnectionUnixProcessID",
-    "s",
-    "org.freedesktop.network1",
-  ]);
-  return Number(out.trim().replace(/^u /, ""));
-}
+const networkdPid = (): Promise<number> => busNamePid("org.freedesktop.network1");
 
 if (labFile(import.meta.url, { backend: "networkd" })) {
   test("interfaces carry networkd's link states; /health and `netevd status` follow networkd's presence", async () => {

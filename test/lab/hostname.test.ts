@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { DaemonProcess, hookTree, labFile, readJsonLines, sh, sleep, waitFor, writeConfig } from "./lab.js";
+import { busNamePid, DaemonProcess, hookTree, labFile, readJsonLines, sh, sleep, waitFor, writeConfig } from "./lab.js";
 
 const recorder = `#!/bin/sh
 printf '{"HOSTNAME":"%s","STATIC_HOSTNAME":"%s","EVENT":"%s","BACKEND":"%s","LINK":"%s","ev":%s}\\n' "$HOSTNAME" "$STATIC_HOSTNAME" "$EVENT" "$BACKEND" "\${LINK-__unset__}" "$NETEVD_EVENT" >> $OUT/runs.jsonl
@@ -44,20 +44,8 @@ if (labFile(import.meta.url)) {
       const pid = ready.pid as number;
       // control: another process's connection (hostnamed, activated now, idles ~30 s on the bus) is seen
       await sh(["busctl", "--system", "get-property", "org.freedesktop.hostname1", "/org/freedesktop/hostname1", "org.freedesktop.hostname1", "Hostname"]);
-      const hostnamedPid = await sh([
-        "busctl",
-        "--system",
-        "--json=short",
-        "call",
-        "org.freedesktop.DBus",
-        "/org/freedesktop/DBus",
-        "org.freedesktop.DBus",
-        "GetConnectionUnixProcessID",
-        "s",
-        "org.freedesktop.hostname1",
-      ]);
       const pids = await busPids();
-      assert.ok(pids.has((JSON.parse(hostnamedPid) as { data: [number] }).data[0]), "the bus's connections are all listed");
+      assert.ok(pids.has(await busNamePid("org.freedesktop.hostname1")), "the bus's connections are all listed");
       assert.ok(!pids.has(pid), "the daemon is not connected to the system bus");
 
       const name = `kern-${process.pid}`;

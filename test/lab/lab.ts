@@ -110,6 +110,23 @@ export async function sh(argv: string[], opts: { allowFail?: boolean } = {}): Pr
   }
 }
 
+/** The pid of the process that owns a name on the lab's system bus (the bus's GetConnectionUnixProcessID). */
+export async function busNamePid(name: string): Promise<number> {
+  const out = await sh([
+    "busctl",
+    "--system",
+    "--json=short",
+    "call",
+    "org.freedesktop.DBus",
+    "/org/freedesktop/DBus",
+    "org.freedesktop.DBus",
+    "GetConnectionUnixProcessID",
+    "s",
+    name,
+  ]);
+  return (JSON.parse(out) as { data: [number] }).data[0];
+}
+
 /** `ip` in the client netns (where the test runs) or the server netns. */
 export const ip = (...args: string[]) => sh(["ip", ...args]);
 export const ipSrv = (...args: string[]) => sh(["ip", "-n", lab.nsSrv, ...args]);

@@ -9,7 +9,7 @@ import { splitEventId } from "../../src/api/query.js";
 /** an event's sequence number within the daemon run */
 const seq = (id: string): number => splitEventId(id)?.[1] ?? NaN;
 import type { NetevdEvent } from "../../src/events/types.js";
-import { DaemonProcess, readJsonLines, hookTree, ip, ipSrv, lab, labFile, sh, sleep, waitFor, writeConfig } from "./lab.js";
+import { busNamePid, DaemonProcess, readJsonLines, hookTree, ip, ipSrv, lab, labFile, sh, sleep, waitFor, writeConfig } from "./lab.js";
 
 const NM_DIRS = ["unmanaged", "unavailable", "disconnected", "prepare", "config", "need-auth", "ip-config", "ip-check", "secondaries", "activated", "deactivating", "failed"];
 const DIRS = [...NM_DIRS, "carrier", "no-carrier", "manager"].map((d) => `${d}.d`);
@@ -75,19 +75,8 @@ const hasLease = async () => (await ip("-4", "-o", "addr", "show", "dev", lab.if
 
 /** NetworkManager's pid, from the bus (the lab has its own pid namespace, so it is the lab's NM). */
 async function nmPid(): Promise<number> {
-  const out = await sh([
-    "busctl",
-    "--system",
-    "call",
-    "org.freedesktop.DBus",
-    "/org/freedesktop/DBus",
-    "org.freedesktop.DBus",
-    "GetConnectionUnixProcessID",
-    "s",
-    "org.freedesktop.NetworkManager",
-  ]);
-  const pid = Number(/^u (\d+)/.exec(out.trim())?.[1]);
-  assert.ok(pid > 1, `NetworkManager pid: ${out}`);
+  const pid = await busNamePid("org.freedesktop.NetworkManager");
+  assert.ok(pid > 1, `NetworkManager pid: ${pid}`);
   return pid;
 }
 

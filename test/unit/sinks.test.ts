@@ -415,3 +415,52 @@ test("sink set: a reload re-reads the secret file (a fixed mode or a rotated sec
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("sink set: an https sink on a node that cannot load node:https is off with the reason; an http sink beside it runs", async () => {
+  // node:https is loaded with the first https sink (not at start-up): a node built without TLS
+  // support fails there. Simulated in a child whose require() of node:https throws.
+  const { execFileSync } = await import("node:child_process");
+  const dir = tmp();
+  try {
+    const preload = join(dir, "no-https.cjs");
+    writeFileSync(
+      preload,
+      `const M = require("node:module");
+const load = M._load;
+M._load = function (request, ...rest) {
+  if (request === "node:https" || request === "https") throw Object.assign(new Error("Node.js is not compiled with OpenSSL crypto support"), { code: "ERR_NO_CRYPTO" });
+  return load.call(this, request, ...rest);
+};
+`,
+    );
+    const mod = (p: string) => JSON.stringify(new URL(p, import.meta.url).href);
+    const script = `
+      const { SinkSet } = await import(${mod("../../src/actions/sinks/index.js")});
+      const { defaultConfig, SINK_DEFAULTS } = await import(${mod("../../src/config/types.js")});
+      const base = defaultConfig();
+      const sink = (name, url) => ({ ...SINK_DEFAULTS, name, url, retry_initial_ms: 60000 });
+      const errors = [];
+      const log = { trace() {}, debug() {}, info() {}, warn() {}, error: (msg, f) => errors.push({ msg, ...f }), child() { return log; }, setLevel() {}, enabled() { return true; } };
+      const set = new SinkSet({ log });
+      await set.apply({ ...base, system: { ...base.system, state_dir: ${JSON.stringify(dir)} }, sinks: [sink("tls", "https://127.0.0.1:1/"), sink("plain", "http://127.0.0.1:1/")] });
+      process.stdout.write(JSON.stringify({ health: set.health(), errors, running: set.stats().map((s) => s.name) }));
+      await set.close();`;
+    const out = JSON.parse(execFileSync(process.execPath, ["--require", preload, "--input-type=module", "-e", script], { encoding: "utf8" })) as {
+      health: Record<string, { state: string; ok: boolean; detail?: string }>;
+      errors: Array<Record<string, string>>;
+      running: string[];
+    };
+    assert.deepEqual(out.running, ["plain"]);
+    assert.equal(out.health["sink/tls"]?.state, "off");
+    assert.match(
+      out.health["sink/tls"]?.detail ?? "",
+      /^transport for https:\/\/127\.0\.0\.1:1\/: an https sink needs node:https, which this node cannot load: Node\.js is not compiled with OpenSSL/,
+    );
+    assert.deepEqual(
+      out.errors.map((e) => [e.msg, e.sink]),
+      [["sink transport unusable; the sink is off", "tls"]],
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,8 +1,8 @@
 // CloudEvents 1.0 (structured JSON mode) for the event contract, the HMAC-SHA256 signature, and
 // which events a sink takes. Pure: no I/O, no clock (the event carries its time).
-import { createHmac } from "node:crypto";
 import { compileGlob, type GlobMatcher } from "../../config/glob.js";
 import type { NetevdEvent } from "../../events/types.js";
+import { nodeCrypto } from "../../lazy-builtins.js";
 
 export const CE_CONTENT_TYPE = "application/cloudevents+json";
 export const CE_BATCH_CONTENT_TYPE = "application/cloudevents-batch+json";
@@ -50,8 +50,9 @@ export function batchBody(encoded: readonly string[]): string {
   return `[${encoded.join(",")}]`;
 }
 
+/** The HMAC-SHA256 signature header's value (node:crypto is loaded with the first signed delivery). */
 export function signature(secret: Buffer, body: Buffer | string): string {
-  return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+  return `sha256=${nodeCrypto().createHmac("sha256", secret).update(body).digest("hex")}`;
 }
 
 /** What a sink takes: event names by glob, links by glob (link-less events pass a link filter only when it is empty). */

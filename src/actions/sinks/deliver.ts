@@ -4,9 +4,9 @@
 // agent: a slow or dead receiver never delays another sink, a hook, or the event loop.
 // Idle means no timers: a retry timer exists only while something is queued and failing.
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from "node:http";
-import { request as httpsRequest, Agent as HttpsAgent } from "node:https";
 import type { SinkConfig } from "../../config/types.js";
 import type { NetevdEvent } from "../../events/types.js";
+import { nodeHttps } from "../../lazy-builtins.js";
 import { logRejection, type Logger } from "../../log.js";
 import { batchBody, CE_BATCH_CONTENT_TYPE, CE_CONTENT_TYPE, compileFilter, encodeCloudEvent, signature, SIGNATURE_HEADER, toCloudEvent } from "./cloudevent.js";
 import type { Spool } from "./spool.js";
@@ -24,12 +24,16 @@ const MAX_ANSWER_BYTES = 512;
 /** past this, an answer is not drained for keep-alive: the connection is closed instead */
 const MAX_DRAIN_BYTES = 64 * 1024;
 
-/** node:http(s) transport for a sink, with a keep-alive agent of one socket (requests are sequential). */
+/**
+ * node:http(s) transport for a sink, with a keep-alive agent of one socket (requests are sequential).
+ * node:https (with node:tls, 1.4 MB of RSS) is loaded for the first https sink only; throws when
+ * this node cannot load it.
+ */
 export function httpTransport(cfg: SinkConfig, ca: Buffer | undefined): { post: Transport; close: () => void } {
   const url = new URL(cfg.url);
-  const https = url.protocol === "https:";
+  const https = url.protocol === "https:" ? loadHttps() : undefined;
   const agent = https
-    ? new HttpsAgent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: cfg.tls_verify, ...(ca ? { ca } : {}) })
+    ? new https.Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: cfg.tls_verify, ...(ca ? { ca } : {}) })
     : new HttpAgent({ keepAlive: true, maxSockets: 1 });
   const post: Transport = (body, headers) =>
     new Promise((resolve, reject) => {
@@ -43,7 +47,7 @@ export function httpTransport(cfg: SinkConfig, ca: Buffer | undefined): { post: 
         };
       const ok = done(resolve),
         fail = done(reject);
-      const req = (https ? httpsRequest : httpRequest)(
+      const req = (https ? https.request : httpRequest)(
         url,
         {
           method: "POST",
@@ -70,6 +74,14 @@ export function httpTransport(cfg: SinkConfig, ca: Buffer | undefined): { post: 
       req.end(body);
     });
   return { post, close: () => agent.destroy() };
+}
+
+function loadHttps(): typeof import("node:https") {
+  try {
+    return nodeHttps();
+  } catch (err) {
+    throw new Error(`an https sink needs node:https, which this node cannot load: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** A failure as one line for logs, /health and `status`: what failed, in the receiver's or OpenSSL's words. */

@@ -2,13 +2,13 @@
 // secret and CA files, and fans events out. Reload keeps a sink whose config did not change
 // (queue, counters, retry state), restarts a changed one (its spool carries over), and closes a
 // removed one (its spool stays on disk).
-import { open } from "node:fs/promises";
 import { constants } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { configEquals, type Config, type SinkConfig } from "../../config/types.js";
 import type { NetevdEvent } from "../../events/types.js";
 import type { Logger } from "../../log.js";
+import { closeFd, fstatFd, openFd, readFdToEnd } from "../../fs-async.js";
 import { sourceHost } from "./cloudevent.js";
 import { httpTransport, SinkWorker, type SinkStats } from "./deliver.js";
 import { Spool } from "./spool.js";
@@ -25,21 +25,21 @@ const MAX_HELD = 10_000;
  */
 export async function readGuardedFile(path: string, what: string, max: number, secret: boolean): Promise<Buffer> {
   // O_NONBLOCK: a FIFO put there must not hang the open
-  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK).catch((err: NodeJS.ErrnoException) => {
+  const fd = await openFd(path, constants.O_RDONLY | constants.O_NONBLOCK).catch((err: NodeJS.ErrnoException) => {
     throw new Error(`${what} ${path}: ${err.code === "ENOENT" ? "does not exist" : err.code === "EACCES" ? "not readable by the daemon's user" : err.message}`);
   });
   try {
-    const st = await fh.stat();
+    const st = await fstatFd(fd);
     if (!st.isFile()) throw new Error(`${what} ${path}: not a regular file`);
     if (secret && (st.mode & 0o007) !== 0) {
       throw new Error(`${what} ${path}: readable or writable by others (mode ${(st.mode & 0o777).toString(8).padStart(4, "0")}); chmod o-rwx it`);
     }
     if (st.size > max) throw new Error(`${what} ${path}: larger than ${max} bytes`);
-    const buf = await fh.readFile();
+    const buf = await readFdToEnd(fd);
     if (buf.length > max) throw new Error(`${what} ${path}: larger than ${max} bytes`);
     return buf;
   } finally {
-    await fh.close();
+    await closeFd(fd);
   }
 }
 
@@ -161,8 +161,17 @@ export class SinkSet {
       this.failedStart.set(cfg.name, `spool directory ${join(stateDir, "sinks", cfg.name)}: ${(err as Error).message}`);
       return;
     }
+    let t: ReturnType<typeof httpTransport>;
+    try {
+      t = httpTransport(cfg, ca);
+    } catch (err) {
+      // node:https is loaded for the first https sink: a node without TLS support fails here
+      await spool.close();
+      log.error("sink transport unusable; the sink is off", { sink: cfg.name, url: cfg.url, err: (err as Error).message });
+      this.failedStart.set(cfg.name, `transport for ${cfg.url}: ${(err as Error).message}`);
+      return;
+    }
     this.failedStart.delete(cfg.name);
-    const t = httpTransport(cfg, ca);
     if (misconfigured) log.error("sink cannot deliver until fixed (events are queued)", { sink: cfg.name, problem: misconfigured });
     const worker = new SinkWorker(cfg, {
       spool,

@@ -12,8 +12,22 @@
 // which are at most the on-disk bytes. Nothing here blocks: all file I/O is async and serialised
 // on one promise chain; the caller's `append` only queues.
 import { constants } from "node:fs";
-import { lstat, mkdir, open, readdir, rename, rm, truncate, writeFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
+import {
+  closeFd,
+  fdatasyncFd,
+  lstatPath,
+  mkdirs,
+  openFd,
+  readdirNames,
+  readFd,
+  readFdToEnd,
+  removeFile,
+  renamePath,
+  truncatePath,
+  writeFd,
+  writeFileText,
+} from "../../fs-async.js";
 
 export interface SpoolRecord {
   /** spool-local sequence number, increasing */
@@ -56,29 +70,29 @@ const READ = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 /** Count newlines of a file in fixed-size chunks (its size is not trusted to fit in memory). */
 async function countLines(path: string): Promise<number> {
-  const fh = await open(path, READ);
+  const fd = await openFd(path, READ);
   try {
     const buf = Buffer.alloc(64 * 1024);
     let n = 0;
     for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      const bytesRead = await readFd(fd, buf, 0, buf.length, null);
       if (bytesRead === 0) return n;
       for (let i = buf.indexOf(0x0a); i >= 0 && i < bytesRead; i = buf.indexOf(0x0a, i + 1)) n++;
     }
   } finally {
-    await fh.close();
+    await closeFd(fd);
   }
 }
 
 /** A small file's first bytes (the acked position: a few dozen bytes). */
 async function readHead(path: string, max: number): Promise<string> {
-  const fh = await open(path, READ);
+  const fd = await openFd(path, READ);
   try {
     const buf = Buffer.alloc(max);
-    const { bytesRead } = await fh.read(buf, 0, max, 0);
+    const bytesRead = await readFd(fd, buf, 0, max, 0);
     return buf.toString("utf8", 0, bytesRead);
   } finally {
-    await fh.close();
+    await closeFd(fd);
   }
 }
 
@@ -97,7 +111,7 @@ export class Spool {
   private writeScheduled = false;
   private syncTimer: NodeJS.Timeout | null = null;
   private dirty = new Set<number>();
-  private handle: { no: number; fh: FileHandle } | null = null;
+  private handle: { no: number; fd: number } | null = null;
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
   dropped = 0;
@@ -114,7 +128,7 @@ export class Spool {
   /** Open (creating) the spool directory and recover what a previous run left undelivered. */
   static async open(dir: string, o: SpoolOptions): Promise<Spool> {
     const s = new Spool(dir, o);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await mkdirs(dir, 0o700);
     await s.recover();
     return s;
   }
@@ -204,7 +218,7 @@ export class Spool {
     await this.chain;
     const h = this.handle;
     this.handle = null;
-    await h?.fh.close().catch(() => {});
+    if (h) await closeFd(h.fd).catch(() => {});
   }
 
   /** Resolves once everything queued so far is written and synced (tests, shutdown). */
@@ -277,32 +291,32 @@ export class Spool {
     for (const no of unlinks) {
       if (this.handle?.no === no) {
         this.dirty.delete(no);
-        await this.handle.fh.close().catch(() => {});
+        await closeFd(this.handle.fd).catch(() => {});
         this.handle = null;
       }
-      await rm(join(this.dir, segName(no)), { force: true });
+      await removeFile(join(this.dir, segName(no)));
     }
     for (const w of writes) {
       if (this.handle?.no !== w.seg) {
         // a segment is synced before its handle closes: later syncs only see the current one
-        if (this.handle && this.dirty.delete(this.handle.no)) await this.handle.fh.datasync();
-        await this.handle?.fh.close().catch(() => {});
+        if (this.handle && this.dirty.delete(this.handle.no)) await fdatasyncFd(this.handle.fd);
+        if (this.handle) await closeFd(this.handle.fd).catch(() => {});
         this.handle = null;
-        this.handle = { no: w.seg, fh: await open(join(this.dir, segName(w.seg)), APPEND, 0o600) };
+        this.handle = { no: w.seg, fd: await openFd(join(this.dir, segName(w.seg)), APPEND, 0o600) };
       }
-      await this.handle.fh.write(w.data);
+      await writeFd(this.handle.fd, w.data);
       this.dirty.add(w.seg);
     }
     if (!sync) return;
     if (this.dirty.size) {
-      if (this.handle && this.dirty.has(this.handle.no)) await this.handle.fh.datasync();
+      if (this.handle && this.dirty.has(this.handle.no)) await fdatasyncFd(this.handle.fd);
       this.dirty.clear();
     }
     if (this.ackDirty) {
       this.ackDirty = false;
       const tmp = join(this.dir, `${ACKED}.tmp`);
-      await writeFile(tmp, `${this.acked.seg} ${this.acked.off}\n`, { mode: 0o600 });
-      await rename(tmp, join(this.dir, ACKED));
+      await writeFileText(tmp, `${this.acked.seg} ${this.acked.off}\n`, 0o600);
+      await renamePath(tmp, join(this.dir, ACKED));
     }
   }
 
@@ -313,7 +327,7 @@ export class Spool {
     } catch {
       /* none yet, or unreadable after a power loss: start from the oldest segment (redelivers) */
     }
-    const nos = (await readdir(this.dir))
+    const nos = (await readdirNames(this.dir))
       .map((f) => SEG_RE.exec(f)?.[1])
       .filter((x): x is string => x !== undefined)
       .map(Number)
@@ -321,10 +335,10 @@ export class Spool {
     const sizes = new Map<number, number>();
     for (const no of nos) {
       if (no < this.acked.seg) {
-        await rm(join(this.dir, segName(no)), { force: true });
+        await removeFile(join(this.dir, segName(no)));
         continue;
       }
-      const st = await lstat(join(this.dir, segName(no)));
+      const st = await lstatPath(join(this.dir, segName(no)));
       if (st.isFile()) sizes.set(no, st.size); // anything else is not ours: left alone, never read
     }
     // over the cap (it was lowered): the oldest segments go unread
@@ -335,7 +349,7 @@ export class Spool {
       total -= sizes.get(no) as number;
       sizes.delete(no);
       over += await countLines(join(this.dir, segName(no)));
-      await rm(join(this.dir, segName(no)), { force: true });
+      await removeFile(join(this.dir, segName(no)));
     }
     if (over) {
       this.dropped += over;
@@ -344,11 +358,11 @@ export class Spool {
     let bad = 0;
     for (const [no, size] of sizes) {
       // bounded: what is read here is under the cap
-      const fh = await open(join(this.dir, segName(no)), READ);
-      const buf = await fh.readFile().finally(() => fh.close());
+      const fd = await openFd(join(this.dir, segName(no)), READ);
+      const buf = await readFdToEnd(fd).finally(() => closeFd(fd));
       // a line cut by a crash is not an event: cut it off so appends start on a line boundary
       const complete = buf.lastIndexOf(0x0a) + 1;
-      if (complete < size) await truncate(join(this.dir, segName(no)), complete);
+      if (complete < size) await truncatePath(join(this.dir, segName(no)), complete);
       const seg: Segment = { no, size: complete, live: 0 };
       this.segs.push(seg);
       this.diskBytes += complete;
