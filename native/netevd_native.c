@@ -424,6 +424,48 @@ static void state_finalize(napi_env env, void *data, void *hint) { free(data); }
 /* ---------- exports: netlink ---------- */
 
 /*
+ * The common tail of opening a polled handle: s (calloc'ed, fd and kind set) gets its callback
+ * reference, async context and uv poll (plus the hold timer when given), a slot and an id, and
+ * polling starts. On failure s is freed and fd closed, and an exception is pending.
+ */
+static napi_value start_polled(napi_env env, uv_loop_t *loop, addon_state *st, int slot, nl_sock *s, napi_value cb, const char *resource_name, int events,
+                               uv_poll_cb on, int with_hold) {
+  s->env = env;
+  s->st = st;
+  s->poll.data = s;
+  napi_value resource, name;
+  if (napi_create_reference(env, cb, 1, &s->cb) != napi_ok || napi_create_object(env, &resource) != napi_ok ||
+      napi_create_string_utf8(env, resource_name, NAPI_AUTO_LENGTH, &name) != napi_ok || napi_async_init(env, resource, name, &s->actx) != napi_ok) {
+    if (s->cb) napi_delete_reference(env, s->cb);
+    close(s->fd);
+    free(s);
+    return NULL; /* an exception is pending */
+  }
+  int r = uv_poll_init(loop, &s->poll, s->fd);
+  if (r < 0) {
+    napi_delete_reference(env, s->cb);
+    napi_async_destroy(env, s->actx);
+    close(s->fd);
+    free(s);
+    return throw_errno(env, -r, "uv_poll_init");
+  }
+  if (with_hold) {
+    s->hold.data = s;
+    uv_timer_init(loop, &s->hold); /* cannot fail */
+  }
+  s->id = ++st->next_id;
+  st->socks[slot] = s;
+  r = uv_poll_start(&s->poll, events, on);
+  if (r < 0) {
+    close_sock(s);
+    return throw_errno(env, -r, "uv_poll_start");
+  }
+  napi_value ret;
+  CHECK_NAPI(env, napi_create_int32(env, s->id, &ret));
+  return ret;
+}
+
+/*
  * open(groups: number[], rcvbufBytes: number, onData: (buf: Buffer | null, errno: number) => void,
  *      recvChunk?: number, floodHoldMs?: number): number
  * recvChunk (tests only) offers each recv fewer bytes than RECV_CHUNK, so that real kernel
@@ -520,41 +562,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (!s) { close(fd); return throw_errno(env, ENOMEM, "calloc"); }
   s->fd = fd;
   s->chunk = (size_t)chunk;
-  s->env = env;
-  s->st = st;
-  s->poll.data = s;
-  s->hold.data = s;
   s->hold_ms = (uint64_t)hold_ms;
-  if (napi_create_reference(env, argv[2], 1, &s->cb) != napi_ok) goto fail;
-  napi_value resource, name;
-  if (napi_create_object(env, &resource) != napi_ok ||
-      napi_create_string_utf8(env, "netevd:netlink", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_async_init(env, resource, name, &s->actx) != napi_ok)
-    goto fail;
-  int r = uv_poll_init(loop, &s->poll, fd);
-  if (r < 0) {
-    napi_delete_reference(env, s->cb);
-    napi_async_destroy(env, s->actx);
-    free(s);
-    close(fd);
-    return throw_errno(env, -r, "uv_poll_init");
-  }
-  if (s->hold_ms) uv_timer_init(loop, &s->hold); /* cannot fail */
-  s->id = ++st->next_id;
-  st->socks[slot] = s;
-  r = uv_poll_start(&s->poll, UV_READABLE, on_poll);
-  if (r < 0) {
-    close_sock(s);
-    return throw_errno(env, -r, "uv_poll_start");
-  }
-  napi_value ret;
-  CHECK_NAPI(env, napi_create_int32(env, s->id, &ret));
-  return ret;
-fail:
-  if (s->cb) napi_delete_reference(env, s->cb);
-  free(s);
-  close(fd);
-  return NULL; /* an exception is pending */
+  return start_polled(env, loop, st, slot, s, argv[2], "netevd:netlink", UV_READABLE, on_poll, s->hold_ms > 0);
 }
 
 /* send(handle, buf): number of bytes sent */
@@ -758,37 +767,7 @@ static napi_value js_watch_hostname(napi_env env, napi_callback_info info) {
   if (!s) { close(fd); return throw_errno(env, ENOMEM, "calloc"); }
   s->kind = KIND_SYSCTL;
   s->fd = fd;
-  s->env = env;
-  s->st = st;
-  s->poll.data = s;
-  napi_value resource, name;
-  if (napi_create_reference(env, argv[0], 1, &s->cb) != napi_ok ||
-      napi_create_object(env, &resource) != napi_ok ||
-      napi_create_string_utf8(env, "netevd:hostname", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_async_init(env, resource, name, &s->actx) != napi_ok) {
-    if (s->cb) napi_delete_reference(env, s->cb);
-    free(s);
-    close(fd);
-    return NULL; /* an exception is pending */
-  }
-  int r = uv_poll_init(loop, &s->poll, fd);
-  if (r < 0) {
-    napi_delete_reference(env, s->cb);
-    napi_async_destroy(env, s->actx);
-    free(s);
-    close(fd);
-    return throw_errno(env, -r, "uv_poll_init");
-  }
-  s->id = ++st->next_id;
-  st->socks[slot] = s;
-  r = uv_poll_start(&s->poll, UV_PRIORITIZED, on_sysctl_poll);
-  if (r < 0) {
-    close_sock(s);
-    return throw_errno(env, -r, "uv_poll_start");
-  }
-  napi_value ret;
-  CHECK_NAPI(env, napi_create_int32(env, s->id, &ret));
-  return ret;
+  return start_polled(env, loop, st, slot, s, argv[0], "netevd:hostname", UV_PRIORITIZED, on_sysctl_poll, 0);
 }
 
 /* ---------- exports: privileges and systemd ---------- */
