@@ -423,6 +423,13 @@ static void state_finalize(napi_env env, void *data, void *hint) { free(data); }
 
 /* ---------- exports: netlink ---------- */
 
+/* A free handle slot, or -1 when all MAX_SOCKS are taken. */
+static int free_slot(const addon_state *st) {
+  for (int i = 0; i < MAX_SOCKS; i++)
+    if (!st->socks[i]) return i;
+  return -1;
+}
+
 /*
  * The common tail of opening a polled handle: s (calloc'ed, fd and kind set) gets its callback
  * reference, async context and uv poll (plus the hold timer when given), a slot and an id, and
@@ -521,9 +528,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
 
   addon_state *st = get_state(env);
-  int slot = -1;
-  for (int i = 0; i < MAX_SOCKS; i++)
-    if (!st->socks[i]) { slot = i; break; }
+  int slot = free_slot(st);
   if (slot < 0) return throw_errno(env, EMFILE, "netevd_native.open");
 
   uv_loop_t *loop = NULL;
@@ -753,9 +758,7 @@ static napi_value js_watch_hostname(napi_env env, napi_callback_info info) {
     return NULL;
   }
   addon_state *st = get_state(env);
-  int slot = -1;
-  for (int i = 0; i < MAX_SOCKS; i++)
-    if (!st->socks[i]) { slot = i; break; }
+  int slot = free_slot(st);
   if (slot < 0) return throw_errno(env, EMFILE, "netevd_native.watchHostname");
   uv_loop_t *loop = NULL;
   CHECK_NAPI(env, napi_get_uv_event_loop(env, &loop));
