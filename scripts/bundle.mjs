@@ -1,6 +1,6 @@
 // The program a service manager runs: the compiled tree (dist/src, from tsc) bundled with its runtime
-// dependencies into two CommonJS files, minified:
-//   dist/netevd.cjs       everything but the D-Bus client; bin/netevd loads it
+// dependencies into three CommonJS files, minified:
+//   dist/netevd.cjs       everything but the two chunks below; bin/netevd loads it
 //   dist/netevd-dbus.cjs  src/dbus/bus.ts with dbus-next, loaded on first use (src/dbus/connect.ts):
 //                         a daemon whose backend and actions need no bus never loads it
 //   dist/netevd-yaml.cjs  the YAML parser, loaded for each read of a config and let go of after
