@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { DaemonProcess, dhcpTime, hookTree, ip, lab, labFile, readJsonLines, repoRoot, sh, sleep, waitFor, writeConfig } from "./lab.js";
+import { DaemonProcess, dhcpTime, hookTree, ip, lab, labFile, readJsonLines, repoRoot, processGone, sh, sleep, waitFor, writeConfig } from "./lab.js";
 
 const LEASES = process.env.NETEVD_LAB_DHCLIENT_LEASES ?? "/var/lib/dhcp/dhclient.lab0.leases";
 const HARNESS_PID = "/run/dhclient.lab0.pid";
@@ -94,18 +94,7 @@ async function killPidFile(path: string): Promise<void> {
   } catch {
     return;
   }
-  await waitFor(
-    `dhclient ${pid} gone`,
-    () => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    },
-    5000,
-  );
+  await waitFor(`dhclient ${pid} gone`, () => processGone(pid), 5000);
 }
 
 let ours: ChildProcess | null = null;

@@ -110,6 +110,16 @@ export async function sh(argv: string[], opts: { allowFail?: boolean } = {}): Pr
   }
 }
 
+/** Whether process `pid` no longer exists (kill(pid, 0) fails). */
+export function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 /** The pid of the process that owns a name on the lab's system bus (the bus's GetConnectionUnixProcessID). */
 export async function busNamePid(name: string): Promise<number> {
   const out = await sh([

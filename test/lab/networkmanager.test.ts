@@ -9,7 +9,7 @@ import { splitEventId } from "../../src/api/query.js";
 /** an event's sequence number within the daemon run */
 const seq = (id: string): number => splitEventId(id)?.[1] ?? NaN;
 import type { NetevdEvent } from "../../src/events/types.js";
-import { busNamePid, DaemonProcess, readJsonLines, hookTree, ip, ipSrv, lab, labFile, sh, sleep, waitFor, writeConfig } from "./lab.js";
+import { busNamePid, DaemonProcess, readJsonLines, hookTree, ip, ipSrv, lab, labFile, processGone, sh, sleep, waitFor, writeConfig } from "./lab.js";
 
 const NM_DIRS = ["unmanaged", "unavailable", "disconnected", "prepare", "config", "need-auth", "ip-config", "ip-check", "secondaries", "activated", "deactivating", "failed"];
 const DIRS = [...NM_DIRS, "carrier", "no-carrier", "manager"].map((d) => `${d}.d`);
@@ -83,19 +83,7 @@ async function nmPid(): Promise<number> {
 async function stopNm(): Promise<void> {
   const pid = await nmPid();
   process.kill(pid, "SIGTERM");
-  await waitFor(
-    "NetworkManager gone",
-    () => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    },
-    10_000,
-    50,
-  );
+  await waitFor("NetworkManager gone", () => processGone(pid), 10_000, 50);
 }
 
 /** Start NetworkManager again the way harness.sh does (this process already is in the lab's namespaces). */

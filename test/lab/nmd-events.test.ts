@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DaemonProcess, hookTree, lab, labFile, readJsonLines, sh, waitFor, writeConfig } from "./lab.js";
+import { DaemonProcess, hookTree, lab, labFile, readJsonLines, processGone, sh, waitFor, writeConfig } from "./lab.js";
 
 const recorder = (dir: string) => `#!/bin/sh
 printf '{"dir":"%s","DEVICE_IFACE":"%s","DHCP4_DOMAIN_NAME_SERVERS":"%s","IP4_NAMESERVERS":"%s","CONNECTION_UUID":"%s"}\\n' "${dir}" "$DEVICE_IFACE" "$DHCP4_DOMAIN_NAME_SERVERS" "$IP4_NAMESERVERS" "$CONNECTION_UUID" >> $OUT/runs.jsonl
@@ -20,20 +20,7 @@ async function restartDnsmasq(edit: (conf: string) => string): Promise<void> {
   writeFileSync(confPath, edit(readFileSync(confPath, "utf8")));
   const pids = (await sh(["pgrep", "-x", "dnsmasq"])).split("\n").filter(Boolean).map(Number);
   for (const pid of pids) process.kill(pid, "SIGTERM");
-  await waitFor(
-    "dnsmasq gone",
-    () =>
-      pids.every((p) => {
-        try {
-          process.kill(p, 0);
-          return false;
-        } catch {
-          return true;
-        }
-      }),
-    5000,
-    50,
-  );
+  await waitFor("dnsmasq gone", () => pids.every(processGone), 5000, 50);
   const log = openSync(join(lab.dir, "logs", "dnsmasq-restarted.log"), "a");
   const child = spawn(
     "nsenter",
