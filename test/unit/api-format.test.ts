@@ -6,24 +6,17 @@ import { SseParser, type SseMessage } from "../../src/api/client.js";
 import { sseFrame } from "../../src/api/sse.js";
 import { clientCommandOf } from "../../src/cli/client.js";
 import type { NetevdEvent } from "../../src/events/types.js";
+import { testEvent } from "./test-event.js";
 
-const ev: NetevdEvent = {
-  schema: "netevd.event.v1",
+const ev: NetevdEvent = testEvent({
   id: "mx1-7",
-  ts: "2026-11-28T12:00:00.000Z",
   event: "no-carrier",
   link: "lab0",
-  index: 2,
-  backend: "kernel",
-  source: "kernel",
   state: { carrier: false },
   previous: { carrier: true },
   changed: ["carrier"],
   addresses: ["10.0.0.2/24"],
-  gateway: null,
-  dns: [],
-  replay: false,
-};
+});
 
 test("table: columns aligned to the widest cell, no trailing blanks", () => {
   assert.equal(

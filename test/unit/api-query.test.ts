@@ -5,25 +5,10 @@ import type { HookRunResult, NetevdEvent } from "../../src/events/types.js";
 import { checkApiConfig, isLoopbackHost } from "../../src/config/check.js";
 import { HttpError, isJsonContentType, parseJsonBody, queryParams, RateLimiter } from "../../src/api/http.js";
 import { eventsAfter, parseEventSelection, parseTriggerBody, selectEvents, withHooks } from "../../src/api/query.js";
+import { testEvent } from "./test-event.js";
 
-const ev = (seq: number, over: Partial<NetevdEvent> = {}, run = "mx1"): NetevdEvent => ({
-  schema: "netevd.event.v1",
-  id: `${run}-${seq}`,
-  ts: new Date(Date.UTC(2026, 10, 28, 12, 0, seq)).toISOString(),
-  event: "carrier",
-  link: "eth0",
-  index: 2,
-  backend: "kernel",
-  source: "kernel",
-  state: {},
-  previous: null,
-  changed: [],
-  addresses: [],
-  gateway: null,
-  dns: [],
-  replay: false,
-  ...over,
-});
+const ev = (seq: number, over: Partial<NetevdEvent> = {}, run = "mx1"): NetevdEvent =>
+  testEvent({ id: `${run}-${seq}`, ts: new Date(Date.UTC(2026, 10, 28, 12, 0, seq)).toISOString(), ...over });
 const history = [ev(1), ev(2, { event: "no-carrier" }), ev(3, { link: "eth1", index: 3 }), ev(4), ev(5, { event: "routes" })];
 const sel = (q: string, include = true) => parseEventSelection(new URLSearchParams(q), { include });
 const status = (fn: () => unknown): number => {

@@ -9,6 +9,7 @@ import type { NetevdEvent } from "../../src/events/types.js";
 import { EventStreams } from "../../src/api/sse.js";
 import { HttpError } from "../../src/api/http.js";
 import { SseParser } from "../../src/api/client.js";
+import { testEvent } from "./test-event.js";
 
 /** A response whose socket takes `window` bytes, then pushes back until drain(). */
 class SlowRes extends EventEmitter {
@@ -51,23 +52,7 @@ class SlowRes extends EventEmitter {
 }
 const asRes = (r: SlowRes) => r as unknown as ServerResponse;
 
-const ev = (seq: number): NetevdEvent => ({
-  schema: "netevd.event.v1",
-  id: `r1-${seq}`,
-  ts: "2026-11-28T12:00:00.000Z",
-  event: "carrier",
-  link: "eth0",
-  index: 2,
-  backend: "kernel",
-  source: "kernel",
-  state: { pad: "x".repeat(400) },
-  previous: null,
-  changed: [],
-  addresses: [],
-  gateway: null,
-  dns: [],
-  replay: false,
-});
+const ev = (seq: number): NetevdEvent => testEvent({ id: `r1-${seq}`, state: { pad: "x".repeat(400) } });
 
 test("a replay is written as the socket drains; live events queue behind it in order", () => {
   const h = new History(20_000);

@@ -6,6 +6,7 @@ import { History } from "../../src/events/history.js";
 import type { NetevdEvent } from "../../src/events/types.js";
 import { EventStreams, MAX_BACKLOG_BYTES } from "../../src/api/sse.js";
 import { SseParser } from "../../src/api/client.js";
+import { testEvent } from "./test-event.js";
 
 /** Just what EventStreams uses of a ServerResponse. */
 class FakeRes extends EventEmitter {
@@ -40,23 +41,7 @@ class FakeRes extends EventEmitter {
 }
 const asRes = (r: FakeRes) => r as unknown as ServerResponse;
 
-const ev = (seq: number, link = "eth0", event = "carrier"): NetevdEvent => ({
-  schema: "netevd.event.v1",
-  id: `r1-${seq}`,
-  ts: "2026-11-28T12:00:00.000Z",
-  event,
-  link,
-  index: 2,
-  backend: "kernel",
-  source: "kernel",
-  state: {},
-  previous: null,
-  changed: [],
-  addresses: [],
-  gateway: null,
-  dns: [],
-  replay: false,
-});
+const ev = (seq: number, link = "eth0", event = "carrier"): NetevdEvent => testEvent({ id: `r1-${seq}`, event, link });
 
 test("replay first, then live events through the filter; no subscription and no timer without clients", (t) => {
   t.mock.timers.enable({ apis: ["setInterval"] });

@@ -5,28 +5,13 @@ import { afterEach, beforeEach, describe, it, mock } from "node:test";
 import assert from "node:assert/strict";
 import { Dispatcher, type DispatcherOptions } from "../../src/actions/hooks/dispatcher.js";
 import type { HookJob } from "../../src/events/types.js";
+import { testEvent } from "./test-event.js";
 
 let seq = 0;
 function job(event: string, index: number, tag = ""): HookJob {
   const id = `t-${++seq}`;
   return {
-    event: {
-      schema: "netevd.event.v1",
-      id,
-      ts: "2026-11-30T12:00:00.000Z",
-      event,
-      link: `eth${index}`,
-      index,
-      backend: "kernel",
-      source: "kernel",
-      state: { tag },
-      previous: null,
-      changed: [],
-      addresses: [],
-      gateway: null,
-      dns: [],
-      replay: false,
-    },
+    event: testEvent({ id, ts: "2026-11-30T12:00:00.000Z", event, link: `eth${index}`, index, state: { tag } }),
     state: event,
     env: {},
   };

@@ -19,6 +19,7 @@ import {
 import { buildHookEnv, addressesValue, contractJson, HOOK_PATH } from "../../src/actions/hooks/env.js";
 import { checkStat, checkDirStat, ignoredName, compareNames } from "../../src/actions/hooks/discover.js";
 import type { HookJob, NetevdEvent } from "../../src/events/types.js";
+import { testEvent } from "./test-event.js";
 
 test("validIfname", () => {
   for (const ok of ["eth0", "lab0", "enp0s31f6", "br-lan", "wlan0.100", "a_b", "x", "abcdefghijklmno" /* 15 */]) {
@@ -131,13 +132,10 @@ test("validText / validInt / kinds", () => {
 });
 
 function sampleEvent(over: Partial<NetevdEvent> = {}): NetevdEvent {
-  return {
-    schema: "netevd.event.v1",
+  return testEvent({
     id: "b00t-42",
     ts: "2026-11-28T21:00:00.123Z",
     event: "routable",
-    link: "eth0",
-    index: 2,
     backend: "systemd-networkd",
     source: "systemd-networkd",
     state: { operstate: "up", carrier: true, mtu: 1500 },
@@ -146,9 +144,8 @@ function sampleEvent(over: Partial<NetevdEvent> = {}): NetevdEvent {
     addresses: ["2001:db8::5/64", "192.168.1.100/24", "fe80::1/64", "169.254.3.4/16", "10.0.0.5/8", "febf::1/64", "fec0::1/10"],
     gateway: "192.168.1.1",
     dns: ["192.168.1.1"],
-    replay: false,
     ...over,
-  };
+  });
 }
 
 test("addressesValue: no prefix, v4 then v6, link-local excluded", () => {

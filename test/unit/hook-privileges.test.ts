@@ -9,6 +9,7 @@ import { checkRequest } from "../../src/actions/hooks/runner.js";
 import { ConfigError, parseConfig } from "../../src/config/index.js";
 import { groupsOf, lookupUser, setprivArgv } from "../../src/cli/privileges.js";
 import type { HookJob, NetevdEvent } from "../../src/events/types.js";
+import { testEvent } from "./test-event.js";
 
 const ARGV = ["/usr/lib/netevd/build/Release/netevd-hookexec", "-n", "-g", "2000", "--", "/etc/netevd/routable.d/50-x"];
 
@@ -68,23 +69,16 @@ test("execArgBudget: a quarter of the stack limit, between 128 KiB and 6 MiB", (
   assert.equal(execArgBudget("garbage"), 2 * 1024 * 1024);
 });
 
-const event: NetevdEvent = {
-  schema: "netevd.event.v1",
+const event: NetevdEvent = testEvent({
   id: "mx0-1",
   ts: "2026-11-30T10:00:00.000Z",
   event: "routable",
-  link: "eth0",
-  index: 2,
   backend: "systemd-networkd",
   source: "systemd-networkd",
-  state: {},
   previous: {},
-  changed: [],
   addresses: ["10.0.0.2/24"],
-  gateway: null,
-  dns: [],
   replay: true,
-};
+});
 
 test("checkHookEnv: what buildHookEnv makes passes; anything it could not have made is refused", () => {
   const job: HookJob = { event, state: "routable", env: { IFACE: "eth0", OperationalState: "routable" } };

@@ -16,25 +16,10 @@ import { validateConfig } from "../../src/config/schema.js";
 import { SINK_DEFAULTS, type SinkConfig } from "../../src/config/types.js";
 import type { NetevdEvent } from "../../src/events/types.js";
 import type { Logger } from "../../src/log.js";
+import { testEvent } from "./test-event.js";
 
-const ev = (over: Partial<NetevdEvent> = {}): NetevdEvent => ({
-  schema: "netevd.event.v1",
-  id: "mabc12300000-7",
-  ts: "2026-11-30T10:00:00.123Z",
-  event: "carrier",
-  link: "eth0",
-  index: 2,
-  backend: "kernel",
-  source: "kernel",
-  state: { carrier: true },
-  previous: { carrier: false },
-  changed: ["carrier"],
-  addresses: [],
-  gateway: null,
-  dns: [],
-  replay: false,
-  ...over,
-});
+const ev = (over: Partial<NetevdEvent> = {}): NetevdEvent =>
+  testEvent({ id: "mabc12300000-7", ts: "2026-11-30T10:00:00.123Z", state: { carrier: true }, previous: { carrier: false }, changed: ["carrier"], ...over });
 
 const tmp = () => mkdtempSync(join(tmpdir(), "netevd-sink-"));
 
