@@ -1,7 +1,7 @@
 #!/bin/bash
 # Setup to RUN the daemon from a clone on Debian 12/13 (as root): checks Node.js, installs only what
 # building netevd needs when missing (a C compiler, make and python3 for its small native addon),
-# creates the unprivileged `netevd` user and runs `npm ci` (addon + TypeScript). Nothing else: the
+# creates the unprivileged `netevd` user and runs `npm ci` (addon, TypeScript, the bundle). Nothing else: the
 # network managers, dnsmasq, polkitd and the container tools of the test lab are installed by
 # scripts/setup-lab.sh, never by this. Idempotent.
 set -euo pipefail
